@@ -1,0 +1,1 @@
+"""The in-process half of tracehound, on the OpenTelemetry SDK."""
