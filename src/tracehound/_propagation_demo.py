@@ -61,18 +61,22 @@ class _Handler(BaseHTTPRequestHandler):
             span_context = trace.get_current_span().get_span_context()
             parent = trace.get_current_span(context).get_span_context()
         extraction = get_extraction(context)
-        body = json.dumps({
-            "trace_id": f"{span_context.trace_id:032x}",
-            "continued": parent.is_valid,
-            "findings": [f"{f.code} {f.message}" for f in extraction.findings] if extraction else [],
-        }).encode()
+        body = json.dumps(
+            {
+                "trace_id": f"{span_context.trace_id:032x}",
+                "continued": parent.is_valid,
+                "findings": [f"{f.code} {f.message}" for f in extraction.findings]
+                if extraction
+                else [],
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -114,24 +118,28 @@ def run(out: TextIO, *, as_json: bool = False) -> int:
     results = []
     with _serving(plain) as otel, _serving(TracehoundPropagator(report=False)) as hound:
         for title, headers in SCENARIOS:
-            results.append({
-                "scenario": title,
-                "headers": headers,
-                "otel_default": _call(otel, headers),
-                "tracehound": _call(hound, headers),
-            })
+            results.append(
+                {
+                    "scenario": title,
+                    "headers": headers,
+                    "otel_default": _call(otel, headers),
+                    "tracehound": _call(hound, headers),
+                }
+            )
     if as_json:
         json.dump(results, out, indent=2)
         out.write("\n")
         return 0
-    out.write("checkout -> payments over HTTP on 127.0.0.1, caller's trace "
-              f"{_TRACE}\n\n")
+    out.write(f"checkout -> payments over HTTP on 127.0.0.1, caller's trace {_TRACE}\n\n")
     out.write(f"{'request from checkout':40} {'OTel default':14} {'tracehound':14}\n")
     out.write(f"{'-' * 40} {'-' * 14} {'-' * 14}\n")
     for result in results:
         marks = [
-            "continued" if r["continued"] and r["trace_id"] == _TRACE else
-            "other trace" if r["continued"] else "NEW TRACE"
+            "continued"
+            if r["continued"] and r["trace_id"] == _TRACE
+            else "other trace"
+            if r["continued"]
+            else "NEW TRACE"
             for r in (result["otel_default"], result["tracehound"])
         ]
         out.write(f"{result['scenario']:40} {marks[0]:14} {marks[1]:14}\n")

@@ -5,10 +5,16 @@ Single: ``b3: {trace-id}-{span-id}[-{sampling}[-{parent-span-id}]]`` or just
 Multi: ``X-B3-TraceId``, ``X-B3-SpanId``, ``X-B3-ParentSpanId``,
 ``X-B3-Sampled`` (``1``/``0``, legacy ``true``/``false``), ``X-B3-Flags``
 (``1`` = debug).  Trace IDs are 16 or 32 hex digits, span IDs 16.
+
+A deferred decision (no sampling state) maps to *sampled* in ``trace_flags``
+for both forms: OpenTelemetry records it for the single header but drops it
+for the multi header; keeping the trace whole is the safer of the two.
+``sampled`` stays ``None`` so the deferral is still visible.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from tracehound.formats._types import Format, Rejection, TraceContext, shorten
@@ -34,11 +40,42 @@ SAMPLED = "x-b3-sampled"
 FLAGS = "x-b3-flags"
 
 _HEX = frozenset("0123456789abcdefABCDEF")
+_SINGLE = re.compile(
+    r"([0-9a-fA-F]{32}|[0-9a-fA-F]{16})-([0-9a-fA-F]{16})(?:-([01d])(?:-([0-9a-fA-F]{16}))?)?"
+)
+_B3 = Format.B3
+_B3MULTI = Format.B3MULTI
+_TRACE = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{16}")
+_SPAN = re.compile(r"[0-9a-fA-F]{16}")
+_FAST_SAMPLED: dict[str | None, bool | None] = {"1": True, "0": False, None: None}
+_make_context = TraceContext._make
 _SAMPLING = {"1": True, "0": False, "d": True, "true": True, "false": False}
 
 
 def parse_b3_single(value: str) -> TraceContext | Rejection | None:
     """Parse a ``b3`` header; ``None`` when it carries only a sampling decision."""
+    match = _SINGLE.fullmatch(value)
+    if match is not None:  # the common, valid case: one regex, no diagnosis
+        trace, span, sampling, parent = match.group(1, 2, 3, 4)
+        trace_id, span_id = int(trace, 16), int(span, 16)
+        if trace_id and span_id and (parent is None or int(parent, 16)):
+            sampled = None if sampling is None else sampling != "0"
+            return _make_context(
+                (
+                    _B3,
+                    trace_id,
+                    span_id,
+                    0 if sampled is False else 1,
+                    sampled,
+                    sampling == "d",
+                    int(parent, 16) if parent else None,
+                    0,
+                )
+            )
+    return _diagnose_single(value)
+
+
+def _diagnose_single(value: str) -> TraceContext | Rejection | None:
     text = value.strip(" \t")
 
     def reject(reason: str) -> Rejection:
@@ -67,7 +104,7 @@ def parse_b3_single(value: str) -> TraceContext | Rejection | None:
         Format.B3,
         int(trace, 16),
         int(span, 16),
-        trace_flags=1 if sampled else 0,
+        trace_flags=0 if sampled is False else 1,
         sampled=sampled,
         debug=sampling == "d",
         parent_span_id=int(parent, 16) if parent else None,
@@ -82,10 +119,26 @@ def parse_b3_multi(headers: Mapping[str, str]) -> TraceContext | Rejection | Non
     trace = headers.get(TRACE_ID)
     if trace is None:
         return None
-    trace = trace.strip(" \t")
-    span = headers.get(SPAN_ID, "").strip(" \t")
+    span = headers.get(SPAN_ID)
     sampled_text = headers.get(SAMPLED)
     flags_text = headers.get(FLAGS)
+    if (
+        span is not None
+        and PARENT_SPAN_ID not in headers
+        and _TRACE.fullmatch(trace)
+        and _SPAN.fullmatch(span)
+        and sampled_text in _FAST_SAMPLED
+        and flags_text in (None, "1", "0")
+    ):  # the common, valid case without a diagnosis
+        trace_id, span_id = int(trace, 16), int(span, 16)
+        if trace_id and span_id:
+            debug = flags_text == "1"
+            sampled = True if debug else _FAST_SAMPLED[sampled_text]
+            return _make_context(
+                (_B3MULTI, trace_id, span_id, 0 if sampled is False else 1, sampled, debug, None, 0)
+            )
+    trace = trace.strip(" \t")
+    span = (span or "").strip(" \t")
     parent = headers.get(PARENT_SPAN_ID)
 
     def reject(header: str, value: str, reason: str) -> Rejection:
@@ -112,7 +165,7 @@ def parse_b3_multi(headers: Mapping[str, str]) -> TraceContext | Rejection | Non
         Format.B3MULTI,
         int(trace, 16),
         int(span, 16),
-        trace_flags=1 if sampled else 0,
+        trace_flags=0 if sampled is False else 1,
         sampled=sampled,
         debug=debug,
         parent_span_id=int(parent.strip(), 16) if parent else None,

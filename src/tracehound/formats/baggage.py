@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote, unquote
 
 from tracehound.formats._types import shorten
@@ -37,8 +37,7 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
 
 
-@dataclass(frozen=True)
-class Baggage:
+class Baggage(NamedTuple):
     """Parsed baggage: ``entries`` maps keys to decoded values; ``notes`` lists what was skipped."""
 
     entries: tuple[tuple[str, str], ...] = ()

@@ -10,8 +10,8 @@ doctor all use it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from tracehound.formats import b3, jaeger, w3c
 from tracehound.formats._types import Format, Rejection, TraceContext
@@ -46,8 +46,7 @@ HEADER_OF: Mapping[Format, str] = {
 Getter = Callable[[str], "Sequence[str] | None"]
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """Something wrong with an inbound request, against a catalogue code."""
 
     code: str
@@ -58,9 +57,8 @@ class Problem:
         return f"{self.code} {self.header}: {self.message}"
 
 
-@dataclass(frozen=True)
-class Inbound:
-    """What one request carried and what to do with it."""
+class Inbound(NamedTuple):
+    """What one request carried and what to do with it (a named tuple: one per request)."""
 
     context: TraceContext | None
     """The context to continue, or ``None``: start a new trace."""
@@ -78,22 +76,32 @@ class Inbound:
 
 
 _NOTHING = Inbound(None, w3c.TraceState(), (), (), (), (), (), ())
+_NO_STATE = w3c.TraceState()
+_W3C_SEEN = (Format.TRACECONTEXT,)
+_LEGACY_NAMES = frozenset({jaeger.UBER_TRACE_ID, b3.B3_SINGLE, b3.TRACE_ID})
+_make_inbound = Inbound._make
 
 
 def read_inbound(
     get: Getter,
     keys: Callable[[], Iterable[str]] | None = None,
     legacy_order: Sequence[Format] = DEFAULT_LEGACY_ORDER,
+    names: Collection[str] | None = None,
 ) -> Inbound:
     """Read a request through ``get(lower_case_name) -> values or None``.
 
     ``keys`` lists the header names; it is only called when Jaeger headers are
-    present, to collect ``uberctx-*`` baggage.
+    present, to collect ``uberctx-*`` baggage.  ``names``, when the caller
+    has them as a set-like view of lower-case names, lets the common request
+    skip the legacy look-ups in one step.
     """
     traceparent = get(w3c.TRACEPARENT)
-    uber = get(jaeger.UBER_TRACE_ID)
-    b3_single = get(b3.B3_SINGLE)
-    b3_trace = get(b3.TRACE_ID)
+    if names is not None and _LEGACY_NAMES.isdisjoint(names):
+        uber = b3_single = b3_trace = None
+    else:
+        uber = get(jaeger.UBER_TRACE_ID)
+        b3_single = get(b3.B3_SINGLE)
+        b3_trace = get(b3.TRACE_ID)
     baggage_values = get(BAGGAGE)
 
     if traceparent and not uber and not b3_single and not b3_trace:
@@ -101,10 +109,10 @@ def read_inbound(
         parsed = w3c.parse_traceparent_fields(traceparent)
         if isinstance(parsed, TraceContext):
             state_values = get(w3c.TRACESTATE)
-            state = w3c.parse_tracestate(state_values) if state_values else w3c.TraceState()
+            state = w3c.parse_tracestate(state_values) if state_values else _NO_STATE
             bag = parse_baggage(baggage_values).entries if baggage_values else ()
-            problems = _state_problems(state)
-            return Inbound(parsed, state, (), (), (), bag, problems, (Format.TRACECONTEXT,))
+            problems = _state_problems(state) if state.notes or state.rejection is not None else ()
+            return _make_inbound((parsed, state, (), (), (), bag, problems, _W3C_SEEN))
     elif not (traceparent or uber or b3_single or b3_trace):
         if not baggage_values:
             return _NOTHING
@@ -112,7 +120,15 @@ def read_inbound(
             None, w3c.TraceState(), (), (), (), parse_baggage(baggage_values).entries, (), ()
         )
     return _read_all(
-        get, keys, legacy_order, traceparent, uber, b3_single, b3_trace, baggage_values
+        get,
+        keys,
+        legacy_order,
+        traceparent,
+        uber,
+        b3_single,
+        b3_trace,
+        baggage_values,
+        names is not None,
     )
 
 
@@ -125,15 +141,12 @@ def _read_all(
     b3_single: Sequence[str] | None,
     b3_trace: Sequence[str] | None,
     baggage_values: Sequence[str] | None,
+    lowercase_names: bool,
 ) -> Inbound:
     problems: list[Problem] = []
     rejections: list[Rejection] = []
     seen: list[Format] = []
     found: dict[Format, TraceContext] = {}
-
-    def note(code: str, rejection: Rejection) -> None:
-        rejections.append(rejection)
-        problems.append(Problem(code, rejection.header, rejection.reason))
 
     w3c_context: TraceContext | None = None
     if traceparent:
@@ -142,7 +155,8 @@ def _read_all(
         if isinstance(parsed, TraceContext):
             w3c_context = parsed
         elif isinstance(parsed, Rejection):
-            note("P001", parsed)
+            rejections.append(parsed)
+            problems.append(Problem("P001", parsed.header, parsed.reason))
     if uber:
         seen.append(Format.JAEGER)
         parsed_j = jaeger.parse_uber_trace_id(_last(uber))
@@ -170,7 +184,7 @@ def _read_all(
         elif isinstance(parsed_m, Rejection):
             rejections.append(parsed_m)
 
-    state = w3c.TraceState()
+    state = _NO_STATE
     if w3c_context is not None:
         winner: TraceContext | None = w3c_context
         state_values = get(w3c.TRACESTATE)
@@ -189,8 +203,10 @@ def _read_all(
                 )
             )
 
-    others = tuple(c for f, c in found.items() if c is not winner)
-    conflicts = tuple(c for c in others if winner is not None and not _same_trace(c, winner))
+    others = tuple([c for c in found.values() if c is not winner])
+    conflicts = (
+        tuple([c for c in others if not _same_trace(c, winner)]) if winner and others else ()
+    )
     if conflicts and winner is not None:
         described = ", ".join(f"{c.format.value} trace {c.trace_id_hex}" for c in conflicts)
         problems.append(
@@ -201,34 +217,49 @@ def _read_all(
                 f"following {winner.format.value}, the others are kept as links",
             )
         )
-    problems.extend(
-        Problem("P006", r.header, r.reason) for r in rejections if r.header != w3c.TRACEPARENT
-    )
+    for rejection in rejections:
+        if rejection.header != w3c.TRACEPARENT:
+            problems.append(Problem("P006", rejection.header, rejection.reason))
 
     bag: dict[str, str] = {}
     if uber and keys is not None:
-        lowered = {}
-        for name in keys():
-            low = name.lower()
-            if low.startswith(JAEGER_BAGGAGE_PREFIX) or low == JAEGER_BAGGAGE:
-                values = get(low) or get(name)
-                if values:
-                    lowered[low] = _last(values)
-        if lowered:
-            bag.update(parse_jaeger_baggage(lowered).entries)
+        bag.update(_jaeger_baggage(get, keys, lowercase_names))
     if baggage_values:
         bag.update(parse_baggage(baggage_values).entries)
 
-    return Inbound(
-        winner,
-        state,
-        others,
-        conflicts,
-        tuple(rejections),
-        tuple(bag.items()),
-        tuple(problems),
-        tuple(seen),
+    return _make_inbound(
+        (
+            winner,
+            state,
+            others,
+            conflicts,
+            tuple(rejections),
+            tuple(bag.items()),
+            tuple(problems),
+            tuple(seen),
+        )
     )
+
+
+def _jaeger_baggage(
+    get: Getter, keys: Callable[[], Iterable[str]], lowercase_names: bool
+) -> tuple[tuple[str, str], ...]:
+    if lowercase_names:
+        names = [n for n in keys() if n[:8] == JAEGER_BAGGAGE_PREFIX or n == JAEGER_BAGGAGE]
+    else:
+        names = [
+            n
+            for n in keys()
+            if n[:8].lower() == JAEGER_BAGGAGE_PREFIX or n.lower() == JAEGER_BAGGAGE
+        ]
+    if not names:
+        return ()
+    found: dict[str, str] = {}
+    for name in names:
+        values = get(name.lower()) or get(name)
+        if values:
+            found[name.lower()] = _last(values)
+    return parse_jaeger_baggage(found).entries
 
 
 def _state_problems(state: w3c.TraceState) -> tuple[Problem, ...]:
@@ -265,7 +296,7 @@ def read_headers(
     for name, value in items:
         values = [value] if isinstance(value, str) else list(value)
         index.setdefault(name.lower(), []).extend(values)
-    return read_inbound(index.get, index.keys, legacy_order)
+    return read_inbound(index.get, index.keys, legacy_order, index.keys())
 
 
 def parse_format_list(text: str, *, source: str) -> tuple[Format, ...]:

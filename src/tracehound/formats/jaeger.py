@@ -7,6 +7,8 @@ Flags: bit 0 sampled, bit 1 debug (bit 3, firehose, is ignored).
 
 from __future__ import annotations
 
+import re
+
 from tracehound.formats._types import Format, Rejection, TraceContext, shorten
 
 __all__ = ["UBER_TRACE_ID", "format_uber_trace_id", "parse_uber_trace_id"]
@@ -14,12 +16,39 @@ __all__ = ["UBER_TRACE_ID", "format_uber_trace_id", "parse_uber_trace_id"]
 UBER_TRACE_ID = "uber-trace-id"
 
 _HEX = frozenset("0123456789abcdefABCDEF")
+_UBER = re.compile(
+    r"([0-9a-fA-F]{1,32}):([0-9a-fA-F]{1,16}):([0-9a-fA-F]{1,16}):([0-9a-fA-F]{1,2})"
+)
+_JAEGER = Format.JAEGER
+_make_context = TraceContext._make
 SAMPLED = 0x01
 DEBUG = 0x02
 
 
 def parse_uber_trace_id(value: str) -> TraceContext | Rejection:
     """Parse one ``uber-trace-id`` value."""
+    match = _UBER.fullmatch(value)
+    if match is not None:  # the common, valid case: one regex, no diagnosis
+        trace, span, parent, flags = match.group(1, 2, 3, 4)
+        trace_id, span_id, bits = int(trace, 16), int(span, 16), int(flags, 16)
+        if trace_id and span_id:
+            recorded = bool(bits & (SAMPLED | DEBUG))
+            return _make_context(
+                (
+                    _JAEGER,
+                    trace_id,
+                    span_id,
+                    int(recorded),
+                    recorded,
+                    bool(bits & DEBUG),
+                    int(parent, 16) or None,
+                    0,
+                )
+            )
+    return _diagnose(value)
+
+
+def _diagnose(value: str) -> TraceContext | Rejection:
     text = value.strip(" \t")
     if "%" in text:
         text = text.replace("%3A", ":").replace("%3a", ":")

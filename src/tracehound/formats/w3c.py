@@ -16,8 +16,8 @@ Follows https://www.w3.org/TR/trace-context/ to the letter:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from tracehound.formats._types import Format, Rejection, TraceContext, shorten
 
@@ -41,24 +41,27 @@ MIN_PROPAGATED_TRACESTATE = 512
 LARGE_TRACESTATE_ENTRY = 128
 """Entries longer than this are removed first when ``tracestate`` must be truncated."""
 
-_V00 = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_V00 = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+_TRACECONTEXT = Format.TRACECONTEXT
+_make_context = TraceContext._make
 _HEX = frozenset("0123456789abcdefABCDEF")
 _LOWER_HEX = frozenset("0123456789abcdef")
 _OWS = (" ", "\t")
 _KEY = re.compile(r"[a-z0-9][a-z0-9_\-*/@]{0,255}")
 _VALUE = re.compile(r"[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]")
+_MEMBER = re.compile(f"({_KEY.pattern})=({_VALUE.pattern})")
 
 
 def parse_traceparent(value: str) -> TraceContext | Rejection:
     """Parse one ``traceparent`` field value (surrounding OWS is ignored, as RFC 7230 says)."""
-    match = _V00.fullmatch(value)
-    if match is not None:
-        trace_id = int(match[1], 16)
-        span_id = int(match[2], 16)
+    if _V00.fullmatch(value) is not None:
+        trace_id = int(value[3:35], 16)
+        span_id = int(value[36:52], 16)
         if trace_id and span_id:
-            flags = int(match[3], 16)
-            return TraceContext(
-                Format.TRACECONTEXT, trace_id, span_id, flags, sampled=bool(flags & 1)
+            flags = int(value[53:55], 16)
+            # _make skips the generated __new__: this line runs once per request.
+            return _make_context(
+                (_TRACECONTEXT, trace_id, span_id, flags, bool(flags & 1), False, None, 0)
             )
     if value[:1] in _OWS or value[-1:] in _OWS:
         stripped = value.strip(" \t")
@@ -219,8 +222,7 @@ def format_traceparent(trace_id: int, span_id: int, trace_flags: int) -> str:
 # -- tracestate ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TraceState:
+class TraceState(NamedTuple):
     """A parsed ``tracestate``: the members to propagate and what was wrong.
 
     When ``rejection`` is set the whole header was discarded (W3C: a vendor
@@ -230,16 +232,16 @@ class TraceState:
 
     members: tuple[tuple[str, str], ...] = ()
     rejection: Rejection | None = None
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
     """Non-fatal remarks: duplicate keys resolved, oversized entries."""
 
 
 _EMPTY = TraceState()
 
 
-def parse_tracestate(values: Iterable[str]) -> TraceState:
+def parse_tracestate(values: Sequence[str]) -> TraceState:
     """Parse the ``tracestate`` fields of one request (combined per RFC 7230)."""
-    combined = ",".join(values)
+    combined = values[0] if len(values) == 1 else ",".join(values)
     if not combined or not combined.strip(" \t,"):
         return _EMPTY
     members: list[tuple[str, str]] = []
@@ -249,13 +251,10 @@ def parse_tracestate(values: Iterable[str]) -> TraceState:
         member = raw.strip(" \t")
         if not member:
             continue  # empty list-members are allowed
-        key, eq, value = member.partition("=")
-        if not eq:
-            return _reject_state(combined, f"list-member {shorten(member, 40)!r} has no '='")
-        if not _KEY.fullmatch(key):
-            return _reject_state(combined, _key_problem(key))
-        if not _VALUE.fullmatch(value):
-            return _reject_state(combined, _value_problem(key, value))
+        match = _MEMBER.fullmatch(member)
+        if match is None:
+            return _reject_state(combined, _member_problem(member))
+        key, value = match.group(1, 2)
         if key in seen:
             if seen[key] != value:
                 notes.append(f"key {key!r} appears more than once; the first value is kept")
@@ -264,16 +263,26 @@ def parse_tracestate(values: Iterable[str]) -> TraceState:
             continue
         seen[key] = value
         members.append((key, value))
-    if len(members) > MAX_TRACESTATE_MEMBERS:
-        return _reject_state(
-            combined,
-            f"{len(members)} list-members, at most {MAX_TRACESTATE_MEMBERS} are allowed",
-        )
+        if len(members) > MAX_TRACESTATE_MEMBERS:
+            # Stop here: a huge header must not cost a parse of every member.
+            total = sum(1 for m in combined.split(",") if m.strip(" \t"))
+            return _reject_state(
+                combined, f"{total} list-members, at most {MAX_TRACESTATE_MEMBERS} are allowed"
+            )
     return TraceState(tuple(members), None, tuple(notes))
 
 
 def _reject_state(combined: str, reason: str) -> TraceState:
     return TraceState((), Rejection(TRACESTATE, shorten(combined), reason))
+
+
+def _member_problem(member: str) -> str:
+    key, eq, value = member.partition("=")
+    if not eq:
+        return f"list-member {shorten(member, 40)!r} has no '='"
+    if not _KEY.fullmatch(key):
+        return _key_problem(key)
+    return _value_problem(key, value)
 
 
 def _key_problem(key: str) -> str:

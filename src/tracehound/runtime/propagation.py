@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -62,6 +62,7 @@ LEGACY_ORDER_ENV = "TRACEHOUND_PROPAGATION_LEGACY_ORDER"
 
 _log = logging.getLogger("tracehound")
 _EXTRACTION_KEY = create_key("tracehound-extraction")
+_BAGGAGE_KEY: str | None = getattr(otel_baggage, "_BAGGAGE_KEY", None)
 _B3_MULTI_FIELDS = ("X-B3-TraceId", "X-B3-SpanId", "X-B3-Sampled", "X-B3-Flags")
 
 
@@ -70,7 +71,7 @@ class Extraction:
     """What the propagator saw on the request a context came from.
 
     Stored on the extracted context only when there is something to say
-    (problems, or several formats), so the common W3C-only request pays nothing.
+    (problems or a conflict), so a healthy request pays nothing.
     """
 
     inbound: Inbound
@@ -109,6 +110,13 @@ class TracehoundPropagator(TextMapPropagator):
         if Format.B3MULTI in self._inject:
             fields.update(_B3_MULTI_FIELDS)
         self._fields = frozenset(fields)
+        self._w3c_only = self._inject == (Format.TRACECONTEXT,)
+        self._read_errors = 0
+
+    @property
+    def read_errors(self) -> int:
+        """Carriers whose headers could not be read at all (a broken getter)."""
+        return self._read_errors
 
     @property
     def inject_formats(self) -> tuple[Format, ...]:
@@ -135,9 +143,15 @@ class TracehoundPropagator(TextMapPropagator):
             context = Context()
         try:
             get, keys = _lookup(carrier, getter)
-            inbound = read_inbound(get, keys, self._legacy_order)
+            names = keys() if get.__name__ == "get_from_dict" else None
+            inbound = read_inbound(get, keys, self._legacy_order, names)
         except Exception:  # a carrier or getter that misbehaves must not break the request
-            _log.exception("tracehound: could not read trace headers; starting a new trace")
+            self._read_errors += 1
+            if self._read_errors == 1:  # once: this may happen on every request
+                _log.exception(
+                    "tracehound: could not read trace headers; starting a new trace "
+                    "(logged once; TracehoundPropagator.read_errors counts them)"
+                )
             return context
         return self._apply(inbound, context)
 
@@ -149,7 +163,7 @@ class TracehoundPropagator(TextMapPropagator):
         if inbound.baggage:
             for key, value in inbound.baggage:
                 context = otel_baggage.set_baggage(key, value, context)
-        if inbound.problems or inbound.others:
+        if inbound.problems or inbound.conflicts:
             made = tuple(
                 _finding(problem.code, problem.header, problem.message, found)
                 for problem in inbound.problems
@@ -170,9 +184,20 @@ class TracehoundPropagator(TextMapPropagator):
         setter: Setter[CarrierT] = default_setter,
     ) -> None:
         span_context = trace.get_current_span(context).get_span_context()
-        entries = otel_baggage.get_all(context)
+        entries = _baggage_of(context)
         if span_context.is_valid:
             trace_id, span_id = span_context.trace_id, span_context.span_id
+            if self._w3c_only:
+                setter.set(
+                    carrier,
+                    w3c.TRACEPARENT,
+                    w3c.format_traceparent(trace_id, span_id, span_context.trace_flags),
+                )
+                if span_context.trace_state:
+                    _inject_tracestate(carrier, span_context.trace_state, setter)
+                if entries:
+                    self._inject_baggage(carrier, entries, setter)
+                return
             sampled = span_context.trace_flags.sampled
             for fmt in self._inject:
                 if fmt is Format.TRACECONTEXT:
@@ -182,9 +207,7 @@ class TracehoundPropagator(TextMapPropagator):
                         w3c.format_traceparent(trace_id, span_id, span_context.trace_flags),
                     )
                     if span_context.trace_state:
-                        state = w3c.format_tracestate(list(span_context.trace_state.items()))
-                        if state:
-                            setter.set(carrier, w3c.TRACESTATE, state)
+                        _inject_tracestate(carrier, span_context.trace_state, setter)
                 elif fmt is Format.JAEGER:
                     setter.set(
                         carrier,
@@ -203,12 +226,33 @@ class TracehoundPropagator(TextMapPropagator):
                     ).items():
                         setter.set(carrier, name, value)
         if entries:
-            header = format_baggage(entries.items())
-            if header:
-                setter.set(carrier, BAGGAGE, header)
-            if Format.JAEGER in self._inject:
-                for key, value in entries.items():
-                    setter.set(carrier, JAEGER_BAGGAGE_PREFIX + key, quote(str(value), safe=""))
+            self._inject_baggage(carrier, entries, setter)
+
+    def _inject_baggage(
+        self, carrier: CarrierT, entries: Mapping[str, object], setter: Setter[CarrierT]
+    ) -> None:
+        header = format_baggage(entries.items())
+        if header:
+            setter.set(carrier, BAGGAGE, header)
+        if Format.JAEGER in self._inject:
+            for key, value in entries.items():
+                setter.set(carrier, JAEGER_BAGGAGE_PREFIX + key, quote(str(value), safe=""))
+
+
+def _inject_tracestate(carrier: Any, state: TraceState, setter: Setter[Any]) -> None:
+    header = ",".join([f"{k}={v}" for k, v in state.items()])
+    if len(header) > w3c.MIN_PROPAGATED_TRACESTATE:  # rare: truncate whole entries per W3C
+        header = w3c.format_tracestate(list(state.items()))
+    if header:
+        setter.set(carrier, w3c.TRACESTATE, header)
+
+
+def _baggage_of(context: Context | None) -> Mapping[str, object] | None:
+    # get_all() copies the baggage into a new mapping on every call; read it in place.
+    if _BAGGAGE_KEY is None:  # pragma: no cover - an API without the private key
+        return otel_baggage.get_all(context)
+    value = get_value(_BAGGAGE_KEY, context)
+    return value if isinstance(value, Mapping) else None
 
 
 def get_extraction(context: Context | None = None) -> Extraction | None:
@@ -281,6 +325,8 @@ def _span_context(found: TraceContext, members: Sequence[tuple[str, str]]) -> Sp
 
 
 _EMPTY_STATE = TraceState()
+_STATE_HAS_DICT = isinstance(getattr(_EMPTY_STATE, "_dict", None), dict)
+_new_state = object.__new__
 
 
 def _trace_state(members: Sequence[tuple[str, str]]) -> TraceState:
@@ -290,10 +336,9 @@ def _trace_state(members: Sequence[tuple[str, str]]) -> TraceState:
     such as ``1vendor``; the members were already validated by
     `tracehound.formats.w3c`, so they are stored as they are.
     """
-    state = TraceState()
-    inner = getattr(state, "_dict", None)
-    if isinstance(inner, dict):
-        inner.update(members)
+    if _STATE_HAS_DICT:
+        state = _new_state(TraceState)
+        state._dict = dict(members)  # type: ignore[attr-defined]
         return state
     return TraceState(list(members))  # pragma: no cover - a future SDK without _dict
 
@@ -333,16 +378,26 @@ def _lookup(carrier: Any, getter: Getter[Any]) -> tuple[Any, Any]:
     """A ``get(lower_name)`` and ``keys()`` pair for ``carrier``.
 
     OpenTelemetry's default getter is case-sensitive, which misses
-    ``Traceparent`` in ``dict(request.headers)``; for plain mappings we index
-    the names in lower case once.  Other getters own their case handling.
+    ``Traceparent`` in ``dict(request.headers)``.  For plain dicts: when
+    ``traceparent`` is there in lower case the names were normalised by the
+    framework (HTTP/2, ASGI, most clients) and are read directly; otherwise
+    the names are indexed in lower case once.  Other getters own their case
+    handling.
     """
     if type(getter) is DefaultGetter and isinstance(carrier, dict):
-        index = {k.lower() if isinstance(k, str) else k: v for k, v in carrier.items()}
+        if w3c.TRACEPARENT not in carrier:
+            carrier = {k.lower() if isinstance(k, str) else k: v for k, v in carrier.items()}
+        raw = carrier.get
 
-        def get_from_index(name: str) -> list[str] | None:
-            return _values(index.get(name))
+        def get_from_dict(name: str) -> Sequence[str] | None:
+            value = raw(name)
+            if value is None:
+                return None
+            if value.__class__ is str:
+                return (value,)
+            return _values(value)
 
-        return get_from_index, index.keys
+        return get_from_dict, carrier.keys
 
     def get_from_getter(name: str) -> list[str] | None:
         return _values(getter.get(carrier, name))
