@@ -239,6 +239,16 @@ _RULES = (
         "or `contextvars.copy_context().run`, or start the thread with "
         "`tracehound.start_thread`.",
     ),
+    Rule(
+        "C006",
+        "trace-started-without-context",
+        _I,
+        "an entry span found no usable context in its carrier and started a new trace",
+        "Normal at the edge of the system (a gateway receiving outside traffic); anywhere "
+        "else the caller did not send trace headers, or sent ones this service rejected.",
+        "If the caller is yours, inject headers there (`tracehound.inject(headers)`); the "
+        "finding names any header problem (P001-P006) the request had.",
+    ),
     # -- lifecycle ---------------------------------------------------------
     Rule(
         "L001",
@@ -296,6 +306,17 @@ _RULES = (
         "Parent/child lookups become ambiguous and backends drop or rename one span. "
         "Zipkin's shared client/server spans are legitimate and not reported.",
         "Let the SDK generate span IDs; never reuse an inbound span ID for a local span.",
+    ),
+    Rule(
+        "L007",
+        "spans-dropped",
+        _E,
+        "the export queue was full and finished spans were dropped",
+        "The exporter cannot keep up (or is stalled): dropped spans leave holes and "
+        "orphans in every trace they belonged to.",
+        "Check the collector is reachable; raise `OTEL_BSP_MAX_QUEUE_SIZE` or "
+        "`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, sample, or switch off low-value spans "
+        "(`TRACEHOUND_DROP_SPANS`).",
     ),
     # -- attributes --------------------------------------------------------
     Rule(

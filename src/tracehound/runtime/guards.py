@@ -1,0 +1,306 @@
+"""Span processors that catch broken traces as they happen.
+
+- `RootGuard`: C004 a root span that should have had a parent; C005 a root
+  span started in a thread whose work was submitted from inside a span.
+- `LifecycleGuard`: L001 a span garbage-collected, or still open at
+  shutdown, without ``end()``; L002 open longer than a limit (checked by a
+  timer, not per span); L003 ``end()`` called twice.
+
+Both report through a callable (the findings sink, or one that raises in
+strict mode).  Their bookkeeping is bounded: weak references, a cap on the
+spans tracked and a count of what the cap left untracked.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanKind
+
+from tracehound.rules import Finding, get_rule
+from tracehound.runtime._location import caller_location, caller_site
+from tracehound.runtime.concurrency import submitter
+
+__all__ = ["DELIBERATE_ROOT", "LifecycleGuard", "OpenSpan", "RootGuard"]
+
+Report = Callable[[Finding], None]
+
+DELIBERATE_ROOT: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "tracehound_deliberate_root", default=False
+)
+"""Set by `tracehound.new_trace` while it starts its span: that root is intended."""
+
+_SUSPICIOUS_KINDS = frozenset({SpanKind.INTERNAL, SpanKind.CLIENT, SpanKind.PRODUCER})
+
+
+class RootGuard(SpanProcessor):
+    """Report root spans that lost their parent (C004, C005).
+
+    A child span costs one attribute read.  Entry spans (SERVER, CONSUMER)
+    may start traces; roots made by `tracehound.new_trace` are intended.
+    """
+
+    def __init__(self, report: Report) -> None:
+        self._report = report
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if span.parent is not None or span.kind not in _SUSPICIOUS_KINDS:
+            return
+        if DELIBERATE_ROOT.get():
+            return
+        location = caller_location()
+        thread = threading.current_thread().name
+        span_context = span.get_span_context()
+        found = submitter()
+        if found is not None:
+            self._report(
+                Finding(
+                    get_rule("C005"),
+                    f"span {span.name!r} became the root of a new trace in thread {thread!r}, but "
+                    f"the code that handed this work over had span {found.name!r} active (trace "
+                    f"{found.span_context.trace_id:032x}); submit through "
+                    "tracehound.ContextExecutor or start the thread with tracehound.start_thread",
+                    trace_id=f"{span_context.trace_id:032x}",
+                    span_id=f"{span_context.span_id:016x}",
+                    location=location,
+                    details={
+                        "thread": thread,
+                        "span": span.name,
+                        "submitter_span": found.name,
+                        "submitter_trace_id": f"{found.span_context.trace_id:032x}",
+                    },
+                )
+            )
+            return
+        self._report(
+            Finding(
+                get_rule("C004"),
+                f"span {span.name!r} of kind {span.kind.name} has no parent and starts a new trace "
+                f"(thread {thread!r}); create it inside its parent's context, or use "
+                "tracehound.new_trace if a new trace is intended",
+                trace_id=f"{span_context.trace_id:032x}",
+                span_id=f"{span_context.span_id:016x}",
+                location=location,
+                details={"thread": thread, "span": span.name, "kind": span.kind.name},
+            )
+        )
+
+
+class OpenSpan(NamedTuple):
+    """What `LifecycleGuard` remembers of a span until it ends (cheap to build)."""
+
+    name: str
+    trace_id: int
+    span_id: int
+    site: tuple[str, int]
+    """``(file, line)`` that started it."""
+    started: float
+    """``time.monotonic()`` at start."""
+    thread_id: int
+
+    @property
+    def location(self) -> str:
+        return f"{self.site[0]}:{self.site[1]}"
+
+    @property
+    def thread(self) -> str:
+        thread = threading._active.get(self.thread_id)  # type: ignore[attr-defined]
+        return thread.name if thread is not None else f"thread {self.thread_id}"
+
+
+_make_open = OpenSpan._make
+
+
+class _SpanRef(weakref.ref):  # type: ignore[type-arg]
+    __slots__ = ("key",)
+
+
+_ENDED_TWICE = "Calling end() on an ended span."
+_monotonic = time.monotonic
+_get_ident = threading.get_ident
+
+
+class _EndedTwiceFilter(logging.Filter):
+    """Turns the SDK's "end() on an ended span" warning into L003 with the caller's line."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__()
+        self._report = report
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg != _ENDED_TWICE:
+            return True
+        frame = sys._getframe(1)
+        name = "?"
+        span_context = None
+        probe: Any = frame
+        while probe is not None:  # find the Span.end frame to name the span
+            candidate = probe.f_locals.get("self") if probe.f_code.co_name == "end" else None
+            if isinstance(candidate, Span):
+                name, span_context = candidate.name, candidate.get_span_context()
+                break
+            probe = probe.f_back
+        self._report(
+            Finding(
+                get_rule("L003"),
+                f"end() called again on span {name!r}, which had already ended; give the span one "
+                "owner (a with block or a decorator)",
+                trace_id=f"{span_context.trace_id:032x}" if span_context else None,
+                span_id=f"{span_context.span_id:016x}" if span_context else None,
+                location=caller_location(frame=frame),
+                details={"span": name},
+            )
+        )
+        return False  # reported as L003 instead
+
+
+class LifecycleGuard(SpanProcessor):
+    """Report spans that never end, stay open too long or end twice (L001-L003).
+
+    ``max_tracked`` bounds the bookkeeping: spans started while that many are
+    open are not tracked, and `untracked` counts them.  ``open_limit`` (seconds)
+    is checked every ``check_interval`` seconds by a daemon timer.
+    """
+
+    def __init__(
+        self,
+        report: Report,
+        *,
+        max_tracked: int = 100_000,
+        open_limit: float | None = 300.0,
+        check_interval: float | None = None,
+    ) -> None:
+        self._report = report
+        self._max_tracked = max_tracked
+        self._open: dict[int, OpenSpan] = {}
+        self._refs: dict[int, _SpanRef] = {}
+        self._untracked = 0
+        self._reported_long: set[int] = set()
+        self._open_limit = open_limit
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        self._sdk_logger = logging.getLogger("opentelemetry.sdk.trace")
+        self._ended_twice = _EndedTwiceFilter(report)
+        self._sdk_logger.addFilter(self._ended_twice)
+        if open_limit is not None:
+            interval = check_interval if check_interval is not None else min(open_limit / 2, 30.0)
+            self._timer = threading.Thread(
+                target=self._watch, args=(interval,), name="tracehound-lifecycle", daemon=True
+            )
+            self._timer.start()
+
+    @property
+    def untracked(self) -> int:
+        """Spans not tracked because ``max_tracked`` spans were open."""
+        return self._untracked
+
+    def open_spans(self) -> list[OpenSpan]:
+        """Spans started and not yet ended (nor collected)."""
+        return list(self._open.values())
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if len(self._open) >= self._max_tracked:
+            self._untracked += 1
+            return
+        span_context = span.get_span_context()
+        key = span_context.span_id
+        ref = _SpanRef(span, self._collected)
+        ref.key = key
+        self._refs[key] = ref
+        self._open[key] = _make_open(
+            (span.name, span_context.trace_id, key, caller_site(), _monotonic(), _get_ident())
+        )
+
+    def on_end(self, span: ReadableSpan) -> None:
+        key = span.context.span_id if span.context is not None else 0
+        if self._open.pop(key, None) is not None:
+            self._refs.pop(key, None)
+            if self._reported_long:
+                self._reported_long.discard(key)
+
+    def _collected(self, ref: _SpanRef) -> None:
+        entry = self._open.pop(ref.key, None)
+        self._refs.pop(ref.key, None)
+        if entry is None:
+            return
+        self._reported_long.discard(ref.key)
+        try:
+            self._report(self._never_ended(entry, "was garbage-collected without end()"))
+        except Exception as exc:  # strict mode cannot raise out of the garbage collector
+            logging.getLogger("tracehound").error("%s", exc)
+
+    def _never_ended(self, entry: OpenSpan, how: str) -> Finding:
+        return Finding(
+            get_rule("L001"),
+            f"span {entry.name!r} {how}: it is never exported and its children become "
+            f"orphans (started at {entry.location}, thread {entry.thread!r})",
+            trace_id=f"{entry.trace_id:032x}",
+            span_id=f"{entry.span_id:016x}",
+            location=entry.location,
+            details={"span": entry.name, "thread": entry.thread},
+        )
+
+    def _watch(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self.check_open_too_long()
+
+    def check_open_too_long(self, now: float | None = None) -> list[Finding]:
+        """Report (once each) the spans open longer than the limit; returns the new findings."""
+        if self._open_limit is None:
+            return []
+        now = time.monotonic() if now is None else now
+        found = []
+        for entry in list(self._open.values()):
+            age = now - entry.started
+            if age > self._open_limit and entry.span_id not in self._reported_long:
+                self._reported_long.add(entry.span_id)
+                found.append(
+                    Finding(
+                        get_rule("L002"),
+                        f"span {entry.name!r} has been open {age:.0f} s, over the "
+                        f"{self._open_limit:g} s limit (started at {entry.location})",
+                        trace_id=f"{entry.trace_id:032x}",
+                        span_id=f"{entry.span_id:016x}",
+                        location=entry.location,
+                        details={"span": entry.name, "open_seconds": round(age, 3)},
+                    )
+                )
+        for finding in found:
+            try:
+                self._report(finding)
+            except Exception as exc:  # the timer thread has no caller to raise to
+                logging.getLogger("tracehound").error("%s", exc)
+        return found
+
+    def report_open_at_shutdown(self) -> list[Finding]:
+        """Report every span still open (L001); called by `tracehound.shutdown`."""
+        found = [
+            self._never_ended(e, "was still open at shutdown") for e in list(self._open.values())
+        ]
+        self._open.clear()
+        self._refs.clear()
+        first_error: Exception | None = None
+        for finding in found:  # report all of them, then raise (strict) for the first
+            try:
+                self._report(finding)
+            except Exception as exc:
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+        return found
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        self._sdk_logger.removeFilter(self._ended_twice)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True

@@ -1,0 +1,327 @@
+"""``tracehound.configure()``: one call for provider, propagator, guards and exporter.
+
+The OpenTelemetry way, with tracehound's guards in front: the resource from
+``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` (or arguments), the
+exporter from ``OTEL_TRACES_EXPORTER`` (``otlp``, ``console``, ``none`` or
+any installed exporter entry point) with the OTLP endpoint from
+``OTEL_EXPORTER_OTLP_*``, the mode from ``TRACEHOUND_MODE``.  Calling it
+again reconfigures in place; an SDK provider someone else installed (for
+example ``opentelemetry-instrument``) is reused, not replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, SamplingResult
+
+from tracehound import findings
+from tracehound.rules import Finding, get_rule
+from tracehound.runtime._mode import Mode, reporter_for
+from tracehound.runtime.concurrency import install_submitter_hooks, uninstall_submitter_hooks
+from tracehound.runtime.guards import LifecycleGuard, RootGuard
+from tracehound.runtime.propagation import TracehoundPropagator
+
+__all__ = ["ConfigurationError", "Runtime", "configure", "get_runtime", "shutdown"]
+
+_log = logging.getLogger("tracehound")
+
+
+class ConfigurationError(ValueError):
+    """A setting tracehound cannot use; the message names the setting and the choices."""
+
+
+class _Processors(SpanProcessor):
+    """The one processor tracehound adds to a provider; its contents can be swapped."""
+
+    def __init__(self) -> None:
+        self.processors: tuple[SpanProcessor, ...] = ()
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        for processor in self.processors:
+            processor.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Span) -> None:
+        for processor in self.processors:
+            on_ending = getattr(processor, "_on_ending", None)
+            if on_ending is not None:
+                on_ending(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        for processor in self.processors:
+            processor.on_end(span)
+
+    def shutdown(self) -> None:
+        for processor in self.processors:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all(p.force_flush(timeout_millis) for p in self.processors)
+
+
+class _SwitchableSampler(Sampler):
+    def __init__(self, delegate: Sampler) -> None:
+        self.delegate = delegate
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        return self.delegate.should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return f"tracehound({self.delegate.get_description()})"
+
+
+class _DropCounter(logging.Filter):
+    """Counts the batch processor's "Queue full, dropping" warnings and reports L007 instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Queue full"):
+            return True
+        self.dropped += 1
+        findings.report(
+            Finding(
+                get_rule("L007"),
+                "the span export queue is full and spans are being dropped; "
+                "tracehound.get_runtime().dropped_spans counts them",
+                location="BatchSpanProcessor",
+            )
+        )
+        return False  # one warning per dropped span would flood the log
+
+
+@dataclass
+class Runtime:
+    """What `configure` installed."""
+
+    provider: TracerProvider
+    propagator: TracehoundPropagator
+    mode: Mode
+    lifecycle: LifecycleGuard | None = None
+    roots: RootGuard | None = None
+    processors: tuple[SpanProcessor, ...] = ()
+    _drops: _DropCounter = field(default_factory=_DropCounter)
+
+    @property
+    def dropped_spans(self) -> int:
+        """Finished spans the export queue had no room for."""
+        return self._drops.dropped
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+_switchboard: _Processors | None = None
+_sampler: _SwitchableSampler | None = None
+_QUEUE_LOGGER = "opentelemetry.sdk._shared_internal"
+
+
+def get_runtime() -> Runtime | None:
+    """The runtime `configure` installed, or ``None``."""
+    return _runtime
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    resource_attributes: Mapping[str, Any] | None = None,
+    mode: str | Mode | None = None,
+    span_exporter: SpanExporter | None = None,
+    span_processors: Sequence[SpanProcessor] = (),
+    sampler: Sampler | None = None,
+    drop_spans: Iterable[str] | None = None,
+    inject: Iterable[str] | None = None,
+    open_span_limit: float | None = 300.0,
+    batch: bool = True,
+    log_correlation: bool = True,
+) -> Runtime:
+    """Install tracing with tracehound's propagator and guards; safe to call again.
+
+    ``span_exporter`` overrides ``OTEL_TRACES_EXPORTER``; ``span_processors`` run
+    after the guards and before the exporter.  ``drop_spans`` adds name/route
+    patterns to the low-value spans switched off (health checks, metrics
+    scrapes and static files are by default).  ``batch=False`` exports each
+    span as it ends (tests, short scripts).
+    """
+    global _runtime, _switchboard
+    try:
+        resolved = Mode.resolve(mode)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    exporters = [span_exporter] if span_exporter is not None else _exporters_from_env()
+    with _lock:
+        provider = _provider(service_name, resource_attributes)
+        delegate = _sampler_with_drops(sampler, drop_spans)
+        if _sampler is not None:
+            _sampler.delegate = delegate
+        elif delegate is not None:
+            _log.warning(
+                "tracehound: the tracer provider was created elsewhere; "
+                "its sampler is kept and drop_spans is not applied"
+            )
+        propagator = TracehoundPropagator(inject=inject)
+        propagate.set_global_textmap(propagator)
+
+        chain: list[SpanProcessor] = []
+        roots = lifecycle = None
+        if resolved is not Mode.OFF:
+            report = reporter_for(resolved)
+            roots = RootGuard(report)
+            lifecycle = LifecycleGuard(report, open_limit=open_span_limit)
+            chain += [roots, lifecycle]
+            install_submitter_hooks()
+        chain += list(span_processors)
+        for exporter in exporters:
+            chain.append(BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter))
+
+        if _switchboard is None:
+            _switchboard = _Processors()
+            provider.add_span_processor(_switchboard)
+        previous = _switchboard.processors
+        _switchboard.processors = tuple(chain)
+        for old in previous:
+            old.shutdown()
+        if _runtime is not None:
+            logging.getLogger(_QUEUE_LOGGER).removeFilter(_runtime._drops)
+        _runtime = Runtime(provider, propagator, resolved, lifecycle, roots, tuple(chain))
+        logging.getLogger(_QUEUE_LOGGER).addFilter(_runtime._drops)
+    if log_correlation:
+        from tracehound.runtime.logs import install_log_correlation
+
+        install_log_correlation()
+    return _runtime
+
+
+def shutdown() -> findings.Summary:
+    """Report spans still open (L001), flush and stop exporting; returns the findings summary.
+
+    In strict mode a span still open raises `TraceViolation` after everything
+    was flushed.
+    """
+    global _runtime
+    with _lock:
+        runtime, _runtime = _runtime, None
+        if runtime is None:
+            return findings.summary()
+        error: Exception | None = None
+        if runtime.lifecycle is not None:
+            try:
+                runtime.lifecycle.report_open_at_shutdown()
+            except Exception as exc:  # strict: raise after the flush below
+                error = exc
+        if _switchboard is not None:
+            processors, _switchboard.processors = _switchboard.processors, ()
+            for processor in processors:
+                processor.force_flush()
+                processor.shutdown()
+        uninstall_submitter_hooks()
+        logging.getLogger(_QUEUE_LOGGER).removeFilter(runtime._drops)
+    if error is not None:
+        raise error
+    return findings.summary()
+
+
+def _provider(service_name: str | None, attributes: Mapping[str, Any] | None) -> TracerProvider:
+    global _sampler
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        if service_name or attributes:
+            name = current.resource.attributes.get("service.name")
+            if service_name and service_name != name:
+                _log.warning(
+                    "tracehound: the tracer provider already exists with service.name "
+                    "%r; a resource cannot change after start, keeping it",
+                    name,
+                )
+        return current
+    resource_attrs: dict[str, Any] = dict(attributes or {})
+    if service_name:
+        resource_attrs["service.name"] = service_name
+    _sampler = _SwitchableSampler(ParentBased(ALWAYS_ON))
+    provider = TracerProvider(resource=Resource.create(resource_attrs), sampler=_sampler)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def _sampler_with_drops(sampler: Sampler | None, patterns: Iterable[str] | None) -> Sampler:
+    from tracehound.runtime.sampling import DEFAULT_LOW_VALUE_PATTERNS, DropSpansSampler
+
+    base = sampler if sampler is not None else _sampler_from_env()
+    return DropSpansSampler([*DEFAULT_LOW_VALUE_PATTERNS, *(patterns or ())], base)
+
+
+def _sampler_from_env() -> Sampler:
+    from opentelemetry.sdk.trace.sampling import _get_from_env_or_default
+
+    try:
+        return _get_from_env_or_default()
+    except Exception as exc:
+        raise ConfigurationError(f"OTEL_TRACES_SAMPLER: {exc}") from None
+
+
+def _exporters_from_env() -> list[SpanExporter]:
+    names = [n.strip().lower() for n in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
+    exporters: list[SpanExporter] = []
+    for name in filter(None, names):
+        if name == "none":
+            continue
+        if name == "console":
+            exporters.append(ConsoleSpanExporter())
+        elif name == "otlp":
+            exporters.append(_otlp_exporter())
+        else:
+            found = {ep.name: ep for ep in entry_points(group="opentelemetry_traces_exporter")}
+            if name not in found:
+                choices = ", ".join(sorted({"otlp", "console", "none", *found}))
+                raise ConfigurationError(
+                    f"OTEL_TRACES_EXPORTER: unknown exporter {name!r}; choose from {choices}"
+                )
+            exporters.append(found[name].load()())
+    return exporters
+
+
+def _otlp_exporter() -> SpanExporter:
+    protocol = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    if protocol == "grpc":
+        try:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        except ImportError:
+            raise ConfigurationError(
+                "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs opentelemetry-exporter-otlp-proto-grpc; "
+                "install it or use http/protobuf (pip install 'tracehound[otlp]')"
+            ) from None
+        return OTLPSpanExporter()  # type: ignore[no-any-return]
+    if protocol not in ("http/protobuf", "http/json"):
+        raise ConfigurationError(
+            f"OTEL_EXPORTER_OTLP_PROTOCOL: unknown protocol {protocol!r}; "
+            "choose grpc or http/protobuf"
+        )
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
+    except ImportError:
+        raise ConfigurationError(
+            "OTEL_TRACES_EXPORTER=otlp needs the OTLP exporter: pip install 'tracehound[otlp]' "
+            "(or set OTEL_TRACES_EXPORTER=console or none)"
+        ) from None
+    return Http()
