@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind
 
 ATTRIBUTES = {
     "http.request.method": "POST",
@@ -60,7 +62,7 @@ def provider_with(guards: bool) -> TracerProvider:
 
 def per_span_seconds(provider: TracerProvider, spans: int) -> float:
     tracer = provider.get_tracer("bench")
-    with tracer.start_as_current_span("parent"):
+    with tracer.start_as_current_span("parent", kind=SpanKind.SERVER):
         start = time.perf_counter()
         for _ in range(spans):
             with tracer.start_as_current_span("child", attributes=ATTRIBUTES):
@@ -71,17 +73,26 @@ def per_span_seconds(provider: TracerProvider, spans: int) -> float:
 
 
 def bench_cost(spans: int, repeats: int) -> None:
+    """Paired rounds, order alternating; the median of per-round ratios resists drift."""
     plain, guarded = provider_with(False), provider_with(True)
     per_span_seconds(plain, 2000)
     per_span_seconds(guarded, 2000)
-    plain_t, guarded_t = [], []
-    for _ in range(repeats):
-        plain_t.append(per_span_seconds(plain, spans))
-        guarded_t.append(per_span_seconds(guarded, spans))
-    p, g = min(plain_t), min(guarded_t)
-    print(f"per span, 12 attributes, batch processor ({spans} spans x {repeats}, best):")
-    print(f"  plain OTel SDK      {p * 1e6:8.2f} us")
-    print(f"  tracehound guards   {g * 1e6:8.2f} us   ratio {g / p:.2f}x (target <= 1.10x)")
+    ratios, plain_t, guarded_t = [], [], []
+    for round_ in range(repeats):
+        pair = [(plain, plain_t), (guarded, guarded_t)]
+        for provider, times in pair if round_ % 2 else reversed(pair):
+            times.append(per_span_seconds(provider, spans))
+        ratios.append(guarded_t[-1] / plain_t[-1])
+    ratios.sort()
+    median = statistics.median(ratios)
+    low, high = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
+    print(f"per span, 12 attributes, batch processor ({repeats} paired rounds x {spans} spans):")
+    print(f"  plain OTel SDK      {statistics.median(plain_t) * 1e6:8.2f} us (median)")
+    print(f"  tracehound guards   {statistics.median(guarded_t) * 1e6:8.2f} us (median)")
+    print(
+        f"  ratio guards/plain  median {median:.3f}x, interquartile {low:.3f}-{high:.3f}x "
+        "(target <= 1.10x)"
+    )
     plain.shutdown()
     guarded.shutdown()
 
@@ -153,8 +164,8 @@ def bench_memory(spans: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spans", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--spans", type=int, default=3_000)
+    parser.add_argument("--repeats", type=int, default=41)
     parser.add_argument("--memory-spans", type=int, default=1_000_000)
     args = parser.parse_args()
     bench_cost(args.spans, args.repeats)

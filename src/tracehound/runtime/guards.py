@@ -106,6 +106,8 @@ class OpenSpan(NamedTuple):
     started: float
     """``time.monotonic()`` at start."""
     thread_id: int
+    ref: Any = None
+    """The weak reference that notices the span being collected."""
 
     @property
     def location(self) -> str:
@@ -120,12 +122,9 @@ class OpenSpan(NamedTuple):
 _make_open = OpenSpan._make
 
 
-class _SpanRef(weakref.ref):  # type: ignore[type-arg]
-    __slots__ = ("key",)
-
-
 _ENDED_TWICE = "Calling end() on an ended span."
 _monotonic = time.monotonic
+_ref = weakref.ref
 _get_ident = threading.get_ident
 
 
@@ -182,7 +181,7 @@ class LifecycleGuard(SpanProcessor):
         self._report = report
         self._max_tracked = max_tracked
         self._open: dict[int, OpenSpan] = {}
-        self._refs: dict[int, _SpanRef] = {}
+        self._key_of: dict[int, int] = {}
         self._untracked = 0
         self._reported_long: set[int] = set()
         self._open_limit = open_limit
@@ -213,26 +212,30 @@ class LifecycleGuard(SpanProcessor):
             return
         span_context = span.get_span_context()
         key = span_context.span_id
-        ref = _SpanRef(span, self._collected)
-        ref.key = key
-        self._refs[key] = ref
+        # A plain weakref (C-fast, unlike a subclass); on_end drops it, so its
+        # callback only ever runs for a span collected without end().
+        ref = _ref(span, self._collected)
+        self._key_of[id(ref)] = key
         self._open[key] = _make_open(
-            (span.name, span_context.trace_id, key, caller_site(), _monotonic(), _get_ident())
+            (span.name, span_context.trace_id, key, caller_site(), _monotonic(), _get_ident(), ref)
         )
 
     def on_end(self, span: ReadableSpan) -> None:
         key = span.context.span_id if span.context is not None else 0
-        if self._open.pop(key, None) is not None:
-            self._refs.pop(key, None)
+        entry = self._open.pop(key, None)
+        if entry is not None:
+            self._key_of.pop(id(entry.ref), None)
             if self._reported_long:
                 self._reported_long.discard(key)
 
-    def _collected(self, ref: _SpanRef) -> None:
-        entry = self._open.pop(ref.key, None)
-        self._refs.pop(ref.key, None)
+    def _collected(self, ref: weakref.ref) -> None:  # type: ignore[type-arg]
+        key = self._key_of.pop(id(ref), None)
+        if key is None:
+            return
+        entry = self._open.pop(key, None)
         if entry is None:
             return
-        self._reported_long.discard(ref.key)
+        self._reported_long.discard(key)
         try:
             self._report(self._never_ended(entry, "was garbage-collected without end()"))
         except Exception as exc:  # strict mode cannot raise out of the garbage collector
@@ -287,7 +290,8 @@ class LifecycleGuard(SpanProcessor):
             self._never_ended(e, "was still open at shutdown") for e in list(self._open.values())
         ]
         self._open.clear()
-        self._refs.clear()
+        self._key_of.clear()
+        self._key_of.clear()
         first_error: Exception | None = None
         for finding in found:  # report all of them, then raise (strict) for the first
             try:

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -86,26 +86,48 @@ class _SwitchableSampler(Sampler):
         return f"tracehound({self.delegate.get_description()})"
 
 
-class _DropCounter(logging.Filter):
-    """Counts the batch processor's "Queue full, dropping" warnings and reports L007 instead."""
+class _CountingBatch(SpanProcessor):
+    """A `BatchSpanProcessor` that counts every span its full queue drops (L007).
 
-    def __init__(self) -> None:
-        super().__init__()
+    OpenTelemetry logs a drop once per 20 s and counts it only in an optional
+    metric; this looks at the queue before handing the span over.  The queue
+    is a private attribute: without it (a future SDK) drops go uncounted, and
+    `counts_drops` says so.
+    """
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self.batch = BatchSpanProcessor(exporter)
         self.dropped = 0
+        inner = getattr(self.batch, "_batch_processor", None)
+        queue = getattr(inner, "_queue", None)
+        self._queue = queue if getattr(queue, "maxlen", None) else None
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith("Queue full"):
-            return True
-        self.dropped += 1
-        findings.report(
-            Finding(
-                get_rule("L007"),
-                "the span export queue is full and spans are being dropped; "
-                "tracehound.get_runtime().dropped_spans counts them",
-                location="BatchSpanProcessor",
+    @property
+    def counts_drops(self) -> bool:
+        return self._queue is not None
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.batch.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        queue = self._queue
+        if queue is not None and len(queue) >= queue.maxlen:  # type: ignore[operator]
+            self.dropped += 1
+            findings.report(
+                Finding(
+                    get_rule("L007"),
+                    "the span export queue is full, so finished spans are dropped; "
+                    "tracehound.get_runtime().dropped_spans counts them",
+                    location="BatchSpanProcessor",
+                )
             )
-        )
-        return False  # one warning per dropped span would flood the log
+        self.batch.on_end(span)
+
+    def shutdown(self) -> None:
+        self.batch.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.batch.force_flush(timeout_millis)
 
 
 @dataclass
@@ -118,19 +140,17 @@ class Runtime:
     lifecycle: LifecycleGuard | None = None
     roots: RootGuard | None = None
     processors: tuple[SpanProcessor, ...] = ()
-    _drops: _DropCounter = field(default_factory=_DropCounter)
 
     @property
     def dropped_spans(self) -> int:
-        """Finished spans the export queue had no room for."""
-        return self._drops.dropped
+        """Finished spans the export queues had no room for."""
+        return sum(p.dropped for p in self.processors if isinstance(p, _CountingBatch))
 
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
 _switchboard: _Processors | None = None
 _sampler: _SwitchableSampler | None = None
-_QUEUE_LOGGER = "opentelemetry.sdk._shared_internal"
 
 
 def get_runtime() -> Runtime | None:
@@ -189,7 +209,7 @@ def configure(
             install_submitter_hooks()
         chain += list(span_processors)
         for exporter in exporters:
-            chain.append(BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter))
+            chain.append(_CountingBatch(exporter) if batch else SimpleSpanProcessor(exporter))
 
         if _switchboard is None:
             _switchboard = _Processors()
@@ -198,10 +218,7 @@ def configure(
         _switchboard.processors = tuple(chain)
         for old in previous:
             old.shutdown()
-        if _runtime is not None:
-            logging.getLogger(_QUEUE_LOGGER).removeFilter(_runtime._drops)
         _runtime = Runtime(provider, propagator, resolved, lifecycle, roots, tuple(chain))
-        logging.getLogger(_QUEUE_LOGGER).addFilter(_runtime._drops)
     if log_correlation:
         from tracehound.runtime.logs import install_log_correlation
 
@@ -232,7 +249,6 @@ def shutdown() -> findings.Summary:
                 processor.force_flush()
                 processor.shutdown()
         uninstall_submitter_hooks()
-        logging.getLogger(_QUEUE_LOGGER).removeFilter(runtime._drops)
     if error is not None:
         raise error
     return findings.summary()

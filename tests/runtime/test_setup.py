@@ -1,0 +1,103 @@
+"""configure()/shutdown(): exporters from the environment, reconfiguring, counting drops."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind
+
+import tracehound
+from tracehound.runtime.setup import _exporters_from_env
+
+
+class Stalled(SpanExporter):
+    """An exporter stuck on a dead collector until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.received = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.received += len(spans)
+        self.release.wait(30)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self.release.set()
+
+
+def test_every_dropped_span_is_counted(configure: Callable[..., Any]) -> None:
+    configure()  # installs the in-memory recorder; now reconfigure with a stalled exporter
+    exporter = Stalled()
+    runtime = tracehound.configure(span_exporter=exporter, log_correlation=False)
+    tracer = trace.get_tracer("t")
+    with tracer.start_as_current_span("parent", kind=SpanKind.SERVER):
+        for _ in range(3000):
+            with tracer.start_as_current_span("child"):
+                pass
+    counting = runtime.processors[-1]
+    queued = len(counting._queue)  # type: ignore[attr-defined]
+    assert runtime.dropped_spans > 0
+    assert runtime.dropped_spans + queued + exporter.received == 3001
+    assert tracehound.findings.summary().by_code["L007"] == runtime.dropped_spans
+    exporter.release.set()
+
+
+def test_configure_twice_reconfigures_in_place(configure: Callable[..., Any]) -> None:
+    first = configure()
+    provider = trace.get_tracer_provider()
+    second = configure(inject=["tracecontext", "jaeger"])
+    assert trace.get_tracer_provider() is provider
+    with tracehound.span("s", kind=SpanKind.SERVER):
+        headers = tracehound.inject()
+    assert "uber-trace-id" in headers
+    assert [s.name for s in second.spans] == ["s"]
+    assert first.spans == ()  # the first exporter is no longer in the chain
+    assert isinstance(propagate.get_global_textmap(), tracehound.TracehoundPropagator)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("none", []),
+        ("console", ["ConsoleSpanExporter"]),
+        ("console,none", ["ConsoleSpanExporter"]),
+        ("otlp", ["OTLPSpanExporter"]),
+    ],
+)
+def test_exporters_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", value)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    assert [type(e).__name__ for e in _exporters_from_env()] == expected
+
+
+def test_unknown_exporter_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "jaegre")
+    with pytest.raises(
+        tracehound.ConfigurationError,
+        match=r"OTEL_TRACES_EXPORTER: unknown exporter 'jaegre'.*console",
+    ):
+        _exporters_from_env()
+
+
+def test_unknown_otlp_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon")
+    with pytest.raises(tracehound.ConfigurationError, match="unknown protocol 'carrier-pigeon'"):
+        _exporters_from_env()
+
+
+def test_low_value_spans_are_switched_off(configure: Callable[..., Any]) -> None:
+    recorded = configure(drop_spans=["GET /internal/*"])
+    for name in ("GET /healthz", "GET /internal/debug", "GET /orders"):
+        with tracehound.span(name, kind=SpanKind.SERVER):
+            pass
+    assert [s.name for s in recorded.spans] == ["GET /orders"]
