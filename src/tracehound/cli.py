@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tracehound import __version__
+from tracehound.doctor.cli import add_check_command
 from tracehound.rules import CATALOGUE, Rule, UnknownRuleError, get_rule
 
 __all__ = ["main"]
@@ -134,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="print JSON")
     demo.set_defaults(run=_cmd_demo)
+    add_check_command(sub)
     return parser
 
 

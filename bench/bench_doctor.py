@@ -1,0 +1,124 @@
+"""Benchmark ``tracehound check`` against ``orjson.loads`` on the same OTLP/JSON file.
+
+    python bench/bench_doctor.py                 # 1,000,000 spans
+    python bench/bench_doctor.py --spans 100000  # quicker
+
+Writes a file of generated traffic (one ExportTraceServiceRequest of 500 spans
+per line, as the Collector's file exporter writes), then, alternating, in
+fresh child processes: parsing every line with ``orjson.loads`` (nothing
+else), and the whole check (read, load into DuckDB, every check, the report
+objects).  Reports both times, their ratio, and the check's peak RSS against
+the file size.  Targets: ratio ≤ 3, peak RSS ≤ 2 × file size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+_BASELINE = """
+import sys, time, orjson
+start = time.perf_counter()
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        orjson.loads(line)
+print(time.perf_counter() - start)
+"""
+
+_CHECK = """
+import sys, time
+start = time.perf_counter()
+from tracehound.doctor import load
+from tracehound.doctor.checks import run_checks
+store, report = load([sys.argv[1]])
+loaded = time.perf_counter()
+results = run_checks(store)
+store.close()
+end = time.perf_counter()
+print(end - start, loaded - start, end - loaded, report.spans_analysed, len(results.findings))
+"""
+
+
+def _write(path: Path, spans: int) -> int:
+    from tracehound.doctor._synthetic_writers import to_otlp_json_lines
+    from tracehound.doctor.synthetic import iter_requests
+
+    written = 0
+    with open(path, "wb") as out:
+        pending = []
+        for batch in iter_requests(spans // 12 + 1, seed=42):
+            pending.extend(batch)
+            if len(pending) >= 5000 or written + len(pending) >= spans:
+                take = pending[: spans - written]
+                out.writelines(to_otlp_json_lines(take, per_line=500))
+                written += len(take)
+                pending = []
+            if written >= spans:
+                break
+    return written
+
+
+def _child(code: str, path: Path) -> tuple[list[float], int]:
+    """Run ``code`` on ``path`` in a fresh interpreter: its printed numbers and peak RSS (bytes)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"child failed ({proc.returncode}): {output}")
+    rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    return [float(x) for x in output.strip().splitlines()[-1].split()], rss
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each")
+    parser.add_argument("--dir", help="where to write the file (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated file")
+    args = parser.parse_args()
+    folder = Path(args.dir or tempfile.mkdtemp(prefix="tracehound-bench-"))
+    path = folder / f"traffic-{args.spans}.otlp.jsonl"
+    if not path.exists():
+        print(f"writing {args.spans} spans to {path} ...", flush=True)
+        _write(path, args.spans)
+    size = path.stat().st_size
+    print(f"file: {size / 1e6:.0f} MB, {args.spans} spans; {os.cpu_count()} CPUs")
+    baselines, checks, loads, analyses, rss = [], [], [], [], []
+    for run in range(args.repeat):
+        (base,), _ = _child(_BASELINE, path)
+        (total, load, analyse, spans, findings), peak = _child(_CHECK, path)
+        baselines.append(base)
+        checks.append(total)
+        loads.append(load)
+        analyses.append(analyse)
+        rss.append(peak)
+        print(
+            f"run {run + 1}: orjson.loads {base:.2f} s; check {total:.2f} s "
+            f"(load {load:.2f} s, checks {analyse:.2f} s; {int(spans)} spans, "
+            f"{int(findings)} findings); ratio {total / base:.2f}; peak RSS "
+            f"{peak / 1e6:.0f} MB = {peak / size:.2f} x file",
+            flush=True,
+        )
+    ratios = [c / b for c, b in zip(checks, baselines, strict=True)]
+    print(
+        f"\nratio check / orjson.loads: median {statistics.median(ratios):.2f}, "
+        f"best {min(ratios):.2f} (target <= 3)\n"
+        f"peak RSS / file size: {max(rss) / size:.2f} (target <= 2)"
+    )
+    if not args.keep and not args.dir:
+        path.unlink()
+        folder.rmdir()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""The doctor: read exported traces and say where the chain broke, between whom, and why.
+
+    from tracehound.doctor import check_paths
+    report = check_paths(["traces/"])
+    for edge in report.edges: ...
+
+`check_paths` reads OTLP/JSON, OTLP protobuf, Jaeger and Zipkin v2 exports
+(files, directories, globs, ``-`` for stdin; gzip or not) into a DuckDB span
+table, runs every check over it and returns a `Report`.  Bad input never
+raises: it becomes `Report.errors` (unreadable parts, with file and position)
+or `Report.rejections` (spans left out, with the reason), and
+``spans_read == spans_analysed + spans_rejected`` always holds.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Sequence
+
+from tracehound.doctor._model import (
+    Edge,
+    InputError,
+    InputSummary,
+    Rejection,
+    Report,
+    SkippedCheck,
+)
+from tracehound.doctor.sources import Progress, SourceFormat, expand_inputs, read_input
+from tracehound.doctor.store import Store
+
+MEMORY_PER_INPUT_BYTE = 1.0
+"""DuckDB's memory limit per byte of input; beyond it the span table spills to disk."""
+
+__all__ = [
+    "Edge",
+    "InputError",
+    "InputSummary",
+    "Progress",
+    "Rejection",
+    "Report",
+    "SkippedCheck",
+    "SourceFormat",
+    "check_paths",
+    "load",
+]
+
+
+def load(
+    paths: Sequence[str],
+    *,
+    source_format: SourceFormat | str | None = None,
+    db: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> tuple[Store, Report]:
+    """Read ``paths`` into a new `Store`; the report holds inputs, errors and counts so far.
+
+    The caller closes the store.  ``db`` keeps the span table in that DuckDB
+    file (replaced if it exists); otherwise it lives in memory.
+    """
+    forced = SourceFormat.parse(source_format) if isinstance(source_format, str) else source_format
+    inputs, errors = expand_inputs(paths)
+    report = Report(errors=list(errors))
+    size = sum(i.size or 0 for i in inputs)
+    store = Store(db, memory_limit=int(size * MEMORY_PER_INPUT_BYTE) if size else None)
+    collecting = gc.isenabled()
+    gc.disable()  # parsed documents hold no cycles; collection would only cost time
+    try:
+        for inp in inputs:
+            source = store.begin_source(inp.name)
+            result = read_input(inp, source, store, forced=forced, progress=progress)
+            report.errors.extend(result.errors)
+            report.inputs.append(
+                InputSummary(inp.name, result.format, result.spans, len(result.errors))
+            )
+        store.finish()
+    except BaseException:
+        store.close()
+        raise
+    finally:
+        if collecting:
+            gc.enable()
+    report.spans_analysed = int(store.scalar("SELECT count(*) FROM otel_traces"))
+    report.rejections = [
+        Rejection(reason, int(count), example)
+        for reason, count, example in store.query(
+            """SELECT Reason, count(*), arg_min(Source || ':' || "Offset", rowid)
+               FROM rejected GROUP BY Reason ORDER BY count(*) DESC, Reason"""
+        )
+    ]
+    report.spans_read = report.spans_analysed + report.spans_rejected
+    report.traces = int(store.scalar("SELECT count(DISTINCT TraceId) FROM otel_traces"))
+    report.services = tuple(
+        name for (name,) in store.query("SELECT DISTINCT ServiceName FROM otel_traces ORDER BY 1")
+    )
+    return store, report
+
+
+def check_paths(
+    paths: Sequence[str],
+    *,
+    source_format: SourceFormat | str | None = None,
+    db: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Read ``paths``, run every check, and return the report (see `load` for the arguments)."""
+    from tracehound.doctor._waterfall import waterfalls
+    from tracehound.doctor.checks import run_checks
+
+    store, report = load(paths, source_format=source_format, db=db, progress=progress)
+    try:
+        results = run_checks(store)
+        report.findings = results.findings
+        report.edges = results.edges
+        report.skipped = results.skipped
+        report.remote_entries = results.remote_entries
+        report.waterfalls = waterfalls(store, results.findings)
+    finally:
+        store.close()
+    return report

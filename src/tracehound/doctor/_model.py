@@ -1,0 +1,148 @@
+"""The values the doctor hands around: input errors, rejections, edges, the report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracehound.rules import Finding, Severity
+
+__all__ = ["Edge", "InputError", "InputSummary", "Rejection", "Report", "SkippedCheck"]
+
+
+@dataclass(frozen=True)
+class InputError:
+    """Input that could not be read at all: a file, a line, or a region of a document."""
+
+    source: str
+    position: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.position}" if self.position else self.source
+        return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "position": self.position, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Spans left out of the analysis for one reason, with the first place it happened."""
+
+    reason: str
+    count: int
+    example: str
+    """``file:position`` of the first rejected span."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "count": self.count, "example": self.example}
+
+
+@dataclass(frozen=True)
+class InputSummary:
+    """One input as read: its name, the format found, and how many spans it held."""
+
+    source: str
+    format: str | None
+    spans: int
+    errors: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "format": self.format,
+            "spans": self.spans,
+            "errors": self.errors,
+        }
+
+
+@dataclass(frozen=True)
+class Edge:
+    """Calls from one service to another, and how many of them lost the trace."""
+
+    caller: str
+    callee: str
+    kind: str
+    """``"request"`` (client → server) or ``"message"`` (producer → consumer)."""
+    calls: int
+    continued: int
+    broken: int
+    formats: tuple[str, ...] = ()
+    """Propagation formats seen on the callee's recorded request headers."""
+    cause: str | None = None
+    fix: str | None = None
+    example_trace_id: str | None = None
+    """A caller trace with a broken call, to look at first."""
+
+    @property
+    def break_rate(self) -> float:
+        return self.broken / self.calls if self.calls else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "caller": self.caller,
+            "callee": self.callee,
+            "kind": self.kind,
+            "calls": self.calls,
+            "continued": self.continued,
+            "broken": self.broken,
+            "break_rate": round(self.break_rate, 4),
+            "formats": list(self.formats),
+            "cause": self.cause,
+            "fix": self.fix,
+            "example_trace_id": self.example_trace_id,
+        }
+
+
+@dataclass(frozen=True)
+class SkippedCheck:
+    """A rule family that did not run, and why."""
+
+    family: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "reason": self.reason}
+
+
+@dataclass
+class Report:
+    """Everything one ``tracehound check`` found."""
+
+    inputs: list[InputSummary] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    spans_read: int = 0
+    spans_analysed: int = 0
+    traces: int = 0
+    services: tuple[str, ...] = ()
+    findings: list[Finding] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    skipped: list[SkippedCheck] = field(default_factory=list)
+    remote_entries: int = 0
+    """Entry spans whose parent is remote (normal, not reported as C001)."""
+    waterfalls: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    """Spans of the most affected traces, by trace ID, for the HTML report."""
+
+    @property
+    def spans_rejected(self) -> int:
+        return sum(r.count for r in self.rejections)
+
+    @property
+    def has_input_errors(self) -> bool:
+        return bool(self.errors or self.rejections)
+
+    def counts(self) -> dict[str, int]:
+        """Findings per rule code, in catalogue order of first appearance."""
+        return dict(Counter(f.code for f in self.findings))
+
+    def worst(self) -> Severity | None:
+        """The highest severity found, or ``None`` when nothing was found."""
+        return max((f.severity for f in self.findings), default=None)
+
+    def failed(self, threshold: Severity) -> bool:
+        """Whether any finding is at or above ``threshold``."""
+        return any(f.severity >= threshold for f in self.findings)

@@ -1,0 +1,39 @@
+"""The doctor's checks, one module per rule family, each a query over the span table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tracehound.doctor._model import Edge, SkippedCheck
+from tracehound.doctor.checks import _sql, attributes, context, lifecycle, propagation
+from tracehound.doctor.edges import build_edges
+from tracehound.doctor.store import Store
+from tracehound.rules import Finding
+
+__all__ = ["CheckResults", "run_checks"]
+
+
+@dataclass
+class CheckResults:
+    """Every finding, the per-edge view, and the families that did not run."""
+
+    findings: list[Finding] = field(default_factory=list)
+    edges: list[Edge] = field(default_factory=list)
+    skipped: list[SkippedCheck] = field(default_factory=list)
+    remote_entries: int = 0
+    """Entry spans whose parent is in another service's (absent) data: normal, not reported."""
+
+
+def run_checks(store: Store) -> CheckResults:
+    """Run every family over a loaded store."""
+    _sql.install(store)
+    ctx = context.check(store)
+    found = list(ctx.findings)
+    found.extend(lifecycle.check(store))
+    header_findings, evidence = propagation.check(store)
+    found.extend(header_findings)
+    attribute_findings, skipped = attributes.check(store)
+    found.extend(attribute_findings)
+    found.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
+    edges = build_edges(store, ctx.hops, evidence)
+    return CheckResults(found, edges, skipped, ctx.remote_entries)

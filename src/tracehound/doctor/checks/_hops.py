@@ -1,0 +1,293 @@
+"""C003: find the calls whose callee started a new trace, and pair each with that trace.
+
+A CLIENT/PRODUCER span is *continued* when a span of its own trace names it
+as parent (or, Zipkin-style, shares its ID as the SERVER side).  The others
+are open calls.  Each open call gets a callee: its ``peer.service``; else the
+service that continued other calls with the same target (``peer.service``,
+``server.address``/``net.peer.name``/URL host, ``messaging.destination.name``);
+else the service named by the host's first label; else the service that
+continued other calls of the same caller and span name.  An *answer* is a
+SERVER/CONSUMER span with no parent in its own trace.  Calls and answers are
+paired when the answer belongs to the callee (or consumes the producer's
+destination), lives in another trace, and starts inside the call's window
+(a little clock skew allowed; messages may wait in a queue); an answer whose
+parent span ID is the call's own span ID is paired first.  An answer that
+fits an open call of its own trace is that trace's second root (C002), not a
+broken edge, and neither it nor that call takes part.  Pairs are chosen
+one to one: the parent-ID pairs, then starts inside the call, closest first
+(an answer starting before its call counts twenty times as far).
+Confidence = how the callee was resolved × whether the start fell inside
+the call × 1/number of callers competing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tracehound.doctor.checks._sql import finding, ms
+from tracehound.doctor.store import Store
+from tracehound.rules import Finding
+
+__all__ = ["SKEW_TOLERANCE_NS", "Hops", "match_hops"]
+
+SKEW_TOLERANCE_NS = 100_000_000
+"""How far (100 ms) an answer may start before its call, or after it ended (clock skew)."""
+
+DEFAULT_QUEUE_LAG_NS = 30_000_000_000
+"""How long a message may wait in a queue when no continued message shows it (30 s)."""
+
+_CALLS = """
+CREATE OR REPLACE TEMP TABLE th_calls AS
+WITH c AS (
+    SELECT rowid AS rid, TraceId, SpanId, ServiceName AS caller, SpanKind, SpanName,
+           epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e,
+           Source || ':' || "Offset" AS loc, th_attrs(SpanAttributes) AS al
+    FROM otel_traces WHERE SpanKind IN ('Client', 'Producer')
+)
+SELECT rid, TraceId, SpanId, caller, SpanKind, SpanName, s, e, loc,
+       th_str(al, 'peer.service') AS peer,
+       nullif(coalesce(th_str(al, 'server.address'), th_str(al, 'net.peer.name'),
+                       th_str(al, 'http.host'),
+                       regexp_extract(coalesce(th_str(al, 'url.full'), th_str(al, 'http.url')),
+                                      '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#@]+)', 1)), '') AS host,
+       coalesce(th_str(al, 'messaging.destination.name'),
+                th_str(al, 'messaging.destination')) AS dest
+FROM c;
+CREATE OR REPLACE TEMP TABLE th_cont AS
+WITH links AS (
+    SELECT c.rid AS call, x.rid AS answer, x.ServiceName AS callee, x.s AS xs
+    FROM th_calls c JOIN th_spans x ON x.TraceId = c.TraceId AND x.ParentSpanId = c.SpanId
+    WHERE x.SpanKind IN ('Server', 'Consumer') OR x.ServiceName <> c.caller
+    UNION ALL
+    SELECT c.rid, x.rid, x.ServiceName, x.s
+    FROM th_calls c JOIN th_spans x ON x.TraceId = c.TraceId AND x.SpanId = c.SpanId
+    WHERE x.rid <> c.rid AND x.SpanKind IN ('Server', 'Consumer')
+)
+SELECT call, answer, callee, xs FROM links
+QUALIFY row_number() OVER (PARTITION BY call ORDER BY xs, answer) = 1;
+CREATE OR REPLACE TEMP TABLE th_learn AS
+WITH v AS (
+    SELECT c.peer AS value, t.callee FROM th_cont t JOIN th_calls c ON c.rid = t.call
+    UNION ALL SELECT c.host, t.callee FROM th_cont t JOIN th_calls c ON c.rid = t.call
+    UNION ALL SELECT c.dest, t.callee FROM th_cont t JOIN th_calls c ON c.rid = t.call
+    UNION ALL SELECT c.caller || ' ' || c.SpanName, t.callee
+    FROM th_cont t JOIN th_calls c ON c.rid = t.call
+)
+SELECT value, callee FROM v WHERE value IS NOT NULL GROUP BY value, callee
+QUALIFY row_number() OVER (PARTITION BY value ORDER BY count(*) DESC, callee) = 1;
+CREATE OR REPLACE TEMP TABLE th_services AS SELECT DISTINCT ServiceName AS name FROM otel_traces;
+CREATE OR REPLACE TEMP TABLE th_open AS
+SELECT c.*,
+    CASE WHEN ps.name IS NOT NULL THEN c.peer
+         WHEN lp.callee IS NOT NULL THEN lp.callee WHEN lh.callee IS NOT NULL THEN lh.callee
+         WHEN ld.callee IS NOT NULL THEN ld.callee WHEN hs.name IS NOT NULL THEN hs.name
+         WHEN ln.callee IS NOT NULL THEN ln.callee END AS callee,
+    CASE WHEN ps.name IS NOT NULL THEN 1.0
+         WHEN coalesce(lp.callee, lh.callee, ld.callee) IS NOT NULL THEN 0.95
+         WHEN hs.name IS NOT NULL THEN 0.9 WHEN ln.callee IS NOT NULL THEN 0.8
+         WHEN c.dest IS NOT NULL THEN 0.9 END AS base,
+    CASE WHEN ps.name IS NOT NULL THEN 'peer.service'
+         WHEN coalesce(lp.callee, lh.callee, ld.callee) IS NOT NULL THEN 'target seen continued'
+         WHEN hs.name IS NOT NULL THEN 'host name' WHEN ln.callee IS NOT NULL THEN 'span name'
+         WHEN c.dest IS NOT NULL THEN 'destination' END AS resolution
+FROM th_calls c
+LEFT JOIN th_services ps ON ps.name = c.peer
+LEFT JOIN th_learn lp ON lp.value = c.peer
+LEFT JOIN th_learn lh ON lh.value = c.host
+LEFT JOIN th_learn ld ON ld.value = c.dest
+LEFT JOIN th_services hs ON hs.name = split_part(split_part(c.host, ':', 1), '.', 1)
+LEFT JOIN th_learn ln ON ln.value = c.caller || ' ' || c.SpanName
+WHERE c.rid NOT IN (SELECT call FROM th_cont);
+CREATE OR REPLACE TEMP TABLE th_answers AS
+SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ParentSpanId, o.ServiceName, o.SpanKind, o.SpanName,
+       epoch_ns(o."Timestamp") AS s, o.Source || ':' || o."Offset" AS loc,
+       CASE WHEN o.SpanKind = 'Consumer' THEN coalesce(
+           th_str(th_attrs(o.SpanAttributes), 'messaging.destination.name'),
+           th_str(th_attrs(o.SpanAttributes), 'messaging.destination')) END AS dest
+FROM otel_traces o
+WHERE o.SpanKind IN ('Server', 'Consumer')
+  AND (o.ParentSpanId = '' OR o.rowid NOT IN (SELECT child FROM th_parent));
+"""
+
+_CANDIDATES = """
+CREATE OR REPLACE TEMP TABLE th_cand AS
+WITH keyed_calls AS (
+    SELECT *, 's:' || callee AS k FROM th_open WHERE callee IS NOT NULL
+    UNION ALL SELECT *, 'd:' || dest FROM th_open WHERE dest IS NOT NULL AND SpanKind = 'Producer'
+), windows AS (
+    SELECT *, s - {tol} AS lo,
+        coalesce(e, s) + {tol} + CASE WHEN SpanKind = 'Producer' THEN {lag} ELSE 0 END
+            + CASE WHEN e IS NULL THEN {open_call} ELSE 0 END AS hi
+    FROM keyed_calls
+), expanded AS (
+    SELECT *, unnest(range(lo // {width}, least(hi // {width}, lo // {width} + 512) + 1)) AS b
+    FROM windows
+), keyed_answers AS (
+    SELECT *, 's:' || ServiceName AS k, s // {width} AS b FROM th_answers
+    UNION ALL SELECT *, 'd:' || dest, s // {width} FROM th_answers WHERE dest IS NOT NULL
+), timed AS (
+    SELECT c.rid AS call, a.rid AS answer, false AS exact, c.base, c.resolution,
+           a.s - c.s AS gap, a.s BETWEEN c.s AND coalesce(c.e, a.s)
+               OR c.SpanKind = 'Producer' AND a.s >= c.s AS inside, c.caller,
+           a.TraceId = c.TraceId AS same_trace
+    FROM expanded c JOIN keyed_answers a ON a.k = c.k AND a.b = c.b
+    WHERE a.s BETWEEN c.lo AND c.hi AND coalesce(a.dest = c.dest, true)
+), claimed AS (
+    SELECT answer, call FROM timed WHERE same_trace
+), exact AS (
+    SELECT c.rid, a.rid, true, coalesce(c.base, 1.0), coalesce(c.resolution, 'parent span ID'),
+           a.s - c.s, true, c.caller, false
+    FROM th_open c JOIN th_answers a ON a.ParentSpanId = c.SpanId AND a.TraceId <> c.TraceId
+)
+SELECT call, answer, bool_or(exact) AS exact, max(base) AS base,
+       any_value(resolution) AS resolution, any_value(gap) AS gap, bool_or(inside) AS inside,
+       any_value(caller) AS caller
+FROM (SELECT * FROM timed UNION ALL SELECT * FROM exact)
+WHERE NOT same_trace AND (exact OR answer NOT IN (SELECT answer FROM claimed)
+                           AND call NOT IN (SELECT call FROM claimed))
+GROUP BY call, answer
+"""
+
+_ROUND = """
+INSERT INTO th_match
+WITH avail AS (
+    SELECT * FROM th_cand
+    WHERE call NOT IN (SELECT call FROM th_match) AND answer NOT IN (SELECT answer FROM th_match)
+), best_a AS (
+    SELECT * FROM avail
+    QUALIFY row_number() OVER (PARTITION BY answer ORDER BY exact DESC, inside DESC,
+                               CASE WHEN gap >= 0 THEN gap ELSE -20 * gap END, call) = 1
+)
+SELECT call, answer, exact, base, resolution, gap, inside FROM best_a
+QUALIFY row_number() OVER (PARTITION BY call ORDER BY exact DESC, inside DESC,
+                           CASE WHEN gap >= 0 THEN gap ELSE -20 * gap END, answer) = 1
+"""
+
+_PAIRS = """
+WITH rivals AS (
+    SELECT answer, count(DISTINCT caller) AS callers FROM th_cand GROUP BY answer
+)
+SELECT c.TraceId, c.SpanId, c.caller, c.SpanName, c.SpanKind, c.loc,
+       a.TraceId, a.SpanId, a.ServiceName, a.SpanName, a.loc, m.gap, m.exact,
+       round(m.base * CASE WHEN m.inside THEN 1.0 ELSE 0.7 END / r.callers, 2) AS confidence,
+       m.resolution, a.rid
+FROM th_match m JOIN th_open c ON c.rid = m.call JOIN th_answers a ON a.rid = m.answer
+JOIN rivals r ON r.answer = m.answer
+ORDER BY c.loc
+"""
+
+_EDGES = """
+WITH rows AS (
+    SELECT c.caller, t.callee, c.SpanKind, 1 AS continued, 0 AS broken, NULL AS trace
+    FROM th_cont t JOIN th_calls c ON c.rid = t.call
+    UNION ALL
+    SELECT o.caller, coalesce(a.ServiceName, o.callee), o.SpanKind, 0,
+           CASE WHEN m.call IS NULL THEN 0 ELSE 1 END,
+           CASE WHEN m.call IS NOT NULL THEN o.TraceId END
+    FROM th_open o LEFT JOIN th_match m ON m.call = o.rid LEFT JOIN th_answers a ON a.rid = m.answer
+    WHERE coalesce(a.ServiceName, o.callee) IS NOT NULL
+)
+SELECT caller, callee, CASE WHEN SpanKind = 'Producer' THEN 'message' ELSE 'request' END AS kind,
+       count(*), sum(continued), sum(broken), min(trace)
+FROM rows WHERE callee IN (SELECT name FROM th_services)
+GROUP BY ALL ORDER BY sum(broken) DESC, count(*) DESC, caller, callee
+"""
+
+
+@dataclass
+class Hops:
+    """What C003 found: findings, per-edge counts, and the callee-side spans of each edge."""
+
+    findings: list[Finding] = field(default_factory=list)
+    edge_counts: list[tuple[str, str, str, int, int, int, str | None]] = field(default_factory=list)
+    """``(caller, callee, kind, calls, continued, broken, example caller trace)``."""
+    exact: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Broken calls per edge whose callee kept the caller's span ID but not its trace ID."""
+
+
+def match_hops(store: Store) -> Hops:
+    """Pair open calls with the new traces their callees started (needs `_sql.install`)."""
+    con = store.con
+    con.execute(_CALLS)
+    width = store.scalar(
+        "SELECT coalesce(median(e - s), 0) FROM th_open WHERE e IS NOT NULL AND e > s"
+    )
+    width = int(min(max(width or 0, 1_000_000), 10_000_000_000))
+    lag = store.scalar(
+        """SELECT quantile_cont(x.s - coalesce(c.e, c.s), 0.99) FROM th_cont t
+           JOIN th_calls c ON c.rid = t.call JOIN th_spans x ON x.rid = t.answer
+           WHERE c.SpanKind = 'Producer'"""
+    )
+    lag = int(max(2 * (lag or 0), 1_000_000_000)) if lag is not None else DEFAULT_QUEUE_LAG_NS
+    con.execute(
+        _CANDIDATES.format(
+            tol=SKEW_TOLERANCE_NS, lag=lag, width=width, open_call=DEFAULT_QUEUE_LAG_NS
+        )
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE th_match (call BIGINT, answer BIGINT, exact BOOLEAN, "
+        "base DOUBLE, resolution VARCHAR, gap BIGINT, inside BOOLEAN)"
+    )
+    for _ in range(4):
+        before = store.scalar("SELECT count(*) FROM th_match")
+        con.execute(_ROUND)
+        if store.scalar("SELECT count(*) FROM th_match") == before:
+            break
+    hops = Hops()
+    for row in store.query(_PAIRS):
+        hops.findings.append(_finding(row))
+        if row[12]:
+            key = (row[2], row[8])
+            hops.exact[key] = hops.exact.get(key, 0) + 1
+    hops.edge_counts = [
+        (caller, callee, kind, int(calls), int(cont), int(broken), trace)
+        for caller, callee, kind, calls, cont, broken, trace in store.query(_EDGES)
+    ]
+    return hops
+
+
+def _finding(row: tuple[Any, ...]) -> Finding:
+    (
+        trace_id,
+        span_id,
+        caller,
+        name,
+        kind,
+        loc,
+        callee_trace,
+        callee_span,
+        callee,
+        callee_name,
+        callee_loc,
+        gap,
+        exact,
+        confidence,
+        resolution,
+        _rid,
+    ) = row
+    when = f"{ms(gap)} {'after' if gap >= 0 else 'before'} the call started"
+    how = (
+        "it kept the caller's span ID as parent but not its trace ID"
+        if exact
+        else f"its root span '{callee_name}' started {when}"
+    )
+    return finding(
+        "C003",
+        f"{caller} → {callee}: {kind.lower()} '{name}' was answered in another trace "
+        f"({callee_trace}); {how}",
+        trace_id=trace_id,
+        span_id=span_id,
+        service=caller,
+        loc=loc,
+        details={
+            "caller": caller,
+            "callee": callee,
+            "callee_trace_id": callee_trace,
+            "callee_span_id": callee_span,
+            "callee_location": callee_loc,
+            "confidence": float(confidence),
+            "matched_by": "parent span ID" if exact else resolution,
+            "gap_ns": int(gap),
+        },
+    )

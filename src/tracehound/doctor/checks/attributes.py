@@ -1,0 +1,150 @@
+"""Attribute checks A001-A007 on stored spans, through the runtime's attribute policy.
+
+The policy (`tracehound.attributes.check_span_row`) judges one span at a
+time.  To keep a million spans cheap it is asked once per distinct span name,
+once per distinct attribute (every distinct string value; one value per key
+and type otherwise) and once per distinct resource, each per service; its
+findings are merged per (rule, service, message) and carry the number of
+spans affected and the first of them.  When the policy is not installed the
+family is skipped and the report says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from tracehound.doctor._model import SkippedCheck
+from tracehound.doctor.store import Store
+from tracehound.rules import Finding
+
+__all__ = ["FAMILY", "check", "python_value"]
+
+FAMILY = "attributes (A001-A007)"
+
+_NAMES = """
+SELECT ServiceName, SpanName, count(*), arg_min(TraceId, rowid), arg_min(SpanId, rowid),
+       arg_min(Source || ':' || "Offset", rowid)
+FROM otel_traces GROUP BY ServiceName, SpanName
+"""
+
+_VALUES = """
+WITH a AS (
+    SELECT rowid AS rid, ServiceName, TraceId, SpanId, Source || ':' || "Offset" AS loc,
+           unnest(th_attrs(SpanAttributes)) AS kv
+    FROM otel_traces WHERE SpanAttributes <> '[]'
+), k AS (
+    SELECT *, kv.key AS key, kv.value AS value,
+           CASE WHEN kv.value ->> 'stringValue' IS NOT NULL THEN kv.value::VARCHAR
+                ELSE json_keys(kv.value)[1] END AS grp
+    FROM a
+)
+SELECT ServiceName, key, arg_min(value, rid)::VARCHAR, count(*), arg_min(TraceId, rid),
+       arg_min(SpanId, rid), arg_min(loc, rid)
+FROM k GROUP BY ServiceName, key, grp
+"""
+
+_RESOURCES = """
+SELECT ServiceName, ResourceAttributes::VARCHAR, count(*), arg_min(TraceId, rowid),
+       arg_min(SpanId, rowid), arg_min(Source || ':' || "Offset", rowid)
+FROM otel_traces GROUP BY ServiceName, ResourceAttributes
+"""
+
+Policy = Callable[[Mapping[str, Any]], list[Finding]]
+
+
+def _policy() -> Policy | None:
+    try:
+        from tracehound.attributes import check_span_row  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return check_span_row  # type: ignore[no-any-return]
+
+
+def check(store: Store) -> tuple[list[Finding], list[SkippedCheck]]:
+    """A001-A007 findings (merged), or the note that the family was skipped."""
+    policy = _policy()
+    if policy is None:
+        reason = "the attribute policy (tracehound.attributes) is not available in this install"
+        return [], [SkippedCheck(FAMILY, reason)]
+    merged: dict[tuple[str, str | None, str], tuple[Finding, int]] = {}
+
+    def ask(row: dict[str, Any], count: int, loc: str) -> None:
+        for found in policy(row):
+            key = (found.code, row["ServiceName"], found.message)
+            if key in merged:
+                first, total = merged[key]
+                merged[key] = (first, total + count)
+            else:
+                details = {**found.details, "where": found.location}
+                merged[key] = (dataclasses.replace(found, location=loc, details=details), count)
+
+    for service, name, count, trace_id, span_id, loc in store.query(_NAMES):
+        ask(_row(service, name, {}, {}, trace_id, span_id), count, loc)
+    for service, key, value, count, trace_id, span_id, loc in store.query(_VALUES):
+        attributes = {key: python_value(orjson.loads(value))}
+        ask(_row(service, None, attributes, {}, trace_id, span_id), count, loc)
+    for service, resource, count, trace_id, span_id, loc in store.query(_RESOURCES):
+        ask(_row(service, None, {}, _as_dict(resource), trace_id, span_id), count, loc)
+    findings = []
+    for found, count in merged.values():
+        details = {**found.details, "spans": count}
+        findings.append(dataclasses.replace(found, details=details))
+    return findings, []
+
+
+def _row(
+    service: str,
+    name: str | None,
+    attributes: dict[str, Any],
+    resource: dict[str, Any],
+    trace_id: str,
+    span_id: str,
+) -> dict[str, Any]:
+    return {
+        "ServiceName": service,
+        "SpanName": name,
+        "SpanAttributes": attributes,
+        "ResourceAttributes": resource,
+        "TraceId": trace_id,
+        "SpanId": span_id,
+    }
+
+
+def _as_dict(key_values: str | None) -> dict[str, Any]:
+    items = orjson.loads(key_values) if key_values else []
+    return {
+        kv["key"]: python_value(kv.get("value"))
+        for kv in items
+        if isinstance(kv, dict) and isinstance(kv.get("key"), str)
+    }
+
+
+def python_value(value: Any) -> Any:
+    """An OTLP/JSON ``AnyValue`` as the Python value it encodes (``intValue`` strings as int)."""
+    if not isinstance(value, dict) or not value:
+        return None
+    kind, raw = next(iter(value.items()))
+    if kind == "intValue":
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            return raw
+    if kind == "doubleValue":
+        return float(raw) if isinstance(raw, (int, float)) else raw
+    if kind == "bytesValue":
+        try:
+            return base64.b64decode(raw)
+        except (TypeError, ValueError):
+            return raw
+    if kind == "arrayValue":
+        return [python_value(v) for v in (raw or {}).get("values", [])]
+    if kind == "kvlistValue":
+        return {
+            kv.get("key"): python_value(kv.get("value")) for kv in (raw or {}).get("values", [])
+        }
+    return raw

@@ -1,0 +1,115 @@
+"""Lifecycle checks: L004 bad durations, L005 child outside parent, L006 duplicate span IDs.
+
+L005 compares a span with its parent (a parent in the same service is
+preferred when Zipkin shared spans make the ID ambiguous): across services it
+is clock skew, within a service a parent that ended before its child.  A
+CONSUMER may outlive its PRODUCER parent (the message waited in a queue).
+L006 leaves alone a CLIENT and a SERVER sharing one ID in different services
+or marked ``shared``: that is how Zipkin models one RPC.
+"""
+
+from __future__ import annotations
+
+from tracehound.doctor.checks._sql import finding, ms
+from tracehound.doctor.store import Store
+from tracehound.rules import Finding
+
+__all__ = ["check"]
+
+_DURATIONS = """
+SELECT TraceId, SpanId, SpanName, ServiceName, loc, Duration FROM th_spans
+WHERE Duration IS NULL OR Duration <= 0 ORDER BY loc
+"""
+
+_OUTSIDE = """
+WITH t AS (
+    SELECT rowid AS rid, epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e,
+           SpanKind FROM otel_traces
+), outside AS (
+    SELECT r.child, r.parent, p.s - c.s AS early, c.e - p.e AS late
+    FROM th_parent r JOIN t c ON c.rid = r.child JOIN t p ON p.rid = r.parent
+    WHERE c.s < p.s
+       OR (c.e > p.e AND NOT (c.SpanKind = 'Consumer' AND p.SpanKind = 'Producer'))
+)
+SELECT c.TraceId, c.SpanId, c.SpanName, c.ServiceName, c.loc, p.SpanId, p.SpanName,
+       p.ServiceName, o.early, o.late
+FROM outside o JOIN th_spans c ON c.rid = o.child JOIN th_spans p ON p.rid = o.parent
+ORDER BY c.loc
+"""
+
+_DUPLICATES = """
+WITH d AS (
+    SELECT TraceId, SpanId FROM otel_traces GROUP BY TraceId, SpanId HAVING count(*) > 1
+)
+SELECT TraceId, SpanId, count(*) AS n, list(SpanKind ORDER BY SpanKind) AS kinds,
+       list(DISTINCT ServiceName ORDER BY ServiceName) AS services, bool_or(Shared) AS shared,
+       list(loc ORDER BY loc) AS locs, min(SpanName) AS name
+FROM th_spans JOIN d USING (TraceId, SpanId)
+GROUP BY TraceId, SpanId ORDER BY min(loc)
+"""
+
+
+def check(store: Store) -> list[Finding]:
+    """Run L004-L006 over the span table (after `_sql.install`)."""
+    findings: list[Finding] = []
+    for trace_id, span_id, name, service, loc, duration in store.query(_DURATIONS):
+        if duration is None:
+            what = "has no end time: it was exported before it ended"
+        elif duration == 0:
+            what = "has a zero duration"
+        else:
+            what = f"ends {ms(-duration)} before it starts"
+        findings.append(
+            finding(
+                "L004",
+                f"span '{name}' of {service} {what}",
+                trace_id=trace_id,
+                span_id=span_id,
+                service=service,
+                loc=loc,
+                details={"duration_ns": duration},
+            )
+        )
+    for row in store.query(_OUTSIDE):
+        trace_id, span_id, name, service, loc, parent_id, parent_name, parent_service = row[:8]
+        early, late = row[8], row[9]
+        if early is not None and early > 0:
+            what = f"starts {ms(early)} before its parent '{parent_name}'"
+        else:
+            what = f"ends {ms(late)} after its parent '{parent_name}' ended"
+        if parent_service != service:
+            why = f"clock skew between {parent_service} and {service}?"
+        else:
+            why = "the parent ended before its child: work escaped the span"
+        findings.append(
+            finding(
+                "L005",
+                f"span '{name}' of {service} {what} ({why})",
+                trace_id=trace_id,
+                span_id=span_id,
+                service=service,
+                loc=loc,
+                details={
+                    "parent_span_id": parent_id,
+                    "parent_service": parent_service,
+                    "early_ns": max(int(early or 0), 0),
+                    "late_ns": max(int(late or 0), 0),
+                },
+            )
+        )
+    for trace_id, span_id, n, kinds, services, shared, locs, name in store.query(_DUPLICATES):
+        if n == 2 and kinds == ["Client", "Server"] and (shared or len(services) == 2):
+            continue  # one RPC, Zipkin style
+        findings.append(
+            finding(
+                "L006",
+                f"{n} spans of this trace share span ID {span_id} ('{name}'; kinds "
+                f"{', '.join(kinds)}; services {', '.join(services)})",
+                trace_id=trace_id,
+                span_id=span_id,
+                service=services[0] if len(services) == 1 else None,
+                loc=locs[0],
+                details={"count": n, "locations": list(locs)},
+            )
+        )
+    return findings

@@ -1,0 +1,160 @@
+"""The per-edge view: caller → callee, calls, continued, broken, formats, and the likely cause.
+
+The cause is read from the evidence in order of strength: request headers the
+callee recorded on the calls that broke (what arrived), a callee that kept the
+caller's span ID but not its trace ID (a conflicting second format), then
+the shape of the failures (every call or some; does the callee continue
+other callers' traces).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from tracehound.doctor._model import Edge
+from tracehound.doctor.checks._hops import Hops
+from tracehound.doctor.checks.propagation import HeaderEvidence
+from tracehound.doctor.store import Store
+
+__all__ = ["build_edges"]
+
+HEADER = {
+    "tracecontext": "traceparent",
+    "jaeger": "uber-trace-id",
+    "b3": "b3",
+    "b3multi": "X-B3-TraceId",
+}
+_LEGACY = ("jaeger", "b3", "b3multi")
+_SPOKEN = {"tracecontext": "W3C", "jaeger": "Jaeger", "b3": "B3", "b3multi": "B3 multi-header"}
+
+_EVIDENCE = """
+SELECT c.caller, t.callee, false, o.rowid
+FROM th_cont t JOIN th_calls c ON c.rid = t.call JOIN otel_traces o ON o.rowid = t.answer
+WHERE contains(o.SpanAttributes::VARCHAR, '"http.request.header.')
+UNION ALL
+SELECT p.caller, a.ServiceName, true, a.rid
+FROM th_match m JOIN th_open p ON p.rid = m.call JOIN th_answers a ON a.rid = m.answer
+JOIN otel_traces o ON o.rowid = a.rid
+WHERE contains(o.SpanAttributes::VARCHAR, '"http.request.header.')
+"""
+
+
+def build_edges(store: Store, hops: Hops, evidence: Mapping[int, HeaderEvidence]) -> list[Edge]:
+    """Every caller → callee edge seen, with counts and, for broken ones, cause and fix."""
+    seen: dict[tuple[str, str], list[HeaderEvidence]] = defaultdict(list)
+    broken_seen: dict[tuple[str, str], list[HeaderEvidence]] = defaultdict(list)
+    reads: dict[str, set[str]] = defaultdict(set)
+    # formats a callee continued traces from (the preferred one of each request)
+    if evidence:
+        for caller, callee, broken, rid in store.query(_EVIDENCE):
+            found = evidence.get(rid)
+            if found is None:
+                continue
+            seen[(caller, callee)].append(found)
+            if broken:
+                broken_seen[(caller, callee)].append(found)
+            elif found.formats:
+                preferred = "tracecontext" if "tracecontext" in found.formats else found.formats[0]
+                reads[callee].add(preferred)
+    continues_for: dict[str, set[str]] = defaultdict(set)
+    for caller, callee, _kind, _calls, continued, _broken, _trace in hops.edge_counts:
+        if continued:
+            continues_for[callee].add(caller)
+    edges = []
+    for caller, callee, kind, calls, continued, broken, trace in hops.edge_counts:
+        key = (caller, callee)
+        formats = tuple(sorted({f for item in seen.get(key, ()) for f in item.formats}))
+        cause = fix = None
+        if broken:
+            cause, fix = _diagnose(
+                caller,
+                callee,
+                kind,
+                calls,
+                broken,
+                broken_seen.get(key, []),
+                hops.exact.get(key, 0),
+                continues_for[callee] - {caller},
+                reads[callee],
+            )
+        edges.append(
+            Edge(caller, callee, kind, calls, continued, broken, formats, cause, fix, trace)
+        )
+    return edges
+
+
+def _diagnose(
+    caller: str,
+    callee: str,
+    kind: str,
+    calls: int,
+    broken: int,
+    headers: list[HeaderEvidence],
+    exact: int,
+    other_callers: set[str],
+    callee_reads: Iterable[str],
+) -> tuple[str, str]:
+    unify = f"set OTEL_PROPAGATORS=tracehound on {callee} (it reads W3C, Jaeger and B3)"
+    if headers:
+        arrived = {f for item in headers for f in item.formats}
+        codes = {c for item in headers for c in item.codes}
+        if not arrived:
+            return (
+                f"{caller} sends no trace headers to {callee} (or a proxy between them strips "
+                "them)",
+                f"inject the context on {caller} (OpenTelemetry HTTP client instrumentation or "
+                "`tracehound.inject(headers)`) and check the proxy forwards `traceparent`",
+            )
+        if "tracecontext" not in arrived:
+            legacy = sorted(arrived & set(_LEGACY))
+            names = " and ".join(HEADER[f] for f in legacy)
+            reads = " and ".join(sorted(_SPOKEN.get(f, f) for f in callee_reads)) or "W3C"
+            return (
+                f"{caller} sends only {names}; {callee} reads only {reads}",
+                f"set OTEL_PROPAGATORS=tracehound (or tracecontext,{legacy[0]}) on {callee}, "
+                f"or make {caller} inject W3C too",
+            )
+        if "P001" in codes:
+            return (
+                f"{caller} sends a `traceparent` that the W3C grammar rejects",
+                f"fix the sender on {caller}: use an OpenTelemetry propagator instead of "
+                "building the header by hand",
+            )
+        if "P002" in codes:
+            return (
+                f"the requests carry formats naming different traces and {callee} follows "
+                "another one than the caller's",
+                f"{unify}; find the hop that rewrites one header but forwards the others",
+            )
+        return (
+            f"{callee} receives a valid `traceparent` but starts a new trace: its server "
+            "span is created without the extracted context",
+            f"start the {'consumer' if kind == 'message' else 'server'} span on {callee} from "
+            "the extracted context (`tracehound.continue_trace`), not from an empty one",
+        )
+    if exact:
+        return (
+            f"{callee} kept {caller}'s span ID but not its trace ID: it read a second, "
+            "conflicting trace-context header",
+            f"{unify}, which follows W3C and reports the conflict (P002)",
+        )
+    if broken < calls:
+        return (
+            f"{broken} of {calls} calls lose the context: some code path on {caller} does not "
+            "inject it (a retry, a thread pool, a second client) or some instances run an older "
+            "configuration",
+            f"compare the headers of a continued and a broken call; carry the context into "
+            f"workers on {caller} (`tracehound.ContextExecutor`)",
+        )
+    if other_callers:
+        return (
+            f"{callee} continues traces from {', '.join(sorted(other_callers))} but never from "
+            f"{caller}: {caller} sends no context or a format {callee} does not read",
+            f"make {caller} inject W3C `traceparent`, or {unify}",
+        )
+    return (
+        f"{callee} never continues an incoming trace: it reads none of the formats its "
+        "callers send, or a proxy strips the headers",
+        f"{unify}; check the mesh/proxy forwards `traceparent` and `tracestate`",
+    )

@@ -1,0 +1,137 @@
+"""The terminal report (rich): summary, per-edge table, top findings by rule with the fix."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tracehound.doctor._model import Report
+from tracehound.rules import Finding, Severity
+
+__all__ = ["EXAMPLES_PER_RULE", "render"]
+
+EXAMPLES_PER_RULE = 5
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def render(
+    report: Report, out: TextIO, *, color: bool | None = None, width: int | None = None
+) -> None:
+    """Write the report for people to ``out``."""
+    console = Console(
+        file=out,
+        force_terminal=color,
+        no_color=color is False,
+        width=width if width is not None else (None if color else 120),
+        highlight=False,
+        emoji=False,
+    )
+    _summary(console, report)
+    _problems_with_input(console, report)
+    _edges(console, report)
+    _findings(console, report)
+    for skipped in report.skipped:
+        console.print(f"[dim]skipped {skipped.family}: {skipped.reason}[/dim]")
+
+
+def _summary(console: Console, report: Report) -> None:
+    by_severity = defaultdict(int)
+    for f in report.findings:
+        by_severity[f.severity] += 1
+    table = Table(title="tracehound check", show_header=False, box=None, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    formats = sorted({i.format for i in report.inputs if i.format})
+    table.add_row("inputs", f"{len(report.inputs)} ({', '.join(formats) or 'nothing readable'})")
+    table.add_row(
+        "spans",
+        f"{report.spans_read} read = {report.spans_analysed} analysed + "
+        f"{report.spans_rejected} rejected",
+    )
+    table.add_row("traces", f"{report.traces} across {len(report.services)} services")
+    if report.remote_entries:
+        table.add_row("entry spans", f"{report.remote_entries} with a remote parent (normal)")
+    counts = Text()
+    for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
+        if counts:
+            counts.append(", ")
+        counts.append(f"{by_severity[severity]} {severity}", style=_STYLE[severity])
+    table.add_row("findings", counts)
+    console.print(table)
+    console.print()
+
+
+def _problems_with_input(console: Console, report: Report) -> None:
+    if not report.errors and not report.rejections:
+        return
+    console.print("[bold red]Input problems[/bold red]")
+    for error in report.errors:
+        console.print(f"  {error}", markup=False)
+    for rejection in report.rejections:
+        console.print(
+            f"  {rejection.count} spans rejected: {rejection.reason} (first at "
+            f"{rejection.example})",
+            markup=False,
+        )
+    console.print()
+
+
+def _edges(console: Console, report: Report) -> None:
+    if not report.edges:
+        return
+    table = Table(title="Edges (caller → callee)", title_justify="left")
+    for name, justify in (
+        ("caller → callee", "left"),
+        ("calls", "right"),
+        ("continued", "right"),
+        ("broken", "right"),
+        ("break rate", "right"),
+        ("formats", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for edge in report.edges:
+        style = "bold red" if edge.broken else None
+        arrow = "→" if edge.kind == "request" else "⇢"
+        table.add_row(
+            f"{edge.caller} {arrow} {edge.callee}",
+            str(edge.calls),
+            str(edge.continued),
+            Text(str(edge.broken), style=style or ""),
+            f"{edge.break_rate:.1%}",
+            ", ".join(edge.formats) or "-",
+        )
+    console.print(table)
+    for edge in report.edges:
+        if edge.cause:
+            console.print(f"  [bold]{edge.caller} → {edge.callee}[/bold]: {edge.cause}")
+            console.print(f"    fix: {edge.fix}", markup=False)
+    console.print()
+
+
+def _findings(console: Console, report: Report) -> None:
+    groups: dict[str, list[Finding]] = defaultdict(list)
+    for f in report.findings:
+        groups[f.code].append(f)
+    if not groups:
+        console.print("[green]No findings: the traces hold together.[/green]")
+        return
+    order = sorted(groups.values(), key=lambda fs: (-fs[0].severity, -len(fs), fs[0].code))
+    for items in order:
+        rule = items[0].rule
+        console.print(
+            Text.assemble(
+                (f"{rule.code} {rule.name}", _STYLE[rule.severity]),
+                f" ({rule.severity}) × {len(items)}: {rule.summary}",
+            )
+        )
+        for f in items[:EXAMPLES_PER_RULE]:
+            where = f" [{f.location}]" if f.location else ""
+            console.print(f"    {f.message}{where}", markup=False)
+        if len(items) > EXAMPLES_PER_RULE:
+            console.print(f"    … and {len(items) - EXAMPLES_PER_RULE} more")
+        console.print(f"  fix: {rule.fix}", markup=False, style="dim")
+        console.print()

@@ -1,0 +1,251 @@
+"""Read trace exports from files, directories, globs or stdin, gzip or not, in any known format.
+
+`expand_inputs` turns command-line arguments into inputs; `read_input` reads
+one into a `RowSink`, line by line when it is line-delimited, and reports
+what it could not read as `InputError`s naming the input and the position.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import io
+import sys
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from tracehound.doctor._model import InputError
+from tracehound.doctor.sources._detect import EXPECTED, SourceFormat, detect, reader_for, sniff_json
+from tracehound.doctor.sources._rows import Document
+from tracehound.doctor.sources._salvage import salvage
+from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
+
+__all__ = ["Input", "ReadResult", "SourceFormat", "expand_inputs", "read_input"]
+
+TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".pb", ".binpb", ".protobuf", ".otlp")
+"""File name endings a directory is searched for (each also with ``.gz``)."""
+
+MAX_ERRORS_PER_INPUT = 20
+"""Input errors kept per input; the rest are counted in one last error."""
+
+Progress = Callable[[str, int, int | None], None]
+"""``progress(input name, bytes read, total bytes or None)``."""
+
+
+@dataclass(frozen=True)
+class Input:
+    """One thing to read: a file, or standard input when ``path`` is ``None``."""
+
+    name: str
+    path: Path | None
+
+    @property
+    def size(self) -> int | None:
+        try:
+            return self.path.stat().st_size if self.path else None
+        except OSError:
+            return None
+
+
+@dataclass
+class ReadResult:
+    """What reading one input gave."""
+
+    format: str | None = None
+    spans: int = 0
+    errors: list[InputError] = field(default_factory=list)
+    _dropped: int = 0
+
+    def error(self, source: str, position: str | None, message: str) -> None:
+        if len(self.errors) < MAX_ERRORS_PER_INPUT:
+            self.errors.append(InputError(source, position, message))
+        else:
+            self._dropped += 1
+
+    def finish(self, source: str) -> None:
+        if self._dropped:
+            self.errors.append(
+                InputError(source, None, f"{self._dropped} more errors in this input not shown")
+            )
+            self._dropped = 0
+
+
+def expand_inputs(args: Sequence[str]) -> tuple[list[Input], list[InputError]]:
+    """Files, directories (searched for trace files), globs and ``-`` (stdin) as inputs."""
+    inputs: list[Input] = []
+    errors: list[InputError] = []
+    for arg in args:
+        if arg == "-":
+            inputs.append(Input("<stdin>", None))
+            continue
+        path = Path(arg)
+        if path.is_dir():
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and p.name.lower().removesuffix(".gz").endswith(TRACE_SUFFIXES)
+            )
+            if not found:
+                errors.append(InputError(arg, None, "directory holds no trace files"))
+            inputs.extend(Input(str(p), p) for p in found)
+        elif path.exists():
+            inputs.append(Input(arg, path))
+        elif any(c in arg for c in "*?["):
+            matches = sorted(glob.glob(arg, recursive=True))
+            files = [Path(m) for m in matches if Path(m).is_file()]
+            if not files:
+                errors.append(InputError(arg, None, "no file matches this pattern"))
+            inputs.extend(Input(str(p), p) for p in files)
+        else:
+            errors.append(InputError(arg, None, "no such file or directory"))
+    return inputs, errors
+
+
+def read_input(
+    inp: Input,
+    source: int,
+    sink: Any,
+    *,
+    forced: SourceFormat | None = None,
+    progress: Progress | None = None,
+) -> ReadResult:
+    """Read ``inp`` into ``sink`` (a `RowSink` with ``flush_if_full()``)."""
+    result = ReadResult()
+    try:
+        raw: BinaryIO = open(inp.path, "rb") if inp.path else sys.stdin.buffer  # noqa: SIM115
+    except OSError as exc:
+        result.error(inp.name, None, f"cannot read: {exc.strerror or exc}")
+        return result
+    try:
+        _read_stream(inp, raw, source, sink, forced, progress, result)
+    except (OSError, EOFError, zlib.error) as exc:
+        result.error(inp.name, None, f"read failed: {exc}")
+    finally:
+        if inp.path:
+            raw.close()
+    result.finish(inp.name)
+    return result
+
+
+def _read_stream(
+    inp: Input,
+    raw: BinaryIO,
+    source: int,
+    sink: Any,
+    forced: SourceFormat | None,
+    progress: Progress | None,
+    result: ReadResult,
+) -> None:
+    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
+    stream: Any = buffered
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        stream = gzip.GzipFile(fileobj=buffered)
+    head = stream.peek(64)[:64]
+    if not head.strip():
+        result.error(inp.name, None, "empty input")
+        return
+    if forced is SourceFormat.OTLP_PROTO or (forced is None and not sniff_json(head)):
+        _read_proto(inp, stream.read(), source, sink, forced, result)
+        return
+    total = inp.size
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(inp.name, done, total)
+
+    first = stream.readline()
+    try:
+        value = orjson.loads(first.lstrip(b"\xef\xbb\xbf"))
+    except orjson.JSONDecodeError:
+        _read_document(inp, first + stream.read(), source, sink, forced, result)
+        report(total or 0)
+        return
+    _handle(inp, value, 1, source, sink, forced, result)
+    for number, line in enumerate(stream, 2):
+        if not line.strip():
+            continue
+        try:
+            value = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            value = salvage(line, exc.pos)
+            kept = "; kept its complete spans" if value is not None else ""
+            result.error(inp.name, f"{number}:{exc.colno}", f"invalid JSON ({exc.msg}){kept}")
+            if value is None:
+                continue
+        _handle(inp, value, number, source, sink, forced, result)
+        if number % 64 == 0:
+            report(raw.tell() if inp.path else 0)
+    report(total or 0)
+
+
+def _read_document(
+    inp: Input,
+    data: bytes,
+    source: int,
+    sink: Any,
+    forced: SourceFormat | None,
+    result: ReadResult,
+) -> None:
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        value = salvage(data, exc.pos)
+        where = f"{exc.lineno}:{exc.colno}"
+        if value is None:
+            result.error(inp.name, where, f"invalid JSON ({exc.msg}); nothing could be kept")
+            return
+        result.error(inp.name, where, f"invalid JSON ({exc.msg}); kept the spans before it")
+    _handle(inp, value, None, source, sink, forced, result)
+
+
+def _handle(
+    inp: Input,
+    value: Any,
+    line: int | None,
+    source: int,
+    sink: Any,
+    forced: SourceFormat | None,
+    result: ReadResult,
+) -> None:
+    fmt = forced or detect(value)
+    if fmt is None or fmt is SourceFormat.OTLP_PROTO:
+        where = str(line) if line is not None else None
+        result.error(inp.name, where, f"not a trace export: {EXPECTED}")
+        return
+    if result.format is None:
+        result.format = fmt.value
+    elif result.format != fmt.value:
+        result.format = "mixed"
+    doc = Document(value, source, line, sink)
+    result.spans += reader_for(fmt)(doc)
+    for position, message in doc.errors:
+        result.error(inp.name, position, message)
+    sink.flush_if_full()
+
+
+def _read_proto(
+    inp: Input,
+    data: bytes,
+    source: int,
+    sink: Any,
+    forced: SourceFormat | None,
+    result: ReadResult,
+) -> None:
+    errors: list[tuple[str, str]] = []
+    try:
+        result.spans += read_bytes(data, source, sink, errors)
+    except ProtoError as exc:
+        message = str(exc) if forced else f"not a trace export: {EXPECTED}"
+        result.error(inp.name, None, message)
+        return
+    result.format = SourceFormat.OTLP_PROTO.value
+    for position, message in errors:
+        result.error(inp.name, position, message)
+    sink.flush_if_full()

@@ -1,0 +1,126 @@
+"""The row every source emits, and the helpers sources share to build it.
+
+Sources do as little per span as they can: they copy the span's fields into
+one tuple, as the input wrote them, and the store normalises IDs, kinds and
+times in SQL, for every format at once.  A row is::
+
+    (trace_id, span_id, parent_span_id, trace_state, name, kind, start_ns,
+     end_ns, attributes, events, links, status, offset, scope, shared, source)
+
+``attributes`` (and event/link attributes) use the OTLP/JSON encoding, a list
+of ``{"key": ..., "value": {"stringValue": ...}}``, so types survive.  IDs are
+hex or base64 strings, ``kind`` and ``status.code`` OTLP numbers or enum names,
+times nanoseconds (numbers or decimal strings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+__all__ = [
+    "KIND_BY_NAME",
+    "Document",
+    "RowSink",
+    "any_value",
+    "key_values",
+    "micros_to_nanos",
+    "service_of",
+    "why_not_a_span",
+]
+
+KIND_BY_NAME = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5}
+"""OTLP span kind numbers, by the names Jaeger and Zipkin use (upper case)."""
+
+
+class RowSink(Protocol):
+    """Where a source puts what it read (the store implements it)."""
+
+    rows: list[bytes]
+    """Rows serialised with ``orjson.dumps``; the sink empties it when it flushes."""
+
+    def scope(self, service: str, resource: Any, name: str | None, version: str | None) -> int:
+        """The ID of a (resource, instrumentation scope) pair, for the rows' ``scope`` field."""
+        ...
+
+    def reject(self, reason: str, offset: str) -> None:
+        """Count a span that cannot be a row at all (not an object, say)."""
+        ...
+
+
+@dataclass
+class Document:
+    """One parsed JSON value and where it came from, handed to a format reader."""
+
+    value: Any
+    source: int
+    """The source's index in the store."""
+    line: int | None
+    """1-based line of a line-delimited input, ``None`` for a whole document."""
+    sink: RowSink
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    """``(position, message)`` for parts of the document that were skipped."""
+
+    def where(self, path: str) -> str:
+        """The offset of ``path`` in this document: ``12:data[0].spans[3]`` or the path alone."""
+        return f"{self.line}:{path}" if self.line is not None else path
+
+
+def any_value(value: Any) -> dict[str, Any]:
+    """A Python value in the OTLP/JSON ``AnyValue`` encoding."""
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, (list, tuple)):
+        return {"arrayValue": {"values": [any_value(v) for v in value]}}
+    if isinstance(value, Mapping):
+        return {"kvlistValue": {"values": key_values(value.items())}}
+    if value is None:
+        return {}
+    return {"stringValue": str(value)}
+
+
+def key_values(items: Iterable[tuple[str, Any]]) -> list[dict[str, Any]]:
+    """``(key, python value)`` pairs as an OTLP/JSON attribute list."""
+    return [{"key": str(k), "value": any_value(v)} for k, v in items]
+
+
+def service_of(attributes: Any) -> str:
+    """``service.name`` from an OTLP/JSON attribute list; OTel's default when absent."""
+    if isinstance(attributes, list):
+        for item in attributes:
+            if isinstance(item, dict) and item.get("key") == "service.name":
+                value = item.get("value")
+                if isinstance(value, dict):
+                    name = value.get("stringValue")
+                    if isinstance(name, str) and name:
+                        return name
+    return "unknown_service"
+
+
+def micros_to_nanos(value: Any) -> int | None:
+    """A microsecond time (Jaeger, Zipkin) in nanoseconds; ``None`` when not a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value * 1000
+    if isinstance(value, float):
+        return round(value * 1000)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value) * 1000
+    return None
+
+
+Reader = Callable[[Document], int]
+"""A format reader: emits the document's spans into its sink, returns how many it saw."""
+
+
+def why_not_a_span(value: Any) -> str:
+    """The rejection reason for a span entry that cannot be read."""
+    if isinstance(value, dict):
+        return "span cut off (the input ends or breaks inside it)"
+    return "span is not a JSON object"

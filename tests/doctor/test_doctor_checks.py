@@ -1,0 +1,158 @@
+"""Every check on the shared corpora (as they are), hand-written files and generated traffic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import DATA, codes, corpus
+
+from tracehound.doctor import Report, check_paths
+from tracehound.doctor._synthetic_writers import to_jaeger, to_otlp_json_lines, to_zipkin
+from tracehound.doctor.synthetic import Traffic
+
+
+def test_entry_span_with_remote_parent_is_not_an_orphan() -> None:
+    report = check_paths([corpus("opentelemetry-proto/trace.json")])
+    assert codes(report, "C001") == []
+    assert report.remote_entries == 1
+    jaeger = check_paths([corpus("jaeger/trace_success.json")])
+    assert codes(jaeger, "C001") == []
+
+
+def test_orphans_inside_services_are_reported() -> None:
+    report = check_paths([corpus("zipkin/messaging2.json")])
+    orphans = {f.span_id for f in codes(report, "C001")}
+    assert orphans == {
+        "939e2fdc360a1201",
+        "dfdfa6bdfc538d3e",
+        "c779d4ff1adfc8f9",
+        "693fb64c3cf75cf3",
+        "3df9ceef91bbc631",
+        "3df9ceef91bbc777",  # a CONSUMER hanging off the same missing local parent
+    }
+    lone = check_paths([corpus("jaeger/otel_traces_01.json")])
+    assert [f.span_id for f in codes(lone, "C001")] == ["0000000000000002"]
+
+
+def test_zipkin_shared_spans_are_not_duplicates_but_real_duplicates_are() -> None:
+    for name in ("zipkin/ascend.json", "zipkin/skew.json", "zipkin/messaging2.json"):
+        assert codes(check_paths([corpus(name)]), "L006") == [], name
+    (dup,) = codes(check_paths([corpus("jaeger-ui/otlp2jaeger-in.json")]), "L006")
+    assert dup.span_id == "e127af99e3b3e074"
+    (mine,) = codes(check_paths([str(DATA / "zipkin-duplicates.json")]), "L006")
+    assert mine.span_id == "6b221d5bc9e6496c"
+
+
+def test_clock_skew_is_child_outside_parent() -> None:
+    (skew,) = codes(check_paths([corpus("zipkin/skew.json")]), "L005")
+    assert skew.span_id == "74280ae0c10d8062"
+    assert "clock skew between servicea and serviceb" in skew.message
+    assert skew.details["early_ns"] > 60_000_000
+
+
+def test_handwritten_files_cover_lifecycle_and_propagation() -> None:
+    report = check_paths([str(DATA / "collector.otlp.jsonl")])
+    assert {f.message.split(" has ")[1] for f in codes(report, "L004")} == {
+        "no end time: it was exported before it ended",
+        "a zero duration",
+    }
+    (conflict,) = codes(report, "P002")
+    assert conflict.span_id == "b7ad6b7169203331"
+    (legacy,) = codes(report, "P003")
+    assert legacy.service == "orders" and "b3" in legacy.message
+
+
+def test_handwritten_broken_edge_with_cause() -> None:
+    report = check_paths([str(DATA / "checkout-broken.jaeger.json")])
+    (broken,) = codes(report, "C003")
+    assert broken.service == "checkout"
+    assert broken.details["callee"] == "payments"
+    assert broken.details["callee_trace_id"] == "7f3a9c2e5b1d4e8fa0c6b2d9e4f1a3b5"
+    assert broken.details["confidence"] >= 0.9
+    (edge,) = report.edges
+    assert (edge.caller, edge.callee, edge.calls, edge.broken) == ("checkout", "payments", 1, 1)
+    assert edge.cause == "checkout sends only uber-trace-id; payments reads only W3C"
+    assert edge.fix is not None and "OTEL_PROPAGATORS=tracehound" in edge.fix
+
+
+def _precision_recall(found: set[str], truth: set[str]) -> tuple[float, float]:
+    hit = len(found & truth)
+    return hit / max(len(found), 1), hit / max(len(truth), 1)
+
+
+def test_precision_and_recall_on_generated_faults(traffic: Traffic, traffic_report: Report) -> None:
+    truth = traffic.truth
+    measured = {
+        "C001": _precision_recall(
+            {f.span_id for f in codes(traffic_report, "C001")}, truth.orphans
+        ),
+        "C002": _precision_recall(
+            {f.span_id for f in codes(traffic_report, "C002")}, truth.extra_roots
+        ),
+        "C003": _precision_recall(
+            {f.details["callee_span_id"] for f in codes(traffic_report, "C003")},
+            set(truth.broken),
+        ),
+    }
+    print("\nprecision / recall on generated faults:")
+    for code, (precision, recall) in measured.items():
+        print(f"  {code}: precision {precision:.3f}, recall {recall:.3f}")
+    for code, (precision, recall) in measured.items():
+        assert precision >= 0.95, code
+        assert recall >= 0.95, code
+    assert len(truth.orphans) > 30 and len(truth.extra_roots) > 30 and len(truth.broken) > 100
+
+
+def test_broken_edges_name_caller_callee_and_cause(
+    traffic: Traffic, traffic_report: Report
+) -> None:
+    for f in codes(traffic_report, "C003"):
+        expected = traffic.truth.broken.get(f.details["callee_span_id"])
+        if expected:
+            assert (f.details["caller"], f.details["callee"]) == expected
+    edges = {(e.caller, e.callee): e for e in traffic_report.edges}
+    payments = edges[("orders", "payments")]
+    assert payments.broken == sum(1 for c in traffic.truth.broken.values() if c[1] == "payments")
+    assert payments.calls == 2000 and payments.continued + payments.broken == 2000
+    assert payments.cause == "orders sends only uber-trace-id; payments reads only W3C"
+    assert set(payments.formats) == {"jaeger", "tracecontext"}
+    assert edges[("orders", "shipping")].kind == "message"
+    assert edges[("gateway", "orders")].broken == 0
+
+
+def test_the_other_checks_on_generated_faults(traffic: Traffic, traffic_report: Report) -> None:
+    truth = traffic.truth
+
+    def ids(code: str) -> set[str]:
+        return {f.span_id for f in codes(traffic_report, code)}
+
+    assert ids("C004") == truth.suspicious_roots
+    assert ids("L004") == truth.bad_durations
+    assert ids("L005") == truth.outside_parent
+    assert ids("L006") == truth.duplicate_ids
+    assert ids("P002") == truth.conflicts
+    assert ids("P003") == truth.legacy_only
+    if not traffic_report.skipped:
+        found = {f.code for f in traffic_report.findings if f.code.startswith("A")}
+        assert {"A001", "A002", "A004", "A005", "A006", "A007"} <= found
+
+
+def test_jaeger_and_zipkin_exports_of_the_same_traffic(traffic: Traffic, tmp_path: Path) -> None:
+    spans = [s for s in traffic.spans if s.start_ns < traffic.spans[0].start_ns + 2 * 10**9]
+    (tmp_path / "t.otlp.jsonl").write_bytes(b"".join(to_otlp_json_lines(spans)))
+    (tmp_path / "t.jaeger.json").write_bytes(to_jaeger(spans))
+    (tmp_path / "t.zipkin.json").write_bytes(to_zipkin(spans, shared=True))
+    otlp, jaeger, zipkin = (
+        check_paths([str(tmp_path / name)])
+        for name in ("t.otlp.jsonl", "t.jaeger.json", "t.zipkin.json")
+    )
+
+    def answers(report: Report) -> set[str]:
+        return {f.details["callee_span_id"] for f in codes(report, "C003")}
+
+    assert len(answers(otlp)) > 10
+    assert answers(jaeger) == answers(otlp)
+    assert answers(zipkin) == answers(otlp)
+    in_window = {s.span_id for s in spans}
+    # shared client/server IDs are not duplicates; a reused ID still is (under the shared ID)
+    assert len(codes(zipkin, "L006")) == len(traffic.truth.duplicate_ids & in_window)

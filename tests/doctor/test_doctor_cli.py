@@ -1,0 +1,62 @@
+"""``tracehound check``: exit codes, output choices, files written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from conftest import DATA, corpus
+
+from tracehound.cli import main
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(["check", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_exit_codes_follow_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
+    clean = corpus("zipkin/ascend.json")  # only info/warning findings at most
+    status, out, _ = run([clean], capsys)
+    assert status == 0, out
+    assert run([clean, "--fail-on", "info"], capsys)[0] == 1
+    assert run([str(DATA / "checkout-broken.jaeger.json")], capsys)[0] == 1
+    assert run([str(DATA / "checkout-broken.jaeger.json"), "--fail-on", "ERROR"], capsys)[0] == 1
+
+
+def test_usage_and_input_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert run([], capsys)[0] == 2
+    assert run([str(DATA), "--fail-on", "loud"], capsys)[0] == 2
+    assert run([str(DATA), "--json", "--sarif", "-"], capsys)[0] == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"traceId": "1", "id": "2", "timestamp": 1767225600000000')
+    status, _, err = run([str(bad), str(DATA / "checkout-broken.jaeger.json")], capsys)
+    assert status == 2
+    assert f"{bad}:1:" in err
+
+
+def test_json_sarif_html_and_db(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    sarif_file, html_file, db = tmp_path / "r.sarif", tmp_path / "r.html", tmp_path / "s.duckdb"
+    status, out, _ = run(
+        [
+            str(DATA),
+            "--json",
+            "--sarif",
+            str(sarif_file),
+            "--html",
+            str(html_file),
+            "--db",
+            str(db),
+        ],
+        capsys,
+    )
+    assert status == 1
+    data = orjson.loads(out)
+    assert data["spans"]["read"] == 13
+    assert orjson.loads(sarif_file.read_bytes())["version"] == "2.1.0"
+    assert html_file.read_text().startswith("<!DOCTYPE html>")
+    assert db.exists()
+    status, out, _ = run([str(DATA), "--sarif", "-"], capsys)
+    assert orjson.loads(out)["runs"][0]["tool"]["driver"]["name"] == "tracehound"
