@@ -101,3 +101,9 @@ def test_low_value_spans_are_switched_off(configure: Callable[..., Any]) -> None
         with tracehound.span(name, kind=SpanKind.SERVER):
             pass
     assert [s.name for s in recorded.spans] == ["GET /orders"]
+
+
+def test_bad_drop_pattern_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACEHOUND_DROP_SPANS", "/ok,***")
+    with pytest.raises(tracehound.ConfigurationError, match="TRACEHOUND_DROP_SPANS"):
+        tracehound.configure(span_exporter=None, log_correlation=False)

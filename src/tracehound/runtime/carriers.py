@@ -42,6 +42,7 @@ from opentelemetry.propagators.textmap import Getter, Setter
 __all__ = [
     "CarrierGetter",
     "CarrierSetter",
+    "Headers",
     "carrier_getter",
     "carrier_setter",
     "read_carrier",

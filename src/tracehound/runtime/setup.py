@@ -280,7 +280,10 @@ def _sampler_with_drops(sampler: Sampler | None, patterns: Iterable[str] | None)
     from tracehound.runtime.sampling import DEFAULT_LOW_VALUE_PATTERNS, DropSpansSampler
 
     base = sampler if sampler is not None else _sampler_from_env()
-    return DropSpansSampler([*DEFAULT_LOW_VALUE_PATTERNS, *(patterns or ())], base)
+    try:
+        return DropSpansSampler([*DEFAULT_LOW_VALUE_PATTERNS, *(patterns or ())], base)
+    except ValueError as exc:  # configure() is an explicit call: a bad setting is an error
+        raise ConfigurationError(str(exc)) from None
 
 
 def _sampler_from_env() -> Sampler:
