@@ -107,3 +107,40 @@ def test_bad_drop_pattern_in_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("TRACEHOUND_DROP_SPANS", "/ok,***")
     with pytest.raises(tracehound.ConfigurationError, match="TRACEHOUND_DROP_SPANS"):
         tracehound.configure(span_exporter=None, log_correlation=False)
+
+
+def test_secrets_are_redacted_before_any_exporter(configure: Callable[..., Any]) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    recorded = configure()
+    added_later = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(  # type: ignore[attr-defined]
+        SimpleSpanProcessor(added_later)
+    )
+    token = (  # a made-up JWT
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    )
+    with tracehound.span("login", kind=SpanKind.SERVER) as span:
+        span.set_attribute("user.token", "s3cr3t-value")
+        span.set_attribute("request.note", f"retrying with Bearer {token}")
+    for exporter in (recorded.exporter, added_later):
+        (exported,) = exporter.get_finished_spans()
+        text = repr(dict(exported.attributes))
+        assert "s3cr3t-value" not in text
+        assert token not in text
+        assert exported.attributes["user.token"] == "[REDACTED]"
+    assert {"A004", "A005"} <= set(recorded.codes())
+
+
+def test_mode_off_leaves_attributes_alone(configure: Callable[..., Any]) -> None:
+    recorded = configure(mode="off")
+    with tracehound.span("login", kind=SpanKind.SERVER) as span:
+        span.set_attribute("user.token", "s3cr3t-value")
+    assert recorded.named("login").attributes["user.token"] == "s3cr3t-value"
+
+
+def test_bad_attribute_config_is_a_configuration_error() -> None:
+    with pytest.raises(tracehound.ConfigurationError, match="A004"):
+        tracehound.configure(span_exporter=None, log_correlation=False,
+                             attribute_policy={"actions": {"A004": "fix"}})

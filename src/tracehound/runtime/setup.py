@@ -48,10 +48,26 @@ class ConfigurationError(ValueError):
 
 
 class _Processors(SpanProcessor):
-    """The one processor tracehound adds to a provider; its contents can be swapped."""
+    """The processor tracehound gives a provider; its contents are swapped on reconfigure.
+
+    When tracehound creates the provider this is its *active* processor, so a
+    processor anyone adds later (``provider.add_span_processor``) lands behind
+    the attribute policy, with the exporters: nothing exports a secret.
+    """
 
     def __init__(self) -> None:
         self.processors: tuple[SpanProcessor, ...] = ()
+        self.added_later: list[SpanProcessor] = []
+        self.gate: Any = None
+        """The attribute policy processor the exporting processors sit behind."""
+        self.added_to_provider = False
+
+    def add_span_processor(self, processor: SpanProcessor) -> None:
+        self.added_later.append(processor)
+        if self.gate is not None:
+            self.gate.add_span_processor(processor)
+        else:
+            self.processors = (*self.processors, processor)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         for processor in self.processors:
@@ -140,6 +156,9 @@ class Runtime:
     lifecycle: LifecycleGuard | None = None
     roots: RootGuard | None = None
     processors: tuple[SpanProcessor, ...] = ()
+    """The processors behind the guards and the attribute policy (exporters last)."""
+    policy: Any = None
+    """The `tracehound.attributes.AttributePolicy` in force."""
 
     @property
     def dropped_spans(self) -> int:
@@ -165,6 +184,7 @@ def configure(
     mode: str | Mode | None = None,
     span_exporter: SpanExporter | None = None,
     span_processors: Sequence[SpanProcessor] = (),
+    attribute_policy: Mapping[str, Any] | None = None,
     sampler: Sampler | None = None,
     drop_spans: Iterable[str] | None = None,
     inject: Iterable[str] | None = None,
@@ -175,7 +195,11 @@ def configure(
     """Install tracing with tracehound's propagator and guards; safe to call again.
 
     ``span_exporter`` overrides ``OTEL_TRACES_EXPORTER``; ``span_processors`` run
-    after the guards and before the exporter.  ``drop_spans`` adds name/route
+    after the guards and, like the exporters, behind the attribute policy
+    (``[tool.tracehound.attributes]`` in ``pyproject.toml`` or
+    ``tracehound.toml``; ``attribute_policy`` overrides it with the same keys).
+    Secrets are redacted before any processor or exporter sees them, in every
+    mode but ``off``.  ``drop_spans`` adds name/route
     patterns to the low-value spans switched off (health checks, metrics
     scrapes and static files are by default).  ``batch=False`` exports each
     span as it ends (tests, short scripts).
@@ -185,9 +209,17 @@ def configure(
         resolved = Mode.resolve(mode)
     except ValueError as exc:
         raise ConfigurationError(str(exc)) from None
+    from tracehound.attributes import AttributePolicy, ConfigError
+
+    try:
+        policy = AttributePolicy.from_config(mode=resolved.value, overrides=attribute_policy)
+    except ConfigError as exc:
+        raise ConfigurationError(str(exc)) from None
     exporters = [span_exporter] if span_exporter is not None else _exporters_from_env()
     with _lock:
-        provider = _provider(service_name, resource_attributes)
+        if _switchboard is None:
+            _switchboard = _Processors()
+        provider, created = _provider(service_name, resource_attributes, _switchboard)
         delegate = _sampler_with_drops(sampler, drop_spans)
         if _sampler is not None:
             _sampler.delegate = delegate
@@ -207,18 +239,20 @@ def configure(
             lifecycle = LifecycleGuard(report, open_limit=open_span_limit)
             chain += [roots, lifecycle]
             install_submitter_hooks()
-        chain += list(span_processors)
+        behind = list(span_processors)
         for exporter in exporters:
-            chain.append(_CountingBatch(exporter) if batch else SimpleSpanProcessor(exporter))
-
-        if _switchboard is None:
-            _switchboard = _Processors()
+            behind.append(_CountingBatch(exporter) if batch else SimpleSpanProcessor(exporter))
+        if not created and not _switchboard.added_to_provider:
             provider.add_span_processor(_switchboard)
+        _switchboard.added_to_provider = True
+        behind += _switchboard.added_later
+        gate = policy.processor(*behind) if resolved is not Mode.OFF else None
+        chain += [gate] if gate is not None else behind
         previous = _switchboard.processors
+        _switchboard.gate = gate
         _switchboard.processors = tuple(chain)
-        for old in previous:
-            old.shutdown()
-        _runtime = Runtime(provider, propagator, resolved, lifecycle, roots, tuple(chain))
+        _retire(previous, keep=_switchboard.added_later)
+        _runtime = Runtime(provider, propagator, resolved, lifecycle, roots, tuple(behind), policy)
     if log_correlation:
         from tracehound.runtime.logs import install_log_correlation
 
@@ -245,16 +279,30 @@ def shutdown() -> findings.Summary:
                 error = exc
         if _switchboard is not None:
             processors, _switchboard.processors = _switchboard.processors, ()
+            _switchboard.gate = None
             for processor in processors:
                 processor.force_flush()
-                processor.shutdown()
+            _retire(processors, keep=())
         uninstall_submitter_hooks()
     if error is not None:
         raise error
     return findings.summary()
 
 
-def _provider(service_name: str | None, attributes: Mapping[str, Any] | None) -> TracerProvider:
+def _retire(processors: Sequence[SpanProcessor], keep: Sequence[SpanProcessor]) -> None:
+    """Shut down a replaced chain, but not the processors others added to the provider."""
+    for processor in processors:
+        held = getattr(processor, "span_processors", None)
+        if held is not None and not isinstance(processor, (RootGuard, LifecycleGuard)):
+            _retire(held, keep)
+        elif processor not in keep:
+            processor.shutdown()
+
+
+def _provider(
+    service_name: str | None, attributes: Mapping[str, Any] | None, switchboard: _Processors
+) -> tuple[TracerProvider, bool]:
+    """The SDK provider to use, and whether tracehound created it (with ``switchboard``)."""
     global _sampler
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
@@ -266,14 +314,18 @@ def _provider(service_name: str | None, attributes: Mapping[str, Any] | None) ->
                     "%r; a resource cannot change after start, keeping it",
                     name,
                 )
-        return current
+        return current, current._active_span_processor is switchboard
     resource_attrs: dict[str, Any] = dict(attributes or {})
     if service_name:
         resource_attrs["service.name"] = service_name
     _sampler = _SwitchableSampler(ParentBased(ALWAYS_ON))
-    provider = TracerProvider(resource=Resource.create(resource_attrs), sampler=_sampler)
+    provider = TracerProvider(
+        resource=Resource.create(resource_attrs),
+        sampler=_sampler,
+        active_span_processor=switchboard,  # type: ignore[arg-type]
+    )
     trace.set_tracer_provider(provider)
-    return provider
+    return provider, True
 
 
 def _sampler_with_drops(sampler: Sampler | None, patterns: Iterable[str] | None) -> Sampler:

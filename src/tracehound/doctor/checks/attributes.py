@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,20 +58,24 @@ FROM otel_traces GROUP BY ServiceName, ResourceAttributes
 Policy = Callable[[Mapping[str, Any]], list[Finding]]
 
 
-def _policy() -> Policy | None:
+def _policy() -> Policy | str:
+    """The project's policy (``[tool.tracehound.attributes]``), or why there is none."""
     try:
-        from tracehound.attributes import check_span_row  # type: ignore[attr-defined]
+        from tracehound.attributes import AttributePolicy, ConfigError, check_span_row
     except ImportError:
-        return None
-    return check_span_row  # type: ignore[no-any-return]
+        return "the attribute policy (tracehound.attributes) is not available in this install"
+    try:
+        configured = AttributePolicy.from_config(mode="warn")
+    except ConfigError as exc:
+        return f"the attribute policy configuration is invalid: {exc}"
+    return functools.partial(check_span_row, policy=configured)
 
 
 def check(store: Store) -> tuple[list[Finding], list[SkippedCheck]]:
     """A001-A007 findings (merged), or the note that the family was skipped."""
     policy = _policy()
-    if policy is None:
-        reason = "the attribute policy (tracehound.attributes) is not available in this install"
-        return [], [SkippedCheck(FAMILY, reason)]
+    if isinstance(policy, str):
+        return [], [SkippedCheck(FAMILY, policy)]
     merged: dict[tuple[str, str | None, str], tuple[Finding, int]] = {}
 
     def ask(row: dict[str, Any], count: int, loc: str) -> None:

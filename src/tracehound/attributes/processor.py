@@ -1,0 +1,169 @@
+"""In-process enforcement: a span processor that every exporter sits behind.
+
+Why a *parent* processor rather than one more processor in the list: the SDK
+calls processors in registration order with one shared `ReadableSpan`, and a
+`SimpleSpanProcessor` exports inside its own ``on_end``; a policy registered
+after it, or one that rewrote the shared span in place, could not guarantee
+that no exporter saw a secret.  `AttributePolicyProcessor` is a
+`SynchronousMultiSpanProcessor`: the processors it holds only ever receive
+the span it returns (the original object when clean, a rewritten copy when
+not).  Install it as the provider's *active* processor::
+
+    provider = TracerProvider(resource=..., active_span_processor=policy.processor())
+    provider.add_span_processor(BatchSpanProcessor(exporter))   # behind the policy
+
+Every processor added later, by anyone, with ``provider.add_span_processor``
+is added to it, so every span from every instrumentation library passes
+the policy before any exporter.  For a provider you do not create, wrap the
+processors (``provider.add_span_processor(policy.processor(BatchSpanProcessor(e)))``)
+or the exporter (`PolicyExporter`).
+
+Strict mode raises `PolicyViolation` at the offending call: ``on_start``
+checks the span name and start attributes (the span is ended, then the error
+propagates out of ``start_span``), and swaps the span's class for a subclass
+whose ``set_attribute``/``set_attributes``/``update_name`` check before
+storing, so the bad value is never recorded.  The swap costs nothing per
+span beyond one assignment and is only done in strict mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, SynchronousMultiSpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from tracehound import findings as _findings
+from tracehound.attributes._enforce import SpanEnforcer
+from tracehound.attributes._policy import AttributePolicy, PolicyViolation
+from tracehound.rules import Finding
+
+__all__ = ["AttributePolicyProcessor", "PolicyExporter"]
+
+logger = logging.getLogger("tracehound")
+_FAILED = "tracehound attribute policy failed on span %r; span dropped"
+
+
+def _strict_span_class(base: type[Span], policy: AttributePolicy) -> type[Span]:
+    class StrictSpan(base):  # type: ignore[valid-type, misc]
+        __doc__ = base.__doc__
+
+        def set_attribute(self, key: str, value: Any) -> None:
+            policy.raise_for_attribute(key, value)
+            super().set_attribute(key, value)
+
+        def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+            for key, value in attributes.items():
+                policy.raise_for_attribute(key, value)
+            super().set_attributes(attributes)
+
+        def update_name(self, name: str) -> None:
+            policy.raise_for_name(name)
+            super().update_name(name)
+
+    StrictSpan.__name__ = StrictSpan.__qualname__ = base.__name__
+    return StrictSpan
+
+
+class AttributePolicyProcessor(SynchronousMultiSpanProcessor):
+    """Applies an `AttributePolicy` to each ended span, then hands it to its processors.
+
+    A span that breaks nothing is passed on as the same object.  Findings go
+    to `tracehound.findings.report` after the span was handed on.  If the
+    policy itself fails on a span, the span is dropped (fail closed: an
+    unchecked span could carry a secret) and the failure is logged.
+    """
+
+    def __init__(self, policy: AttributePolicy | None = None, *processors: SpanProcessor) -> None:
+        super().__init__()
+        self.policy = policy if policy is not None else AttributePolicy.from_config()
+        self._enforcer = SpanEnforcer(self.policy)
+        self._strict_classes: dict[type, type] = {}
+        self._enabled = self.policy.enabled
+        self._strict = self.policy.strict
+        self.dropped_on_error = 0
+        """Spans not exported because the policy raised on them."""
+        for processor in processors:
+            self.add_span_processor(processor)
+
+    @property
+    def span_processors(self) -> Sequence[SpanProcessor]:
+        """The processors behind the policy, in call order."""
+        return self._span_processors
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if self._strict and isinstance(span, Span):
+            self._start_strict(span, parent_context)
+            return
+        for processor in self._span_processors:
+            processor.on_start(span, parent_context=parent_context)
+
+    def _start_strict(self, span: Span, parent_context: Context | None) -> None:
+        base = type(span)
+        strict_class = self._strict_classes.get(base)
+        if strict_class is None:
+            strict_class = _strict_span_class(base, self.policy)
+            strict_class = self._strict_classes.setdefault(base, strict_class)
+        span.__class__ = strict_class
+        for processor in self._span_processors:
+            processor.on_start(span, parent_context=parent_context)
+        try:
+            self.policy.raise_for_name(span.name)
+            for key, value in dict(span.attributes).items():
+                self.policy.raise_for_attribute(key, value)
+        except PolicyViolation:
+            span.end()  # a started span must end; it is exported after the policy
+            raise
+
+    def on_end(self, span: ReadableSpan) -> None:
+        found: Sequence[Finding] = ()
+        if self._enabled:
+            try:
+                span, found = self._enforcer.enforce(span)
+            except Exception:
+                self.dropped_on_error += 1
+                logger.exception(_FAILED, span.name)
+                return
+        for processor in self._span_processors:
+            processor.on_end(span)
+        for finding in found:
+            _findings.report(finding)
+
+
+class PolicyExporter(SpanExporter):
+    """Wraps an exporter so it only ever receives spans the policy has checked.
+
+    For providers you do not build yourself; prefer `AttributePolicyProcessor`
+    as the active processor, which also covers exporters added later.
+    """
+
+    def __init__(self, inner: SpanExporter, policy: AttributePolicy | None = None) -> None:
+        self.inner = inner
+        self.policy = policy if policy is not None else AttributePolicy.from_config()
+        self._enforcer = SpanEnforcer(self.policy)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not self.policy.enabled:
+            return self.inner.export(spans)
+        checked, found = [], []
+        for span in spans:
+            try:
+                span_out, span_findings = self._enforcer.enforce(span)
+            except Exception:
+                logger.exception(_FAILED, span.name)
+                continue
+            checked.append(span_out)
+            found.extend(span_findings)
+        result = self.inner.export(checked)
+        for finding in found:
+            _findings.report(finding)
+        return result
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
