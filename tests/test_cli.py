@@ -90,8 +90,8 @@ def test_headers_missing_file_and_no_input(capsys: pytest.CaptureFixture[str]) -
     assert run("headers")[0] == 2
 
 
-def test_demo_runs_over_loopback() -> None:
-    code, text = run("demo", "--json")
+def test_propagation_demo_runs_over_loopback() -> None:
+    code, text = run("demo", "--propagation", "--json")
     assert code == 0
     results = {r["scenario"]: r for r in json.loads(text)}
     jaeger = results["Jaeger client: uber-trace-id only"]

@@ -97,9 +97,27 @@ def _cmd_headers(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    from tracehound._propagation_demo import run
+    if args.propagation:
+        from tracehound._propagation_demo import run
 
-    return run(out, as_json=args.json)
+        return run(out, as_json=args.json)
+    from tracehound.demo import run_demo
+
+    return run_demo(
+        out,
+        fixed=args.fixed,
+        fix=args.fix or (),
+        as_json=args.json,
+        out_dir=args.out,
+        requests=args.requests,
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text}: choose 1 to 10000")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -130,10 +148,44 @@ def _parser() -> argparse.ArgumentParser:
     headers.add_argument("--json", action="store_true", help="print JSON")
     headers.set_defaults(run=_cmd_headers)
 
+    from tracehound.demo._faults import fault_keys
+
     demo = sub.add_parser(
-        "demo", help="see the propagator continue traces OTel's default propagator drops"
+        "demo",
+        help="run four services with real tracing faults and diagnose them",
+        description="Start gateway → orders → payments and a message hop orders ⇢ shipping on "
+        "127.0.0.1, each a process instrumented with OpenTelemetry and tracehound, with "
+        "tracing faults switched on; send a few checkouts through them, stop them, and "
+        "print the doctor's diagnosis (and write it as HTML).",
     )
-    demo.add_argument("--json", action="store_true", help="print JSON")
+    demo.add_argument(
+        "--fixed", action="store_true", help="switch on tracehound's fixes: a clean report"
+    )
+    demo.add_argument(
+        "--fix",
+        action="append",
+        choices=fault_keys(),
+        metavar="FAULT",
+        help=f"switch one fault off (repeatable): {', '.join(fault_keys())}",
+    )
+    demo.add_argument("--json", action="store_true", help="print the doctor's JSON report")
+    demo.add_argument(
+        "--out",
+        metavar="DIR",
+        help="where spans, logs and report.html go (default: a new temporary directory)",
+    )
+    demo.add_argument(
+        "--requests",
+        type=_positive,
+        default=20,
+        metavar="N",
+        help="checkouts to send (default 20; traffic stops after 30 s in any case)",
+    )
+    demo.add_argument(
+        "--propagation",
+        action="store_true",
+        help="instead: the propagator alone, continuing header mixes OTel's default drops",
+    )
     demo.set_defaults(run=_cmd_demo)
     add_check_command(sub)
     return parser

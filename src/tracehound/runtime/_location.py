@@ -21,6 +21,8 @@ _PLUMBING_PARTS = (
     os.sep + "contextvars",
 )
 _TESTS_OF_TRACEHOUND = os.sep + "tests" + os.sep
+# The demo's services are user code, though they ship inside the package.
+_DEMO_SERVICES = _TRACEHOUND_DIR + "demo" + os.sep
 # One decision per code object: the walk costs a dict look-up per frame.
 _is_plumbing: dict[CodeType, bool] = {}
 
@@ -30,7 +32,9 @@ def _plumbing(code: CodeType) -> bool:
     if known is None:
         name = code.co_filename
         known = name.startswith("<frozen") or (
-            any(part in name for part in _PLUMBING_PARTS) and _TESTS_OF_TRACEHOUND not in name
+            any(part in name for part in _PLUMBING_PARTS)
+            and _TESTS_OF_TRACEHOUND not in name
+            and not name.startswith(_DEMO_SERVICES)
         )
         if len(_is_plumbing) > 50_000:  # bounded even with generated code
             _is_plumbing.clear()
