@@ -69,6 +69,17 @@ class _Processors(SpanProcessor):
         else:
             self.processors = (*self.processors, processor)
 
+    def remove_span_processor(self, processor: SpanProcessor) -> None:
+        """Take out a processor added with `add_span_processor` (the pytest plugin's)."""
+        self.added_later = [p for p in self.added_later if p is not processor]
+        self.processors = tuple(p for p in self.processors if p is not processor)
+        gate = self.gate
+        if gate is not None:
+            with gate._lock:
+                gate._span_processors = tuple(
+                    p for p in gate._span_processors if p is not processor
+                )
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         for processor in self.processors:
             processor.on_start(span, parent_context=parent_context)

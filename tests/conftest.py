@@ -1,0 +1,3 @@
+"""Shared test setup: `pytester` runs pytest sessions for the plugin's tests."""
+
+pytest_plugins = ["pytester"]
