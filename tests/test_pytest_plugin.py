@@ -530,3 +530,22 @@ def test_two(suite_span):
         ]
     )
     result.stdout.no_fnmatch_line("*'suite'*")
+
+
+def test_xdist_workers_record_their_own_tests(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    source = (
+        LOST + "\n\ndef test_other():\n    lose_the_context()\n\n\ndef test_clean():\n    pass\n"
+    )
+    write(pytester, source)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:hypothesispytest", "-n", "2", "--tracehound-strict"
+    )
+    result.assert_outcomes(failed=2, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= tracehound findings =*",
+            "*C005 context-lost-in-worker (error): span 'charge card' at test_shop.py:*",
+            "*FAILED test_shop.py::test_*",
+        ]
+    )
