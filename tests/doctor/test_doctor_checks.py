@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import DATA, codes, corpus
-
 from tracehound.doctor import Report, check_paths
 from tracehound.doctor._synthetic_writers import to_jaeger, to_otlp_json_lines, to_zipkin
 from tracehound.doctor.synthetic import Traffic

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from conftest import DATA, corpus
 
+from conftest import DATA, corpus
 from tracehound.cli import main
 
 

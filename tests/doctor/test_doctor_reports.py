@@ -6,8 +6,8 @@ import io
 import re
 
 import orjson
-from conftest import DATA
 
+from conftest import DATA
 from tracehound.doctor import Report, check_paths
 from tracehound.doctor.report import html, json, sarif, terminal
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, corpus
 
+from conftest import DATA, corpus
 from tracehound.doctor import load
 from tracehound.doctor._synthetic_writers import (
     to_jaeger,
