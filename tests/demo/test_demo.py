@@ -231,7 +231,7 @@ def test_interrupted_demo_leaves_no_process(tmp_path: Path, signum: int) -> None
     time.sleep(0.5)  # traffic is flowing
     process.send_signal(signum)
     try:
-        assert process.wait(15) == 130
+        assert process.wait(60) == 130  # a bound, generous for a loaded machine
     finally:
         process.kill()
     assert "interrupted" in "".join(iter_lines(lines))

@@ -34,19 +34,22 @@ FROM otel_traces GROUP BY ServiceName, SpanName
 """
 
 _VALUES = """
-WITH a AS (
-    SELECT rowid AS rid, ServiceName, TraceId, SpanId, Source || ':' || "Offset" AS loc,
-           unnest(th_attrs(SpanAttributes)) AS kv
-    FROM otel_traces WHERE SpanAttributes <> '[]'
+WITH d AS (  -- each distinct attribute list (per service) is parsed once
+    SELECT ServiceName, SpanAttributes, count(*) AS n, min(rowid) AS rid
+    FROM otel_traces WHERE SpanAttributes <> '[]' GROUP BY ServiceName, SpanAttributes
+), a AS (
+    SELECT rid, n, ServiceName, unnest(th_attrs(SpanAttributes)) AS kv FROM d
 ), k AS (
     SELECT *, kv.key AS key, kv.value AS value,
            CASE WHEN kv.value ->> 'stringValue' IS NOT NULL THEN kv.value::VARCHAR
                 ELSE json_keys(kv.value)[1] END AS grp
     FROM a
+), g AS (
+    SELECT ServiceName, key, arg_min(value, rid)::VARCHAR AS value, sum(n) AS n, min(rid) AS rid
+    FROM k GROUP BY ServiceName, key, grp
 )
-SELECT ServiceName, key, arg_min(value, rid)::VARCHAR, count(*), arg_min(TraceId, rid),
-       arg_min(SpanId, rid), arg_min(loc, rid)
-FROM k GROUP BY ServiceName, key, grp
+SELECT g.ServiceName, g.key, g.value, g.n, o.TraceId, o.SpanId, o.Source || ':' || o."Offset"
+FROM g JOIN otel_traces o ON o.rowid = g.rid
 """
 
 _RESOURCES = """

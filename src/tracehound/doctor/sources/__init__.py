@@ -167,19 +167,21 @@ def _read_stream(
         _read_document(inp, first + stream.read(), source, sink, forced, result)
         report(total or 0)
         return
-    _handle(inp, value, 1, source, sink, forced, result)
+    _handle(inp, value, 1, source, sink, forced, result, first.lstrip(b"\xef\xbb\xbf").rstrip())
     for number, line in enumerate(stream, 2):
         if not line.strip():
             continue
         try:
             value = orjson.loads(line)
+            text: bytes | None = line.rstrip()
         except orjson.JSONDecodeError as exc:
             value = salvage(line, exc.pos)
+            text = None
             kept = "; kept its complete spans" if value is not None else ""
             result.error(inp.name, f"{number}:{exc.colno}", f"invalid JSON ({exc.msg}){kept}")
             if value is None:
                 continue
-        _handle(inp, value, number, source, sink, forced, result)
+        _handle(inp, value, number, source, sink, forced, result, text)
         if number % 64 == 0:
             report(raw.tell() if inp.path else 0)
     report(total or 0)
@@ -213,6 +215,7 @@ def _handle(
     sink: Any,
     forced: SourceFormat | None,
     result: ReadResult,
+    raw: bytes | None = None,
 ) -> None:
     fmt = forced or detect(value)
     if fmt is None or fmt is SourceFormat.OTLP_PROTO:
@@ -223,7 +226,7 @@ def _handle(
         result.format = fmt.value
     elif result.format != fmt.value:
         result.format = "mixed"
-    doc = Document(value, source, line, sink)
+    doc = Document(value, source, line, sink, raw=raw)
     result.spans += reader_for(fmt)(doc)
     for position, message in doc.errors:
         result.error(inp.name, position, message)

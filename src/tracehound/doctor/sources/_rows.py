@@ -61,6 +61,8 @@ class Document:
     sink: RowSink
     errors: list[tuple[str, str]] = field(default_factory=list)
     """``(position, message)`` for parts of the document that were skipped."""
+    raw: bytes | None = None
+    """The line ``value`` was parsed from, when it came from one line as it is (not salvaged)."""
 
     def where(self, path: str) -> str:
         """The offset of ``path`` in this document: ``12:data[0].spans[3]`` or the path alone."""

@@ -1,0 +1,136 @@
+"""The store's two ways in give the same table: whole OTLP/JSON requests and serialised rows.
+
+Regular OTLP/JSON requests go to DuckDB whole (`Store.add_request`); anything
+irregular goes span by span as rows; a chunk DuckDB's reader refuses is redone
+as rows.  Whatever the path, the span table, the rejections and the input
+errors must be the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from conftest import DATA
+from tracehound.doctor import load
+from tracehound.doctor import store as store_module
+from tracehound.doctor._synthetic_writers import to_otlp_json_lines
+from tracehound.doctor.synthetic import generate
+
+T = "5b8efff798038103d269b633813fc60c"
+S = "eee19b7ec3c1b174"
+START = "1767225600000000000"
+END = "1767225600100000000"
+
+
+def _span(**fields: object) -> dict[str, object]:
+    span: dict[str, object] = {
+        "traceId": T,
+        "spanId": S,
+        "name": "GET",
+        "kind": 2,
+        "startTimeUnixNano": START,
+        "endTimeUnixNano": END,
+    }
+    span.update(fields)
+    return {k: v for k, v in span.items() if v is not None}
+
+
+def _request(*spans: object, scopes: int = 1, key: str = "scopeSpans") -> bytes:
+    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "api"}}]}
+    scope_spans = [
+        {"scope": {"name": f"lib{i}", "version": "1.0"}, "spans": list(spans)}
+        for i in range(scopes)
+    ]
+    return orjson.dumps({"resourceSpans": [{"resource": resource, key: scope_spans}]}) + b"\n"
+
+
+ODD_LINES = [
+    _request(_span(), _span(spanId="EEE19B7EC3C1B175", kind="SPAN_KIND_CLIENT"), scopes=2),
+    _request(_span(traceId="W47/95gDgQPSabYzgT/GDA==", spanId="7uGbfsPBsXQ=", kind="3")),
+    _request(_span(traceId="abc", spanId="1", parentSpanId="2", startTimeUnixNano=1.7672256e18)),
+    _request(_span(traceId=None), _span(spanId="0" * 16), _span(traceId="zz"), _span(spanId="")),
+    _request(_span(startTimeUnixNano="17", endTimeUnixNano=5), _span(startTimeUnixNano=None)),
+    _request(
+        _span(status={"code": 2, "message": "boom"}), _span(status={"code": "STATUS_CODE_OK"})
+    ),
+    _request(_span(status="weird", kind=True, name=7), _span(name={"a": 1}, traceState="k=v")),
+    _request(
+        _span(
+            attributes=[{"key": "a", "value": {"intValue": "1"}}, {"key": "s", "value": {}}],
+            events=[{"timeUnixNano": START, "name": "e", "attributes": []}],
+            links=[{"traceId": T, "spanId": S}],
+        ),
+        _span(attributes={"key": "a"}, events="none", links=3),
+    ),
+    _request(
+        _span(attributes="[not a list]"), _span(attributes=[{"key": "u", "value": "x\u0000y"}])
+    ),
+    _request(_span(), 5, "text"),
+    _request({"trace_id": T, "span_id": S, "start_time_unix_nano": START, "kind": 1}),
+    _request(_span(), key="instrumentationLibrarySpans"),
+    orjson.dumps({"resourceSpans": [{"scopeSpans": []}, "x", {"scopeSpans": ["y"]}]}) + b"\n",
+    orjson.dumps({"resourceSpans": [{"scopeSpans": [{"spans": None}, {"spans": {}}]}]}) + b"\n",
+    _request(_span(), _span(spanId="eee19b7ec3c1b176"))[:-40] + b"\n",
+    b"not json\n",
+    b"\n",
+    _request(_span(name="last")),
+]
+
+
+def _snapshot(path: Path) -> tuple[list[tuple], list[tuple], list[str], list[tuple]]:
+    store, report = load([str(path)])
+    try:
+        table = store.query('SELECT * EXCLUDE (Source) FROM otel_traces ORDER BY "Offset", SpanId')
+        rejected = store.query('SELECT * EXCLUDE (Source) FROM rejected ORDER BY "Offset"')
+    finally:
+        store.close()
+    summary = [(i.format, i.spans, i.errors) for i in report.inputs]
+    return table, rejected, [str(e).split(":", 1)[1] for e in report.errors], summary
+
+
+@pytest.fixture(params=["odd", "generated", "collector"])
+def input_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    path = tmp_path / "input.otlp.jsonl"
+    if request.param == "odd":
+        path.write_bytes(b"".join(ODD_LINES))
+    elif request.param == "generated":
+        spans = generate(300, seed=11).spans
+        path.write_bytes(b"".join(to_otlp_json_lines(spans, per_line=70)))
+    else:
+        path.write_bytes((DATA / "collector.otlp.jsonl").read_bytes())
+    return path
+
+
+def test_whole_requests_and_rows_give_the_same_table(
+    input_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = _snapshot(input_file)
+    with monkeypatch.context() as patch:
+        patch.delattr(store_module.Store, "add_request")
+        rows = _snapshot(input_file)
+    assert fast == rows
+    assert fast[0]
+
+
+def test_a_chunk_duckdb_refuses_is_loaded_as_rows(
+    input_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _snapshot(input_file)
+    monkeypatch.setattr(store_module, "_DOCS", "SELECT error('refused') AS tid_raw")
+    assert _snapshot(input_file) == expected
+
+
+def test_small_chunks_keep_the_input_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "input.otlp.jsonl"
+    path.write_bytes(b"".join(ODD_LINES * 3))
+    monkeypatch.setattr(store_module, "CHUNK_ROWS", 1)  # a chunk per input line
+    store, _ = load([str(path)])
+    try:
+        offsets = [o for (o,) in store.query('SELECT "Offset" FROM otel_traces ORDER BY rowid')]
+    finally:
+        store.close()
+    lines = [int(o.split(":", 1)[0]) for o in offsets]
+    assert lines == sorted(lines)
