@@ -60,3 +60,14 @@ def test_json_sarif_html_and_db(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert db.exists()
     status, out, _ = run([str(DATA), "--sarif", "-"], capsys)
     assert orjson.loads(out)["runs"][0]["tool"]["driver"]["name"] == "tracehound"
+
+
+def test_no_findings_says_whether_anything_was_analysed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"data": [{"spans": [{"traceID": "abc", "spanID": "zz", "startTime": 1}]}]}')
+    code, out, _ = run([str(bad)], capsys)
+    assert code == 2
+    assert "Nothing was analysed" in out
+    assert "hold together" not in out

@@ -135,6 +135,14 @@ class Report:
     def has_input_errors(self) -> bool:
         return bool(self.errors or self.rejections)
 
+    def no_findings_text(self) -> str:
+        """What "no findings" means here: nothing analysed, part analysed, or all well."""
+        if not self.spans_analysed:
+            return "Nothing was analysed: no span could be read (see the input problems)."
+        if self.has_input_errors:
+            return "No findings in what could be read; the input problems were not analysed."
+        return "No findings: the traces hold together."
+
     def counts(self) -> dict[str, int]:
         """Findings per rule code, in catalogue order of first appearance."""
         return dict(Counter(f.code for f in self.findings))

@@ -106,7 +106,7 @@ def _findings(report: Report, examples: int) -> str:
     for f in report.findings:
         groups[f.code].append(f)
     if not groups:
-        return "<h2>Findings</h2><p>No findings: the traces hold together.</p>"
+        return f"<h2>Findings</h2><p>{escape(report.no_findings_text())}</p>"
     out = ["<h2>Findings</h2>"]
     for items in sorted(groups.values(), key=lambda fs: (-fs[0].severity, -len(fs))):
         rule = items[0].rule

@@ -117,7 +117,7 @@ def _findings(console: Console, report: Report) -> None:
     for f in report.findings:
         groups[f.code].append(f)
     if not groups:
-        console.print("[green]No findings: the traces hold together.[/green]")
+        console.print(_no_findings(report))
         return
     order = sorted(groups.values(), key=lambda fs: (-fs[0].severity, -len(fs), fs[0].code))
     for items in order:
@@ -135,3 +135,9 @@ def _findings(console: Console, report: Report) -> None:
             console.print(f"    … and {len(items) - EXAMPLES_PER_RULE} more")
         console.print(f"  fix: {rule.fix}", markup=False, style="dim")
         console.print()
+
+
+def _no_findings(report: Report) -> str:
+    text = report.no_findings_text()
+    colour = "green" if report.spans_analysed and not report.has_input_errors else "yellow"
+    return f"[{colour}]{text}[/{colour}]"
