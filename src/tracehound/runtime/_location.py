@@ -23,6 +23,12 @@ _PLUMBING_PARTS = (
 _TESTS_OF_TRACEHOUND = os.sep + "tests" + os.sep
 # The demo's services are user code, though they ship inside the package.
 _DEMO_SERVICES = _TRACEHOUND_DIR + "demo" + os.sep
+try:
+    from opentelemetry.sdk.trace import Span as _SdkSpan
+
+    _SPAN_START = _SdkSpan.start.__code__
+except (ImportError, AttributeError):  # pragma: no cover - the SDK's shape changed
+    _SPAN_START = None
 # One decision per code object: the walk costs a dict look-up per frame.
 _is_plumbing: dict[CodeType, bool] = {}
 
@@ -45,6 +51,14 @@ def _plumbing(code: CodeType) -> bool:
 def caller_site(depth: int = 2) -> tuple[str, int]:
     """``(file, line)`` of the first frame outside the plumbing; the span-start hot path."""
     current: FrameType | None = sys._getframe(depth)
+    # From a span processor the next frames are always the SDK's Span.start and
+    # Tracer.start_span: jump over them when they are there (checked, not assumed).
+    if current is not None:
+        start = current.f_back
+        if start is not None and start.f_code is _SPAN_START:
+            current = start.f_back.f_back if start.f_back is not None else None
+            if current is None:
+                current = start
     known = _is_plumbing
     while current is not None:
         code = current.f_code
