@@ -117,3 +117,17 @@ def test_pairs_with_repeated_names() -> None:
     inbound = read_headers([("traceparent", TP), ("traceparent", TP)])
     assert inbound.context is None
     assert codes(inbound) == ["P001"]
+
+
+def test_b3_single_takes_precedence_over_multi() -> None:
+    inbound = read_headers({
+        "b3": f"{TID}-{SID}-1",
+        "X-B3-TraceId": OTHER, "X-B3-SpanId": SID,
+    })
+    assert inbound.context is not None
+    assert inbound.context.format is Format.B3
+    assert Format.B3MULTI in inbound.formats_seen
+    assert inbound.conflicts == ()
+    broken_single = read_headers({"b3": "nonsense-x", "X-B3-TraceId": TID, "X-B3-SpanId": SID})
+    assert broken_single.context is not None
+    assert broken_single.context.format is Format.B3MULTI

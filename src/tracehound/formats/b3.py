@@ -14,6 +14,7 @@ for the multi header; keeping the trace whole is the safer of the two.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -48,7 +49,7 @@ _B3MULTI = Format.B3MULTI
 _TRACE = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{16}")
 _SPAN = re.compile(r"[0-9a-fA-F]{16}")
 _FAST_SAMPLED: dict[str | None, bool | None] = {"1": True, "0": False, None: None}
-_make_context = TraceContext._make
+_make_context = functools.partial(tuple.__new__, TraceContext)  # C-level, no length check
 _SAMPLING = {"1": True, "0": False, "d": True, "true": True, "false": False}
 
 

@@ -10,6 +10,7 @@ doctor all use it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -79,7 +80,7 @@ _NOTHING = Inbound(None, w3c.TraceState(), (), (), (), (), (), ())
 _NO_STATE = w3c.TraceState()
 _W3C_SEEN = (Format.TRACECONTEXT,)
 _LEGACY_NAMES = frozenset({jaeger.UBER_TRACE_ID, b3.B3_SINGLE, b3.TRACE_ID})
-_make_inbound = Inbound._make
+_make_inbound = functools.partial(tuple.__new__, Inbound)  # C-level, no length check
 
 
 def read_inbound(
@@ -173,6 +174,8 @@ def _read_all(
             rejections.append(parsed_b)
     if b3_trace:
         seen.append(Format.B3MULTI)
+    if b3_trace and Format.B3 not in found:
+        # B3: a valid single header takes precedence over the multi headers.
         multi = {b3.TRACE_ID: _last(b3_trace)}
         for name in (b3.SPAN_ID, b3.PARENT_SPAN_ID, b3.SAMPLED, b3.FLAGS):
             values = get(name)

@@ -15,6 +15,7 @@ Follows https://www.w3.org/TR/trace-context/ to the letter:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -43,7 +44,7 @@ LARGE_TRACESTATE_ENTRY = 128
 
 _V00 = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 _TRACECONTEXT = Format.TRACECONTEXT
-_make_context = TraceContext._make
+_make_context = functools.partial(tuple.__new__, TraceContext)  # C-level, no length check
 _HEX = frozenset("0123456789abcdefABCDEF")
 _LOWER_HEX = frozenset("0123456789abcdef")
 _OWS = (" ", "\t")
@@ -59,7 +60,7 @@ def parse_traceparent(value: str) -> TraceContext | Rejection:
         span_id = int(value[36:52], 16)
         if trace_id and span_id:
             flags = int(value[53:55], 16)
-            # _make skips the generated __new__: this line runs once per request.
+            # tuple.__new__ skips the generated __new__: this runs once per request.
             return _make_context(
                 (_TRACECONTEXT, trace_id, span_id, flags, bool(flags & 1), False, None, 0)
             )

@@ -14,6 +14,7 @@ spans tracked and a count of what the cap left untracked.
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import sys
 import threading
@@ -119,7 +120,7 @@ class OpenSpan(NamedTuple):
         return thread.name if thread is not None else f"thread {self.thread_id}"
 
 
-_make_open = OpenSpan._make
+_make_open = functools.partial(tuple.__new__, OpenSpan)  # C-level, no length check
 
 
 _ENDED_TWICE = "Calling end() on an ended span."
