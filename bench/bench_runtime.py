@@ -47,17 +47,24 @@ class NoopExporter(SpanExporter):
 
 
 def provider_with(guards: bool) -> TracerProvider:
-    provider = TracerProvider()
-    if guards:
-        from tracehound.findings import report
-        from tracehound.runtime.guards import LifecycleGuard, RootGuard
-
-        provider.add_span_processor(RootGuard(report))
-        provider.add_span_processor(LifecycleGuard(report, open_limit=300.0))
     # OTel's default batch settings (queue 2048, batches of 512): a huge queue
     # would make every garbage collection walk it and measure the GC instead.
-    provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
-    return provider
+    if not guards:
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
+        return provider
+    from tracehound.findings import report
+    from tracehound.runtime.guards import LifecycleGuard, RootGuard
+    from tracehound.runtime.setup import _Processors
+
+    # The layout configure() installs: its processor chain as the active processor.
+    chain = _Processors()
+    chain.processors = (
+        RootGuard(report),
+        LifecycleGuard(report, open_limit=300.0),
+        BatchSpanProcessor(NoopExporter()),
+    )
+    return TracerProvider(active_span_processor=chain)  # type: ignore[arg-type]
 
 
 def per_span_seconds(provider: TracerProvider, spans: int) -> float:

@@ -56,7 +56,10 @@ class _Processors(SpanProcessor):
     """
 
     def __init__(self) -> None:
-        self.processors: tuple[SpanProcessor, ...] = ()
+        self._processors: tuple[SpanProcessor, ...] = ()
+        self._starts: tuple[Any, ...] = ()
+        self._endings: tuple[Any, ...] = ()
+        self._ends: tuple[Any, ...] = ()
         self.added_later: list[SpanProcessor] = []
         self.gate: Any = None
         """The attribute policy processor the exporting processors sit behind."""
@@ -80,19 +83,37 @@ class _Processors(SpanProcessor):
                     p for p in gate._span_processors if p is not processor
                 )
 
+    @property
+    def processors(self) -> tuple[SpanProcessor, ...]:
+        return self._processors
+
+    @processors.setter
+    def processors(self, processors: tuple[SpanProcessor, ...]) -> None:
+        # Call only the hooks a processor implements: every span pays for each call.
+        def hooks(name: str) -> tuple[Any, ...]:
+            base = getattr(SpanProcessor, name, None)
+            return tuple(
+                getattr(p, name) for p in processors if getattr(type(p), name, base) is not base
+            )
+
+        self._starts, self._endings, self._ends = (
+            hooks("on_start"),
+            hooks("_on_ending"),
+            hooks("on_end"),
+        )
+        self._processors = processors
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        for processor in self.processors:
-            processor.on_start(span, parent_context=parent_context)
+        for on_start in self._starts:
+            on_start(span, parent_context=parent_context)
 
     def _on_ending(self, span: Span) -> None:
-        for processor in self.processors:
-            on_ending = getattr(processor, "_on_ending", None)
-            if on_ending is not None:
-                on_ending(span)
+        for on_ending in self._endings:
+            on_ending(span)
 
     def on_end(self, span: ReadableSpan) -> None:
-        for processor in self.processors:
-            processor.on_end(span)
+        for on_end in self._ends:
+            on_end(span)
 
     def shutdown(self) -> None:
         for processor in self.processors:
