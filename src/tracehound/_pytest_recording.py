@@ -23,9 +23,15 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracehound import findings
 from tracehound._pytest_asserts import MAX_KEPT, SpanRecorder
-from tracehound.rules import Finding, Severity, get_rule
+from tracehound.rules import Finding, Severity
 from tracehound.runtime import concurrency
-from tracehound.runtime.guards import LifecycleGuard, OpenSpan, RootGuard, _EndedTwiceFilter
+from tracehound.runtime.guards import (
+    LifecycleGuard,
+    OpenSpan,
+    RootGuard,
+    _EndedTwiceFilter,
+    never_ended,
+)
 
 __all__ = ["OtelGlobals", "Recording", "RecordingSettings", "SessionRecorder", "still_open"]
 
@@ -147,15 +153,7 @@ class Recording:
 
 def still_open(entry: OpenSpan, how: str) -> Finding:
     """L001 for a span the guard still tracks."""
-    return Finding(
-        get_rule("L001"),
-        f"span {entry.name!r} {how}: it is never exported and its children become "
-        f"orphans (started at {entry.location}, thread {entry.thread!r})",
-        trace_id=f"{entry.trace_id:032x}",
-        span_id=f"{entry.span_id:016x}",
-        location=entry.location,
-        details={"span": entry.name, "thread": entry.thread},
-    )
+    return never_ended(entry, how)
 
 
 class SessionRecorder(SpanProcessor):

@@ -31,7 +31,7 @@ from tracehound.rules import Finding, get_rule
 from tracehound.runtime._location import caller_location, caller_site
 from tracehound.runtime.concurrency import submitter
 
-__all__ = ["DELIBERATE_ROOT", "LifecycleGuard", "OpenSpan", "RootGuard"]
+__all__ = ["DELIBERATE_ROOT", "LifecycleGuard", "OpenSpan", "RootGuard", "never_ended"]
 
 Report = Callable[[Finding], None]
 
@@ -127,6 +127,19 @@ _ENDED_TWICE = "Calling end() on an ended span."
 _monotonic = time.monotonic
 _ref = weakref.ref
 _get_ident = threading.get_ident
+
+
+def never_ended(entry: OpenSpan, how: str) -> Finding:
+    """L001 for a span `LifecycleGuard` tracked; ``how`` says how it was found."""
+    return Finding(
+        get_rule("L001"),
+        f"span {entry.name!r} {how}: it is never exported and its children become "
+        f"orphans (started at {entry.location}, thread {entry.thread!r})",
+        trace_id=f"{entry.trace_id:032x}",
+        span_id=f"{entry.span_id:016x}",
+        location=entry.location,
+        details={"span": entry.name, "thread": entry.thread},
+    )
 
 
 class _EndedTwiceFilter(logging.Filter):
@@ -243,15 +256,7 @@ class LifecycleGuard(SpanProcessor):
             logging.getLogger("tracehound").error("%s", exc)
 
     def _never_ended(self, entry: OpenSpan, how: str) -> Finding:
-        return Finding(
-            get_rule("L001"),
-            f"span {entry.name!r} {how}: it is never exported and its children become "
-            f"orphans (started at {entry.location}, thread {entry.thread!r})",
-            trace_id=f"{entry.trace_id:032x}",
-            span_id=f"{entry.span_id:016x}",
-            location=entry.location,
-            details={"span": entry.name, "thread": entry.thread},
-        )
+        return never_ended(entry, how)
 
     def _watch(self, interval: float) -> None:
         while not self._stop.wait(interval):
