@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, Sa
 
 from tracehound import findings
 from tracehound.rules import Finding, get_rule
+from tracehound.runtime._errors import ConfigurationError
 from tracehound.runtime._mode import Mode, reporter_for
 from tracehound.runtime.concurrency import install_submitter_hooks, uninstall_submitter_hooks
 from tracehound.runtime.guards import LifecycleGuard, RootGuard
@@ -41,10 +42,6 @@ from tracehound.runtime.propagation import TracehoundPropagator
 __all__ = ["ConfigurationError", "Runtime", "configure", "get_runtime", "shutdown"]
 
 _log = logging.getLogger("tracehound")
-
-
-class ConfigurationError(ValueError):
-    """A setting tracehound cannot use; the message names the setting and the choices."""
 
 
 class _Processors(SpanProcessor):
