@@ -155,3 +155,48 @@ def test_jaeger_and_zipkin_exports_of_the_same_traffic(traffic: Traffic, tmp_pat
     in_window = {s.span_id for s in spans}
     # shared client/server IDs are not duplicates; a reused ID still is (under the shared ID)
     assert len(codes(zipkin, "L006")) == len(traffic.truth.duplicate_ids & in_window)
+
+
+def test_c004_skips_roots_marked_as_deliberate_new_traces(tmp_path: Path) -> None:
+    import orjson
+
+    def span(trace: str, name: str, attributes: list[dict[str, object]]) -> dict[str, object]:
+        return {
+            "traceId": trace * 32,
+            "spanId": trace * 16,
+            "name": name,
+            "kind": 1,
+            "startTimeUnixNano": "1700000000000000000",
+            "endTimeUnixNano": "1700000000100000000",
+            "attributes": attributes,
+        }
+
+    request = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "jobs"}}]
+                },
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            span(
+                                "a",
+                                "refund job",
+                                [{"key": "tracehound.new_trace", "value": {"boolValue": True}}],
+                            ),
+                            span("b", "lost helper", []),
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "roots.jsonl"
+    path.write_bytes(orjson.dumps(request) + b"\n")
+    report = check_paths([str(path)])
+    c004 = [f for f in report.findings if f.code == "C004"]
+    assert [f.message for f in c004] == [
+        "the trace starts at Internal span 'lost helper' of jobs: whatever called it did not "
+        "hand over its context"
+    ]

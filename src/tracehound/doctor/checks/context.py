@@ -37,8 +37,10 @@ ORDER BY m.loc
 
 _ROOTS = """
 WITH roots AS (
-    SELECT * FROM th_spans WHERE ParentSpanId = ''
-    QUALIFY row_number() OVER (PARTITION BY TraceId, SpanId ORDER BY Shared, rid) = 1
+    SELECT t.*, contains(o.SpanAttributes::VARCHAR, '"tracehound.new_trace"') AS deliberate
+    FROM th_spans t JOIN otel_traces o ON o.rowid = t.rid
+    WHERE t.ParentSpanId = ''
+    QUALIFY row_number() OVER (PARTITION BY t.TraceId, t.SpanId ORDER BY t.Shared, t.rid) = 1
 ), ranked AS (
     SELECT *, count(*) OVER (PARTITION BY TraceId) AS n,
            row_number() OVER (PARTITION BY TraceId ORDER BY s, rid) AS k,
@@ -48,7 +50,7 @@ WITH roots AS (
     FROM roots
 )
 SELECT TraceId, SpanId, SpanName, SpanKind, ServiceName, loc, n, k,
-       first_id, first_name, first_service
+       first_id, first_name, first_service, deliberate
 FROM ranked WHERE n > 1 OR SpanKind NOT IN ('Server', 'Consumer')
 ORDER BY loc
 """
@@ -113,6 +115,7 @@ def check(store: Store) -> ContextResult:
         first_id,
         first_name,
         first_service,
+        deliberate,
     ) in store.query(_ROOTS):
         if n > 1 and k > 1:
             findings.append(
@@ -127,7 +130,8 @@ def check(store: Store) -> ContextResult:
                     details={"roots": n, "first_root_span_id": first_id},
                 )
             )
-        if kind not in ("Server", "Consumer"):
+        # A root tracehound.new_trace made on purpose (the runtime marks it) is no C004.
+        if kind not in ("Server", "Consumer") and not deliberate:
             findings.append(
                 finding(
                     "C004",
