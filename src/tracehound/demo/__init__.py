@@ -17,8 +17,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -53,7 +52,13 @@ def run_demo(
     """
     from tracehound.demo._diagnosis import diagnose, planted
     from tracehound.demo._faults import fault_keys
-    from tracehound.demo._orchestrator import SERVICE_ORDER, DemoError, System, drive
+    from tracehound.demo._orchestrator import (
+        SERVICE_ORDER,
+        DemoError,
+        System,
+        drive,
+        signal_handled,
+    )
     from tracehound.doctor.report import html
 
     progress = err if err is not None else sys.stderr
@@ -86,7 +91,11 @@ def run_demo(
         else "  faults off: tracehound's fixes are switched on"
     )
     try:
-        with _sigterm_as_interrupt(), System(directory, faults_on, say=say) as system:
+        # SIGTERM raises KeyboardInterrupt, so every started process is stopped.
+        with (
+            signal_handled(signal.SIGTERM, _interrupt),
+            System(directory, faults_on, say=say) as system,
+        ):
             step = time.monotonic()
             say(f"starting {', '.join(SERVICE_ORDER)} ...", end=" ")
             system.start()
@@ -278,17 +287,3 @@ def _write_json(
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM raises `KeyboardInterrupt`, so every started process is stopped."""
-    try:
-        previous = signal.signal(signal.SIGTERM, _interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -16,6 +16,7 @@ what arrived on the wire.
 
 from __future__ import annotations
 
+import abc
 import itertools
 import logging
 import queue
@@ -102,7 +103,7 @@ def call(
         return reply
 
 
-class Service:
+class Service(abc.ABC):
     """One service: its routes, the faults switched on, the ports of the services it calls."""
 
     name: ClassVar[str]
@@ -111,11 +112,11 @@ class Service:
         self.faults = frozenset(faults)
         self.peers = dict(peers)
 
+    @abc.abstractmethod
     def routes(self) -> dict[str, Handler]:
         """``"METHOD /path"`` → handler."""
-        raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, most services need none
         """Finish background work before the process flushes its spans."""
 
 

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from tracehound.demo._http import post
 
@@ -116,7 +116,7 @@ class System:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        with _sigint_ignored():
+        with signal_handled(signal.SIGINT, signal.SIG_IGN):  # let cleanup finish
             self.terminate()
 
     def port(self, name: str) -> int:
@@ -287,14 +287,14 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Let cleanup finish even if Ctrl-C is pressed again (main thread only)."""
+def signal_handled(signum: int, handler: Any) -> Iterator[None]:
+    """``handler`` for ``signum`` inside the block (main thread only; elsewhere a no-op)."""
     try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous = signal.signal(signum, handler)
     except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from tracehound.doctor.sources._rows import key_values
 from tracehound.doctor.synthetic import Span
 
 __all__ = ["to_jaeger", "to_otlp_json_lines", "to_otlp_proto", "to_zipkin"]
@@ -16,20 +17,8 @@ __all__ = ["to_jaeger", "to_otlp_json_lines", "to_otlp_proto", "to_zipkin"]
 _KIND = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5}
 
 
-def _any(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, list):
-        return {"arrayValue": {"values": [_any(v) for v in value]}}
-    return {"stringValue": str(value)}
-
-
 def _kvs(attributes: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": k, "value": _any(v)} for k, v in attributes.items()]
+    return key_values(attributes.items())
 
 
 def _b64(hex_id: str) -> str:

@@ -186,47 +186,34 @@ class TracehoundPropagator(TextMapPropagator):
         span_context = trace.get_current_span(context).get_span_context()
         entries = _baggage_of(context)
         if span_context.is_valid:
-            trace_id, span_id = span_context.trace_id, span_context.span_id
-            if self._w3c_only:
-                setter.set(
-                    carrier,
-                    w3c.TRACEPARENT,
-                    w3c.format_traceparent(trace_id, span_id, span_context.trace_flags),
-                )
-                if span_context.trace_state:
-                    _inject_tracestate(carrier, span_context.trace_state, setter)
-                if entries:
-                    self._inject_baggage(carrier, entries, setter)
-                return
-            sampled = span_context.trace_flags.sampled
-            for fmt in self._inject:
-                if fmt is Format.TRACECONTEXT:
-                    setter.set(
-                        carrier,
-                        w3c.TRACEPARENT,
-                        w3c.format_traceparent(trace_id, span_id, span_context.trace_flags),
-                    )
-                    if span_context.trace_state:
-                        _inject_tracestate(carrier, span_context.trace_state, setter)
-                elif fmt is Format.JAEGER:
-                    setter.set(
-                        carrier,
-                        jaeger.UBER_TRACE_ID,
-                        jaeger.format_uber_trace_id(trace_id, span_id, sampled=sampled),
-                    )
-                elif fmt is Format.B3:
-                    setter.set(
-                        carrier,
-                        b3.B3_SINGLE,
-                        b3.format_b3_single(trace_id, span_id, sampled=sampled),
-                    )
-                elif fmt is Format.B3MULTI:
-                    for name, value in b3.format_b3_multi(
-                        trace_id, span_id, sampled=sampled
-                    ).items():
-                        setter.set(carrier, name, value)
+            if self._w3c_only:  # the common case: no loop over formats
+                _inject_w3c(carrier, span_context, setter)
+            else:
+                self._inject_each(carrier, span_context, setter)
         if entries:
             self._inject_baggage(carrier, entries, setter)
+
+    def _inject_each(
+        self, carrier: CarrierT, span_context: SpanContext, setter: Setter[CarrierT]
+    ) -> None:
+        trace_id, span_id = span_context.trace_id, span_context.span_id
+        sampled = span_context.trace_flags.sampled
+        for fmt in self._inject:
+            if fmt is Format.TRACECONTEXT:
+                _inject_w3c(carrier, span_context, setter)
+            elif fmt is Format.JAEGER:
+                setter.set(
+                    carrier,
+                    jaeger.UBER_TRACE_ID,
+                    jaeger.format_uber_trace_id(trace_id, span_id, sampled=sampled),
+                )
+            elif fmt is Format.B3:
+                setter.set(
+                    carrier, b3.B3_SINGLE, b3.format_b3_single(trace_id, span_id, sampled=sampled)
+                )
+            elif fmt is Format.B3MULTI:
+                for name, value in b3.format_b3_multi(trace_id, span_id, sampled=sampled).items():
+                    setter.set(carrier, name, value)
 
     def _inject_baggage(
         self, carrier: CarrierT, entries: Mapping[str, object], setter: Setter[CarrierT]
@@ -237,6 +224,18 @@ class TracehoundPropagator(TextMapPropagator):
         if Format.JAEGER in self._inject:
             for key, value in entries.items():
                 setter.set(carrier, JAEGER_BAGGAGE_PREFIX + key, quote(str(value), safe=""))
+
+
+def _inject_w3c(carrier: Any, span_context: SpanContext, setter: Setter[Any]) -> None:
+    setter.set(
+        carrier,
+        w3c.TRACEPARENT,
+        w3c.format_traceparent(
+            span_context.trace_id, span_context.span_id, span_context.trace_flags
+        ),
+    )
+    if span_context.trace_state:
+        _inject_tracestate(carrier, span_context.trace_state, setter)
 
 
 def _inject_tracestate(carrier: Any, state: TraceState, setter: Setter[Any]) -> None:
