@@ -167,3 +167,36 @@ def test_unknown_otel_propagator_fails_clearly_at_import() -> None:
     assert result.returncode == 1
     assert "ConfigurationError: OTEL_PROPAGATORS: unknown propagator 'jaegr'" in result.stderr
     assert "jaeger" in result.stderr
+
+
+def test_only_hooks_with_a_body_are_called_per_span() -> None:
+    """BatchSpanProcessor.on_start is ``pass``: the chain skips it, and nothing else."""
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+    from tracehound.runtime.setup import _does_nothing
+
+    class Probe:
+        def documented(self, span: object) -> None:
+            """Only a docstring."""
+
+        def returns_none(self, span: object) -> None:
+            return None
+
+        def returns_one(self, span: object) -> int:
+            return 1
+
+        def calls(self, span: object) -> None:
+            print(span)
+
+    batch = BatchSpanProcessor(ConsoleSpanExporter())
+    try:
+        assert _does_nothing(batch.on_start)
+        assert not _does_nothing(batch.on_end)
+    finally:
+        batch.shutdown()
+    probe = Probe()
+    assert _does_nothing(probe.documented)
+    assert _does_nothing(probe.returns_none)
+    assert not _does_nothing(probe.returns_one)
+    assert not _does_nothing(probe.calls)
+    assert not _does_nothing(print)  # a builtin: no bytecode to judge, so it is called

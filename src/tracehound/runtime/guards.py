@@ -21,14 +21,15 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from types import CodeType
 from typing import Any, NamedTuple
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanContext, SpanKind
 
 from tracehound.rules import Finding, get_rule
-from tracehound.runtime._location import caller_location, caller_site
+from tracehound.runtime._location import caller_location, caller_site, site_location
 from tracehound.runtime.concurrency import submitter
 
 __all__ = ["DELIBERATE_ROOT", "LifecycleGuard", "OpenSpan", "RootGuard", "never_ended"]
@@ -54,7 +55,11 @@ class RootGuard(SpanProcessor):
         self._report = report
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if span.parent is not None or span.kind not in _SUSPICIOUS_KINDS:
+        try:  # the SDK's own fields: its properties cost a Python call each, per span
+            parent, kind = span._parent, span._kind
+        except AttributeError:  # pragma: no cover - an SDK whose Span changed shape
+            parent, kind = span.parent, span.kind
+        if parent is not None or kind not in _SUSPICIOUS_KINDS:
             return
         if DELIBERATE_ROOT.get():
             return
@@ -100,15 +105,29 @@ class OpenSpan(NamedTuple):
     """What `LifecycleGuard` remembers of a span until it ends (cheap to build)."""
 
     name: str
-    trace_id: int
-    span_id: int
-    site: tuple[str, int]
-    """``(file, line)`` that started it."""
+    context: SpanContext
+    code: CodeType
+    """The code object that started it ..."""
+    lasti: int
+    """... and the offset of the call in its bytecode (the line is worked out when needed)."""
     started: float
     """``time.monotonic()`` at start."""
     thread_id: int
     ref: Any = None
     """The weak reference that notices the span being collected."""
+
+    @property
+    def trace_id(self) -> int:
+        return self.context.trace_id
+
+    @property
+    def span_id(self) -> int:
+        return self.context.span_id
+
+    @property
+    def site(self) -> tuple[str, int]:
+        """``(file, line)`` that started it."""
+        return site_location(self.code, self.lasti)
 
     @property
     def location(self) -> str:
@@ -120,7 +139,7 @@ class OpenSpan(NamedTuple):
         return thread.name if thread is not None else f"thread {self.thread_id}"
 
 
-_make_open = functools.partial(tuple.__new__, OpenSpan)  # C-level, no length check
+_as_open_span = functools.partial(tuple.__new__, OpenSpan)  # C-level, no length check
 
 
 _ENDED_TWICE = "Calling end() on an ended span."
@@ -194,10 +213,12 @@ class LifecycleGuard(SpanProcessor):
     ) -> None:
         self._report = report
         self._max_tracked = max_tracked
-        self._open: dict[int, OpenSpan] = {}
+        # plain tuples in OpenSpan's field order (cheapest to build, per span)
+        self._open: dict[int, tuple[Any, ...]] = {}
         self._key_of: dict[int, int] = {}
         self._untracked = 0
         self._reported_long: set[int] = set()
+        self._on_collected = self._collected  # bound once, not per span
         self._open_limit = open_limit
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
@@ -218,29 +239,37 @@ class LifecycleGuard(SpanProcessor):
 
     def open_spans(self) -> list[OpenSpan]:
         """Spans started and not yet ended (nor collected)."""
-        return list(self._open.values())
+        return list(map(_as_open_span, list(self._open.values())))
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        if len(self._open) >= self._max_tracked:
+        opened = self._open
+        if len(opened) >= self._max_tracked:
             self._untracked += 1
             return
-        span_context = span.get_span_context()
-        key = span_context.span_id
+        try:  # the SDK's own fields: its properties cost a Python call each, per span
+            span_context, name = span._context, span._name
+        except AttributeError:  # pragma: no cover - an SDK whose Span changed shape
+            span_context, name = span.get_span_context(), span.name
+        # Keyed by the identity of the span's context: the span and the copy
+        # on_end receives share it, and id() costs less than reading span_id.
+        key = id(span_context)
         # A plain weakref (C-fast, unlike a subclass); on_end drops it, so its
         # callback only ever runs for a span collected without end().
-        ref = _ref(span, self._collected)
+        ref = _ref(span, self._on_collected)
         self._key_of[id(ref)] = key
-        self._open[key] = _make_open(
-            (span.name, span_context.trace_id, key, caller_site(), _monotonic(), _get_ident(), ref)
-        )
+        code, lasti = caller_site()
+        opened[key] = (name, span_context, code, lasti, _monotonic(), _get_ident(), ref)
 
     def on_end(self, span: ReadableSpan) -> None:
-        key = span.context.span_id if span.context is not None else 0
-        entry = self._open.pop(key, None)
+        try:
+            span_context = span._context
+        except AttributeError:  # pragma: no cover - an SDK whose Span changed shape
+            span_context = span.context
+        entry = self._open.pop(id(span_context), None)
         if entry is not None:
-            self._key_of.pop(id(entry.ref), None)
+            self._key_of.pop(id(entry[6]), None)
             if self._reported_long:
-                self._reported_long.discard(key)
+                self._reported_long.discard(id(span_context))
 
     def _collected(self, ref: weakref.ref) -> None:  # type: ignore[type-arg]
         key = self._key_of.pop(id(ref), None)
@@ -251,7 +280,9 @@ class LifecycleGuard(SpanProcessor):
             return
         self._reported_long.discard(key)
         try:
-            self._report(self._never_ended(entry, "was garbage-collected without end()"))
+            self._report(
+                self._never_ended(_as_open_span(entry), "was garbage-collected without end()")
+            )
         except Exception as exc:  # strict mode cannot raise out of the garbage collector
             logging.getLogger("tracehound").error("%s", exc)
 
@@ -268,10 +299,11 @@ class LifecycleGuard(SpanProcessor):
             return []
         now = time.monotonic() if now is None else now
         found = []
-        for entry in list(self._open.values()):
+        for entry in self.open_spans():
             age = now - entry.started
-            if age > self._open_limit and entry.span_id not in self._reported_long:
-                self._reported_long.add(entry.span_id)
+            key = id(entry.context)
+            if age > self._open_limit and key not in self._reported_long:
+                self._reported_long.add(key)
                 found.append(
                     Finding(
                         get_rule("L002"),
@@ -292,11 +324,8 @@ class LifecycleGuard(SpanProcessor):
 
     def report_open_at_shutdown(self) -> list[Finding]:
         """Report every span still open (L001); called by `tracehound.shutdown`."""
-        found = [
-            self._never_ended(e, "was still open at shutdown") for e in list(self._open.values())
-        ]
+        found = [self._never_ended(e, "was still open at shutdown") for e in self.open_spans()]
         self._open.clear()
-        self._key_of.clear()
         self._key_of.clear()
         first_error: Exception | None = None
         for finding in found:  # report all of them, then raise (strict) for the first

@@ -11,6 +11,7 @@ example ``opentelemetry-instrument``) is reused, not replaced.
 
 from __future__ import annotations
 
+import dis
 import logging
 import os
 import threading
@@ -54,6 +55,7 @@ class _Processors(SpanProcessor):
 
     def __init__(self) -> None:
         self._processors: tuple[SpanProcessor, ...] = ()
+        self._root_starts: tuple[Any, ...] = ()
         self._starts: tuple[Any, ...] = ()
         self._endings: tuple[Any, ...] = ()
         self._ends: tuple[Any, ...] = ()
@@ -86,21 +88,34 @@ class _Processors(SpanProcessor):
 
     @processors.setter
     def processors(self, processors: tuple[SpanProcessor, ...]) -> None:
-        # Call only the hooks a processor implements: every span pays for each call.
+        # Call only the hooks a processor implements with a body (BatchSpanProcessor's
+        # on_start is ``pass``): every span pays for each call.
         def hooks(name: str) -> tuple[Any, ...]:
             base = getattr(SpanProcessor, name, None)
             return tuple(
-                getattr(p, name) for p in processors if getattr(type(p), name, base) is not base
+                getattr(p, name)
+                for p in processors
+                if getattr(type(p), name, base) is not base and not _does_nothing(getattr(p, name))
             )
 
-        self._starts, self._endings, self._ends = (
-            hooks("on_start"),
-            hooks("_on_ending"),
-            hooks("on_end"),
-        )
+        starts = hooks("on_start")
+        # A RootGuard looks at root spans only: ask it about those alone (a call
+        # per span saved); it goes first, as in the chain, so strict mode raises
+        # before anything else took note of the span.
+        self._root_starts = tuple(s for s in starts if isinstance(s.__self__, RootGuard))
+        self._starts = tuple(s for s in starts if not isinstance(s.__self__, RootGuard))
+        self._endings, self._ends = hooks("_on_ending"), hooks("on_end")
         self._processors = processors
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if self._root_starts:
+            try:
+                parent = span._parent
+            except AttributeError:  # pragma: no cover - an SDK whose Span changed shape
+                parent = span.parent
+            if parent is None:
+                for on_start in self._root_starts:
+                    on_start(span, parent_context=parent_context)
         for on_start in self._starts:
             on_start(span, parent_context=parent_context)
 
@@ -118,6 +133,21 @@ class _Processors(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return all(p.force_flush(timeout_millis) for p in self.processors)
+
+
+_NOTHING_OPS = frozenset({"RESUME", "NOP", "CACHE", "RETURN_VALUE", "RETURN_CONST", "LOAD_CONST"})
+
+
+def _does_nothing(method: Any) -> bool:
+    """Whether a bound method's body is only ``pass`` (or a docstring): it returns None."""
+    code = getattr(getattr(method, "__func__", None), "__code__", None)
+    if code is None:
+        return False
+    return all(
+        op.opname in _NOTHING_OPS
+        and (op.opname not in ("LOAD_CONST", "RETURN_CONST") or op.argval is None)
+        for op in dis.get_instructions(code)
+    )
 
 
 class _SwitchableSampler(Sampler):
