@@ -1,9 +1,11 @@
-"""The store's two ways in give the same table: whole OTLP/JSON requests and serialised rows.
+"""The store's ways in give the same table: unparsed lines, whole requests and rows.
 
-Regular OTLP/JSON requests go to DuckDB whole (`Store.add_request`); anything
-irregular goes span by span as rows; a chunk DuckDB's reader refuses is redone
-as rows.  Whatever the path, the span table, the rejections and the input
-errors must be the same.
+OTLP/JSON lines go to DuckDB unparsed (`Store.add_line`), and what it finds
+irregular comes back to the Python readers; without that, regular requests go
+to DuckDB whole (`Store.add_request`) and anything irregular span by span as
+rows; a chunk DuckDB's reader refuses is redone as rows, or by Python.
+Whatever the path, the span table, the rejections and the input errors must
+be the same.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import orjson
 import pytest
 
 from conftest import DATA
-from tracehound.doctor import load
+from tracehound.doctor import _load_sql, _otlp_lines, load
+from tracehound.doctor import sources as sources_module
 from tracehound.doctor import store as store_module
 from tracehound.doctor._synthetic_writers import to_otlp_json_lines
 from tracehound.doctor.synthetic import generate
@@ -104,33 +107,100 @@ def input_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     return path
 
 
-def test_whole_requests_and_rows_give_the_same_table(
+def test_lines_whole_requests_and_rows_give_the_same_table(
     input_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fast = _snapshot(input_file)
+    lines = _snapshot(input_file)
     with monkeypatch.context() as patch:
+        patch.delattr(store_module.Store, "add_lines")
+        whole = _snapshot(input_file)
         patch.delattr(store_module.Store, "add_request")
         rows = _snapshot(input_file)
-    assert fast == rows
-    assert fast[0]
+    assert lines == whole == rows
+    assert lines[0]
 
 
 def test_a_chunk_duckdb_refuses_is_loaded_as_rows(
     input_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = _snapshot(input_file)
-    monkeypatch.setattr(store_module, "_DOCS", "SELECT error('refused') AS tid_raw")
+    monkeypatch.delattr(store_module.Store, "add_lines")
+    monkeypatch.setattr(_load_sql, "DOCS", "SELECT error('refused') AS tid_raw")
+    assert _snapshot(input_file) == expected
+
+
+def test_a_chunk_of_lines_duckdb_cannot_read_goes_to_python(
+    input_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _snapshot(input_file)
+    monkeypatch.setattr(_otlp_lines, "SPANS", "SELECT error('cannot read') AS tid_raw")
     assert _snapshot(input_file) == expected
 
 
 def test_small_chunks_keep_the_input_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines DuckDB reads keep their order; the few it leaves to Python follow them."""
     path = tmp_path / "input.otlp.jsonl"
     path.write_bytes(b"".join(ODD_LINES * 3))
     monkeypatch.setattr(store_module, "CHUNK_ROWS", 1)  # a chunk per input line
+    monkeypatch.setattr(sources_module, "LINES_BLOCK", 1)
+    left: list[int] = []
+    drain = store_module.Store.drain
+
+    def recording_drain(self: store_module.Store, source: int) -> tuple[int, list]:
+        spans, leftovers = drain(self, source)
+        left.extend(number for number, _ in leftovers)
+        return spans, leftovers
+
+    monkeypatch.setattr(store_module.Store, "drain", recording_drain)
     store, _ = load([str(path)])
     try:
         offsets = [o for (o,) in store.query('SELECT "Offset" FROM otel_traces ORDER BY rowid')]
     finally:
         store.close()
     lines = [int(o.split(":", 1)[0]) for o in offsets]
-    assert lines == sorted(lines)
+    assert left, "the odd lines include some DuckDB leaves to Python"
+    in_sql = [n for n in lines if n not in left]
+    assert in_sql == sorted(in_sql)
+    assert lines == in_sql + [n for n in lines if n in left]
+
+
+def test_regular_lines_never_fall_back_to_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Collector-style lines are read by DuckDB alone: no leftover, no chunk redone."""
+    path = tmp_path / "input.otlp.jsonl"
+    spans = generate(300, seed=5).spans
+    path.write_bytes(b"".join(to_otlp_json_lines(spans, per_line=40)))
+    monkeypatch.setattr(sources_module, "LINES_BLOCK", 4096)  # several chunks
+
+    def no_fallback(*args: object) -> None:
+        raise AssertionError("a chunk of regular lines went to Python")
+
+    monkeypatch.setattr(store_module, "_records", no_fallback)
+    left: list[int] = []
+    drain = store_module.Store.drain
+
+    def recording_drain(self: store_module.Store, source: int) -> tuple[int, list]:
+        spans_read, leftovers = drain(self, source)
+        left.extend(number for number, _ in leftovers)
+        return spans_read, leftovers
+
+    monkeypatch.setattr(store_module.Store, "drain", recording_drain)
+    store, report = load([str(path)])
+    store.close()
+    assert left == []
+    assert report.spans_read == report.inputs[0].spans == len(spans)
+
+
+def test_a_raw_control_character_sends_its_chunk_to_python(tmp_path: Path) -> None:
+    """\\x01 separates nothing in the chunk reader, but a line holding it must not be lost."""
+    path = tmp_path / "input.otlp.jsonl"
+    lines = [_request(_span()), _request(_span(name="a\x01b")), _request(_span(name="c"))]
+    path.write_bytes(b"".join(lines))
+    store, report = load([str(path)])
+    try:
+        names = [n for (n,) in store.query("SELECT SpanName FROM otel_traces ORDER BY SpanName")]
+    finally:
+        store.close()
+    assert report.spans_read == report.spans_analysed == 3
+    assert names == ["GET", "a\x01b", "c"]

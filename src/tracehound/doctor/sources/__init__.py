@@ -30,6 +30,9 @@ __all__ = ["Input", "ReadResult", "SourceFormat", "expand_inputs", "read_input"]
 TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".pb", ".binpb", ".protobuf", ".otlp")
 """File name endings a directory is searched for (each also with ``.gz``)."""
 
+LINES_BLOCK = 16 << 20
+"""Bytes of OTLP/JSON lines handed to the store at once (see `Store.add_lines`)."""
+
 MAX_ERRORS_PER_INPUT = 20
 """Input errors kept per input; the rest are counted in one last error."""
 
@@ -168,23 +171,51 @@ def _read_stream(
         report(total or 0)
         return
     _handle(inp, value, 1, source, sink, forced, result, first.lstrip(b"\xef\xbb\xbf").rstrip())
+    if result.format == SourceFormat.OTLP_JSON.value and hasattr(sink, "add_lines"):
+        # the rest goes to DuckDB unparsed (see doctor/_otlp_lines.py); the lines it
+        # finds irregular come back for the line-by-line reading below
+        number = 2
+        while block := stream.read(LINES_BLOCK):
+            if not block.endswith(b"\n"):
+                block += stream.readline()  # whole lines only
+            sink.add_lines(source, number, block)
+            number += block.count(b"\n")
+            report(raw.tell() if inp.path else 0)
+        spans, leftovers = sink.drain(source)
+        result.spans += spans
+        for number, line in leftovers:
+            _read_line(inp, number, line, source, sink, forced, result)
+        report(total or 0)
+        return
     for number, line in enumerate(stream, 2):
-        if not line.strip():
+        if line.isspace():
             continue
-        try:
-            value = orjson.loads(line)
-            text: bytes | None = line.rstrip()
-        except orjson.JSONDecodeError as exc:
-            value = salvage(line, exc.pos)
-            text = None
-            kept = "; kept its complete spans" if value is not None else ""
-            result.error(inp.name, f"{number}:{exc.colno}", f"invalid JSON ({exc.msg}){kept}")
-            if value is None:
-                continue
-        _handle(inp, value, number, source, sink, forced, result, text)
+        _read_line(inp, number, line, source, sink, forced, result)
         if number % 64 == 0:
             report(raw.tell() if inp.path else 0)
     report(total or 0)
+
+
+def _read_line(
+    inp: Input,
+    number: int,
+    line: bytes,
+    source: int,
+    sink: Any,
+    forced: SourceFormat | None,
+    result: ReadResult,
+) -> None:
+    try:
+        value = orjson.loads(line)
+        text: bytes | None = line.rstrip()
+    except orjson.JSONDecodeError as exc:
+        value = salvage(line, exc.pos)
+        text = None
+        kept = "; kept its complete spans" if value is not None else ""
+        result.error(inp.name, f"{number}:{exc.colno}", f"invalid JSON ({exc.msg}){kept}")
+        if value is None:
+            return
+    _handle(inp, value, number, source, sink, forced, result, text)
 
 
 def _read_document(

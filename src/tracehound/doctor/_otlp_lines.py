@@ -1,0 +1,105 @@
+"""OTLP/JSON lines read by DuckDB as they are: no parsing in Python.
+
+The Collector's file exporter writes one ``ExportTraceServiceRequest`` per
+line.  The store copies blocks of such lines, unparsed, into chunk files, and
+`SPANS` unnests them in SQL: each line is parsed once into its skeleton
+(resources, scopes, spans as JSON text) and each span once for its fields.
+That is several times cheaper than ``orjson.loads`` plus DuckDB's struct
+reader.  Line numbers come from the row numbers of the chunk (so a chunk is
+read by one thread; the store loads two chunks at once).
+
+A line that is not a regular request -- invalid or cut-off JSON, another
+format, snake_case field names, a resource or scope entry that is not an
+object or has no ``scopeSpans``/``spans`` -- comes back whole as a
+*leftover*, for the Python readers, which name the problem precisely.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SPANS"]
+
+_SPAN = (
+    '{"traceId":"VARCHAR","spanId":"VARCHAR","parentSpanId":"VARCHAR","traceState":"VARCHAR",'
+    '"name":"VARCHAR","kind":"VARCHAR","startTimeUnixNano":"VARCHAR","endTimeUnixNano":"VARCHAR",'
+    '"attributes":"JSON","events":"JSON","links":"JSON","status":{"code":"VARCHAR","message":"VARCHAR"}}'
+)
+_REQUEST = (
+    '{"resourceSpans":[{"resource":{"attributes":"JSON"},"scopeSpans":[{'
+    '"scope":{"name":"VARCHAR","version":"VARCHAR"},'
+    '"instrumentationLibrary":{"name":"VARCHAR","version":"VARCHAR"},'
+    f'"spans":[{_SPAN}]}}]}}]}}'
+)
+_SERVICE = '[{"key":"VARCHAR","value":{"stringValue":"JSON"}}]'
+
+# Columns as the other sources give them (see _load_sql.STAGE), plus the service,
+# resource and scope (the other sources refer to th_scopes instead), the line
+# number and, for a leftover, the line itself.  Per-resource and per-scope
+# values are worked out before the next unnest, so that they are computed once
+# and not once per span.  A line is odd (left to Python) when DuckDB's lenient
+# reading could hide a problem: an entry that is not an object reads as all
+# NULL, like a resource without scopeSpans, a scope without spans or a span
+# without traceId (not an object, or snake_case).
+SPANS = f"""
+WITH l AS MATERIALIZED (
+    SELECT $source AS src, $first + ordinality - 1 AS n, line,
+        TRY(json_transform(line, '{_REQUEST}')) AS doc
+    -- one VARCHAR column: \x01 cannot occur raw in JSON (a line holding one makes
+    -- DuckDB refuse the chunk, which then goes to Python whole)
+    FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, delim = '\x01', quote = '',
+        escape = '', header = false, auto_detect = false, max_line_size = $size,
+        buffer_size = $size) WITH ORDINALITY
+), c AS MATERIALIZED (
+    SELECT src, n, line, doc.resourceSpans AS rss,
+        doc.resourceSpans IS NULL
+            OR coalesce(list_bool_or(list_transform(doc.resourceSpans,
+                lambda r: r.scopeSpans IS NULL
+                    OR coalesce(list_bool_or(list_transform(r.scopeSpans,
+                        lambda s: s.spans IS NULL
+                            OR coalesce(list_bool_or(list_transform(s.spans,
+                                lambda sp: sp.traceId IS NULL)), false))), false))), false)
+            AS odd
+    FROM l
+    WHERE line IS NOT NULL AND (doc IS NOT NULL OR trim(line) <> '')  -- blank lines
+), r AS (
+    SELECT src, n, unnest(rss) AS rs, generate_subscripts(rss, 1) - 1 AS ri
+    FROM c WHERE NOT odd
+), r2 AS (
+    SELECT src, n, ri, rs.scopeSpans AS sss,
+        CASE WHEN json_type(rs.resource.attributes) = 'ARRAY'
+             THEN rs.resource.attributes ELSE '[]' END AS resource,
+        coalesce(list_filter(
+            TRY(json_transform(rs.resource.attributes, '{_SERVICE}')),
+            lambda a: a.key = 'service.name' AND json_type(a.value.stringValue) = 'VARCHAR'
+                 AND a.value.stringValue <> '""'
+        )[1].value.stringValue ->> '$', 'unknown_service') AS service
+    FROM r
+), s AS (
+    SELECT src, n, ri, resource, service, unnest(sss) AS ss, generate_subscripts(sss, 1) - 1 AS si
+    FROM r2
+), s2 AS (
+    SELECT src, n, ri, si, resource, service, ss.spans AS sps,
+        CASE WHEN ss.scope IS NOT NULL THEN ss.scope.name ELSE ss.instrumentationLibrary.name END
+            AS scope_name,
+        CASE WHEN ss.scope IS NOT NULL THEN ss.scope.version
+             ELSE ss.instrumentationLibrary.version END AS scope_version
+    FROM s
+), p AS (
+    SELECT src, n, ri, si, resource, service, scope_name, scope_version,
+        unnest(sps) AS sp, generate_subscripts(sps, 1) - 1 AS k
+    FROM s2
+)
+SELECT sp.traceId AS tid_raw, sp.spanId AS sid_raw, sp.parentSpanId AS pid_raw,
+    sp.traceState AS state, sp.name AS name, sp.kind AS kind,
+    sp.startTimeUnixNano AS start_raw, sp.endTimeUnixNano AS end_raw,
+    sp.attributes::VARCHAR AS attrs, sp.events::VARCHAR AS events, sp.links::VARCHAR AS links,
+    sp.status.code AS code, sp.status.message AS message,
+    n || ':resourceSpans[' || ri || '].scopeSpans[' || si || '].spans[' || k || ']' AS "offset",
+    NULL::INTEGER AS scope, NULL::VARCHAR AS shared, src AS source,
+    service, resource, scope_name, scope_version, NULL::VARCHAR AS bad,
+    n AS line_no, NULL::VARCHAR AS leftover
+FROM p
+UNION ALL
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, src, NULL, NULL, NULL, NULL, NULL, n, line
+FROM c WHERE odd
+"""
