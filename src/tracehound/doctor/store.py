@@ -5,14 +5,14 @@ table (see ``docs/doctor-json.md``), plus ``Shared`` (Zipkin's shared
 client/server span), ``Source`` and ``Offset`` (where the span was read).
 Attributes are kept as OTLP/JSON attribute lists so their types survive.
 
-Two ways in, both through DuckDB's JSON reader from chunk files of about
-``CHUNK_ROWS`` spans in a temporary directory: regular OTLP/JSON requests are
-written whole, as read, and unnested in SQL (`Store.add_request`); everything
-else (other formats, irregular requests) arrives as serialised rows, one per
-span.  ``LOADERS`` background threads parse chunks while the next is read and
-insert them in the input's order.  IDs, kinds, statuses and times are
-normalised, and invalid spans rejected with a reason, in SQL, the same for
-both ways.
+Three ways in, all through DuckDB from chunk files in a temporary directory:
+OTLP/JSON lines unparsed, in blocks (`Store.add_lines`, see `_otlp_lines`);
+a whole OTLP/JSON request the Python reader parsed and found regular
+(`Store.add_request`); everything else (other formats, irregular requests)
+as serialised rows, about ``CHUNK_ROWS`` per chunk.  ``LOADERS`` background
+threads parse chunks while the next is read and insert them in the input's
+order.  IDs, kinds, statuses and times are normalised, and invalid spans
+rejected with a reason, in SQL, the same for every way (`_load_sql`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ LOADERS = 2
 
 
 class Store:
-    """The span table in DuckDB (a temporary file, or ``path`` for ``--db``); the sources' sink."""
+    """The span table in DuckDB (in memory, or the file ``path`` for ``--db``); the sources' sink."""
 
     def __init__(
         self, path: str | os.PathLike[str] | None = None, *, memory_limit: int | None = None
@@ -51,15 +51,10 @@ class Store:
         self._tmp = Path(tempfile.mkdtemp(prefix="tracehound-"))
         # the directory holds the span table now: remove it even if close() is never called
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
-        if path is not None:
-            self.con = duckdb.connect(str(path))
-            self._catalog = None
-        else:
-            # In memory, but compressed as a database file is: a file would compress
-            # at every checkpoint (most of the load's time), uncompressed the table
-            # takes half again the memory.
-            self.con = duckdb.connect()
-            self._catalog = None
+        # In memory unless --db: a database file compresses the table at every
+        # checkpoint, which took most of the load's time (1M spans: 11 s against
+        # 7 s); over the memory limit DuckDB spills to the temporary directory.
+        self.con = duckdb.connect(str(path) if path is not None else ":memory:")
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
         if memory_limit is not None:
@@ -289,10 +284,7 @@ class Store:
     # -- reading ------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection of its own to the span table (for another thread)."""
-        cursor = self.con.cursor()
-        if self._catalog is not None:
-            cursor.execute(f"USE {self._catalog}")
-        return cursor
+        return self.con.cursor()
 
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` (for checks and reports)."""
