@@ -41,7 +41,7 @@ LOADERS = 2
 
 
 class Store:
-    """The span table in DuckDB (in memory, or the file ``path`` for ``--db``); the sources' sink."""
+    """The span table in DuckDB (in memory, or the file ``path``); the sources' sink."""
 
     def __init__(
         self, path: str | os.PathLike[str] | None = None, *, memory_limit: int | None = None
