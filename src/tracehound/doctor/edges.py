@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 from tracehound.doctor._model import Edge
 from tracehound.doctor.checks._hops import Hops
-from tracehound.doctor.checks.propagation import HeaderEvidence
+from tracehound.doctor.checks.propagation import LONE_TRACEPARENT, HeaderEvidence
 from tracehound.doctor.store import Store
 
 __all__ = ["build_edges"]
@@ -28,35 +28,36 @@ HEADER = {
 _LEGACY = ("jaeger", "b3", "b3multi")
 _SPOKEN = {"tracecontext": "W3C", "jaeger": "Jaeger", "b3": "B3", "b3multi": "B3 multi-header"}
 
+# one row per distinct piece of evidence: a lone traceparent stands for all its spans
 _EVIDENCE = """
-SELECT c.caller, t.callee, false, o.rowid
-FROM th_cont t JOIN th_calls c ON c.rid = t.call JOIN otel_traces o ON o.rowid = t.answer
-WHERE contains(o.SpanAttributes::VARCHAR, '"http.request.header.')
+SELECT DISTINCT t.caller, t.callee, false, h.lone, CASE WHEN NOT h.lone THEN h.rid END
+FROM th_cont t JOIN th_headers h ON h.rid = t.answer
 UNION ALL
-SELECT p.caller, a.ServiceName, true, a.rid
+SELECT DISTINCT p.caller, a.ServiceName, true, h.lone, CASE WHEN NOT h.lone THEN h.rid END
 FROM th_match m JOIN th_open p ON p.rid = m.call JOIN th_answers a ON a.rid = m.answer
-JOIN otel_traces o ON o.rowid = a.rid
-WHERE contains(o.SpanAttributes::VARCHAR, '"http.request.header.')
+JOIN th_headers h ON h.rid = a.rid
 """
 
 
 def build_edges(store: Store, hops: Hops, evidence: Mapping[int, HeaderEvidence]) -> list[Edge]:
-    """Every caller → callee edge seen, with counts and, for broken ones, cause and fix."""
+    """Every caller → callee edge seen, with counts and, for broken ones, cause and fix.
+
+    ``evidence`` is what `propagation.check` returned (it also made ``th_headers``).
+    """
     seen: dict[tuple[str, str], list[HeaderEvidence]] = defaultdict(list)
     broken_seen: dict[tuple[str, str], list[HeaderEvidence]] = defaultdict(list)
     reads: dict[str, set[str]] = defaultdict(set)
     # formats a callee continued traces from (the preferred one of each request)
-    if evidence:
-        for caller, callee, broken, rid in store.query(_EVIDENCE):
-            found = evidence.get(rid)
-            if found is None:
-                continue
-            seen[(caller, callee)].append(found)
-            if broken:
-                broken_seen[(caller, callee)].append(found)
-            elif found.formats:
-                preferred = "tracecontext" if "tracecontext" in found.formats else found.formats[0]
-                reads[callee].add(preferred)
+    for caller, callee, broken, lone, rid in store.query(_EVIDENCE):
+        found = LONE_TRACEPARENT if lone else evidence.get(rid)
+        if found is None:
+            continue
+        seen[(caller, callee)].append(found)
+        if broken:
+            broken_seen[(caller, callee)].append(found)
+        elif found.formats:
+            preferred = "tracecontext" if "tracecontext" in found.formats else found.formats[0]
+            reads[callee].add(preferred)
     continues_for: dict[str, set[str]] = defaultdict(set)
     for caller, callee, _kind, _calls, continued, _broken, _trace in hops.edge_counts:
         if continued:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracehound.doctor.checks._sql import finding, ms
+from tracehound.doctor.checks._sql import SpanInfo, finding, ms, spans
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
@@ -38,47 +38,50 @@ DEFAULT_QUEUE_LAG_NS = 30_000_000_000
 """How long a message may wait in a queue when no continued message shows it (30 s)."""
 
 _CALLS = """
-CREATE OR REPLACE TEMP TABLE th_calls AS
-WITH c AS (
-    SELECT rowid AS rid, TraceId, SpanId, ServiceName AS caller, SpanKind, SpanName,
-           epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e,
-           Source || ':' || "Offset" AS loc, th_attrs(SpanAttributes) AS al
-    FROM otel_traces WHERE SpanKind IN ('Client', 'Producer')
+-- the attribute lists of calls and consumers repeat: each distinct one is read once
+CREATE OR REPLACE TEMP TABLE th_targets AS
+WITH d AS (
+    SELECT DISTINCT SpanAttributes AS a FROM otel_traces
+    WHERE SpanKind IN ('Client', 'Producer', 'Consumer')
+), l AS (
+    SELECT a, th_attrs(a) AS al FROM d
 )
-SELECT rid, TraceId, SpanId, caller, SpanKind, SpanName, s, e, loc,
-       th_str(al, 'peer.service') AS peer,
+SELECT a, th_str(al, 'peer.service') AS peer,
        nullif(coalesce(th_str(al, 'server.address'), th_str(al, 'net.peer.name'),
                        th_str(al, 'http.host'),
                        regexp_extract(coalesce(th_str(al, 'url.full'), th_str(al, 'http.url')),
                                       '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#@]+)', 1)), '') AS host,
        coalesce(th_str(al, 'messaging.destination.name'),
                 th_str(al, 'messaging.destination')) AS dest
-FROM c;
+FROM l;
 CREATE OR REPLACE TEMP TABLE th_cont AS
 WITH links AS (
-    SELECT c.rid AS call, x.rid AS answer, x.ServiceName AS callee, x.s AS xs
-    FROM th_calls c JOIN th_spans x ON x.TraceId = c.TraceId AND x.ParentSpanId = c.SpanId
-    WHERE x.SpanKind IN ('Server', 'Consumer') OR x.ServiceName <> c.caller
-    UNION ALL
-    SELECT c.rid, x.rid, x.ServiceName, x.s
-    FROM th_calls c JOIN th_spans x ON x.TraceId = c.TraceId AND x.SpanId = c.SpanId
-    WHERE x.rid <> c.rid AND x.SpanKind IN ('Server', 'Consumer')
+    SELECT parent AS call, pservice AS caller, pkind AS kind, ps AS cs, pe AS ce,
+           child AS answer, service AS callee, s AS xs
+    FROM th_link
+    WHERE pkind IN ('Client', 'Producer')
+      AND (kind IN ('Server', 'Consumer') OR service <> pservice)
+    UNION ALL  -- Zipkin: the server shares the client's span ID
+    SELECT c.rid, c.ServiceName, c.SpanKind, c.s, c.e, x.rid, x.ServiceName, x.s
+    FROM th_dups c JOIN th_dups x ON x.TraceId = c.TraceId AND x.SpanId = c.SpanId
+    WHERE x.rid <> c.rid AND c.SpanKind IN ('Client', 'Producer')
+      AND x.SpanKind IN ('Server', 'Consumer')
 )
-SELECT call, answer, callee, xs FROM links
-QUALIFY row_number() OVER (PARTITION BY call ORDER BY xs, answer) = 1;
+SELECT * FROM links QUALIFY row_number() OVER (PARTITION BY call ORDER BY xs, answer) = 1;
 CREATE OR REPLACE TEMP TABLE th_learn AS
-WITH v AS (
-    SELECT c.peer AS value, t.callee FROM th_cont t JOIN th_calls c ON c.rid = t.call
-    UNION ALL SELECT c.host, t.callee FROM th_cont t JOIN th_calls c ON c.rid = t.call
-    UNION ALL SELECT c.dest, t.callee FROM th_cont t JOIN th_calls c ON c.rid = t.call
-    UNION ALL SELECT c.caller || ' ' || c.SpanName, t.callee
-    FROM th_cont t JOIN th_calls c ON c.rid = t.call
+WITH calls AS (  -- continued calls repeat their caller, name, attributes and callee
+    SELECT o.ServiceName AS caller, o.SpanName, o.SpanAttributes AS a, k.callee, count(*) AS n
+    FROM otel_traces o JOIN th_cont k ON k.call = o.rowid
+    GROUP BY ALL
+), v AS (
+    SELECT unnest([t.peer, t.host, t.dest, c.caller || ' ' || c.SpanName]) AS value, c.callee, c.n
+    FROM calls c LEFT JOIN th_targets t ON t.a = c.a
 )
 SELECT value, callee FROM v WHERE value IS NOT NULL GROUP BY value, callee
-QUALIFY row_number() OVER (PARTITION BY value ORDER BY count(*) DESC, callee) = 1;
+QUALIFY row_number() OVER (PARTITION BY value ORDER BY sum(n) DESC, callee) = 1;
 CREATE OR REPLACE TEMP TABLE th_services AS SELECT DISTINCT ServiceName AS name FROM otel_traces;
 CREATE OR REPLACE TEMP TABLE th_open AS
-SELECT c.*,
+SELECT c.* EXCLUDE (peer, host),
     CASE WHEN ps.name IS NOT NULL THEN c.peer
          WHEN lp.callee IS NOT NULL THEN lp.callee WHEN lh.callee IS NOT NULL THEN lh.callee
          WHEN ld.callee IS NOT NULL THEN ld.callee WHEN hs.name IS NOT NULL THEN hs.name
@@ -91,30 +94,40 @@ SELECT c.*,
          WHEN coalesce(lp.callee, lh.callee, ld.callee) IS NOT NULL THEN 'target seen continued'
          WHEN hs.name IS NOT NULL THEN 'host name' WHEN ln.callee IS NOT NULL THEN 'span name'
          WHEN c.dest IS NOT NULL THEN 'destination' END AS resolution
-FROM th_calls c
+FROM (
+    SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ServiceName AS caller, o.SpanKind, o.SpanName,
+           epoch_ns(o."Timestamp") AS s, epoch_ns(o."Timestamp") + o.Duration AS e,
+           t.peer, t.host, t.dest
+    FROM otel_traces o LEFT JOIN th_targets t ON t.a = o.SpanAttributes
+    WHERE o.SpanKind IN ('Client', 'Producer') AND o.rowid NOT IN (SELECT call FROM th_cont)
+) c
 LEFT JOIN th_services ps ON ps.name = c.peer
 LEFT JOIN th_learn lp ON lp.value = c.peer
 LEFT JOIN th_learn lh ON lh.value = c.host
 LEFT JOIN th_learn ld ON ld.value = c.dest
 LEFT JOIN th_services hs ON hs.name = split_part(split_part(c.host, ':', 1), '.', 1)
-LEFT JOIN th_learn ln ON ln.value = c.caller || ' ' || c.SpanName
-WHERE c.rid NOT IN (SELECT call FROM th_cont);
+LEFT JOIN th_learn ln ON ln.value = c.caller || ' ' || c.SpanName;
 CREATE OR REPLACE TEMP TABLE th_answers AS
-SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ParentSpanId, o.ServiceName, o.SpanKind, o.SpanName,
-       epoch_ns(o."Timestamp") AS s, o.Source || ':' || o."Offset" AS loc,
-       CASE WHEN o.SpanKind = 'Consumer' THEN coalesce(
-           th_str(th_attrs(o.SpanAttributes), 'messaging.destination.name'),
-           th_str(th_attrs(o.SpanAttributes), 'messaging.destination')) END AS dest
-FROM otel_traces o
-WHERE o.SpanKind IN ('Server', 'Consumer')
-  AND (o.ParentSpanId = '' OR o.rowid NOT IN (SELECT child FROM th_parent));
+WITH a AS (
+    SELECT rowid AS rid, TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, SpanName,
+           epoch_ns("Timestamp") AS s, SpanAttributes
+    FROM otel_traces WHERE rowid IN (
+        SELECT child FROM th_link WHERE parent IS NULL AND kind IN ('Server', 'Consumer'))
+)
+SELECT a.* EXCLUDE (SpanAttributes), CASE WHEN a.SpanKind = 'Consumer' THEN t.dest END AS dest
+FROM a LEFT JOIN th_targets t ON t.a = a.SpanAttributes;
 """
 
+# Only what depends on the pair is aggregated; what depends on the call alone (caller, base,
+# resolution: a call with no callee can only be matched by parent span ID) is joined after.
 _CANDIDATES = """
 CREATE OR REPLACE TEMP TABLE th_cand AS
 WITH keyed_calls AS (
-    SELECT *, 's:' || callee AS k FROM th_open WHERE callee IS NOT NULL
-    UNION ALL SELECT *, 'd:' || dest FROM th_open WHERE dest IS NOT NULL AND SpanKind = 'Producer'
+    SELECT rid, TraceId, SpanKind, s, e, dest, 's:' || callee AS k
+    FROM th_open WHERE callee IS NOT NULL
+    UNION ALL
+    SELECT rid, TraceId, SpanKind, s, e, dest, 'd:' || dest
+    FROM th_open WHERE dest IS NOT NULL AND SpanKind = 'Producer'
 ), windows AS (
     SELECT *, s - {tol} AS lo,
         coalesce(e, s) + {tol} + CASE WHEN SpanKind = 'Producer' THEN {lag} ELSE 0 END
@@ -124,42 +137,43 @@ WITH keyed_calls AS (
     SELECT *, unnest(range(lo // {width}, least(hi // {width}, lo // {width} + 512) + 1)) AS b
     FROM windows
 ), keyed_answers AS (
-    SELECT *, 's:' || ServiceName AS k, s // {width} AS b FROM th_answers
-    UNION ALL SELECT *, 'd:' || dest, s // {width} FROM th_answers WHERE dest IS NOT NULL
+    SELECT rid, TraceId, s, dest, 's:' || ServiceName AS k, s // {width} AS b FROM th_answers
+    UNION ALL
+    SELECT rid, TraceId, s, dest, 'd:' || dest, s // {width} FROM th_answers
+    WHERE dest IS NOT NULL
 ), timed AS (
-    SELECT c.rid AS call, a.rid AS answer, false AS exact, c.base, c.resolution,
-           a.s - c.s AS gap, a.s BETWEEN c.s AND coalesce(c.e, a.s)
-               OR c.SpanKind = 'Producer' AND a.s >= c.s AS inside, c.caller,
+    SELECT c.rid AS call, a.rid AS answer, false AS exact, a.s - c.s AS gap,
+           a.s BETWEEN c.s AND coalesce(c.e, a.s) OR c.SpanKind = 'Producer' AND a.s >= c.s
+               AS inside,
            a.TraceId = c.TraceId AS same_trace
     FROM expanded c JOIN keyed_answers a ON a.k = c.k AND a.b = c.b
     WHERE a.s BETWEEN c.lo AND c.hi AND coalesce(a.dest = c.dest, true)
 ), claimed AS (
     SELECT answer, call FROM timed WHERE same_trace
 ), exact AS (
-    SELECT c.rid, a.rid, true, coalesce(c.base, 1.0), coalesce(c.resolution, 'parent span ID'),
-           a.s - c.s, true, c.caller, false
+    SELECT c.rid, a.rid, true, a.s - c.s, true, false
     FROM th_open c JOIN th_answers a ON a.ParentSpanId = c.SpanId AND a.TraceId <> c.TraceId
+), pairs AS (
+    SELECT call, answer, bool_or(exact) AS exact, any_value(gap) AS gap, bool_or(inside) AS inside
+    FROM (SELECT * FROM timed UNION ALL SELECT * FROM exact)
+    WHERE NOT same_trace AND (exact OR answer NOT IN (SELECT answer FROM claimed)
+                               AND call NOT IN (SELECT call FROM claimed))
+    GROUP BY call, answer
 )
-SELECT call, answer, bool_or(exact) AS exact, max(base) AS base,
-       any_value(resolution) AS resolution, any_value(gap) AS gap, bool_or(inside) AS inside,
-       any_value(caller) AS caller
-FROM (SELECT * FROM timed UNION ALL SELECT * FROM exact)
-WHERE NOT same_trace AND (exact OR answer NOT IN (SELECT answer FROM claimed)
-                           AND call NOT IN (SELECT call FROM claimed))
-GROUP BY call, answer
+SELECT p.*, o.caller FROM pairs p JOIN th_open o ON o.rid = p.call
 """
 
 _ROUND = """
 INSERT INTO th_match
 WITH avail AS (
-    SELECT * FROM th_cand
+    SELECT call, answer, exact, gap, inside FROM th_cand
     WHERE call NOT IN (SELECT call FROM th_match) AND answer NOT IN (SELECT answer FROM th_match)
 ), best_a AS (
     SELECT * FROM avail
     QUALIFY row_number() OVER (PARTITION BY answer ORDER BY exact DESC, inside DESC,
                                CASE WHEN gap >= 0 THEN gap ELSE -20 * gap END, call) = 1
 )
-SELECT call, answer, exact, base, resolution, gap, inside FROM best_a
+SELECT * FROM best_a
 QUALIFY row_number() OVER (PARTITION BY call ORDER BY exact DESC, inside DESC,
                            CASE WHEN gap >= 0 THEN gap ELSE -20 * gap END, answer) = 1
 """
@@ -168,19 +182,20 @@ _PAIRS = """
 WITH rivals AS (
     SELECT answer, count(DISTINCT caller) AS callers FROM th_cand GROUP BY answer
 )
-SELECT c.TraceId, c.SpanId, c.caller, c.SpanName, c.SpanKind, c.loc,
-       a.TraceId, a.SpanId, a.ServiceName, a.SpanName, a.loc, m.gap, m.exact,
-       round(m.base * CASE WHEN m.inside THEN 1.0 ELSE 0.7 END / r.callers, 2) AS confidence,
-       m.resolution, a.rid
+SELECT c.TraceId, c.SpanId, c.caller, c.SpanName, c.SpanKind, c.rid,
+       a.TraceId, a.SpanId, a.ServiceName, a.SpanName, a.rid, m.gap, m.exact,
+       -- in DOUBLE, as always: 0.95 * 0.7 rounds to 0.66, not to DECIMAL's 0.67
+       round(coalesce(c.base, 1.0)::DOUBLE * CASE WHEN m.inside THEN 1.0 ELSE 0.7 END
+             / r.callers, 2),
+       coalesce(c.resolution, 'parent span ID')
 FROM th_match m JOIN th_open c ON c.rid = m.call JOIN th_answers a ON a.rid = m.answer
 JOIN rivals r ON r.answer = m.answer
-ORDER BY c.loc
 """
 
 _EDGES = """
 WITH rows AS (
-    SELECT c.caller, t.callee, c.SpanKind, 1 AS continued, 0 AS broken, NULL AS trace
-    FROM th_cont t JOIN th_calls c ON c.rid = t.call
+    SELECT caller, callee, kind AS SpanKind, 1 AS continued, 0 AS broken, NULL AS trace
+    FROM th_cont
     UNION ALL
     SELECT o.caller, coalesce(a.ServiceName, o.callee), o.SpanKind, 0,
            CASE WHEN m.call IS NULL THEN 0 ELSE 1 END,
@@ -215,9 +230,7 @@ def match_hops(store: Store) -> Hops:
     )
     width = int(min(max(width or 0, 1_000_000), 10_000_000_000))
     lag = store.scalar(
-        """SELECT quantile_cont(x.s - coalesce(c.e, c.s), 0.99) FROM th_cont t
-           JOIN th_calls c ON c.rid = t.call JOIN th_spans x ON x.rid = t.answer
-           WHERE c.SpanKind = 'Producer'"""
+        "SELECT quantile_cont(xs - coalesce(ce, cs), 0.99) FROM th_cont WHERE kind = 'Producer'"
     )
     lag = int(max(2 * (lag or 0), 1_000_000_000)) if lag is not None else DEFAULT_QUEUE_LAG_NS
     con.execute(
@@ -226,8 +239,8 @@ def match_hops(store: Store) -> Hops:
         )
     )
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE th_match (call BIGINT, answer BIGINT, exact BOOLEAN, "
-        "base DOUBLE, resolution VARCHAR, gap BIGINT, inside BOOLEAN)"
+        "CREATE OR REPLACE TEMP TABLE th_match "
+        "(call BIGINT, answer BIGINT, exact BOOLEAN, gap BIGINT, inside BOOLEAN)"
     )
     for _ in range(4):
         before = store.scalar("SELECT count(*) FROM th_match")
@@ -235,8 +248,9 @@ def match_hops(store: Store) -> Hops:
         if store.scalar("SELECT count(*) FROM th_match") == before:
             break
     hops = Hops()
+    known = spans(store, "SELECT call FROM th_match UNION ALL SELECT answer FROM th_match")
     for row in store.query(_PAIRS):
-        hops.findings.append(_finding(row))
+        hops.findings.append(_finding(row, known))
         if row[12]:
             key = (row[2], row[8])
             hops.exact[key] = hops.exact.get(key, 0) + 1
@@ -247,25 +261,25 @@ def match_hops(store: Store) -> Hops:
     return hops
 
 
-def _finding(row: tuple[Any, ...]) -> Finding:
+def _finding(row: tuple[Any, ...], known: dict[int, SpanInfo]) -> Finding:
     (
         trace_id,
         span_id,
         caller,
         name,
         kind,
-        loc,
+        call,
         callee_trace,
         callee_span,
         callee,
         callee_name,
-        callee_loc,
+        answer,
         gap,
         exact,
         confidence,
         resolution,
-        _rid,
     ) = row
+    loc, callee_loc = known[call].loc, known[answer].loc
     when = f"{ms(gap)} {'after' if gap >= 0 else 'before'} the call started"
     how = (
         "it kept the caller's span ID as parent but not its trace ID"

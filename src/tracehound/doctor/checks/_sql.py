@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding, get_rule
 
-__all__ = ["finding", "install", "location", "ms"]
+__all__ = ["PARENTS", "SpanInfo", "finding", "install", "location", "ms", "spans"]
 
 _SETUP = """
 CREATE OR REPLACE MACRO th_attrs(a) AS from_json(a, '[{"key":"VARCHAR","value":"JSON"}]');
@@ -16,22 +16,71 @@ CREATE OR REPLACE MACRO th_str(al, k) AS
     (list_filter(al, lambda x: x.key = k)[1].value) ->> 'stringValue';
 CREATE OR REPLACE VIEW th_spans AS
 SELECT rowid AS rid, TraceId, SpanId, ParentSpanId, SpanKind, ServiceName, SpanName, Shared,
-       epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e, Duration,
-       Source || ':' || "Offset" AS loc
+       epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e, Duration
 FROM otel_traces;
-CREATE OR REPLACE TEMP TABLE th_parent AS
-SELECT c.rid AS child, p.rid AS parent
-FROM th_spans c JOIN th_spans p
+-- span IDs used more than once in a trace: a cheap pass over hashes, then exact
+CREATE OR REPLACE TEMP TABLE th_dup_hash AS
+SELECT hash(TraceId, SpanId) AS h FROM otel_traces GROUP BY h HAVING count(*) > 1;
+CREATE OR REPLACE TEMP TABLE th_dups AS
+SELECT rowid AS rid, TraceId, SpanId, ParentSpanId = '' AS root, SpanKind, ServiceName, SpanName,
+       Shared, epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e,
+       Source || ':' || "Offset" AS loc
+FROM otel_traces WHERE hash(TraceId, SpanId) IN (SELECT h FROM th_dup_hash)
+QUALIFY count(*) OVER (PARTITION BY TraceId, SpanId) > 1;
+-- The one join of spans to their parents, kept only where a check looks: spans without
+-- a parent, children outside their parent, children of calls, and children whose parent
+-- ID is ambiguous (`amb`, a superset: hashes) so that PARENTS can choose among them.
+CREATE OR REPLACE TEMP TABLE th_link AS
+SELECT c.rid AS child, c.SpanKind AS kind, c.ServiceName AS service, c.s, c.e,
+       c.ParentSpanId = '' AS root, p.rid AS parent, p.SpanKind AS pkind,
+       p.ServiceName AS pservice, p.Shared AS pshared, p.s AS ps, p.e AS pe,
+       hash(c.TraceId, c.ParentSpanId) IN (SELECT h FROM th_dup_hash) AS amb
+FROM th_spans c LEFT JOIN th_spans p
   ON p.TraceId = c.TraceId AND p.SpanId = c.ParentSpanId AND p.rid <> c.rid
-WHERE c.ParentSpanId <> ''
-QUALIFY row_number() OVER (
-    PARTITION BY c.rid ORDER BY (p.ServiceName = c.ServiceName) DESC, p.Shared, p.rid) = 1;
+WHERE p.rid IS NULL OR amb OR c.s < p.s OR c.e > p.e
+   OR p.SpanKind IN ('Client', 'Producer')
+      AND (c.SpanKind IN ('Server', 'Consumer') OR c.ServiceName <> p.ServiceName);
+"""
+
+# each child's parent, a parent in the same service first when the ID is ambiguous
+# (only th_link's ambiguous rows need the window)
+PARENTS = """
+SELECT * FROM th_link WHERE parent IS NOT NULL AND NOT amb
+UNION ALL
+SELECT * FROM (
+    SELECT * FROM th_link WHERE parent IS NOT NULL AND amb
+    QUALIFY row_number() OVER (
+        PARTITION BY child ORDER BY (pservice = service) DESC, pshared, parent) = 1
+)
 """
 
 
 def install(store: Store) -> None:
     """Create the helpers the checks query (idempotent)."""
     store.con.execute(_SETUP)
+
+
+class SpanInfo(NamedTuple):
+    """What a finding says about a span."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    service: str
+    kind: str
+    loc: str | None
+
+
+def spans(store: Store, rids: str) -> dict[int, SpanInfo]:
+    """The spans whose row IDs the query ``rids`` selects, by row ID.
+
+    A query of its own on purpose: joined into a larger query, the look-up by row ID in
+    ``otel_traces`` can cost more than the rest of it; alone, it takes milliseconds.
+    """
+    sql = f"""
+        SELECT rowid, TraceId, SpanId, SpanName, ServiceName, SpanKind, Source || ':' || "Offset"
+        FROM otel_traces WHERE rowid IN ({rids})"""
+    return {rid: SpanInfo(*rest) for rid, *rest in store.query(sql)}
 
 
 def location(source: str | None, offset: str | None) -> str | None:

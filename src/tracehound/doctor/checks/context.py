@@ -19,8 +19,9 @@ __all__ = ["ContextResult", "check"]
 
 _ORPHANS = """
 WITH missing AS (
-    SELECT c.* FROM th_spans c
-    WHERE c.ParentSpanId <> '' AND c.rid NOT IN (SELECT child FROM th_parent)
+    SELECT rowid AS rid, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
+           Source || ':' || "Offset" AS loc
+    FROM otel_traces WHERE rowid IN (SELECT child FROM th_link WHERE parent IS NULL AND NOT root)
 ), holes AS (
     SELECT TraceId, ParentSpanId, count(*) AS children,
            bool_or(SpanKind NOT IN ('Server', 'Consumer')) AS local_parent
@@ -35,24 +36,32 @@ LEFT JOIN (SELECT * FROM rejected WHERE SpanId IS NOT NULL
 ORDER BY m.loc
 """
 
+# Windows over every root are slow (a partition per trace): count with an aggregate, rank
+# only the roots that are reported, and deduplicate only the IDs th_dups names.
 _ROOTS = """
-WITH roots AS (
-    SELECT t.*, contains(o.SpanAttributes::VARCHAR, '"tracehound.new_trace"') AS deliberate
-    FROM th_spans t JOIN otel_traces o ON o.rowid = t.rid
-    WHERE t.ParentSpanId = ''
-    QUALIFY row_number() OVER (PARTITION BY t.TraceId, t.SpanId ORDER BY t.Shared, t.rid) = 1
-), ranked AS (
-    SELECT *, count(*) OVER (PARTITION BY TraceId) AS n,
-           row_number() OVER (PARTITION BY TraceId ORDER BY s, rid) AS k,
-           first_value(SpanId) OVER (PARTITION BY TraceId ORDER BY s, rid) AS first_id,
-           first_value(SpanName) OVER (PARTITION BY TraceId ORDER BY s, rid) AS first_name,
-           first_value(ServiceName) OVER (PARTITION BY TraceId ORDER BY s, rid) AS first_service
-    FROM roots
+WITH kept AS (  -- a root ID used twice (Zipkin) is one root
+    SELECT rowid AS rid, TraceId, SpanKind, epoch_ns("Timestamp") AS s FROM otel_traces
+    WHERE ParentSpanId = '' AND rowid NOT IN (SELECT rid FROM th_dups)
+    UNION ALL
+    SELECT rid, TraceId, SpanKind, s FROM th_dups WHERE root
+    QUALIFY row_number() OVER (PARTITION BY TraceId, SpanId ORDER BY Shared, rid) = 1
+), traces AS (
+    SELECT TraceId, count(*) AS n FROM kept GROUP BY TraceId
+), shown AS (
+    SELECT k.rid, k.TraceId, k.s, t.n FROM kept k JOIN traces t USING (TraceId)
+    WHERE t.n > 1 OR k.SpanKind NOT IN ('Server', 'Consumer')
+), details AS (
+    SELECT rowid AS rid, SpanId, SpanName, SpanKind, ServiceName, Source || ':' || "Offset" AS loc,
+           CASE WHEN SpanKind NOT IN ('Server', 'Consumer') THEN
+               contains(SpanAttributes::VARCHAR, '"tracehound.new_trace"') END AS deliberate
+    FROM otel_traces WHERE rowid IN (SELECT rid FROM shown)
 )
-SELECT TraceId, SpanId, SpanName, SpanKind, ServiceName, loc, n, k,
-       first_id, first_name, first_service, deliberate
-FROM ranked WHERE n > 1 OR SpanKind NOT IN ('Server', 'Consumer')
-ORDER BY loc
+SELECT r.TraceId, d.SpanId, d.SpanName, d.SpanKind, d.ServiceName, d.loc, r.n,
+       row_number() OVER w AS k, first_value(d.SpanId) OVER w, first_value(d.SpanName) OVER w,
+       first_value(d.ServiceName) OVER w, d.deliberate
+FROM shown r JOIN details d USING (rid)
+WINDOW w AS (PARTITION BY r.TraceId ORDER BY r.s, r.rid)
+ORDER BY d.loc
 """
 
 

@@ -10,42 +10,28 @@ or marked ``shared``: that is how Zipkin models one RPC.
 
 from __future__ import annotations
 
-from tracehound.doctor.checks._sql import finding, ms
+from tracehound.doctor.checks._sql import PARENTS, finding, ms, spans
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
 __all__ = ["check"]
 
 _DURATIONS = """
-SELECT TraceId, SpanId, SpanName, ServiceName, loc, Duration FROM th_spans
-WHERE Duration IS NULL OR Duration <= 0 ORDER BY loc
+SELECT TraceId, SpanId, SpanName, ServiceName, Source || ':' || "Offset" AS loc, Duration
+FROM otel_traces WHERE Duration IS NULL OR Duration <= 0 ORDER BY loc
 """
 
-_OUTSIDE = """
-WITH t AS (
-    SELECT rowid AS rid, epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e,
-           SpanKind FROM otel_traces
-), outside AS (
-    SELECT r.child, r.parent, p.s - c.s AS early, c.e - p.e AS late
-    FROM th_parent r JOIN t c ON c.rid = r.child JOIN t p ON p.rid = r.parent
-    WHERE c.s < p.s
-       OR (c.e > p.e AND NOT (c.SpanKind = 'Consumer' AND p.SpanKind = 'Producer'))
-)
-SELECT c.TraceId, c.SpanId, c.SpanName, c.ServiceName, c.loc, p.SpanId, p.SpanName,
-       p.ServiceName, o.early, o.late
-FROM outside o JOIN th_spans c ON c.rid = o.child JOIN th_spans p ON p.rid = o.parent
-ORDER BY c.loc
+_OUTSIDE = f"""
+CREATE OR REPLACE TEMP TABLE th_outside AS
+SELECT child, parent, ps - s AS early, e - pe AS late FROM ({PARENTS})
+WHERE s < ps OR (e > pe AND NOT (kind = 'Consumer' AND pkind = 'Producer'))
 """
 
 _DUPLICATES = """
-WITH d AS (
-    SELECT TraceId, SpanId FROM otel_traces GROUP BY TraceId, SpanId HAVING count(*) > 1
-)
 SELECT TraceId, SpanId, count(*) AS n, list(SpanKind ORDER BY SpanKind) AS kinds,
        list(DISTINCT ServiceName ORDER BY ServiceName) AS services, bool_or(Shared) AS shared,
        list(loc ORDER BY loc) AS locs, min(SpanName) AS name
-FROM th_spans JOIN d USING (TraceId, SpanId)
-GROUP BY TraceId, SpanId ORDER BY min(loc)
+FROM th_dups GROUP BY TraceId, SpanId ORDER BY min(loc)
 """
 
 
@@ -70,9 +56,11 @@ def check(store: Store) -> list[Finding]:
                 details={"duration_ns": duration},
             )
         )
-    for row in store.query(_OUTSIDE):
-        trace_id, span_id, name, service, loc, parent_id, parent_name, parent_service = row[:8]
-        early, late = row[8], row[9]
+    store.con.execute(_OUTSIDE)
+    known = spans(store, "SELECT child FROM th_outside UNION ALL SELECT parent FROM th_outside")
+    for child, parent, early, late in store.query("SELECT * FROM th_outside"):
+        trace_id, span_id, name, service, _, loc = known[child]
+        parent_id, parent_name, parent_service = known[parent][1:4]
         if early is not None and early > 0:
             what = f"starts {ms(early)} before its parent '{parent_name}'"
         else:

@@ -5,6 +5,10 @@ as OpenTelemetry's capture-headers options do; ``_`` in the name read as
 ``-``) are read with `tracehound.formats.read_headers`, the same parser the
 runtime propagator uses, and every problem it names becomes a finding.  The
 formats seen per span are kept as evidence for the per-edge view.
+
+Nearly every such span recorded one valid W3C ``traceparent`` and nothing
+else, and the parser says the same of all of them (`LONE_TRACEPARENT`): SQL
+recognises those from the attribute text and only the others reach Python.
 """
 
 from __future__ import annotations
@@ -17,15 +21,47 @@ import orjson
 from tracehound.doctor.checks._sql import finding
 from tracehound.doctor.store import Store
 from tracehound.formats import read_headers
+from tracehound.formats.inbound import Inbound
 from tracehound.rules import Finding
 
-__all__ = ["HeaderEvidence", "check"]
+__all__ = ["LONE_TRACEPARENT", "HeaderEvidence", "check"]
 
 PREFIX = "http.request.header."
 
+_TRACEPARENT = r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}"
+_HEADER = (
+    r'\{"key":"http\.request\.header\.traceparent","value":\{(?:"arrayValue":\{"values":\[\{'
+    rf'"stringValue":"{_TRACEPARENT}"\}}\]\}}|"stringValue":"{_TRACEPARENT}")\}}\}}'
+)
+# a scalar attribute whose key and value need no escapes
+_SCALAR = (
+    r'\{"key":"[^"\\]*","value":\{"(?:stringValue|intValue|doubleValue|boolValue)":'
+    r'(?:"[^"\\]*"|[^"\\{}\[\],]*)\}\}'
+)
+_ZERO_ID = (
+    r'"http\.request\.header\.traceparent","value":\{(?:"arrayValue":\{"values":\[\{)?'
+    r'"stringValue":"00-(?:0{32}|[0-9a-f]{32}-0{16})-'
+)
+
+# A lone traceparent: the prefix occurs once, in a top-level attribute whose one value
+# has the version-00 shape and non-zero IDs; the others are plain scalars.  Anything
+# else, however harmless, goes to the parser: this may only err towards Python.
+_HEADERS = f"""
+CREATE OR REPLACE TEMP TABLE th_headers AS
+WITH h AS (
+    SELECT rowid AS rid, SpanAttributes::VARCHAR AS a FROM otel_traces
+    WHERE contains(SpanAttributes::VARCHAR, '"{PREFIX}')
+)
+SELECT rid,
+       length(a) - length(replace(a, '"{PREFIX}', '')) = {len(PREFIX) + 1}
+       AND regexp_full_match(a, '\\[(?:{_SCALAR},)*{_HEADER}(?:,{_SCALAR})*\\]')
+       AND NOT regexp_matches(a, '{_ZERO_ID}') AS lone
+FROM h
+"""
+
 _SPANS = """
 SELECT rowid, TraceId, SpanId, ServiceName, SpanName, Source || ':' || "Offset", SpanAttributes
-FROM otel_traces WHERE contains(SpanAttributes::VARCHAR, '"http.request.header.')
+FROM otel_traces WHERE rowid IN (SELECT rid FROM th_headers WHERE NOT lone)
 """
 
 
@@ -40,9 +76,28 @@ class HeaderEvidence:
     continued: bool
     """Whether a receiver following tracehound's rules would continue a trace."""
 
+    @classmethod
+    def of(cls, inbound: Inbound) -> HeaderEvidence:
+        return cls(
+            tuple(f.value for f in inbound.formats_seen),
+            frozenset(p.code for p in inbound.problems),
+            inbound.context is not None,
+        )
+
+
+LONE_TRACEPARENT = HeaderEvidence.of(
+    read_headers([("traceparent", f"00-{'1' * 32}-{'2' * 16}-01")])
+)
+"""The evidence of every span that `th_headers` marks ``lone`` (it raises no problem)."""
+
 
 def check(store: Store) -> tuple[list[Finding], dict[int, HeaderEvidence]]:
-    """Findings for every span with recorded headers, and the evidence by span row ID."""
+    """Findings for every span with recorded headers, and the evidence by span row ID.
+
+    Creates ``th_headers`` (``rid``, ``lone``): every span that recorded headers.  The
+    evidence map leaves out the ``lone`` ones, whose evidence is `LONE_TRACEPARENT`.
+    """
+    store.con.execute(_HEADERS)
     findings: list[Finding] = []
     evidence: dict[int, HeaderEvidence] = {}
     for rid, trace_id, span_id, service, name, loc, attributes in store.query(_SPANS):
@@ -50,11 +105,7 @@ def check(store: Store) -> tuple[list[Finding], dict[int, HeaderEvidence]]:
         if not pairs:
             continue
         inbound = read_headers(pairs)
-        evidence[rid] = HeaderEvidence(
-            tuple(f.value for f in inbound.formats_seen),
-            frozenset(p.code for p in inbound.problems),
-            inbound.context is not None,
-        )
+        evidence[rid] = HeaderEvidence.of(inbound)
         for problem in inbound.problems:
             findings.append(
                 finding(
