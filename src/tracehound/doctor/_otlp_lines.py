@@ -38,7 +38,7 @@ _SERVICE = '[{"key":"VARCHAR","value":{"stringValue":"JSON"}}]'
 # and not once per span.  A line is odd (left to Python) when DuckDB's lenient
 # reading could hide a problem: an entry that is not an object reads as all
 # NULL, like a resource without scopeSpans, a scope without spans or a span
-# without traceId (not an object, or snake_case).
+# with none of its main fields; snake_case names read as missing.
 SPANS = f"""
 WITH l AS MATERIALIZED (
     SELECT $source AS src, $first + ordinality - 1 AS n, line,
@@ -56,7 +56,10 @@ WITH l AS MATERIALIZED (
                     OR coalesce(list_bool_or(list_transform(r.scopeSpans,
                         lambda s: s.spans IS NULL
                             OR coalesce(list_bool_or(list_transform(s.spans,
-                                lambda sp: sp.traceId IS NULL)), false))), false))), false)
+                                lambda sp: sp.traceId IS NULL AND sp.spanId IS NULL
+                                    AND sp.name IS NULL AND sp.startTimeUnixNano IS NULL)),
+                                false))), false))), false)
+            OR contains(line, '"trace_id"')
             AS odd
     FROM l
     WHERE line IS NOT NULL AND (doc IS NOT NULL OR trim(line) <> '')  -- blank lines

@@ -17,6 +17,7 @@ rejected with a reason, in SQL, the same for every way (`_load_sql`).
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import shutil
@@ -32,6 +33,8 @@ import orjson
 from tracehound.doctor import _load_sql
 
 __all__ = ["CHUNK_ROWS", "LOADERS", "Store"]
+
+_log = logging.getLogger("tracehound")
 
 CHUNK_ROWS = 50_000
 
@@ -55,11 +58,13 @@ class Store:
         # checkpoint, which took most of the load's time (1M spans: 11 s against
         # 7 s); over the memory limit DuckDB spills to the temporary directory.
         self.con = duckdb.connect(str(path) if path is not None else ":memory:")
+        # Rows keep the input's order all the same where it matters: chunks go in
+        # in turn, and one thread stages a chunk of lines into one row group.
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
         if memory_limit is not None:
             # DuckDB spills what does not fit to its temporary directory
-            self.con.execute(f"SET memory_limit = '{max(memory_limit, 256 << 20) >> 20}MB'")
+            self.con.execute(f"SET memory_limit = '{max(memory_limit, 512 << 20) >> 20}MB'")
             self.con.execute(f"SET temp_directory = '{self._tmp / 'spill'}'")
         self.con.execute(_load_sql.SCHEMA)
         for number in range(LOADERS):
@@ -221,16 +226,21 @@ class Store:
                 break
             seq, path, kind, size = item
             leftovers: list[tuple[int, int, bytes]] = []
+            staged = False
             try:
                 if self._failure is None:
-                    leftovers = self._stage_chunk(cursor, table, path, kind, size)
+                    leftovers = self._stage_chunk(cursor, table, path, kind, size, first_try=True)
+                    staged = True
+            except duckdb.OutOfMemoryException:
+                pass  # tried again below, when no insert runs beside it
             except BaseException as exc:
                 self._failure = exc
-            finally:
-                path.unlink(missing_ok=True)
             with self._turns:
                 self._turns.wait_for(lambda seq=seq: self._turn == seq)  # type: ignore[misc]
                 try:
+                    if not staged and self._failure is None:
+                        leftovers = self._stage_chunk(cursor, table, path, kind, size)
+                    path.unlink(missing_ok=True)
                     if self._failure is None:
                         cursor.execute(_load_sql.INSERT.replace("th_chunk", table))
                         cursor.execute(_load_sql.REJECT.replace("th_chunk", table))
@@ -248,27 +258,49 @@ class Store:
         cursor.close()
 
     def _stage_chunk(
-        self, cursor: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str, size: Any
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        table: str,
+        path: Path,
+        kind: str,
+        size: Any,
+        *,
+        first_try: bool = False,
     ) -> list[tuple[int, int, bytes]]:
-        """Stage one chunk; the lines DuckDB left to Python, as ``(source, number, line)``."""
+        """Stage one chunk; the lines DuckDB left to Python, as ``(source, number, line)``.
+
+        On a first try, running out of memory raises (the caller tries again later);
+        otherwise a chunk DuckDB cannot read goes to Python.
+        """
         try:
             cursor.execute(_load_sql.stage(table, path, kind, size))
+        except duckdb.OutOfMemoryException:
+            if first_try:
+                raise
+            _log.warning("tracehound: DuckDB ran out of memory on a chunk; reading it in Python")
+            return self._stage_elsewhere(cursor, table, path, kind, size)
         except duckdb.Error:
             if kind == "rows":
                 raise
-            if kind == "lines":  # DuckDB could not read the chunk: all of it to Python
-                cursor.execute(_load_sql.nothing_stage(table))
-                return _records(path, *size[:2])
-            # DuckDB's JSON reader refused what orjson accepted: go row by row
-            _requests_to_rows(path)
-            cursor.execute(_load_sql.stage(table, path, "rows", 1 << 25))
-            return []
+            return self._stage_elsewhere(cursor, table, path, kind, size)
         if kind != "lines":
             return []
         found = cursor.execute(
             f"SELECT source, line_no, leftover FROM {table} WHERE leftover IS NOT NULL"
         ).fetchall()
         return [(source, line_no, line.encode() + b"\n") for source, line_no, line in found]
+
+    def _stage_elsewhere(
+        self, cursor: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str, size: Any
+    ) -> list[tuple[int, int, bytes]]:
+        """The fallback for a chunk DuckDB could not stage."""
+        if kind == "lines":  # DuckDB could not read the chunk: all of it to Python
+            cursor.execute(_load_sql.nothing_stage(table))
+            return _records(path, *size[:2])
+        # DuckDB's JSON reader refused what orjson accepted: go row by row
+        _requests_to_rows(path)
+        cursor.execute(_load_sql.stage(table, path, "rows", 1 << 25))
+        return []
 
     def _count_line_spans(self, cursor: duckdb.DuckDBPyConnection, table: str) -> None:
         for source, spans in cursor.execute(
