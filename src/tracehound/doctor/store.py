@@ -64,8 +64,8 @@ class Store:
         self.con.execute("SET enable_progress_bar = false")
         if memory_limit is not None:
             # DuckDB spills what does not fit to its temporary directory
-            self.con.execute(f"SET memory_limit = '{max(memory_limit, 512 << 20) >> 20}MB'")
             self.con.execute(f"SET temp_directory = '{self._tmp / 'spill'}'")
+            self.limit_memory(max(memory_limit, 512 << 20))
         self.con.execute(_load_sql.SCHEMA)
         for number in range(LOADERS):
             # each loader stages its chunks in a database of its own: temporary
@@ -312,6 +312,10 @@ class Store:
         if self._failure is not None:
             failure, self._failure = self._failure, None
             raise RuntimeError(f"loading spans into DuckDB failed: {failure}") from failure
+
+    def limit_memory(self, limit: int) -> None:
+        """Cap DuckDB's memory at ``limit`` bytes; what does not fit spills to disk."""
+        self.con.execute(f"SET memory_limit = '{limit >> 20}MB'")
 
     # -- reading ------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
