@@ -66,6 +66,11 @@ class Store:
             # DuckDB spills what does not fit to its temporary directory
             self.con.execute(f"SET temp_directory = '{self._tmp / 'spill'}'")
             self.limit_memory(max(memory_limit, 512 << 20))
+        # While loading, each loader's query runs on its own thread and DuckDB's
+        # worker threads only wait for work (one chunk of lines is one pipeline):
+        # without them the load took a fifth less time and CPU (1M spans).
+        # `finish` gives the checks their threads back.
+        self.con.execute("SET threads = 1")
         self.con.execute(_load_sql.SCHEMA)
         for number in range(LOADERS):
             # each loader stages its chunks in a database of its own: temporary
@@ -192,6 +197,7 @@ class Store:
         """Load what is left and wait for the loader; the table is complete afterwards."""
         self.flush()
         self._stop_workers()
+        self.con.execute("RESET threads")
         self._raise_failure()
         if self._rejects:
             self.con.executemany("INSERT INTO rejected VALUES (?, ?, ?, ?, ?)", self._rejects)
