@@ -362,7 +362,10 @@ def test_asgi_scope_with_tuple_headers_gets_a_list() -> None:
 
 
 @pytest.mark.parametrize(
-    "carrier", [42, "x", ((b"a", b"b"),), ConsumerRecord(*range(13)), object()], ids=repr
+    "carrier",
+    [42, "x", ((b"a", b"b"),), ConsumerRecord(*range(13)), object()],
+    # stable IDs (repr of object() holds an address): pytest-xdist workers must agree
+    ids=["int", "str", "tuple-of-byte-pairs", "consumer-record", "object"],
 )
 def test_unwritable_carrier_is_a_type_error_naming_the_shapes(carrier: object) -> None:
     with pytest.raises(TypeError, match="supported: a mutable mapping"):
