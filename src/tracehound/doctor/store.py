@@ -54,10 +54,19 @@ class Store:
         self._tmp = Path(tempfile.mkdtemp(prefix="tracehound-"))
         # the directory holds the span table now: remove it even if close() is never called
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
-        # In memory unless --db: a database file compresses the table at every
-        # checkpoint, which took most of the load's time (1M spans: 11 s against
-        # 7 s); over the memory limit DuckDB spills to the temporary directory.
-        self.con = duckdb.connect(str(path) if path is not None else ":memory:")
+        # In memory unless --db, compressed as a database file is.  A file
+        # compresses the table at every checkpoint, which took most of the load's
+        # time (1M spans: 11 s against 7 s); uncompressed in memory, the table
+        # spilled to disk under the memory limit (a third of the load's CPU went
+        # to the kernel) or took the peak over twice the input.
+        if path is not None:
+            self.con = duckdb.connect(str(path))
+            self._catalog: str | None = None
+        else:
+            self.con = duckdb.connect(":memory:")
+            self.con.execute("ATTACH ':memory:' AS th_spans (COMPRESS)")
+            self.con.execute("USE th_spans")
+            self._catalog = "th_spans"
         # Rows keep the input's order all the same where it matters: chunks go in
         # in turn, and one thread stages a chunk of lines into one row group.
         self.con.execute("SET preserve_insertion_order = false")
@@ -323,10 +332,14 @@ class Store:
         """Cap DuckDB's memory at ``limit`` bytes; what does not fit spills to disk."""
         self.con.execute(f"SET memory_limit = '{limit >> 20}MB'")
 
-    # -- reading ------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection of its own to the span table (for another thread)."""
-        return self.con.cursor()
+        cursor = self.con.cursor()
+        if self._catalog is not None:
+            cursor.execute(f"USE {self._catalog}")
+        return cursor
+
+    # -- reading ------------------------------------------------------------------
 
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` (for checks and reports)."""
