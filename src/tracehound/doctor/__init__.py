@@ -36,9 +36,9 @@ the span table spills to disk."""
 CHECK_MEMORY_PER_INPUT_BYTE = 0.75
 """DuckDB's memory limit for the checks, per byte of input (256 MB at least).
 
-The span table is in memory: left at the load's limit, the checks' own tables took the
-peak RSS to twice the input on 1M spans; at 0.75 it stays near 1.5 times, and the
-checks take about a tenth longer (they read back what spilled)."""
+Lower than the load's: with the span table in memory and not yet compressed, the
+checks' own tables took the peak RSS to twice the input on 1M spans at the load's
+limit, 1.5 times at this one.  (Compressed, the table leaves room: 1.2-1.3 times.)"""
 
 __all__ = [
     "Edge",
