@@ -200,3 +200,31 @@ def test_only_hooks_with_a_body_are_called_per_span() -> None:
     assert not _does_nothing(probe.returns_one)
     assert not _does_nothing(probe.calls)
     assert not _does_nothing(print)  # a builtin: no bytecode to judge, so it is called
+
+
+def test_the_chain_calls_every_other_processor_for_every_span() -> None:
+    """Only RootGuard's own on_start is kept for root spans; subclasses and odd hooks
+    (a staticmethod) see every span."""
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    from tracehound.findings import report
+    from tracehound.runtime.guards import RootGuard
+    from tracehound.runtime.setup import _Processors
+
+    seen: list[str] = []
+
+    class EverySpan(RootGuard):
+        def on_start(self, span, parent_context=None):  # type: ignore[no-untyped-def]
+            seen.append(f"sub:{span.name}")
+
+    class Static(SpanProcessor):
+        @staticmethod
+        def on_start(span, parent_context=None):  # type: ignore[no-untyped-def]
+            seen.append(f"static:{span.name}")
+
+    chain = _Processors()
+    chain.processors = (RootGuard(report), EverySpan(report), Static())
+    tracer = TracerProvider(active_span_processor=chain).get_tracer("t")  # type: ignore[arg-type]
+    with tracer.start_as_current_span("root"), tracer.start_as_current_span("child"):
+        pass
+    assert seen == ["sub:root", "static:root", "sub:child", "static:child"]

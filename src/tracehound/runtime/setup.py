@@ -102,8 +102,8 @@ class _Processors(SpanProcessor):
         # A RootGuard looks at root spans only: ask it about those alone (a call
         # per span saved); it goes first, as in the chain, so strict mode raises
         # before anything else took note of the span.
-        self._root_starts = tuple(s for s in starts if isinstance(s.__self__, RootGuard))
-        self._starts = tuple(s for s in starts if not isinstance(s.__self__, RootGuard))
+        self._root_starts = tuple(s for s in starts if _roots_only(s))
+        self._starts = tuple(s for s in starts if not _roots_only(s))
         self._endings, self._ends = hooks("_on_ending"), hooks("on_end")
         self._processors = processors
 
@@ -133,6 +133,11 @@ class _Processors(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return all(p.force_flush(timeout_millis) for p in self.processors)
+
+
+def _roots_only(hook: Any) -> bool:
+    """Whether ``hook`` is RootGuard's own on_start (not a subclass's)."""
+    return getattr(hook, "__func__", None) is RootGuard.on_start
 
 
 _NOTHING_OPS = frozenset({"RESUME", "NOP", "CACHE", "RETURN_VALUE", "RETURN_CONST", "LOAD_CONST"})
