@@ -200,3 +200,40 @@ def test_c004_skips_roots_marked_as_deliberate_new_traces(tmp_path: Path) -> Non
         "the trace starts at Internal span 'lost helper' of jobs: whatever called it did not "
         "hand over its context"
     ]
+
+
+def test_c003_reads_service_peer_name_as_well_as_peer_service(tmp_path: Path) -> None:
+    """``service.peer.name`` replaced ``peer.service``: a call naming its callee either way
+    is matched to the callee's new trace with full confidence."""
+    import orjson
+
+    def request(service: str, *spans: dict[str, object]) -> dict[str, object]:
+        resource = {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]}
+        return {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": list(spans)}]}]}
+
+    def span(trace: str, span_id: str, name: str, kind: int, start: int, **extra: object):  # type: ignore[no-untyped-def]
+        return {
+            "traceId": trace * 32,
+            "spanId": span_id * 16,
+            "name": name,
+            "kind": kind,
+            "startTimeUnixNano": str(1_700_000_000_000_000_000 + start * 1_000_000),
+            "endTimeUnixNano": str(1_700_000_000_000_000_000 + (start + 50) * 1_000_000),
+            **extra,
+        }
+
+    for key in ("service.peer.name", "peer.service"):
+        target = [{"key": key, "value": {"stringValue": "billing"}}]
+        lines = [
+            request(
+                "shop",
+                span("a", "1", "GET /cart", 2, 0),
+                span("a", "2", "POST", 3, 5, parentSpanId="1" * 16, attributes=target),
+            ),
+            request("billing", span("b", "3", "POST /bill", 2, 10)),
+        ]
+        path = tmp_path / f"{key}.jsonl"
+        path.write_bytes(b"".join(orjson.dumps(line) + b"\n" for line in lines))
+        (broken,) = codes(check_paths([str(path)]), "C003")
+        assert broken.details["matched_by"] == key, broken.details
+        assert "shop" in broken.message and "billing" in broken.message

@@ -2,9 +2,10 @@
 
 A CLIENT/PRODUCER span is *continued* when a span of its own trace names it
 as parent (or, Zipkin-style, shares its ID as the SERVER side).  The others
-are open calls.  Each open call gets a callee: its ``peer.service``; else the
-service that continued other calls with the same target (``peer.service``,
-``server.address``/``net.peer.name``/URL host, ``messaging.destination.name``);
+are open calls.  Each open call gets a callee: its ``service.peer.name`` (or the
+older ``peer.service``); else the service that continued other calls with the
+same target (that name, ``server.address``/``net.peer.name``/URL host,
+``messaging.destination.name``);
 else the service named by the host's first label; else the service that
 continued other calls of the same caller and span name.  An *answer* is a
 SERVER/CONSUMER span with no parent in its own trace.  Calls and answers are
@@ -46,7 +47,10 @@ WITH d AS (
 ), l AS (
     SELECT a, th_attrs(a) AS al FROM d
 )
-SELECT a, th_str(al, 'peer.service') AS peer,
+-- service.peer.name replaced peer.service in the semantic conventions: read both
+SELECT a, coalesce(th_str(al, 'service.peer.name'), th_str(al, 'peer.service')) AS peer,
+       CASE WHEN th_str(al, 'service.peer.name') IS NOT NULL
+            THEN 'service.peer.name' ELSE 'peer.service' END AS peer_key,
        nullif(coalesce(th_str(al, 'server.address'), th_str(al, 'net.peer.name'),
                        th_str(al, 'http.host'),
                        regexp_extract(coalesce(th_str(al, 'url.full'), th_str(al, 'http.url')),
@@ -81,7 +85,7 @@ SELECT value, callee FROM v WHERE value IS NOT NULL GROUP BY value, callee
 QUALIFY row_number() OVER (PARTITION BY value ORDER BY sum(n) DESC, callee) = 1;
 CREATE OR REPLACE TEMP TABLE th_services AS SELECT DISTINCT ServiceName AS name FROM otel_traces;
 CREATE OR REPLACE TEMP TABLE th_open AS
-SELECT c.* EXCLUDE (peer, host),
+SELECT c.* EXCLUDE (peer, peer_key, host),
     CASE WHEN ps.name IS NOT NULL THEN c.peer
          WHEN lp.callee IS NOT NULL THEN lp.callee WHEN lh.callee IS NOT NULL THEN lh.callee
          WHEN ld.callee IS NOT NULL THEN ld.callee WHEN hs.name IS NOT NULL THEN hs.name
@@ -90,14 +94,14 @@ SELECT c.* EXCLUDE (peer, host),
          WHEN coalesce(lp.callee, lh.callee, ld.callee) IS NOT NULL THEN 0.95
          WHEN hs.name IS NOT NULL THEN 0.9 WHEN ln.callee IS NOT NULL THEN 0.8
          WHEN c.dest IS NOT NULL THEN 0.9 END AS base,
-    CASE WHEN ps.name IS NOT NULL THEN 'peer.service'
+    CASE WHEN ps.name IS NOT NULL THEN c.peer_key
          WHEN coalesce(lp.callee, lh.callee, ld.callee) IS NOT NULL THEN 'target seen continued'
          WHEN hs.name IS NOT NULL THEN 'host name' WHEN ln.callee IS NOT NULL THEN 'span name'
          WHEN c.dest IS NOT NULL THEN 'destination' END AS resolution
 FROM (
     SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ServiceName AS caller, o.SpanKind, o.SpanName,
            epoch_ns(o."Timestamp") AS s, epoch_ns(o."Timestamp") + o.Duration AS e,
-           t.peer, t.host, t.dest
+           t.peer, t.peer_key, t.host, t.dest
     FROM otel_traces o LEFT JOIN th_targets t ON t.a = o.SpanAttributes
     WHERE o.SpanKind IN ('Client', 'Producer') AND o.rowid NOT IN (SELECT call FROM th_cont)
 ) c
