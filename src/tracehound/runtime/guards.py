@@ -131,7 +131,8 @@ class OpenSpan(NamedTuple):
 
     @property
     def location(self) -> str:
-        return f"{self.site[0]}:{self.site[1]}"
+        file, line = self.site  # worked out once: it decodes the line table
+        return f"{file}:{line}"
 
     @property
     def thread(self) -> str:
@@ -265,11 +266,12 @@ class LifecycleGuard(SpanProcessor):
             span_context = span._context
         except AttributeError:  # pragma: no cover - an SDK whose Span changed shape
             span_context = span.context
-        entry = self._open.pop(id(span_context), None)
+        key = id(span_context)
+        entry = self._open.pop(key, None)
         if entry is not None:
             self._key_of.pop(id(entry[6]), None)
             if self._reported_long:
-                self._reported_long.discard(id(span_context))
+                self._reported_long.discard(key)
 
     def _collected(self, ref: weakref.ref) -> None:  # type: ignore[type-arg]
         key = self._key_of.pop(id(ref), None)
