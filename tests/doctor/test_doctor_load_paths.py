@@ -1,7 +1,8 @@
 """The store's ways in give the same table: unparsed lines, whole requests and rows.
 
-OTLP/JSON lines go to DuckDB unparsed (`Store.add_line`), and what it finds
-irregular comes back to the Python readers; without that, regular requests go
+OTLP/JSON lines go to DuckDB unparsed (`Store.add_lines`): a chunk whole to
+its JSON reader, or line by line when the reader refuses a line; what it
+finds irregular comes back to the Python readers; without that, regular requests go
 to DuckDB whole (`Store.add_request`) and anything irregular span by span as
 rows; a chunk DuckDB's reader refuses is redone as rows, or by Python.
 Whatever the path, the span table, the rejections and the input errors must
@@ -84,6 +85,17 @@ ODD_LINES = [
 ]
 
 
+# the odd lines DuckDB's JSON reader takes whole (valid JSON, entries objects where
+# the skeleton has structs), plus requests without spans and a line of another format
+READABLE_LINES = [
+    *(ODD_LINES[i] for i in (0, 1, 2, 3, 4, 5, 7, 8, 10, 11, 17)),
+    b'{"resourceSpans":[]}\n',
+    b'{"resourceSpans":[{"scopeSpans":[{"spans":[]}]}]}\n',
+    b'{"hello":"world"}\n',
+    ODD_LINES[0],
+]
+
+
 def _snapshot(path: Path) -> tuple[list[tuple], list[tuple], list[str], list[tuple]]:
     store, report = load([str(path)])
     try:
@@ -95,11 +107,13 @@ def _snapshot(path: Path) -> tuple[list[tuple], list[tuple], list[str], list[tup
     return table, rejected, [str(e).split(":", 1)[1] for e in report.errors], summary
 
 
-@pytest.fixture(params=["odd", "generated", "collector"])
+@pytest.fixture(params=["odd", "readable", "generated", "collector"])
 def input_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     path = tmp_path / "input.otlp.jsonl"
     if request.param == "odd":
         path.write_bytes(b"".join(ODD_LINES))
+    elif request.param == "readable":
+        path.write_bytes(b"".join(READABLE_LINES))
     elif request.param == "generated":
         spans = generate(300, seed=11).spans
         path.write_bytes(b"".join(to_otlp_json_lines(spans, per_line=70)))
@@ -135,7 +149,65 @@ def test_a_chunk_of_lines_duckdb_cannot_read_goes_to_python(
 ) -> None:
     expected = _snapshot(input_file)
     monkeypatch.setattr(_otlp_lines, "SPANS", "SELECT error('cannot read') AS tid_raw")
+    monkeypatch.setattr(_otlp_lines, "SPANS_BY_LINE", "SELECT error('cannot read') AS tid_raw")
     assert _snapshot(input_file) == expected
+
+
+def _record_stages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    kinds: list[str] = []
+    stage = _load_sql.stage
+
+    def recording_stage(table: str, path: Path, kind: str, size: object) -> str:
+        kinds.append(kind)
+        return stage(table, path, kind, size)
+
+    monkeypatch.setattr(_load_sql, "stage", recording_stage)
+    return kinds
+
+
+def test_the_json_reader_reads_odd_but_valid_lines_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lines it gives no rows (snake_case, other formats, no spans) still reach Python."""
+    path = tmp_path / "input.otlp.jsonl"
+    path.write_bytes(b"".join(READABLE_LINES))
+    kinds = _record_stages(monkeypatch)
+    store, report = load([str(path)])
+    store.close()
+    assert kinds.count("lines") == 1 and "lines_by_line" not in kinds
+    assert report.spans_read == 4 + 1 + 1 + 4 + 2 + 2 + 2 + 2 + 1 + 1 + 1 + 4
+    assert [e.position for e in report.errors] == ["14"]  # the line of no known format
+
+
+def test_a_line_the_json_reader_refuses_sends_its_chunk_line_by_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "input.otlp.jsonl"
+    path.write_bytes(b"".join([*READABLE_LINES[:3], b"not json\n", *READABLE_LINES[3:]]))
+    kinds = _record_stages(monkeypatch)
+    expected = _snapshot(path)
+    assert [k for k in kinds if k.startswith("lines")] == ["lines", "lines_by_line"]
+    monkeypatch.delattr(store_module.Store, "add_lines")
+    assert _snapshot(path) == expected
+
+
+@pytest.mark.parametrize("blank", [b"\n", b" \t\n", b" \r\n"])
+def test_a_blank_line_keeps_the_line_numbers(
+    blank: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The JSON reader skips blank lines, so its row numbers would not be line numbers;
+    the CSV reader takes a lone CR for a line break."""
+    path = tmp_path / "input.otlp.jsonl"
+    lines = [_request(_span(name=str(i))) for i in range(4)]
+    path.write_bytes(b"".join([lines[0], lines[1], blank, lines[2], lines[3]]))
+    kinds = _record_stages(monkeypatch)
+    store, _ = load([str(path)])
+    try:
+        found = store.query('SELECT SpanName, "Offset" FROM otel_traces ORDER BY SpanName')
+    finally:
+        store.close()
+    assert [o.split(":")[0] for _, o in found] == ["1", "2", "4", "5"]
+    assert "lines" not in kinds
 
 
 def test_small_chunks_keep_the_input_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,8 +2,8 @@
 
 `SCHEMA` creates the tables; each chunk is read by its source query (`ROWS`
 for serialised rows, `DOCS` for whole OTLP/JSON requests, or
-`_otlp_lines.SPANS` for unparsed lines), normalised into a staging table by
-`STAGE` (IDs, times, the rejection reason), then copied by `INSERT` and
+`_otlp_lines.SPANS` or ``SPANS_BY_LINE`` for unparsed lines), normalised
+into a staging table by `STAGE` (IDs, times, the rejection reason), then copied by `INSERT` and
 `REJECT`.  Every source gives the same columns, so normalisation and
 rejection are the same for every format.
 """
@@ -188,13 +188,14 @@ WHERE c.Reason IS NOT NULL
 def stage(table: str, path: Path, kind: str, size: Any) -> str:
     """The statement staging the chunk at ``path`` into ``table``.
 
-    ``kind`` is ``rows``, ``docs`` or ``lines``; ``size`` the largest record's
-    size, or ``(source, first line number, size)`` for lines.
+    ``kind`` is ``rows``, ``docs``, ``lines`` or ``lines_by_line``; ``size``
+    the largest record's size, or ``(source, first line number, size)`` for lines.
     """
     quoted = "'" + str(path).replace("'", "''") + "'"
-    if kind == "lines":
+    if kind.startswith("lines"):
         source_id, first, size = size
-        source = _otlp_lines.SPANS.replace("$source", str(source_id))
+        query = _otlp_lines.SPANS if kind == "lines" else _otlp_lines.SPANS_BY_LINE
+        source = query.replace("$source", str(source_id))
         source = source.replace("$first", str(first))
     else:
         source = (DOCS if kind == "docs" else ROWS).replace("$no_lines", NO_LINES)

@@ -2,21 +2,26 @@
 
 The Collector's file exporter writes one ``ExportTraceServiceRequest`` per
 line.  The store copies blocks of such lines, unparsed, into chunk files, and
-`SPANS` unnests them in SQL: each line is parsed once into its skeleton
-(resources, scopes, spans as JSON text) and each span once for its fields.
-That is several times cheaper than ``orjson.loads`` plus DuckDB's struct
-reader.  Line numbers come from the row numbers of the chunk (so a chunk is
-read by one thread; the store loads two chunks at once).
+SQL unnests them: `SPANS` reads a chunk with DuckDB's JSON reader straight
+into a skeleton of structs (attributes, events and links as JSON text), the
+cheapest way in; it refuses a whole chunk for one line that is not JSON or
+not shaped like a request, and numbers lines by rows, so it is only used for
+blocks without blank lines.  `SPANS_BY_LINE` reads every line on its own
+(slower: the line is copied and parsed apart), so that one bad line costs
+only itself.  Line numbers are row numbers, so a chunk is read by one thread
+(the store loads two chunks at once).
 
-A line that is not a regular request -- invalid or cut-off JSON, another
-format, snake_case field names, a resource or scope entry that is not an
-object or has no ``scopeSpans``/``spans`` -- comes back whole as a
-*leftover*, for the Python readers, which name the problem precisely.
+A line that is not a regular request -- another format, snake_case field
+names, a resource or scope entry without ``scopeSpans``/``spans``, a span
+with none of its main fields, and for `SPANS_BY_LINE` invalid JSON -- is
+left to the Python readers, which name the problem precisely: `SPANS` gives
+no rows for it (the store sends every line without rows to Python),
+`SPANS_BY_LINE` gives it back whole as a *leftover*.
 """
 
 from __future__ import annotations
 
-__all__ = ["SPANS"]
+__all__ = ["SPANS", "SPANS_BY_LINE"]
 
 _SPAN = (
     '{"traceId":"VARCHAR","spanId":"VARCHAR","parentSpanId":"VARCHAR","traceState":"VARCHAR",'
@@ -29,43 +34,48 @@ _REQUEST = (
     '"instrumentationLibrary":{"name":"VARCHAR","version":"VARCHAR"},'
     f'"spans":[{_SPAN}]}}]}}]}}'
 )
+# the same skeleton as a column type for read_json, which also reads a
+# snake_case trace_id (a span the Python reader must read)
+_RESOURCE_SPANS_TYPE = (
+    "STRUCT(resource STRUCT(attributes JSON), scopeSpans STRUCT("
+    "scope STRUCT(name VARCHAR, version VARCHAR), "
+    "instrumentationLibrary STRUCT(name VARCHAR, version VARCHAR), "
+    "spans STRUCT(traceId VARCHAR, spanId VARCHAR, parentSpanId VARCHAR, traceState VARCHAR, "
+    "name VARCHAR, kind VARCHAR, startTimeUnixNano VARCHAR, endTimeUnixNano VARCHAR, "
+    "attributes JSON, events JSON, links JSON, status STRUCT(code VARCHAR, message VARCHAR), "
+    "trace_id JSON)[])[])[]"
+)
 _SERVICE = '[{"key":"VARCHAR","value":{"stringValue":"JSON"}}]'
 
-# Columns as the other sources give them (see _load_sql.STAGE), plus the service,
-# resource and scope (the other sources refer to th_scopes instead), the line
-# number and, for a leftover, the line itself.  Per-resource and per-scope
-# values are worked out before the next unnest, so that they are computed once
-# and not once per span.  A line is odd (left to Python) when DuckDB's lenient
-# reading could hide a problem: an entry that is not an object reads as all
-# NULL, like a resource without scopeSpans, a scope without spans or a span
-# with none of its main fields; snake_case names read as missing.
-SPANS = f"""
-WITH l AS MATERIALIZED (
-    SELECT $source AS src, $first + ordinality - 1 AS n, line,
-        TRY(json_transform(line, '{_REQUEST}')) AS doc
-    -- one VARCHAR column: \x01 cannot occur raw in JSON (a line holding one makes
-    -- DuckDB refuse the chunk, which then goes to Python whole)
-    FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, delim = '\x01', quote = '',
-        escape = '', header = false, auto_detect = false, max_line_size = $size,
-        buffer_size = $size) WITH ORDINALITY
-), c AS MATERIALIZED (
-    SELECT src, n, line, doc.resourceSpans AS rss,
-        doc.resourceSpans IS NULL
-            OR coalesce(list_bool_or(list_transform(doc.resourceSpans,
-                lambda r: r.scopeSpans IS NULL
-                    OR coalesce(list_bool_or(list_transform(r.scopeSpans,
-                        lambda s: s.spans IS NULL
-                            OR coalesce(list_bool_or(list_transform(s.spans,
-                                lambda sp: sp.traceId IS NULL AND sp.spanId IS NULL
-                                    AND sp.name IS NULL AND sp.startTimeUnixNano IS NULL)),
-                                false))), false))), false)
-            OR contains(line, '"trace_id"')
-            AS odd
-    FROM l
-    WHERE line IS NOT NULL AND (doc IS NOT NULL OR trim(line) <> '')  -- blank lines
-), r AS (
+
+def _odd(resource_spans: str, span_odd: str) -> str:
+    """Whether a request is odd: DuckDB's lenient reading could hide a problem.
+
+    An entry that is not an object reads as all NULL, like a resource without
+    scopeSpans, a scope without spans or a span with none of its main fields;
+    snake_case names read as missing.
+    """
+    return f"""({resource_spans} IS NULL
+        OR coalesce(list_bool_or(list_transform({resource_spans},
+            lambda r: r.scopeSpans IS NULL
+                OR coalesce(list_bool_or(list_transform(r.scopeSpans,
+                    lambda s: s.spans IS NULL
+                        OR coalesce(list_bool_or(list_transform(s.spans,
+                            lambda sp: sp.traceId IS NULL AND sp.spanId IS NULL
+                                AND sp.name IS NULL AND sp.startTimeUnixNano IS NULL
+                                {span_odd})),
+                            false))), false))), false))"""
+
+
+# From requests (``src``, ``n``, ``rss``) to the columns of the other sources
+# (see _load_sql.STAGE), plus the service, resource and scope (the other
+# sources refer to th_scopes instead), the line number and, for a leftover,
+# the line itself.  Per-resource and per-scope values are worked out before
+# the next unnest, so that they are computed once and not once per span.
+_UNNESTED = f"""
+r AS (
     SELECT src, n, unnest(rss) AS rs, generate_subscripts(rss, 1) - 1 AS ri
-    FROM c WHERE NOT odd
+    FROM requests
 ), r2 AS (
     SELECT src, n, ri, rs.scopeSpans AS sss,
         CASE WHEN json_type(rs.resource.attributes) = 'ARRAY'
@@ -101,6 +111,35 @@ SELECT sp.traceId AS tid_raw, sp.spanId AS sid_raw, sp.parentSpanId AS pid_raw,
     service, resource, scope_name, scope_version, NULL::VARCHAR AS bad,
     n AS line_no, NULL::VARCHAR AS leftover
 FROM p
+"""
+
+SPANS = f"""
+WITH requests AS (
+    SELECT $source AS src, $first + ordinality - 1 AS n, resourceSpans AS rss
+    FROM read_json($path, format = 'newline_delimited', records = true,
+        columns = {{'resourceSpans': '{_RESOURCE_SPANS_TYPE}'}}, maximum_object_size = $size)
+        WITH ORDINALITY
+    WHERE NOT {_odd("resourceSpans", "OR sp.trace_id IS NOT NULL")}
+), {_UNNESTED}
+"""
+
+SPANS_BY_LINE = f"""
+WITH l AS MATERIALIZED (
+    SELECT $source AS src, $first + ordinality - 1 AS n, line,
+        TRY(json_transform(line, '{_REQUEST}')) AS doc
+    -- one VARCHAR column: \x01 cannot occur raw in JSON (a line holding one makes
+    -- DuckDB refuse the chunk, which then goes to Python whole)
+    FROM read_csv($path, columns = {{'line': 'VARCHAR'}}, delim = '\x01', quote = '',
+        escape = '', header = false, auto_detect = false, max_line_size = $size,
+        buffer_size = $size) WITH ORDINALITY
+), c AS MATERIALIZED (
+    SELECT src, n, line, doc.resourceSpans AS rss,
+        {_odd("doc.resourceSpans", "")} OR contains(line, '"trace_id"') AS odd
+    FROM l
+    WHERE line IS NOT NULL AND (doc IS NOT NULL OR trim(line) <> '')  -- blank lines
+), requests AS (
+    SELECT src, n, rss FROM c WHERE NOT odd
+), {_UNNESTED}
 UNION ALL
 SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     NULL, NULL, src, NULL, NULL, NULL, NULL, NULL, n, line
