@@ -85,8 +85,8 @@ ODD_LINES = [
 ]
 
 
-# the odd lines DuckDB's JSON reader takes whole (valid JSON, entries objects where
-# the skeleton has structs), plus requests without spans and a line of another format
+# odd lines DuckDB's JSON reader takes (valid JSON, entries objects where the
+# skeleton has structs), requests without spans and a line of no known format
 READABLE_LINES = [
     *(ODD_LINES[i] for i in (0, 1, 2, 3, 4, 5, 7, 8, 10, 11, 17)),
     b'{"resourceSpans":[]}\n',
@@ -153,61 +153,81 @@ def test_a_chunk_of_lines_duckdb_cannot_read_goes_to_python(
     assert _snapshot(input_file) == expected
 
 
-def _record_stages(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    kinds: list[str] = []
-    stage = _load_sql.stage
+def _record_ways(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record how each chunk of lines is read: straight in (``direct``) or ``by_line``."""
+    ways: list[str] = []
+    stage, insert_lines = _load_sql.stage, _load_sql.insert_lines
 
     def recording_stage(table: str, path: Path, kind: str, size: object) -> str:
-        kinds.append(kind)
+        if kind == "lines":
+            ways.append("by_line")
         return stage(table, path, kind, size)
 
+    def recording_insert_lines(path: Path, source: int, first: int, size: int) -> str:
+        ways.append("direct")
+        return insert_lines(path, source, first, size)
+
     monkeypatch.setattr(_load_sql, "stage", recording_stage)
-    return kinds
+    monkeypatch.setattr(_load_sql, "insert_lines", recording_insert_lines)
+    return ways
 
 
-def test_the_json_reader_reads_odd_but_valid_lines_whole(
+def test_regular_lines_go_straight_into_the_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Lines it gives no rows (snake_case, other formats, no spans) still reach Python."""
     path = tmp_path / "input.otlp.jsonl"
-    path.write_bytes(b"".join(READABLE_LINES))
-    kinds = _record_stages(monkeypatch)
+    spans = generate(300, seed=5).spans
+    path.write_bytes(b"".join(to_otlp_json_lines(spans, per_line=40)))
+    monkeypatch.setattr(sources_module, "LINES_BLOCK", 4096)  # several chunks
+    ways = _record_ways(monkeypatch)
     store, report = load([str(path)])
     store.close()
-    assert kinds.count("lines") == 1 and "lines_by_line" not in kinds
-    assert report.spans_read == 4 + 1 + 1 + 4 + 2 + 2 + 2 + 2 + 1 + 1 + 1 + 4
-    assert [e.position for e in report.errors] == ["14"]  # the line of no known format
+    assert set(ways) == {"direct"} and len(ways) > 2
+    assert report.spans_read == report.spans_analysed == len(spans)
 
 
-def test_a_line_the_json_reader_refuses_sends_its_chunk_line_by_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b"not json\n",
+        ODD_LINES[10],  # a snake_case span
+        b'{"hello":"world"}\n',  # no known format
+        _request(_span(), _span(spanId="")),  # a span to reject
+        _request(_span(status="weird")),  # not shaped as the reader expects
+    ],
+)
+def test_an_odd_line_or_a_span_to_reject_sends_its_chunk_line_by_line(
+    odd: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "input.otlp.jsonl"
-    path.write_bytes(b"".join([*READABLE_LINES[:3], b"not json\n", *READABLE_LINES[3:]]))
-    kinds = _record_stages(monkeypatch)
+    path.write_bytes(b"".join([*READABLE_LINES[:3], odd, *READABLE_LINES[3:]]))
+    ways = _record_ways(monkeypatch)
     expected = _snapshot(path)
-    assert [k for k in kinds if k.startswith("lines")] == ["lines", "lines_by_line"]
+    assert ways == ["direct", "by_line"]
     monkeypatch.delattr(store_module.Store, "add_lines")
     assert _snapshot(path) == expected
 
 
-@pytest.mark.parametrize("blank", [b"\n", b" \t\n", b" \r\n"])
+@pytest.mark.parametrize(
+    ("blank", "read"),
+    [(b"\n", ["by_line"]), (b" \t\n", ["by_line"]), (b" \r\n", [])],  # [] = by Python
+)
 def test_a_blank_line_keeps_the_line_numbers(
-    blank: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    blank: bytes, read: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The JSON reader skips blank lines, so its row numbers would not be line numbers;
     the CSV reader takes a lone CR for a line break."""
     path = tmp_path / "input.otlp.jsonl"
     lines = [_request(_span(name=str(i))) for i in range(4)]
     path.write_bytes(b"".join([lines[0], lines[1], blank, lines[2], lines[3]]))
-    kinds = _record_stages(monkeypatch)
+    ways = _record_ways(monkeypatch)
     store, _ = load([str(path)])
     try:
         found = store.query('SELECT SpanName, "Offset" FROM otel_traces ORDER BY SpanName')
     finally:
         store.close()
     assert [o.split(":")[0] for _, o in found] == ["1", "2", "4", "5"]
-    assert "lines" not in kinds
+    assert ways == read
 
 
 def test_small_chunks_keep_the_input_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -279,22 +299,42 @@ def test_a_raw_control_character_sends_its_chunk_to_python(tmp_path: Path) -> No
     assert names == ["GET", "a\x01b", "c"]
 
 
-def test_a_chunk_that_runs_out_of_memory_is_staged_again(
+def test_a_chunk_that_runs_out_of_memory_is_loaded_again(
     input_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = _snapshot(input_file)
-    stage_chunk = store_module.Store._stage_chunk
+    load_chunk = store_module.Store._load_chunk
     tries: list[bool] = []
 
     def out_of_memory_first(self: store_module.Store, *args: object, first_try: bool = False):  # type: ignore[no-untyped-def]
         tries.append(first_try)
         if first_try:
             raise duckdb.OutOfMemoryException("simulated")
-        return stage_chunk(self, *args)  # type: ignore[arg-type]
+        return load_chunk(self, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store_module.Store, "_stage_chunk", out_of_memory_first)
+    monkeypatch.setattr(store_module.Store, "_load_chunk", out_of_memory_first)
     assert _snapshot(input_file) == expected
-    assert tries.count(True) == tries.count(False) > 0
+    assert tries.count(True) == tries.count(False) > 1
+
+
+def test_out_of_memory_twice_sends_the_chunk_to_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "input.otlp.jsonl"
+    path.write_bytes(b"".join(READABLE_LINES))
+    expected = _snapshot(path)
+    stage = _load_sql.stage
+
+    def out_of_memory(*args: object) -> str:
+        raise duckdb.OutOfMemoryException("simulated")
+
+    def out_of_memory_for_lines(table: str, path: Path, kind: str, size: object) -> str:
+        return out_of_memory() if kind == "lines" else stage(table, path, kind, size)
+
+    monkeypatch.setattr(_load_sql, "insert_lines", out_of_memory)
+    monkeypatch.setattr(_load_sql, "stage", out_of_memory_for_lines)
+    assert _snapshot(path) == expected
+    assert "ran out of memory" in caplog.text
 
 
 def test_loading_twice_gives_the_same_row_order(

@@ -2,9 +2,10 @@
 
 `SCHEMA` creates the tables; each chunk is read by its source query (`ROWS`
 for serialised rows, `DOCS` for whole OTLP/JSON requests, or
-`_otlp_lines.SPANS` or ``SPANS_BY_LINE`` for unparsed lines), normalised
-into a staging table by `STAGE` (IDs, times, the rejection reason), then copied by `INSERT` and
-`REJECT`.  Every source gives the same columns, so normalisation and
+``_otlp_lines.SPANS_BY_LINE`` for unparsed lines), normalised into a staging
+table by `STAGE` (IDs, times, the rejection reason), then copied by `INSERT`
+and `REJECT`.  A chunk of regular lines skips the staging table
+(`insert_lines`).  Every source gives the same columns, so normalisation and
 rejection are the same for every format.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 from tracehound.doctor import _otlp_lines
 
-__all__ = ["INSERT", "REJECT", "SCHEMA", "nothing_stage", "stage"]
+__all__ = ["INSERT", "REJECT", "SCHEMA", "insert_lines", "nothing_stage", "stage"]
 
 _MIN_NS = 631_152_000 * 10**9  # 1990-01-01
 _MAX_NS = 7_258_118_400 * 10**9  # 2200-01-01
@@ -51,8 +52,7 @@ CREATE OR REPLACE MACRO th_ns(x) AS coalesce(
 
 # normalised in an inner query: the Reason refers to each value several times,
 # and a select-list alias would be worked out again for every reference
-STAGE = f"""
-CREATE OR REPLACE TABLE th_chunk AS
+_NORMALISED = f"""
 SELECT *,
     CASE
         WHEN leftover IS NOT NULL THEN NULL
@@ -82,6 +82,7 @@ FROM (
     FROM ($rows)
 )
 """
+STAGE = f"CREATE OR REPLACE TABLE th_chunk AS {_NORMALISED}"
 
 # the columns only OTLP/JSON lines read by DuckDB have (see _otlp_lines.py)
 NO_LINES = """NULL::VARCHAR AS service, NULL::VARCHAR AS resource, NULL::VARCHAR AS scope_name,
@@ -142,7 +143,7 @@ SELECT NULL::VARCHAR AS tid_raw, NULL::VARCHAR AS sid_raw, NULL::VARCHAR AS pid_
 WHERE false
 """
 
-INSERT = """
+_INSERT = """
 INSERT INTO otel_traces
 SELECT
     make_timestamp_ns(c.start_ns::BIGINT), c.TraceId, c.SpanId,
@@ -171,11 +172,20 @@ SELECT
     CASE WHEN starts_with(c.links, '[') THEN c.links END,
     coalesce(try_cast(c.shared AS BOOLEAN), false),
     src.Source, c."offset"
-FROM th_chunk c
+FROM $chunk c
 LEFT JOIN th_scopes s ON s.ScopeRef = c.scope
 JOIN th_sources src ON src.SourceId = c.source
-WHERE c.Reason IS NULL AND c.leftover IS NULL
+WHERE $where
 """
+INSERT = _INSERT.replace("$chunk", "th_chunk").replace(
+    "$where", "c.Reason IS NULL AND c.leftover IS NULL"
+)
+# Straight from the chunk file into the table, for a chunk of regular lines: any
+# span to reject (or odd line, see _otlp_lines.SPANS) fails the statement, and the
+# chunk is staged line by line instead.
+_INSERT_LINES = _INSERT.replace("$chunk", f"({_NORMALISED})").replace(
+    "$where", "CASE WHEN c.Reason IS NULL THEN true ELSE error('a span to reject') END"
+)
 
 REJECT = """
 INSERT INTO rejected
@@ -188,19 +198,37 @@ WHERE c.Reason IS NOT NULL
 def stage(table: str, path: Path, kind: str, size: Any) -> str:
     """The statement staging the chunk at ``path`` into ``table``.
 
-    ``kind`` is ``rows``, ``docs``, ``lines`` or ``lines_by_line``; ``size``
-    the largest record's size, or ``(source, first line number, size)`` for lines.
+    ``kind`` is ``rows``, ``docs`` or ``lines``; ``size`` the largest record's
+    size, or ``(source, first line number, size)`` for lines.
     """
-    quoted = "'" + str(path).replace("'", "''") + "'"
-    if kind.startswith("lines"):
-        source_id, first, size = size
-        query = _otlp_lines.SPANS if kind == "lines" else _otlp_lines.SPANS_BY_LINE
-        source = query.replace("$source", str(source_id))
-        source = source.replace("$first", str(first))
+    if kind == "lines":
+        source = _lines(_otlp_lines.SPANS_BY_LINE, path, *size)
     else:
         source = (DOCS if kind == "docs" else ROWS).replace("$no_lines", NO_LINES)
-    source = source.replace("$size", str(size)).replace("$path", quoted)
+        source = source.replace("$size", str(size)).replace("$path", _quoted(path))
     return STAGE.replace("$rows", source).replace("th_chunk", table)
+
+
+def insert_lines(path: Path, source: int, first: int, size: int) -> str:
+    """The statement inserting a chunk of regular OTLP/JSON lines straight into the table.
+
+    It fails on the first odd line or span to reject; its one row is the number
+    of spans inserted.
+    """
+    return _INSERT_LINES.replace("$rows", _lines(_otlp_lines.SPANS, path, source, first, size))
+
+
+def _lines(query: str, path: Path, source: int, first: int, size: int) -> str:
+    return (
+        query.replace("$source", str(source))
+        .replace("$first", str(first))
+        .replace("$size", str(size))
+        .replace("$path", _quoted(path))
+    )
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def nothing_stage(table: str) -> str:

@@ -2,21 +2,19 @@
 
 The Collector's file exporter writes one ``ExportTraceServiceRequest`` per
 line.  The store copies blocks of such lines, unparsed, into chunk files, and
-SQL unnests them: `SPANS` reads a chunk with DuckDB's JSON reader straight
+SQL unnests them.  `SPANS` reads a chunk with DuckDB's JSON reader straight
 into a skeleton of structs (attributes, events and links as JSON text), the
-cheapest way in; it refuses a whole chunk for one line that is not JSON or
-not shaped like a request, and numbers lines by rows, so it is only used for
-blocks without blank lines.  `SPANS_BY_LINE` reads every line on its own
-(slower: the line is copied and parsed apart), so that one bad line costs
-only itself.  Line numbers are row numbers, so a chunk is read by one thread
-(the store loads two chunks at once).
+cheapest way in; it fails on the first line that is not regular, and numbers
+lines by rows, so it is only tried on chunks without blank lines.
+`SPANS_BY_LINE` reads every line on its own (slower: the line is copied and
+parsed apart), so that an odd line costs only itself: it comes back whole as
+a *leftover*, for the Python readers, which name the problem precisely.
+Line numbers are row numbers, so a chunk is read by one thread (the store
+loads two chunks at once).
 
-A line that is not a regular request -- another format, snake_case field
-names, a resource or scope entry without ``scopeSpans``/``spans``, a span
-with none of its main fields, and for `SPANS_BY_LINE` invalid JSON -- is
-left to the Python readers, which name the problem precisely: `SPANS` gives
-no rows for it (the store sends every line without rows to Python),
-`SPANS_BY_LINE` gives it back whole as a *leftover*.
+Odd: invalid JSON, another format, snake_case field names, a resource or
+scope entry that is not an object or has no ``scopeSpans``/``spans``, a span
+with none of its main fields -- whatever DuckDB's lenient reading could hide.
 """
 
 from __future__ import annotations
@@ -35,7 +33,7 @@ _REQUEST = (
     f'"spans":[{_SPAN}]}}]}}]}}'
 )
 # the same skeleton as a column type for read_json, which also reads a
-# snake_case trace_id (a span the Python reader must read)
+# snake_case trace_id (a span only the Python reader reads)
 _RESOURCE_SPANS_TYPE = (
     "STRUCT(resource STRUCT(attributes JSON), scopeSpans STRUCT("
     "scope STRUCT(name VARCHAR, version VARCHAR), "
@@ -119,7 +117,8 @@ WITH requests AS (
     FROM read_json($path, format = 'newline_delimited', records = true,
         columns = {{'resourceSpans': '{_RESOURCE_SPANS_TYPE}'}}, maximum_object_size = $size)
         WITH ORDINALITY
-    WHERE NOT {_odd("resourceSpans", "OR sp.trace_id IS NOT NULL")}
+    WHERE CASE WHEN {_odd("resourceSpans", "OR sp.trace_id IS NOT NULL")}
+               THEN error('an odd line') ELSE true END
 ), {_UNNESTED}
 """
 

@@ -173,8 +173,8 @@ class Store:
         self.flush()  # keep the input's order
         path = self._chunk_path()
         path.write_bytes(block)
-        lines = _count_lines_unless_blank(block)
-        self._queue.put((self._chunks - 1, path, "lines", (source, first, len(block) + 1, lines)))
+        plain = not _has_blank_line(block)
+        self._queue.put((self._chunks - 1, path, "lines", (source, first, len(block) + 1, plain)))
 
     def drain(self, source: int) -> tuple[int, list[tuple[int, bytes]]]:
         """Wait for every queued chunk; the spans DuckDB read from ``source``'s lines, and
@@ -240,7 +240,7 @@ class Store:
             worker.join()
 
     def _ingest_loop(self, number: int) -> None:
-        """Stage and insert chunks in parallel; commit them one after the other, in order.
+        """Load chunks in parallel, each in a transaction; commit them in the input's order.
 
         Rows get their place in the table when their transaction commits, so
         committing in the input's order keeps the table's order the same on
@@ -254,14 +254,10 @@ class Store:
                 self._queue.task_done()
                 break
             seq, path, kind, size = item
-            leftovers: list[tuple[int, int, bytes]] = []
-            staged = inserted = False
+            loaded: tuple[list[tuple[int, int, bytes]], int] | None = None
             try:
                 if self._failure is None:
-                    leftovers = self._stage_chunk(cursor, table, path, kind, size, first_try=True)
-                    staged = True
-                    self._insert(cursor, table)
-                    inserted = True
+                    loaded = self._load_chunk(cursor, table, path, kind, size, first_try=True)
             except duckdb.OutOfMemoryException:
                 pass  # tried again below, when nothing runs beside it
             except BaseException as exc:
@@ -269,18 +265,16 @@ class Store:
             with self._turns:
                 self._turns.wait_for(lambda seq=seq: self._turn == seq)  # type: ignore[misc]
                 try:
-                    if not staged and self._failure is None:
-                        leftovers = self._stage_chunk(cursor, table, path, kind, size)
-                    if not inserted and self._failure is None:
-                        self._insert(cursor, table)
+                    if loaded is None and self._failure is None:
+                        loaded = self._load_chunk(cursor, table, path, kind, size)
                     path.unlink(missing_ok=True)
-                    if self._failure is None:
-                        cursor.commit()
-                        if kind == "lines":
-                            self._count_line_spans(cursor, table)
+                    if loaded is not None:
+                        if self._failure is not None:
+                            cursor.rollback()  # another chunk failed: so has the load
+                        else:
+                            cursor.commit()
+                            self._count(kind, size, *loaded)
                         cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                    for source, line_no, line in leftovers:
-                        self._leftovers.setdefault(source, []).append((line_no, line))
                 except BaseException as exc:
                     self._failure = exc
                 finally:
@@ -289,9 +283,47 @@ class Store:
                     self._queue.task_done()
         cursor.close()
 
-    @staticmethod
-    def _insert(cursor: duckdb.DuckDBPyConnection, table: str) -> None:
-        """Insert a staged chunk into the span table and the rejections, uncommitted."""
+    def _count(
+        self, kind: str, size: Any, leftovers: list[tuple[int, int, bytes]], spans: int
+    ) -> None:
+        """Keep what a committed chunk of lines gives `drain`."""
+        if kind == "lines":
+            self._line_spans[size[0]] = self._line_spans.get(size[0], 0) + spans
+        for source, line_no, line in leftovers:
+            self._leftovers.setdefault(source, []).append((line_no, line))
+
+    def _load_chunk(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        table: str,
+        path: Path,
+        kind: str,
+        size: Any,
+        *,
+        first_try: bool = False,
+    ) -> tuple[list[tuple[int, int, bytes]], int]:
+        """Load one chunk into ``cursor``'s transaction, uncommitted.
+
+        Returns the lines DuckDB left to Python, as ``(source, number, line)``,
+        and the number of spans it read from lines.  On a first try, running out
+        of memory raises (the caller tries again later).
+        """
+        if kind == "lines":
+            source, first, longest, plain = size
+            if plain:  # row numbers are line numbers only without blank lines
+                cursor.begin()
+                try:
+                    insert = _load_sql.insert_lines(path, source, first, longest)
+                    (spans,) = cursor.execute(insert).fetchone()  # type: ignore[misc]
+                    return [], spans
+                except duckdb.OutOfMemoryException:
+                    cursor.rollback()
+                    if first_try:
+                        raise
+                except duckdb.Error:
+                    cursor.rollback()  # an odd line or a span to reject: line by line
+            size = (source, first, longest)
+        leftovers = self._stage_chunk(cursor, table, path, kind, size, first_try=first_try)
         cursor.begin()
         try:
             cursor.execute(_load_sql.INSERT.replace("th_chunk", table))
@@ -299,6 +331,11 @@ class Store:
         except BaseException:
             cursor.rollback()
             raise
+        spans = 0
+        if kind == "lines":
+            found = cursor.execute(f"SELECT count(*) FROM {table} WHERE leftover IS NULL")
+            (spans,) = found.fetchone()  # type: ignore[misc]
+        return leftovers, spans
 
     def _stage_chunk(
         self,
@@ -310,16 +347,16 @@ class Store:
         *,
         first_try: bool = False,
     ) -> list[tuple[int, int, bytes]]:
-        """Stage one chunk; the lines DuckDB left to Python, as ``(source, number, line)``.
+        """Stage one chunk into ``table``; the lines DuckDB left to Python.
 
-        On a first try, running out of memory raises (the caller tries again later);
-        otherwise a chunk DuckDB cannot read goes to Python.
+        On a first try, running out of memory raises (the caller tries again
+        later); otherwise a chunk DuckDB cannot read goes to Python.
         """
         try:
-            if kind == "lines":
-                return self._stage_lines(cursor, table, path, size)
+            if kind == "lines" and b"\r" in path.read_bytes():
+                # the CSV reader takes a CR for a line break, which would shift line numbers
+                return self._stage_elsewhere(cursor, table, path, kind, size)
             cursor.execute(_load_sql.stage(table, path, kind, size))
-            return []
         except duckdb.OutOfMemoryException:
             if first_try:
                 raise
@@ -329,44 +366,12 @@ class Store:
             if kind == "rows":
                 raise
             return self._stage_elsewhere(cursor, table, path, kind, size)
-
-    def _stage_lines(
-        self, cursor: duckdb.DuckDBPyConnection, table: str, path: Path, size: Any
-    ) -> list[tuple[int, int, bytes]]:
-        """Stage a chunk of lines: whole with DuckDB's JSON reader if it can, else line by line."""
-        source, first, longest, lines = size
-        if lines is not None:  # row numbers are line numbers only without blank lines
-            try:
-                cursor.execute(_load_sql.stage(table, path, "lines", (source, first, longest)))
-            except duckdb.OutOfMemoryException:
-                raise
-            except duckdb.Error:
-                pass  # a line the reader refuses: read each line on its own
-            else:
-                return self._lines_without_rows(cursor, table, path, source, first, lines)
-        if b"\r" in path.read_bytes():
-            # the CSV reader takes a CR for a line break, which would shift line numbers
-            return self._stage_elsewhere(cursor, table, path, "lines", size)
-        cursor.execute(_load_sql.stage(table, path, "lines_by_line", (source, first, longest)))
+        if kind != "lines":
+            return []
         found = cursor.execute(
             f"SELECT source, line_no, leftover FROM {table} WHERE leftover IS NOT NULL"
         ).fetchall()
         return [(source, line_no, line.encode() + b"\n") for source, line_no, line in found]
-
-    @staticmethod
-    def _lines_without_rows(
-        cursor: duckdb.DuckDBPyConnection,
-        table: str,
-        path: Path,
-        source: int,
-        first: int,
-        lines: int,
-    ) -> list[tuple[int, int, bytes]]:
-        """The lines `_otlp_lines.SPANS` gave no rows (odd, or without spans), for Python."""
-        staged = {n for (n,) in cursor.execute(f"SELECT DISTINCT line_no FROM {table}").fetchall()}
-        if len(staged) == lines:
-            return []
-        return [record for record in _records(path, source, first) if record[1] not in staged]
 
     def _stage_elsewhere(
         self, cursor: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str, size: Any
@@ -379,12 +384,6 @@ class Store:
         _requests_to_rows(path)
         cursor.execute(_load_sql.stage(table, path, "rows", 1 << 25))
         return []
-
-    def _count_line_spans(self, cursor: duckdb.DuckDBPyConnection, table: str) -> None:
-        for source, spans in cursor.execute(
-            f"SELECT source, count(*) FROM {table} WHERE leftover IS NULL GROUP BY source"
-        ).fetchall():
-            self._line_spans[source] = self._line_spans.get(source, 0) + spans
 
     def _raise_failure(self) -> None:
         if self._failure is not None:
@@ -413,9 +412,8 @@ class Store:
         return row[0] if row else None
 
 
-def _count_lines_unless_blank(block: bytes) -> int | None:
-    """The number of lines in ``block``; ``None`` if one of them is blank."""
-    lines = 0
+def _has_blank_line(block: bytes) -> bool:
+    """Whether one of the lines in ``block`` is blank (whitespace only)."""
     start = 0
     end = len(block)
     while start < end:
@@ -423,10 +421,9 @@ def _count_lines_unless_blank(block: bytes) -> int | None:
         if stop < 0:
             stop = end
         if stop == start or (block[start] in _BLANK and block[start:stop].isspace()):
-            return None
-        lines += 1
+            return True
         start = stop + 1
-    return lines
+    return False
 
 
 _BLANK = frozenset(b" \t\r\n\x0b\x0c")
