@@ -88,14 +88,15 @@ r AS (
     SELECT src, n, ri, resource, service, unnest(sss) AS ss, generate_subscripts(sss, 1) - 1 AS si
     FROM r2
 ), s2 AS (
-    SELECT src, n, ri, si, resource, service, ss.spans AS sps,
+    SELECT src, n, resource, service, ss.spans AS sps,
+        n || ':resourceSpans[' || ri || '].scopeSpans[' || si || '].spans[' AS span_at,
         CASE WHEN ss.scope IS NOT NULL THEN ss.scope.name ELSE ss.instrumentationLibrary.name END
             AS scope_name,
         CASE WHEN ss.scope IS NOT NULL THEN ss.scope.version
              ELSE ss.instrumentationLibrary.version END AS scope_version
     FROM s
 ), p AS (
-    SELECT src, n, ri, si, resource, service, scope_name, scope_version,
+    SELECT src, n, span_at, resource, service, scope_name, scope_version,
         unnest(sps) AS sp, generate_subscripts(sps, 1) - 1 AS k
     FROM s2
 )
@@ -104,7 +105,7 @@ SELECT sp.traceId AS tid_raw, sp.spanId AS sid_raw, sp.parentSpanId AS pid_raw,
     sp.startTimeUnixNano AS start_raw, sp.endTimeUnixNano AS end_raw,
     sp.attributes::VARCHAR AS attrs, sp.events::VARCHAR AS events, sp.links::VARCHAR AS links,
     sp.status.code AS code, sp.status.message AS message,
-    n || ':resourceSpans[' || ri || '].scopeSpans[' || si || '].spans[' || k || ']' AS "offset",
+    span_at || k || ']' AS "offset",
     NULL::INTEGER AS scope, NULL::VARCHAR AS shared, src AS source,
     service, resource, scope_name, scope_version, NULL::VARCHAR AS bad,
     n AS line_no, NULL::VARCHAR AS leftover
