@@ -130,3 +130,34 @@ def test_missing_end_is_kept_missing_and_db_file_is_kept(tmp_path: Path) -> None
     finally:
         con.close()
     assert found == (None,)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"a\nb\n", b"abc\ndefghijklmnopqrstuv\nq", b"0123456789\n", b"\n\n\nx", b"x" * 50],
+)
+def test_line_blocks_hold_whole_lines_and_lose_nothing(
+    data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks end at a newline (a line longer than a block makes the block grow)."""
+    from tracehound.doctor import sources
+
+    monkeypatch.setattr(sources, "LINES_BLOCK", 8)
+    blocks = [bytes(buffer[:size]) for buffer, size in sources._line_blocks(io.BytesIO(data))]
+    assert b"".join(blocks) == data
+    assert all(block.endswith(b"\n") for block in blocks[:-1])
+    assert all(block for block in blocks)
+
+
+def test_the_last_line_without_a_newline_is_read(tmp_path: Path) -> None:
+    spans = generate(40, seed=2).spans
+    lines = list(to_otlp_json_lines(spans, per_line=10))
+    path = tmp_path / "input.otlp.jsonl"
+    path.write_bytes(b"".join(lines).rstrip(b"\n"))
+    store, report = load([str(path)])
+    try:
+        last = store.scalar("""SELECT max(split_part("Offset", ':', 1)::INT) FROM otel_traces""")
+    finally:
+        store.close()
+    assert report.spans_read == report.spans_analysed == len(spans)
+    assert last == len(lines)

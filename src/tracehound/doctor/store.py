@@ -173,17 +173,23 @@ class Store:
         self._doc_spans += spans
         self._doc_size = max(self._doc_size, len(raw) + len(head) + 1)
 
-    def add_lines(self, source: int, first: int, block: bytes) -> None:
-        """Queue a block of whole OTLP/JSON lines, unparsed, for DuckDB (see `_otlp_lines`).
+    def add_lines(
+        self, source: int, first: int, data: bytes | bytearray, size: int | None = None
+    ) -> int:
+        """Queue whole OTLP/JSON lines, unparsed, for DuckDB (see `_otlp_lines`).
 
-        ``first`` is the number of the block's first line.  Lines DuckDB finds
-        irregular come back from `drain`, for the Python readers.
+        The lines are ``data[:size]`` (all of ``data`` by default), the first
+        numbered ``first``.  Lines DuckDB finds irregular come back from
+        `drain`, for the Python readers.  Returns the number of lines.
         """
         self.flush()  # keep the input's order
+        size = len(data) if size is None else size
         path = self._chunk_path()
-        path.write_bytes(block)
-        plain = not _has_blank_line(block)
-        self._queue.put((self._chunks - 1, path, "lines", (source, first, len(block) + 1, plain)))
+        with open(path, "wb") as chunk, memoryview(data) as view:
+            chunk.write(view[:size])
+        lines, blank = _count_lines(data, size)
+        self._queue.put((self._chunks - 1, path, "lines", (source, first, size + 1, not blank)))
+        return lines
 
     def drain(self, source: int) -> tuple[int, list[tuple[int, bytes]]]:
         """Wait for every queued chunk; the spans DuckDB read from ``source``'s lines, and
@@ -424,18 +430,20 @@ class Store:
         return row[0] if row else None
 
 
-def _has_blank_line(block: bytes) -> bool:
-    """Whether one of the lines in ``block`` is blank (whitespace only)."""
+def _count_lines(data: bytes | bytearray, size: int) -> tuple[int, bool]:
+    """The number of lines in ``data[:size]``, and whether one of them is blank."""
+    lines = 0
+    blank = False
     start = 0
-    end = len(block)
-    while start < end:
-        stop = block.find(b"\n", start)
+    while start < size:
+        stop = data.find(b"\n", start, size)
         if stop < 0:
-            stop = end
-        if stop == start or (block[start] in _BLANK and block[start:stop].isspace()):
-            return True
+            stop = size
+        if stop == start or (data[start] in _BLANK and data[start:stop].isspace()):
+            blank = True
+        lines += 1
         start = stop + 1
-    return False
+    return lines, blank
 
 
 _BLANK = frozenset(b" \t\r\n\x0b\x0c")

@@ -12,7 +12,7 @@ import gzip
 import io
 import sys
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -175,11 +175,8 @@ def _read_stream(
         # the rest goes to DuckDB unparsed (see doctor/_otlp_lines.py); the lines it
         # finds irregular come back for the line-by-line reading below
         number = 2
-        while block := stream.read(LINES_BLOCK):
-            if not block.endswith(b"\n"):
-                block += stream.readline()  # whole lines only
-            sink.add_lines(source, number, block)
-            number += block.count(b"\n")
+        for block, size in _line_blocks(stream):
+            number += sink.add_lines(source, number, block, size)
             report(raw.tell() if inp.path else 0)
         spans, leftovers = sink.drain(source)
         result.spans += spans
@@ -194,6 +191,32 @@ def _read_stream(
         if number % 64 == 0:
             report(raw.tell() if inp.path else 0)
     report(total or 0)
+
+
+def _line_blocks(stream: Any) -> Iterator[tuple[bytearray, int]]:
+    """Blocks of whole lines from ``stream``, about `LINES_BLOCK` bytes each.
+
+    Yields ``(buffer, size)``: the lines are ``buffer[:size]``, valid until the
+    next block.  One buffer is filled again and again: a new 16 MB object per
+    block cost a copy and thousands of page faults each time.
+    """
+    buffer = bytearray(LINES_BLOCK)
+    kept = 0  # bytes of an unfinished line, moved to the front
+    while True:
+        if kept == len(buffer):  # one line longer than the buffer
+            buffer.extend(bytes(len(buffer)))
+        with memoryview(buffer) as view:
+            read = stream.readinto(view[kept:])
+        filled = kept + read
+        if not read:
+            if filled:
+                yield buffer, filled  # the last line, without a newline
+            return
+        end = buffer.rfind(b"\n", 0, filled) + 1
+        if end:
+            yield buffer, end
+            buffer[: filled - end] = buffer[end:filled]
+        kept = filled - end
 
 
 def _read_line(
