@@ -77,10 +77,15 @@ class Store:
         # committed in turn, and one thread inserts a chunk.
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
+        # the table is compressed when the load is done, or sooner when the input
+        # read since would not fit in memory uncompressed (see `_compress`)
+        self._compress_every = _PHYSICAL_MEMORY * 4 // 5
+        self._queued_bytes = 0
         if memory_limit is not None:
             # DuckDB spills what does not fit to its temporary directory
             self.con.execute(f"SET temp_directory = '{self._tmp / 'spill'}'")
             limit = self.limit_memory(max(memory_limit, 512 << 20))
+            self._compress_every = limit
             # Buffers come from memory DuckDB keeps until the store closes: freed
             # ones went back to the system and were faulted in again (1M spans:
             # ~800k page faults; a quarter of the load's CPU time in the kernel).
@@ -188,7 +193,7 @@ class Store:
         with open(path, "wb") as chunk, memoryview(data) as view:
             chunk.write(view[:size])
         lines, blank = _count_lines(data, size)
-        self._queue.put((self._chunks - 1, path, "lines", (source, first, size + 1, not blank)))
+        self._enqueue(self._chunks - 1, path, "lines", (source, first, size + 1, not blank), size)
         return lines
 
     def drain(self, source: int) -> tuple[int, list[tuple[int, bytes]]]:
@@ -207,18 +212,38 @@ class Store:
             self.con.executemany("INSERT INTO th_scopes VALUES (?, ?, ?, ?, ?)", self._new_scopes)
             self._new_scopes = []
         if self._docs is not None:
+            written = self._docs.tell()
             self._docs.close()
             size = max(self._doc_size, 1 << 20)
-            self._queue.put((self._docs_seq, Path(self._docs.name), "docs", size))
+            self._enqueue(self._docs_seq, Path(self._docs.name), "docs", size, written)
             self._docs = None
         if self.rows:
             path = self._chunk_path()
             with open(path, "wb") as out:
-                out.write(b"\n".join(self.rows))
-            self._queue.put((self._chunks - 1, path, "rows", 1 << 25))
+                written = out.write(b"\n".join(self.rows))
+            self._enqueue(self._chunks - 1, path, "rows", 1 << 25, written)
         self.rows = []
         self._doc_spans = 0
         self._doc_size = 0
+
+    def _enqueue(self, seq: int, path: Path, kind: str, size: Any, nbytes: int) -> None:
+        self._queue.put((seq, path, kind, size))
+        self._queued_bytes += nbytes
+        if self._queued_bytes >= self._compress_every:
+            self._compress()
+
+    def _compress(self) -> None:
+        """Wait for the loaders and compress the table (a checkpoint), on every thread.
+
+        Only for inputs larger than the memory limit: rows stay uncompressed until
+        a checkpoint, and the automatic ones cost twice as much (see __init__).
+        """
+        self._queue.join()
+        self._raise_failure()
+        self.con.execute("RESET threads")
+        self.con.execute("CHECKPOINT")
+        self.con.execute("SET threads = 1")
+        self._queued_bytes = 0
 
     def _chunk_path(self) -> Path:
         self._chunks += 1
