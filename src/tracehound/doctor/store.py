@@ -18,6 +18,8 @@ invalid spans rejected with a reason, in SQL, the same for every way
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
 import os
 import queue
@@ -25,6 +27,7 @@ import shutil
 import tempfile
 import threading
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -436,6 +439,19 @@ class Store:
         limit = min(limit, _PHYSICAL_MEMORY * 4 // 5)
         self.con.execute(f"SET memory_limit = '{limit >> 20}MB'")
         return limit
+
+    @contextlib.contextmanager
+    def on_own_connection(self) -> Iterator[Store]:
+        """This store on a connection of its own, for queries from another thread.
+
+        It sees the tables and macros, not the temporary tables of ``con``.
+        """
+        other = copy.copy(self)
+        other.con = self.cursor()
+        try:
+            yield other
+        finally:
+            other.con.close()
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A connection of its own to the span table (for another thread)."""

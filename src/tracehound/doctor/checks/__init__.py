@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tracehound.doctor._model import Edge, SkippedCheck
@@ -27,12 +28,16 @@ class CheckResults:
 def run_checks(store: Store) -> CheckResults:
     """Run every family over a loaded store."""
     _sql.install(store)
-    ctx = context.check(store)
-    found = list(ctx.findings)
-    found.extend(lifecycle.check(store))
-    header_findings, evidence = propagation.check(store)
-    found.extend(header_findings)
-    attribute_findings, skipped = attributes.check(store)
+    # The attribute family reads only the span table: it runs beside the others, on a
+    # connection of its own, filling what their queries leave of the CPUs.
+    with ThreadPoolExecutor(1) as side, store.on_own_connection() as own:
+        attributes_done = side.submit(attributes.check, own)
+        ctx = context.check(store)
+        found = list(ctx.findings)
+        found.extend(lifecycle.check(store))
+        header_findings, evidence = propagation.check(store)
+        found.extend(header_findings)
+        attribute_findings, skipped = attributes_done.result()
     found.extend(attribute_findings)
     found.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
     edges = build_edges(store, ctx.hops, evidence)
