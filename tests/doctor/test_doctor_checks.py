@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from conftest import DATA, codes, corpus
 from tracehound.doctor import Report, check_paths
@@ -237,3 +240,30 @@ def test_c003_reads_service_peer_name_as_well_as_peer_service(tmp_path: Path) ->
         (broken,) = codes(check_paths([str(path)]), "C003")
         assert broken.details["matched_by"] == key, broken.details
         assert "shop" in broken.message and "billing" in broken.message
+
+
+def test_a_failing_check_reports_its_own_error_while_the_attributes_run_beside_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The attribute family runs on a second connection; a failure elsewhere must not turn
+    into "connection is busy" when that connection closes."""
+    from tracehound.doctor import load
+    from tracehound.doctor.checks import attributes, context, run_checks
+
+    check = attributes.check
+
+    def slow_attributes(store: Any) -> Any:
+        store.query("SELECT count(*) FROM range(30000000) t, range(3) u")  # keeps it busy
+        return check(store)
+
+    def broken_context(store: Any) -> Any:
+        raise KeyError("context check failed")
+
+    monkeypatch.setattr(attributes, "check", slow_attributes)
+    monkeypatch.setattr(context, "check", broken_context)
+    store, _ = load([str(DATA / "collector.otlp.jsonl")])
+    try:
+        with pytest.raises(KeyError, match="context check failed"):
+            run_checks(store)
+    finally:
+        store.close()

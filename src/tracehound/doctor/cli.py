@@ -58,12 +58,16 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
     if args.json and args.sarif == "-":
         sys.stderr.write("tracehound check: --json and --sarif - both write to stdout\n")
         return EXIT_USAGE
-    from tracehound.doctor import check_paths
+    from tracehound.doctor import LoadError, check_paths
 
-    with _progress(args.paths) as progress:
-        report = check_paths(
-            args.paths, source_format=args.source_format, db=args.db, progress=progress
-        )
+    try:
+        with _progress(args.paths) as progress:
+            report = check_paths(
+                args.paths, source_format=args.source_format, db=args.db, progress=progress
+            )
+    except LoadError as exc:
+        sys.stderr.write(f"tracehound check: {exc}\n")
+        return EXIT_USAGE
     for error in report.errors:
         sys.stderr.write(f"tracehound check: {error}\n")
     try:

@@ -13,7 +13,8 @@ as serialised rows, about ``CHUNK_ROWS`` per chunk.  ``LOADERS`` background
 threads parse and insert chunks while the next is read, and commit them in
 the input's order.  IDs, kinds, statuses and times are normalised, and
 invalid spans rejected with a reason, in SQL, the same for every way
-(`_load_sql`).  The table is compressed once, when the load is done.
+(`_load_sql`).  The table is compressed when the load is done (and as it
+loads, when the input is larger than the memory limit).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import orjson
 
 from tracehound.doctor import _load_sql
 
-__all__ = ["CHUNK_ROWS", "LOADERS", "Store"]
+__all__ = ["CHUNK_ROWS", "LOADERS", "LoadError", "Store"]
 
 _log = logging.getLogger("tracehound")
 
@@ -50,6 +51,10 @@ try:
     _PHYSICAL_MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 except (ValueError, OSError, AttributeError):  # not POSIX
     _PHYSICAL_MEMORY = 1 << 62
+
+
+class LoadError(RuntimeError):
+    """The span table could not be built: DuckDB or the temporary directory failed."""
 
 
 class Store:
@@ -110,7 +115,6 @@ class Store:
             self.con.execute(f"ATTACH ':memory:' AS th_stage{number}")
         self.rows: list[bytes] = []
         self._docs: BinaryIO | None = None  # the chunk file requests are written to
-        self._docs_seq = 0
         self._doc_spans = 0
         self._doc_size = 0
         self._leftovers: dict[int, list[tuple[int, bytes]]] = {}
@@ -120,7 +124,8 @@ class Store:
         self._rejects: list[tuple[str, str, str, None, None]] = []
         self._sources: list[str] = []
         self._source = 0
-        self._chunks = 0
+        self._chunks = 0  # chunks queued so far: the next one's turn
+        self._files = 0
         self._queue: queue.Queue[tuple[int, Path, str, Any] | None] = queue.Queue(maxsize=2)
         self._failure: BaseException | None = None
         self._turn = 0  # the chunk whose rows go into the table next (the input's order)
@@ -174,10 +179,12 @@ class Store:
             self._source,
             orjson.dumps(scopes),
         )
-        if self._docs is None:
-            self._docs_seq = self._chunks
-            self._docs = open(self._chunk_path(), "wb")  # noqa: SIM115 (closed by flush)
-        self._docs.writelines((head, raw, b"}\n"))
+        try:
+            if self._docs is None:
+                self._docs = open(self._chunk_path(), "wb")  # noqa: SIM115 (closed by flush)
+            self._docs.writelines((head, raw, b"}\n"))
+        except OSError as exc:
+            raise LoadError(f"cannot write {self._tmp} (the temporary directory): {exc}") from exc
         self._doc_spans += spans
         self._doc_size = max(self._doc_size, len(raw) + len(head) + 1)
 
@@ -193,10 +200,10 @@ class Store:
         self.flush()  # keep the input's order
         size = len(data) if size is None else size
         path = self._chunk_path()
-        with open(path, "wb") as chunk, memoryview(data) as view:
+        with _writing(path) as chunk, memoryview(data) as view:
             chunk.write(view[:size])
         lines, blank = _count_lines(data, size)
-        self._enqueue(self._chunks - 1, path, "lines", (source, first, size + 1, not blank), size)
+        self._enqueue(path, "lines", (source, first, size + 1, not blank), size)
         return lines
 
     def drain(self, source: int) -> tuple[int, list[tuple[int, bytes]]]:
@@ -218,19 +225,22 @@ class Store:
             written = self._docs.tell()
             self._docs.close()
             size = max(self._doc_size, 1 << 20)
-            self._enqueue(self._docs_seq, Path(self._docs.name), "docs", size, written)
+            self._enqueue(Path(self._docs.name), "docs", size, written)
             self._docs = None
         if self.rows:
             path = self._chunk_path()
-            with open(path, "wb") as out:
+            with _writing(path) as out:
                 written = out.write(b"\n".join(self.rows))
-            self._enqueue(self._chunks - 1, path, "rows", 1 << 25, written)
+            self._enqueue(path, "rows", 1 << 25, written)
         self.rows = []
         self._doc_spans = 0
         self._doc_size = 0
 
-    def _enqueue(self, seq: int, path: Path, kind: str, size: Any, nbytes: int) -> None:
-        self._queue.put((seq, path, kind, size))
+    def _enqueue(self, path: Path, kind: str, size: Any, nbytes: int) -> None:
+        # a chunk's turn is taken only now: a chunk that never reaches the queue
+        # must not leave a gap the loaders would wait on forever
+        self._queue.put((self._chunks, path, kind, size))
+        self._chunks += 1
         self._queued_bytes += nbytes
         if self._queued_bytes >= self._compress_every:
             self._compress()
@@ -249,8 +259,8 @@ class Store:
         self._queued_bytes = 0
 
     def _chunk_path(self) -> Path:
-        self._chunks += 1
-        return self._tmp / f"chunk{self._chunks - 1}.jsonl"
+        self._files += 1
+        return self._tmp / f"chunk{self._files}.jsonl"
 
     def finish(self) -> None:
         """Load what is left and wait for the loader; the table is complete afterwards."""
@@ -302,7 +312,7 @@ class Store:
                 if self._failure is None:
                     loaded = self._load_chunk(cursor, table, path, kind, size, first_try=True)
             except duckdb.OutOfMemoryException:
-                pass  # tried again below, when nothing runs beside it
+                pass  # tried again in its turn, when no commit runs beside it
             except BaseException as exc:
                 self._failure = exc
             with self._turns:
@@ -352,11 +362,11 @@ class Store:
         of memory raises (the caller tries again later).
         """
         if kind == "lines":
-            source, first, longest, plain = size
+            source, first, largest, plain = size
             if plain:  # row numbers are line numbers only without blank lines
                 cursor.begin()
                 try:
-                    insert = _load_sql.insert_lines(path, source, first, longest)
+                    insert = _load_sql.insert_lines(path, source, first, largest)
                     (spans,) = cursor.execute(insert).fetchone()  # type: ignore[misc]
                     return [], spans
                 except duckdb.OutOfMemoryException:
@@ -365,8 +375,12 @@ class Store:
                         raise
                 except duckdb.Error:
                     cursor.rollback()  # an odd line or a span to reject: line by line
-            size = (source, first, longest)
+            size = (source, first, largest)
         leftovers = self._stage_chunk(cursor, table, path, kind, size, first_try=first_try)
+        spans = 0
+        if kind == "lines":
+            found = cursor.execute(f"SELECT count(*) FROM {table} WHERE leftover IS NULL")
+            (spans,) = found.fetchone()  # type: ignore[misc]
         cursor.begin()
         try:
             cursor.execute(_load_sql.INSERT.replace("th_chunk", table))
@@ -374,10 +388,6 @@ class Store:
         except BaseException:
             cursor.rollback()
             raise
-        spans = 0
-        if kind == "lines":
-            found = cursor.execute(f"SELECT count(*) FROM {table} WHERE leftover IS NULL")
-            (spans,) = found.fetchone()  # type: ignore[misc]
         return leftovers, spans
 
     def _stage_chunk(
@@ -429,9 +439,9 @@ class Store:
         return []
 
     def _raise_failure(self) -> None:
+        # kept set: the loaders stop taking chunks once one failed
         if self._failure is not None:
-            failure, self._failure = self._failure, None
-            raise RuntimeError(f"loading spans into DuckDB failed: {failure}") from failure
+            raise LoadError(f"loading spans into DuckDB failed: {self._failure}") from self._failure
 
     def limit_memory(self, limit: int) -> int:
         """Cap DuckDB's memory at ``limit`` bytes, and at most at 80 % of the machine's
@@ -444,6 +454,7 @@ class Store:
     def on_own_connection(self) -> Iterator[Store]:
         """This store on a connection of its own, for queries from another thread.
 
+        Only for `query` and `scalar`: it shares everything else with this store.
         It sees the tables and macros, not the temporary tables of ``con``.
         """
         other = copy.copy(self)
@@ -469,6 +480,16 @@ class Store:
     def scalar(self, sql: str, params: Any = None) -> Any:
         row = self.con.execute(sql, params).fetchone()
         return row[0] if row else None
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[BinaryIO]:
+    """``path`` open for writing; failing to write it fails the load, not the input."""
+    try:
+        with open(path, "wb") as out:
+            yield out
+    except OSError as exc:
+        raise LoadError(f"cannot write {path.parent} (the temporary directory): {exc}") from exc
 
 
 def _count_lines(data: bytes | bytearray, size: int) -> tuple[int, bool]:

@@ -30,13 +30,18 @@ def run_checks(store: Store) -> CheckResults:
     _sql.install(store)
     # The attribute family reads only the span table: it runs beside the others, on a
     # connection of its own, filling what their queries leave of the CPUs.
-    with ThreadPoolExecutor(1) as side, store.on_own_connection() as own:
+    # (The executor is left first: the connection must not close under a running query.)
+    with store.on_own_connection() as own, ThreadPoolExecutor(1) as side:
         attributes_done = side.submit(attributes.check, own)
-        ctx = context.check(store)
-        found = list(ctx.findings)
-        found.extend(lifecycle.check(store))
-        header_findings, evidence = propagation.check(store)
-        found.extend(header_findings)
+        try:
+            ctx = context.check(store)
+            found = list(ctx.findings)
+            found.extend(lifecycle.check(store))
+            header_findings, evidence = propagation.check(store)
+            found.extend(header_findings)
+        except BaseException:
+            own.con.interrupt()  # no need to wait for the attribute family
+            raise
         attribute_findings, skipped = attributes_done.result()
     found.extend(attribute_findings)
     found.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))

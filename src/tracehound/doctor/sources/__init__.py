@@ -175,13 +175,16 @@ def _read_stream(
         # the rest goes to DuckDB unparsed (see doctor/_otlp_lines.py); the lines it
         # finds irregular come back for the line-by-line reading below
         number = 2
-        for block, size in _line_blocks(stream):
-            number += sink.add_lines(source, number, block, size)
-            report(raw.tell() if inp.path else 0)
-        spans, leftovers = sink.drain(source)
-        result.spans += spans
-        for number, line in leftovers:
-            _read_line(inp, number, line, source, sink, forced, result)
+        try:
+            for block, size in _line_blocks(stream):
+                number += sink.add_lines(source, number, block, size)
+                report(raw.tell() if inp.path else 0)
+        finally:  # what DuckDB read before a read error counts all the same
+            spans, leftovers = sink.drain(source)
+            result.spans += spans
+            for number, line in leftovers:
+                if not line.isspace():
+                    _read_line(inp, number, line, source, sink, forced, result)
         report(total or 0)
         return
     for number, line in enumerate(stream, 2):
@@ -198,25 +201,33 @@ def _line_blocks(stream: Any) -> Iterator[tuple[bytearray, int]]:
 
     Yields ``(buffer, size)``: the lines are ``buffer[:size]``, valid until the
     next block.  One buffer is filled again and again: a new 16 MB object per
-    block cost a copy and thousands of page faults each time.
+    block cost a copy and thousands of page faults each time.  It is filled
+    one read at a time (``readinto1``), so that a read error (a cut-off gzip
+    file) loses nothing before it: the whole lines read so far come first.
     """
     buffer = bytearray(LINES_BLOCK)
-    kept = 0  # bytes of an unfinished line, moved to the front
+    filled = 0
     while True:
-        if kept == len(buffer):  # one line longer than the buffer
+        if filled == len(buffer):  # one line longer than the buffer
             buffer.extend(bytes(len(buffer)))
-        with memoryview(buffer) as view:
-            read = stream.readinto(view[kept:])
-        filled = kept + read
-        if not read:
-            if filled:
-                yield buffer, filled  # the last line, without a newline
-            return
-        end = buffer.rfind(b"\n", 0, filled) + 1
+        try:
+            with memoryview(buffer) as view:
+                read = stream.readinto1(view[filled:])
+        except BaseException:
+            end = buffer.rfind(b"\n", 0, filled) + 1
+            if end:
+                yield buffer, end
+            raise
+        filled += read
+        if read and filled < len(buffer):
+            continue  # fill the block first
+        end = filled if not read else buffer.rfind(b"\n", 0, filled) + 1
         if end:
             yield buffer, end
             buffer[: filled - end] = buffer[end:filled]
-        kept = filled - end
+            filled -= end
+        if not read:
+            return
 
 
 def _read_line(
