@@ -71,3 +71,18 @@ def test_no_findings_says_whether_anything_was_analysed(
     assert code == 2
     assert "Nothing was analysed" in out
     assert "hold together" not in out
+
+
+def test_a_load_that_fails_says_why_and_exits_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracehound import doctor
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise doctor.LoadError("cannot write /tmp/x (the temporary directory): disk full")
+
+    monkeypatch.setattr(doctor, "check_paths", failing)
+    status, _out, err = run([str(DATA / "collector.otlp.jsonl")], capsys)
+    assert status == 2
+    assert "tracehound check: cannot write /tmp/x (the temporary directory): disk full" in err
+    assert "Traceback" not in err
