@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from conftest import DATA
-from tracehound.doctor import LoadError, _load_sql, _otlp_lines, load
+from tracehound.doctor import LoadError, _chunks, _load_sql, _otlp_lines, load
 from tracehound.doctor import sources as sources_module
 from tracehound.doctor import store as store_module
 from tracehound.doctor._synthetic_writers import to_otlp_json_lines
@@ -276,7 +276,7 @@ def test_regular_lines_never_fall_back_to_python(
     def no_fallback(*args: object) -> None:
         raise AssertionError("a chunk of regular lines went to Python")
 
-    monkeypatch.setattr(store_module, "_records", no_fallback)
+    monkeypatch.setattr(_chunks, "records", no_fallback)
     left: list[int] = []
     drain = store_module.Store.drain
 
@@ -310,16 +310,16 @@ def test_a_chunk_that_runs_out_of_memory_is_loaded_again(
     input_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = _snapshot(input_file)
-    load_chunk = store_module.Store._load_chunk
+    load_chunk = _chunks.load_chunk
     tries: list[bool] = []
 
-    def out_of_memory_first(self: store_module.Store, *args: object, first_try: bool = False):  # type: ignore[no-untyped-def]
+    def out_of_memory_first(*args: object, first_try: bool = False):  # type: ignore[no-untyped-def]
         tries.append(first_try)
         if first_try:
             raise duckdb.OutOfMemoryException("simulated")
-        return load_chunk(self, *args)  # type: ignore[arg-type]
+        return load_chunk(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store_module.Store, "_load_chunk", out_of_memory_first)
+    monkeypatch.setattr(_chunks, "load_chunk", out_of_memory_first)
     assert _snapshot(input_file) == expected
     assert tries.count(True) == tries.count(False) > 1
 

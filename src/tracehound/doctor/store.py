@@ -10,7 +10,7 @@ OTLP/JSON lines unparsed, in blocks (`Store.add_lines`, see `_otlp_lines`);
 a whole OTLP/JSON request the Python reader parsed and found regular
 (`Store.add_request`); everything else (other formats, irregular requests)
 as serialised rows, about ``CHUNK_ROWS`` per chunk.  ``LOADERS`` background
-threads parse and insert chunks while the next is read, and commit them in
+threads load chunks (`_chunks`) while the next is read, and commit them in
 the input's order.  IDs, kinds, statuses and times are normalised, and
 invalid spans rejected with a reason, in SQL, the same for every way
 (`_load_sql`).  The table is compressed when the load is done (and as it
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import logging
 import os
 import queue
 import shutil
@@ -35,11 +34,9 @@ from typing import Any, BinaryIO
 import duckdb
 import orjson
 
-from tracehound.doctor import _load_sql
+from tracehound.doctor import _chunks, _load_sql
 
 __all__ = ["CHUNK_ROWS", "LOADERS", "LoadError", "Store"]
-
-_log = logging.getLogger("tracehound")
 
 CHUNK_ROWS = 50_000
 
@@ -310,7 +307,7 @@ class Store:
             loaded: tuple[list[tuple[int, int, bytes]], int] | None = None
             try:
                 if self._failure is None:
-                    loaded = self._load_chunk(cursor, table, path, kind, size, first_try=True)
+                    loaded = _chunks.load_chunk(cursor, table, path, kind, size, first_try=True)
             except duckdb.OutOfMemoryException:
                 pass  # tried again in its turn, when no commit runs beside it
             except BaseException as exc:
@@ -319,7 +316,7 @@ class Store:
                 self._turns.wait_for(lambda seq=seq: self._turn == seq)  # type: ignore[misc]
                 try:
                     if loaded is None and self._failure is None:
-                        loaded = self._load_chunk(cursor, table, path, kind, size)
+                        loaded = _chunks.load_chunk(cursor, table, path, kind, size)
                     path.unlink(missing_ok=True)
                     if loaded is not None:
                         if self._failure is not None:
@@ -344,99 +341,6 @@ class Store:
             self._line_spans[size[0]] = self._line_spans.get(size[0], 0) + spans
         for source, line_no, line in leftovers:
             self._leftovers.setdefault(source, []).append((line_no, line))
-
-    def _load_chunk(
-        self,
-        cursor: duckdb.DuckDBPyConnection,
-        table: str,
-        path: Path,
-        kind: str,
-        size: Any,
-        *,
-        first_try: bool = False,
-    ) -> tuple[list[tuple[int, int, bytes]], int]:
-        """Load one chunk into ``cursor``'s transaction, uncommitted.
-
-        Returns the lines DuckDB left to Python, as ``(source, number, line)``,
-        and the number of spans it read from lines.  On a first try, running out
-        of memory raises (the caller tries again later).
-        """
-        if kind == "lines":
-            source, first, largest, plain = size
-            if plain:  # row numbers are line numbers only without blank lines
-                cursor.begin()
-                try:
-                    insert = _load_sql.insert_lines(path, source, first, largest)
-                    (spans,) = cursor.execute(insert).fetchone()  # type: ignore[misc]
-                    return [], spans
-                except duckdb.OutOfMemoryException:
-                    cursor.rollback()
-                    if first_try:
-                        raise
-                except duckdb.Error:
-                    cursor.rollback()  # an odd line or a span to reject: line by line
-            size = (source, first, largest)
-        leftovers = self._stage_chunk(cursor, table, path, kind, size, first_try=first_try)
-        spans = 0
-        if kind == "lines":
-            found = cursor.execute(f"SELECT count(*) FROM {table} WHERE leftover IS NULL")
-            (spans,) = found.fetchone()  # type: ignore[misc]
-        cursor.begin()
-        try:
-            cursor.execute(_load_sql.INSERT.replace("th_chunk", table))
-            cursor.execute(_load_sql.REJECT.replace("th_chunk", table))
-        except BaseException:
-            cursor.rollback()
-            raise
-        return leftovers, spans
-
-    def _stage_chunk(
-        self,
-        cursor: duckdb.DuckDBPyConnection,
-        table: str,
-        path: Path,
-        kind: str,
-        size: Any,
-        *,
-        first_try: bool = False,
-    ) -> list[tuple[int, int, bytes]]:
-        """Stage one chunk into ``table``; the lines DuckDB left to Python.
-
-        On a first try, running out of memory raises (the caller tries again
-        later); otherwise a chunk DuckDB cannot read goes to Python.
-        """
-        try:
-            if kind == "lines" and b"\r" in path.read_bytes():
-                # the CSV reader takes a CR for a line break, which would shift line numbers
-                return self._stage_elsewhere(cursor, table, path, kind, size)
-            cursor.execute(_load_sql.stage(table, path, kind, size))
-        except duckdb.OutOfMemoryException:
-            if first_try:
-                raise
-            _log.warning("tracehound: DuckDB ran out of memory on a chunk; reading it in Python")
-            return self._stage_elsewhere(cursor, table, path, kind, size)
-        except duckdb.Error:
-            if kind == "rows":
-                raise
-            return self._stage_elsewhere(cursor, table, path, kind, size)
-        if kind != "lines":
-            return []
-        found = cursor.execute(
-            f"SELECT source, line_no, leftover FROM {table} WHERE leftover IS NOT NULL"
-        ).fetchall()
-        return [(source, line_no, line.encode() + b"\n") for source, line_no, line in found]
-
-    def _stage_elsewhere(
-        self, cursor: duckdb.DuckDBPyConnection, table: str, path: Path, kind: str, size: Any
-    ) -> list[tuple[int, int, bytes]]:
-        """The fallback for a chunk DuckDB could not stage."""
-        if kind == "lines":  # DuckDB could not read the chunk: all of it to Python
-            cursor.execute(_load_sql.nothing_stage(table))
-            return _records(path, *size[:2])
-        # DuckDB's JSON reader refused what orjson accepted: go row by row
-        _requests_to_rows(path)
-        cursor.execute(_load_sql.stage(table, path, "rows", 1 << 25))
-        return []
 
     def _raise_failure(self) -> None:
         # kept set: the loaders stop taking chunks once one failed
@@ -509,24 +413,3 @@ def _count_lines(data: bytes | bytearray, size: int) -> tuple[int, bool]:
 
 
 _BLANK = frozenset(b" \t\r\n\x0b\x0c")
-
-
-def _records(path: Path, source: int, first: int) -> list[tuple[int, int, bytes]]:
-    """The ``(source, line number, line)`` of every line of a chunk that is not blank."""
-    with open(path, "rb") as chunk:
-        return [
-            (source, number, line) for number, line in enumerate(chunk, first) if not line.isspace()
-        ]
-
-
-def _requests_to_rows(path: Path) -> None:
-    """Rewrite a chunk of wrapped requests (see `Store.add_request`) as serialised rows."""
-    from tracehound.doctor.sources.otlp_json import request_rows
-
-    rows: list[bytes] = []
-    with open(path, "rb") as chunk:
-        for line in chunk:
-            wrapped = orjson.loads(line)
-            rows.extend(request_rows(wrapped["d"], wrapped["n"], wrapped["src"], wrapped["sc"]))
-    with open(path, "wb") as out:
-        out.write(b"\n".join(rows))
