@@ -179,12 +179,10 @@ def _read_stream(
             for block, size in _line_blocks(stream):
                 number += sink.add_lines(source, number, block, size)
                 report(raw.tell() if inp.path else 0)
-        finally:  # what DuckDB read before a read error counts all the same
-            spans, leftovers = sink.drain(source)
-            result.spans += spans
-            for number, line in leftovers:
-                if not line.isspace():
-                    _read_line(inp, number, line, source, sink, forced, result)
+        except (OSError, EOFError, zlib.error):
+            _drain_lines(inp, source, sink, forced, result)  # what came before counts
+            raise
+        _drain_lines(inp, source, sink, forced, result)
         report(total or 0)
         return
     for number, line in enumerate(stream, 2):
@@ -194,6 +192,17 @@ def _read_stream(
         if number % 64 == 0:
             report(raw.tell() if inp.path else 0)
     report(total or 0)
+
+
+def _drain_lines(
+    inp: Input, source: int, sink: Any, forced: SourceFormat | None, result: ReadResult
+) -> None:
+    """Count the spans DuckDB read from the input's lines; read the lines it left."""
+    spans, leftovers = sink.drain(source)
+    result.spans += spans
+    for number, line in leftovers:
+        if not line.isspace():
+            _read_line(inp, number, line, source, sink, forced, result)
 
 
 def _line_blocks(stream: Any) -> Iterator[tuple[bytearray, int]]:
