@@ -170,13 +170,19 @@ def _read_stream(
         _read_document(inp, first + stream.read(), source, sink, forced, result)
         report(total or 0)
         return
-    _handle(inp, value, 1, source, sink, forced, result, first.lstrip(b"\xef\xbb\xbf").rstrip())
-    if result.format == SourceFormat.OTLP_JSON.value and hasattr(sink, "add_lines"):
+    to_duckdb = (forced or detect(value)) is SourceFormat.OTLP_JSON and hasattr(sink, "add_lines")
+    if to_duckdb and not first.startswith(b"\xef\xbb\xbf"):
+        result.format = SourceFormat.OTLP_JSON.value  # every line, the first too, goes below
+        number = 1
+    else:
+        number = 2
+        _handle(inp, value, 1, source, sink, forced, result, first.lstrip(b"\xef\xbb\xbf").rstrip())
+        first = b""
+    if to_duckdb:
         # the rest goes to DuckDB unparsed (see doctor/_otlp_lines.py); the lines it
         # finds irregular come back for the line-by-line reading below
-        number = 2
         try:
-            for block, size in _line_blocks(stream):
+            for block, size in _line_blocks(stream, first):
                 number += sink.add_lines(source, number, block, size)
                 report(raw.tell() if inp.path else 0)
         except (OSError, EOFError, zlib.error):
@@ -205,8 +211,8 @@ def _drain_lines(
             _read_line(inp, number, line, source, sink, forced, result)
 
 
-def _line_blocks(stream: Any) -> Iterator[tuple[bytearray, int]]:
-    """Blocks of whole lines from ``stream``, about `LINES_BLOCK` bytes each.
+def _line_blocks(stream: Any, first: bytes = b"") -> Iterator[tuple[bytearray, int]]:
+    """Blocks of whole lines from ``stream`` (after ``first``), about `LINES_BLOCK` bytes each.
 
     Yields ``(buffer, size)``: the lines are ``buffer[:size]``, valid until the
     next block.  One buffer is filled again and again: a new 16 MB object per
@@ -214,8 +220,9 @@ def _line_blocks(stream: Any) -> Iterator[tuple[bytearray, int]]:
     one read at a time (``readinto1``), so that a read error (a cut-off gzip
     file) loses nothing before it: the whole lines read so far come first.
     """
-    buffer = bytearray(LINES_BLOCK)
-    filled = 0
+    buffer = bytearray(max(LINES_BLOCK, 2 * len(first)))
+    buffer[: len(first)] = first
+    filled = len(first)
     while True:
         if filled == len(buffer):  # one line longer than the buffer
             buffer.extend(bytes(len(buffer)))
