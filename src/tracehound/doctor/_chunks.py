@@ -118,11 +118,10 @@ def _stage_elsewhere(
 
 
 def records(path: Path, source: int, first: int) -> list[tuple[int, int, bytes]]:
-    """The ``(source, line number, line)`` of every line of a chunk that is not blank."""
+    """The ``(source, line number, line)`` of every line of a chunk (the reader skips
+    blank ones, whichever way they came back)."""
     with open(path, "rb") as chunk:
-        return [
-            (source, number, line) for number, line in enumerate(chunk, first) if not line.isspace()
-        ]
+        return [(source, number, line) for number, line in enumerate(chunk, first)]
 
 
 def _requests_to_rows(path: Path) -> None:

@@ -203,7 +203,8 @@ def _read_stream(
 def _drain_lines(
     inp: Input, source: int, sink: Any, forced: SourceFormat | None, result: ReadResult
 ) -> None:
-    """Count the spans DuckDB read from the input's lines; read the lines it left."""
+    """Count the spans DuckDB read from the input's lines; read the lines it left
+    (blank ones are skipped here, as in line-by-line reading)."""
     spans, leftovers = sink.drain(source)
     result.spans += spans
     for number, line in leftovers:
