@@ -242,12 +242,8 @@ def test_a_blank_line_keeps_the_line_numbers(
     assert _snapshot(path) == (table, rejected, errors, summary)
 
 
-def test_small_chunks_keep_the_input_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lines DuckDB reads keep their order; the few it leaves to Python follow them."""
-    path = tmp_path / "input.otlp.jsonl"
-    path.write_bytes(b"".join(ODD_LINES * 3))
-    monkeypatch.setattr(store_module, "CHUNK_ROWS", 1)  # a chunk per input line
-    monkeypatch.setattr(sources_module, "LINES_BLOCK", 1)
+def _record_leftovers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the numbers of the lines DuckDB leaves to Python."""
     left: list[int] = []
     drain = store_module.Store.drain
 
@@ -257,6 +253,16 @@ def test_small_chunks_keep_the_input_order(tmp_path: Path, monkeypatch: pytest.M
         return spans, leftovers
 
     monkeypatch.setattr(store_module.Store, "drain", recording_drain)
+    return left
+
+
+def test_small_chunks_keep_the_input_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines DuckDB reads keep their order; the few it leaves to Python follow them."""
+    path = tmp_path / "input.otlp.jsonl"
+    path.write_bytes(b"".join(ODD_LINES * 3))
+    monkeypatch.setattr(store_module, "CHUNK_ROWS", 1)  # a chunk per input line
+    monkeypatch.setattr(sources_module, "LINES_BLOCK", 1)
+    left = _record_leftovers(monkeypatch)
     store, _ = load([str(path)])
     try:
         offsets = [o for (o,) in store.query('SELECT "Offset" FROM otel_traces ORDER BY rowid')]
@@ -282,15 +288,7 @@ def test_regular_lines_never_fall_back_to_python(
         raise AssertionError("a chunk of regular lines went to Python")
 
     monkeypatch.setattr(_chunks, "records", no_fallback)
-    left: list[int] = []
-    drain = store_module.Store.drain
-
-    def recording_drain(self: store_module.Store, source: int) -> tuple[int, list]:
-        spans_read, leftovers = drain(self, source)
-        left.extend(number for number, _ in leftovers)
-        return spans_read, leftovers
-
-    monkeypatch.setattr(store_module.Store, "drain", recording_drain)
+    left = _record_leftovers(monkeypatch)
     store, report = load([str(path)])
     store.close()
     assert left == []
