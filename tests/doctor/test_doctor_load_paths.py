@@ -371,26 +371,20 @@ def test_loading_twice_gives_the_same_row_order(
     assert all(offsets() == first for _ in range(3))
 
 
-def test_an_input_larger_than_the_memory_limit_is_compressed_as_it_loads(
+def test_the_table_is_compressed_as_it_loads(
     input_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Checkpoints while loading (here after every chunk) change nothing in the table."""
     expected = _snapshot(input_file)
-    compress = store_module.Store._compress
+    checkpoint = store_module.Store._checkpoint
     calls: list[int] = []
 
-    def counting_compress(self: store_module.Store) -> None:
-        calls.append(self._queued_bytes)
-        compress(self)
+    def counting_checkpoint(self: store_module.Store, cursor: object) -> None:
+        calls.append(self._turn)
+        checkpoint(self, cursor)  # type: ignore[arg-type]
 
-    init = store_module.Store.__init__
-
-    def small_budget(self: store_module.Store, *args: object, **kwargs: object) -> None:
-        init(self, *args, **kwargs)  # type: ignore[arg-type]
-        self._compress_every = 1
-
-    monkeypatch.setattr(store_module.Store, "__init__", small_budget)
-    monkeypatch.setattr(store_module.Store, "_compress", counting_compress)
+    monkeypatch.setattr(store_module, "CHECKPOINT_EVERY", 1)
+    monkeypatch.setattr(store_module.Store, "_checkpoint", counting_checkpoint)
     monkeypatch.setattr(sources_module, "LINES_BLOCK", 4096)
     assert _snapshot(input_file) == expected
     assert calls

@@ -29,21 +29,6 @@ from tracehound.doctor._model import (
 from tracehound.doctor.sources import Progress, SourceFormat, expand_inputs, read_input
 from tracehound.doctor.store import LoadError, Store
 
-MEMORY_PER_INPUT_BYTE = 1.5
-"""DuckDB's memory limit while loading, per byte of input (512 MB at least); beyond it
-the span table spills to disk.  The table is compressed when the load is done (or
-each time a limit's worth of input was read), so until then it takes most of this; at
-1.0 DuckDB kept evicting and freeing buffers (1M spans: load 10 % slower, peak RSS 1.6
-times the input against 1.7 at this limit).  The memory DuckDB's buffers took stays
-with the process until the store closes (``block_allocator_memory``)."""
-
-CHECK_MEMORY_PER_INPUT_BYTE = 0.75
-"""DuckDB's memory limit for the checks, per byte of input (256 MB at least).
-
-Lower than the load's: by then the span table is compressed (1M spans: ~40 MB in
-memory), and the checks' own tables need less than the load's buffers did (whose
-memory is reused, not given back: see `MEMORY_PER_INPUT_BYTE`)."""
-
 __all__ = [
     "Edge",
     "InputError",
@@ -74,8 +59,7 @@ def load(
     forced = SourceFormat.parse(source_format) if isinstance(source_format, str) else source_format
     inputs, errors = expand_inputs(paths)
     report = Report(errors=list(errors))
-    size = sum(i.size or 0 for i in inputs)
-    store = Store(db, memory_limit=int(size * MEMORY_PER_INPUT_BYTE) if size else None)
+    store = Store(db)
     collecting = gc.isenabled()
     gc.disable()  # parsed documents hold no cycles; collection would only cost time
     try:
@@ -87,8 +71,6 @@ def load(
                 InputSummary(inp.name, result.format, result.spans, len(result.errors))
             )
         store.finish()
-        if size:
-            store.limit_memory(max(int(size * CHECK_MEMORY_PER_INPUT_BYTE), 256 << 20))
     except BaseException:
         store.close()
         raise

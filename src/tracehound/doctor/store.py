@@ -13,8 +13,8 @@ as serialised rows, about ``CHUNK_ROWS`` per chunk.  ``LOADERS`` background
 threads load chunks (`_chunks`) while the next is read, and commit them in
 the input's order.  IDs, kinds, statuses and times are normalised, and
 invalid spans rejected with a reason, in SQL, the same for every way
-(`_load_sql`).  The table is compressed when the load is done (and as it
-loads, when the input is larger than the memory limit).
+(`_load_sql`).  The table is compressed as it grows (`CHECKPOINT_EVERY`) and
+when the load is done.
 """
 
 from __future__ import annotations
@@ -41,13 +41,17 @@ __all__ = ["CHUNK_ROWS", "LOADERS", "LoadError", "Store"]
 CHUNK_ROWS = 50_000
 
 
+CHECKPOINT_EVERY = 64 << 20
+"""Bytes of input loaded between checkpoints, which compress the table as it grows.
+
+Uncompressed, the table took 1.4 times the input; DuckDB then spilled it to disk
+and, at its memory limit, gave freed memory back to the system and faulted it in
+again (1M spans: ~780k page faults, a quarter of the CPU time in the kernel).
+A checkpoint runs beside the other loader's work; the ones DuckDB starts itself
+(every 16 MB) ran inside commits, one after the other (2.2 s against 1 s)."""
+
 LOADERS = 2
 """Threads loading chunks at once (their commits go one after the other, in order)."""
-
-try:
-    _PHYSICAL_MEMORY = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-except (ValueError, OSError, AttributeError):  # not POSIX
-    _PHYSICAL_MEMORY = 1 << 62
 
 
 class LoadError(RuntimeError):
@@ -57,9 +61,7 @@ class LoadError(RuntimeError):
 class Store:
     """The span table in DuckDB (in memory, or the file ``path``); the sources' sink."""
 
-    def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, memory_limit: int | None = None
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         if path is not None and Path(path).exists():
             Path(path).unlink()
         self._tmp = Path(tempfile.mkdtemp(prefix="tracehound-"))
@@ -82,28 +84,15 @@ class Store:
         # committed in turn, and one thread inserts a chunk.
         self.con.execute("SET preserve_insertion_order = false")
         self.con.execute("SET enable_progress_bar = false")
-        # the table is compressed when the load is done, or sooner when the input
-        # read since would not fit in memory uncompressed (see `_compress`)
-        self._compress_every = _PHYSICAL_MEMORY * 4 // 5
-        self._queued_bytes = 0
-        if memory_limit is not None:
-            # DuckDB spills what does not fit to its temporary directory
-            self.con.execute(f"SET temp_directory = '{self._tmp / 'spill'}'")
-            limit = self.limit_memory(max(memory_limit, 512 << 20))
-            self._compress_every = limit
-            # Buffers come from memory DuckDB keeps until the store closes: freed
-            # ones went back to the system and were faulted in again (1M spans:
-            # ~800k page faults; a quarter of the load's CPU time in the kernel).
-            self.con.execute(f"SET block_allocator_memory = '{limit >> 20}MB'")
+        # DuckDB spills what does not fit in its memory limit (by default 80 % of
+        # the machine's memory) to its temporary directory
+        self.con.execute(f"SET temp_directory = '{self._tmp / 'spill'}'")
         # While loading, each loader's query runs on its own thread and DuckDB's
         # worker threads only wait for work (one chunk of lines is one pipeline):
         # without them the load took a fifth less time and CPU (1M spans).
         # `finish` gives the checks their threads back.
         self.con.execute("SET threads = 1")
-        # No checkpoint until the load is done: a checkpoint compresses the table, and
-        # the automatic ones (every 16 MB) ran inside commits, one after the other,
-        # compressing again and again (1M spans: 2.2 s in commits against 1 s for one
-        # checkpoint at the end, on all threads).  `finish` checkpoints.
+        # the loaders checkpoint (see CHECKPOINT_EVERY), and `finish`
         self.con.execute("SET checkpoint_threshold = '1TB'")
         self.con.execute(_load_sql.SCHEMA)
         for number in range(LOADERS):
@@ -123,7 +112,9 @@ class Store:
         self._source = 0
         self._chunks = 0  # chunks queued so far: the next one's turn
         self._files = 0
-        self._queue: queue.Queue[tuple[int, Path, str, Any] | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[tuple[int, Path, str, Any, int] | None] = queue.Queue(maxsize=2)
+        self._uncompressed = 0  # bytes of input committed since the last checkpoint
+        self._checkpointing = threading.Lock()
         self._failure: BaseException | None = None
         self._turn = 0  # the chunk whose rows go into the table next (the input's order)
         self._turns = threading.Condition()
@@ -236,24 +227,8 @@ class Store:
     def _enqueue(self, path: Path, kind: str, size: Any, nbytes: int) -> None:
         # a chunk's turn is taken only now: a chunk that never reaches the queue
         # must not leave a gap the loaders would wait on forever
-        self._queue.put((self._chunks, path, kind, size))
+        self._queue.put((self._chunks, path, kind, size, nbytes))
         self._chunks += 1
-        self._queued_bytes += nbytes
-        if self._queued_bytes >= self._compress_every:
-            self._compress()
-
-    def _compress(self) -> None:
-        """Wait for the loaders and compress the table (a checkpoint), on every thread.
-
-        Only for inputs larger than the memory limit: rows stay uncompressed until
-        a checkpoint, and the automatic ones cost twice as much (see __init__).
-        """
-        self._queue.join()
-        self._raise_failure()
-        self.con.execute("RESET threads")
-        self.con.execute("CHECKPOINT")
-        self.con.execute("SET threads = 1")
-        self._queued_bytes = 0
 
     def _chunk_path(self) -> Path:
         self._files += 1
@@ -303,7 +278,8 @@ class Store:
             if item is None:
                 self._queue.task_done()
                 break
-            seq, path, kind, size = item
+            seq, path, kind, size, nbytes = item
+            due = False
             loaded: tuple[list[tuple[int, int, bytes]], int] | None = None
             try:
                 if self._failure is None:
@@ -324,6 +300,7 @@ class Store:
                         else:
                             cursor.commit()
                             self._count(kind, size, *loaded)
+                            due = self._checkpoint_due(nbytes)
                         cursor.execute(f"DROP TABLE IF EXISTS {table}")
                 except BaseException as exc:
                     self._failure = exc
@@ -331,7 +308,26 @@ class Store:
                     self._turn += 1
                     self._turns.notify_all()
                     self._queue.task_done()
+            if due:
+                self._checkpoint(cursor)
         cursor.close()
+
+    def _checkpoint_due(self, committed: int) -> bool:
+        """Count ``committed`` bytes of input; whether the table should be compressed now
+        (called in turn, so that one loader sees the threshold crossed)."""
+        self._uncompressed += committed
+        if self._uncompressed < CHECKPOINT_EVERY:
+            return False
+        self._uncompressed = 0
+        return True
+
+    def _checkpoint(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Compress what was committed, beside the other loader's chunk (out of turn)."""
+        try:
+            with self._checkpointing:
+                cursor.execute("CHECKPOINT")
+        except BaseException as exc:
+            self._failure = exc
 
     def _count(
         self, kind: str, size: Any, leftovers: list[tuple[int, int, bytes]], spans: int
@@ -346,13 +342,6 @@ class Store:
         # kept set: the loaders stop taking chunks once one failed
         if self._failure is not None:
             raise LoadError(f"loading spans into DuckDB failed: {self._failure}") from self._failure
-
-    def limit_memory(self, limit: int) -> int:
-        """Cap DuckDB's memory at ``limit`` bytes, and at most at 80 % of the machine's
-        memory (DuckDB's own default); what does not fit spills to disk.  Returns the cap."""
-        limit = min(limit, _PHYSICAL_MEMORY * 4 // 5)
-        self.con.execute(f"SET memory_limit = '{limit >> 20}MB'")
-        return limit
 
     @contextlib.contextmanager
     def on_own_connection(self) -> Iterator[Store]:
