@@ -103,7 +103,7 @@ r AS (
 SELECT sp.traceId AS tid_raw, sp.spanId AS sid_raw, sp.parentSpanId AS pid_raw,
     sp.traceState AS state, sp.name AS name, sp.kind AS kind,
     sp.startTimeUnixNano AS start_raw, sp.endTimeUnixNano AS end_raw,
-    sp.attributes::VARCHAR AS attrs, sp.events::VARCHAR AS events, sp.links::VARCHAR AS links,
+    sp.attributes AS attrs, sp.events AS events, sp.links AS links,
     sp.status.code AS code, sp.status.message AS message,
     span_at || k || ']' AS "offset",
     NULL::INTEGER AS scope, NULL::VARCHAR AS shared, src AS source,
