@@ -70,10 +70,11 @@ ATTRIBUTES = [
 
 
 class _Store:
-    """Just what `propagation.check` touches: ``con``, ``query``, an ``otel_traces``."""
+    """Just what `propagation.check` touches: ``con``, ``query``, ``otel_traces``, ``th_work``."""
 
     def __init__(self, attributes: list[str]) -> None:
         self.con = duckdb.connect()
+        self.con.execute("ATTACH ':memory:' AS th_work")
         self.con.execute(
             "CREATE TABLE otel_traces (TraceId VARCHAR, SpanId VARCHAR, ServiceName VARCHAR, "
             'SpanName VARCHAR, Source VARCHAR, "Offset" VARCHAR, SpanAttributes JSON)'
@@ -99,7 +100,7 @@ def _expected(text: str) -> tuple[HeaderEvidence | None, list[tuple[str, str]]]:
 def test_sql_shortcut_agrees_with_the_parser(text: str) -> None:
     store = _Store([text])
     findings, evidence = propagation.check(store)  # type: ignore[arg-type]
-    ((lone,),) = store.query("SELECT lone FROM th_headers") or [(None,)]
+    ((lone,),) = store.query("SELECT lone FROM th_work.headers") or [(None,)]
     found = LONE_TRACEPARENT if lone else evidence.get(0)
     expected, problems = _expected(text)
     assert found == expected
@@ -109,4 +110,4 @@ def test_sql_shortcut_agrees_with_the_parser(text: str) -> None:
 def test_the_shortcut_takes_the_common_case() -> None:
     store = _Store(ATTRIBUTES[:4])
     propagation.check(store)  # type: ignore[arg-type]
-    assert store.query("SELECT bool_and(lone) FROM th_headers") == [(True,)]
+    assert store.query("SELECT bool_and(lone) FROM th_work.headers") == [(True,)]

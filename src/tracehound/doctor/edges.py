@@ -31,18 +31,18 @@ _SPOKEN = {"tracecontext": "W3C", "jaeger": "Jaeger", "b3": "B3", "b3multi": "B3
 # one row per distinct piece of evidence: a lone traceparent stands for all its spans
 _EVIDENCE = """
 SELECT DISTINCT t.caller, t.callee, false, h.lone, CASE WHEN NOT h.lone THEN h.rid END
-FROM th_cont t JOIN th_headers h ON h.rid = t.answer
+FROM th_cont t JOIN th_work.headers h ON h.rid = t.answer
 UNION ALL
 SELECT DISTINCT p.caller, a.ServiceName, true, h.lone, CASE WHEN NOT h.lone THEN h.rid END
 FROM th_match m JOIN th_open p ON p.rid = m.call JOIN th_answers a ON a.rid = m.answer
-JOIN th_headers h ON h.rid = a.rid
+JOIN th_work.headers h ON h.rid = a.rid
 """
 
 
 def build_edges(store: Store, hops: Hops, evidence: Mapping[int, HeaderEvidence]) -> list[Edge]:
     """Every caller → callee edge seen, with counts and, for broken ones, cause and fix.
 
-    ``evidence`` is what `propagation.check` returned (it also made ``th_headers``).
+    ``evidence`` is what `propagation.check` returned (it also made ``th_work.headers``).
     """
     seen: dict[tuple[str, str], list[HeaderEvidence]] = defaultdict(list)
     broken_seen: dict[tuple[str, str], list[HeaderEvidence]] = defaultdict(list)

@@ -99,6 +99,9 @@ class Store:
             # each loader stages its chunks in a database of its own: temporary
             # tables of one database are created one at a time, these in parallel
             self.con.execute(f"ATTACH ':memory:' AS th_stage{number}")
+        # the checks' tables that more than one connection reads (temporary tables are
+        # each connection's own)
+        self.con.execute("ATTACH ':memory:' AS th_work")
         self.rows: list[bytes] = []
         self._docs: BinaryIO | None = None  # the chunk file requests are written to
         self._doc_spans = 0

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from tracehound.doctor._model import Edge, SkippedCheck
 from tracehound.doctor.checks import _sql, attributes, context, lifecycle, propagation
+from tracehound.doctor.checks.propagation import HeaderEvidence
 from tracehound.doctor.edges import build_edges
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
@@ -28,22 +29,30 @@ class CheckResults:
 def run_checks(store: Store) -> CheckResults:
     """Run every family over a loaded store."""
     _sql.install(store)
-    # The attribute family reads only the span table: it runs beside the others, on a
-    # connection of its own, filling what their queries leave of the CPUs.
+    # The attribute and propagation families read only the span table: they run beside
+    # the others, on a connection of their own, filling what the others' queries (and
+    # Python) leave of the CPUs.
     # (The executor is left first: the connection must not close under a running query.)
     with store.on_own_connection() as own, ThreadPoolExecutor(1) as side:
-        attributes_done = side.submit(attributes.check, own)
+        beside = side.submit(_attributes_and_headers, own)
         try:
             ctx = context.check(store)
             found = list(ctx.findings)
             found.extend(lifecycle.check(store))
-            header_findings, evidence = propagation.check(store)
-            found.extend(header_findings)
         except BaseException:
-            own.con.interrupt()  # no need to wait for the attribute family
+            own.con.interrupt()  # no need to wait for the other families
             raise
-        attribute_findings, skipped = attributes_done.result()
+        attribute_findings, skipped, header_findings, evidence = beside.result()
+    found.extend(header_findings)
     found.extend(attribute_findings)
     found.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
     edges = build_edges(store, ctx.hops, evidence)
     return CheckResults(found, edges, skipped, ctx.remote_entries)
+
+
+def _attributes_and_headers(
+    store: Store,
+) -> tuple[list[Finding], list[SkippedCheck], list[Finding], dict[int, HeaderEvidence]]:
+    attribute_findings, skipped = attributes.check(store)
+    header_findings, evidence = propagation.check(store)
+    return attribute_findings, skipped, header_findings, evidence

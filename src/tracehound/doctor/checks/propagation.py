@@ -47,7 +47,7 @@ _ZERO_ID = (
 # has the version-00 shape and non-zero IDs; the others are plain scalars.  Anything
 # else, however harmless, goes to the parser: this may only err towards Python.
 _HEADERS = f"""
-CREATE OR REPLACE TEMP TABLE th_headers AS
+CREATE OR REPLACE TABLE th_work.headers AS
 WITH h AS (
     SELECT rowid AS rid, SpanAttributes::VARCHAR AS a FROM otel_traces
     WHERE contains(SpanAttributes::VARCHAR, '"{PREFIX}')
@@ -61,7 +61,7 @@ FROM h
 
 _SPANS = """
 SELECT rowid, TraceId, SpanId, ServiceName, SpanName, Source || ':' || "Offset", SpanAttributes
-FROM otel_traces WHERE rowid IN (SELECT rid FROM th_headers WHERE NOT lone)
+FROM otel_traces WHERE rowid IN (SELECT rid FROM th_work.headers WHERE NOT lone)
 """
 
 
@@ -88,13 +88,13 @@ class HeaderEvidence:
 LONE_TRACEPARENT = HeaderEvidence.of(
     read_headers([("traceparent", f"00-{'1' * 32}-{'2' * 16}-01")])
 )
-"""The evidence of every span that `th_headers` marks ``lone`` (it raises no problem)."""
+"""The evidence of every span that ``th_work.headers`` marks ``lone`` (it raises no problem)."""
 
 
 def check(store: Store) -> tuple[list[Finding], dict[int, HeaderEvidence]]:
     """Findings for every span with recorded headers, and the evidence by span row ID.
 
-    Creates ``th_headers`` (``rid``, ``lone``): every span that recorded headers.  The
+    Creates ``th_work.headers`` (``rid``, ``lone``): every span that recorded headers.  The
     evidence map leaves out the ``lone`` ones, whose evidence is `LONE_TRACEPARENT`.
     """
     store.con.execute(_HEADERS)
