@@ -2,6 +2,9 @@
 
     python bench/bench_doctor.py                 # 1,000,000 spans
     python bench/bench_doctor.py --spans 100000  # quicker
+    python bench/bench_doctor.py --compare-src /tmp/old/src  # also an older tree
+
+(an older tree: ``git worktree add /tmp/old <commit>``)
 
 Writes a file of generated traffic (one ExportTraceServiceRequest of 500 spans
 per line, as the Collector's file exporter writes), then, alternating, in
@@ -71,12 +74,14 @@ def _warm(path: Path) -> None:
             pass
 
 
-def _child(code: str, path: Path) -> tuple[list[float], int, float]:
-    """Run ``code`` on ``path`` in a fresh interpreter: its printed numbers, peak RSS
-    (bytes) and CPU seconds (user + system, all threads)."""
+def _child(code: str, path: Path, src: str | None = None) -> tuple[list[float], int, float]:
+    """Run ``code`` on ``path`` in a fresh interpreter (importing tracehound from
+    ``src`` if given): its printed numbers, peak RSS (bytes) and CPU seconds (user +
+    system, all threads)."""
     _warm(path)
+    env = dict(os.environ, PYTHONPATH=src) if src else None
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True, env=env
     )
     assert proc.stdout is not None
     output = proc.stdout.read()
@@ -95,6 +100,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each")
     parser.add_argument("--dir", help="where to write the file (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the generated file")
+    parser.add_argument(
+        "--compare-src",
+        metavar="DIR",
+        help="also run the check from this source tree (e.g. an older commit's src/), "
+        "alternating with the others",
+    )
     args = parser.parse_args()
     folder = Path(args.dir or tempfile.mkdtemp(prefix="tracehound-bench-"))
     path = folder / f"traffic-{args.spans}.otlp.jsonl"
@@ -104,8 +115,18 @@ def main() -> int:
     size = path.stat().st_size
     print(f"file: {size / 1e6:.0f} MB, {args.spans} spans; {os.cpu_count()} CPUs")
     baselines, checks, loads, analyses, rss, cpu_ratios = [], [], [], [], [], []
+    compared: list[float] = []
     for run in range(args.repeat):
         (base,), _, base_cpu = _child(_BASELINE, path)
+        if args.compare_src:
+            (other, *_), other_peak, other_cpu = _child(_CHECK, path, args.compare_src)
+            compared.append(other / base)
+            print(
+                f"run {run + 1}, {args.compare_src}: check {other:.2f} s; ratio "
+                f"{other / base:.2f}; CPU {other_cpu:.1f} s; "
+                f"peak RSS {other_peak / size:.2f} x file",
+                flush=True,
+            )
         (total, load, analyse, spans, findings), peak, check_cpu = _child(_CHECK, path)
         cpu_ratios.append(check_cpu / base_cpu)
         baselines.append(base)
@@ -128,6 +149,8 @@ def main() -> int:
         f"{statistics.median(cpu_ratios):.2f}\n"
         f"peak RSS / file size: {max(rss) / size:.2f} (target <= 2)"
     )
+    if compared:
+        print(f"{args.compare_src}: ratio median {statistics.median(compared):.2f}")
     if not args.keep and not args.dir:
         path.unlink()
         folder.rmdir()
