@@ -390,6 +390,36 @@ def test_the_table_is_compressed_as_it_loads(
     assert calls
 
 
+def test_each_input_keeps_what_is_its_own_when_the_next_is_read_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """Inputs load in the background while the next is read, and Python reads their odd
+    lines only after all were read: rows, rejections and errors still name their input."""
+    paths = []
+    for name, lines in (("a", ODD_LINES), ("b", READABLE_LINES), ("c", ODD_LINES[::-1])):
+        path = tmp_path / f"{name}.otlp.jsonl"
+        path.write_bytes(b"".join(lines))
+        paths.append(path)
+
+    def read(paths: list[Path]) -> tuple[list[tuple], list[tuple], list[str], list[tuple]]:
+        store, report = load([str(p) for p in paths])
+        try:
+            table = store.query('SELECT Source, "Offset", SpanId, SpanName FROM otel_traces')
+            rejected = store.query('SELECT Source, "Offset", Reason FROM rejected')
+        finally:
+            store.close()
+        inputs = [(i.source, i.format, i.spans, i.errors) for i in report.inputs]
+        return sorted(table), sorted(rejected), [str(e) for e in report.errors], inputs
+
+    together = read(paths)
+    alone = [read([p]) for p in paths]
+    assert together[0] == sorted(row for one in alone for row in one[0])
+    assert together[1] == sorted(row for one in alone for row in one[1])
+    assert together[2] == [error for one in alone for error in one[2]]
+    assert together[3] == [summary for one in alone for summary in one[3]]
+    assert len({source for source, *_ in together[1]}) == 3  # each input rejected spans
+
+
 def test_a_cut_off_gzip_input_keeps_every_line_before_the_cut(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -63,9 +63,14 @@ def load(
     collecting = gc.isenabled()
     gc.disable()  # parsed documents hold no cycles; collection would only cost time
     try:
+        results = []
         for inp in inputs:
             source = store.begin_source(inp.name)
-            result = read_input(inp, source, store, forced=forced, progress=progress)
+            results.append(
+                read_input(inp, source, store, forced=forced, progress=progress, wait=False)
+            )
+        for inp, result in zip(inputs, results, strict=True):
+            result.complete()
             report.errors.extend(result.errors)
             report.inputs.append(
                 InputSummary(inp.name, result.format, result.spans, len(result.errors))

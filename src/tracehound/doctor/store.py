@@ -137,6 +137,10 @@ class Store:
         self.con.execute("INSERT INTO th_sources VALUES (?, ?)", [self._source, name])
         return self._source
 
+    def use_source(self, source: int) -> None:
+        """Make an input registered before the current one again (`begin_source`)."""
+        self._source = source
+
     def scope(self, service: str, resource: Any, name: str | None, version: str | None) -> int:
         resource_json = orjson.dumps(resource if isinstance(resource, list) else []).decode()
         key = (service, resource_json, name, version)

@@ -63,6 +63,14 @@ class ReadResult:
     spans: int = 0
     errors: list[InputError] = field(default_factory=list)
     _dropped: int = 0
+    _pending: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+
+    def complete(self) -> None:
+        """Wait for what DuckDB still loads of this input (`read_input` with
+        ``wait=False``); the counts and errors are whole afterwards."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending()
 
     def error(self, source: str, position: str | None, message: str) -> None:
         if len(self.errors) < MAX_ERRORS_PER_INPUT:
@@ -118,8 +126,14 @@ def read_input(
     *,
     forced: SourceFormat | None = None,
     progress: Progress | None = None,
+    wait: bool = True,
 ) -> ReadResult:
-    """Read ``inp`` into ``sink`` (a `RowSink` with ``flush_if_full()``)."""
+    """Read ``inp`` into ``sink`` (a `RowSink` with ``flush_if_full()``).
+
+    Lines handed to DuckDB load in the background; with ``wait=False`` the
+    result is whole only after `ReadResult.complete` (so that the next input is
+    read meanwhile: many small inputs load in parallel).
+    """
     result = ReadResult()
     try:
         raw: BinaryIO = open(inp.path, "rb") if inp.path else sys.stdin.buffer  # noqa: SIM115
@@ -133,7 +147,19 @@ def read_input(
     finally:
         if inp.path:
             raw.close()
-    result.finish(inp.name)
+    drain = result._pending
+    if drain is None:
+        result.finish(inp.name)
+        return result
+
+    def complete() -> None:
+        sink.use_source(source)  # what Python reads of the leftovers is this input's
+        drain()
+        result.finish(inp.name)
+
+    result._pending = complete
+    if wait:
+        result.complete()
     return result
 
 
@@ -188,7 +214,7 @@ def _read_stream(
         except (OSError, EOFError, zlib.error):
             _drain_lines(inp, source, sink, forced, result)  # what came before counts
             raise
-        _drain_lines(inp, source, sink, forced, result)
+        result._pending = lambda: _drain_lines(inp, source, sink, forced, result)
         report(total or 0)
         return
     for number, line in enumerate(stream, 2):
