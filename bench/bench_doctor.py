@@ -36,6 +36,8 @@ print(time.perf_counter() - start)
 _CHECK = """
 import sys, time
 start = time.perf_counter()
+import tracehound
+print(tracehound.__file__)
 from tracehound.doctor import load
 from tracehound.doctor.checks import run_checks
 store, report = load([sys.argv[1]])
@@ -79,7 +81,12 @@ def _child(code: str, path: Path, src: str | None = None) -> tuple[list[float], 
     ``src`` if given): its printed numbers, peak RSS (bytes) and CPU seconds (user +
     system, all threads)."""
     _warm(path)
-    env = dict(os.environ, PYTHONPATH=src) if src else None
+    env = None
+    if src:
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
+        )
     proc = subprocess.Popen(
         [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True, env=env
     )
@@ -90,7 +97,10 @@ def _child(code: str, path: Path, src: str | None = None) -> tuple[list[float], 
     if proc.returncode:
         raise SystemExit(f"child failed ({proc.returncode}): {output}")
     rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    numbers = [float(x) for x in output.strip().splitlines()[-1].split()]
+    lines = output.strip().splitlines()
+    if src and not Path(lines[0]).resolve().is_relative_to(Path(src).resolve()):
+        raise SystemExit(f"{src} is not where tracehound was imported from ({lines[0]})")
+    numbers = [float(x) for x in lines[-1].split()]
     return numbers, rss, usage.ru_utime + usage.ru_stime
 
 

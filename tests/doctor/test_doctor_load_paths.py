@@ -20,6 +20,7 @@ import duckdb
 import orjson
 import pytest
 
+import tracehound.doctor as doctor_module
 from conftest import DATA
 from tracehound.doctor import LoadError, _chunks, _load_sql, _otlp_lines, load
 from tracehound.doctor import sources as sources_module
@@ -390,11 +391,13 @@ def test_the_table_is_compressed_as_it_loads(
     assert calls
 
 
+@pytest.mark.parametrize("ahead", [0, 1, 4])
 def test_each_input_keeps_what_is_its_own_when_the_next_is_read_meanwhile(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ahead: int
 ) -> None:
-    """Inputs load in the background while the next is read, and Python reads their odd
-    lines only after all were read: rows, rejections and errors still name their input."""
+    """Inputs load in the background while the next are read, and Python reads their odd
+    lines only later: rows, rejections and errors still name their input."""
+    monkeypatch.setattr(doctor_module, "READ_AHEAD", ahead)
     paths = []
     for name, lines in (("a", ODD_LINES), ("b", READABLE_LINES), ("c", ODD_LINES[::-1])):
         path = tmp_path / f"{name}.otlp.jsonl"

@@ -26,8 +26,19 @@ from tracehound.doctor._model import (
     Report,
     SkippedCheck,
 )
-from tracehound.doctor.sources import Progress, SourceFormat, expand_inputs, read_input
+from tracehound.doctor.sources import (
+    Input,
+    Progress,
+    ReadResult,
+    SourceFormat,
+    expand_inputs,
+    read_input,
+)
 from tracehound.doctor.store import LoadError, Store
+
+READ_AHEAD = 4
+"""Inputs read while an earlier one is still loading (200 one-line inputs: 1 ahead
+loaded in 4.1 s, 4 ahead in 3.2-3.5 s, all of them ahead in 3.3 s; none: 5.4 s)."""
 
 __all__ = [
     "Edge",
@@ -63,18 +74,18 @@ def load(
     collecting = gc.isenabled()
     gc.disable()  # parsed documents hold no cycles; collection would only cost time
     try:
-        results = []
+        # An input is completed (its odd lines read by Python) a few inputs later:
+        # DuckDB loads those while the next are read, and only a few inputs' odd
+        # lines wait in memory.
+        reading: list[tuple[Input, ReadResult]] = []
         for inp in inputs:
             source = store.begin_source(inp.name)
-            results.append(
-                read_input(inp, source, store, forced=forced, progress=progress, wait=False)
-            )
-        for inp, result in zip(inputs, results, strict=True):
-            result.complete()
-            report.errors.extend(result.errors)
-            report.inputs.append(
-                InputSummary(inp.name, result.format, result.spans, len(result.errors))
-            )
+            result = read_input(inp, source, store, forced=forced, progress=progress, wait=False)
+            reading.append((inp, result))
+            if len(reading) > READ_AHEAD:
+                _complete(*reading.pop(0), report)
+        for done in reading:
+            _complete(*done, report)
         store.finish()
     except BaseException:
         store.close()
@@ -96,6 +107,12 @@ def load(
         name for (name,) in store.query("SELECT DISTINCT ServiceName FROM otel_traces ORDER BY 1")
     )
     return store, report
+
+
+def _complete(inp: Input, result: ReadResult, report: Report) -> None:
+    result.complete()
+    report.errors.extend(result.errors)
+    report.inputs.append(InputSummary(inp.name, result.format, result.spans, len(result.errors)))
 
 
 def check_paths(

@@ -21,9 +21,9 @@ __all__ = ["INSERT", "REJECT", "SCHEMA", "insert_lines", "nothing_stage", "stage
 _MIN_NS = 631_152_000 * 10**9  # 1990-01-01
 _MAX_NS = 7_258_118_400 * 10**9  # 2200-01-01
 
-# Span IDs and offsets are unique: compressing them (FSST) was a third of the
-# checkpoints' work (11 % of the load's instructions, 50K spans) and saved ~50 MB;
-# no check scans them in bulk.
+# Span IDs, parent IDs and offsets are mostly distinct: compressing them (FSST) was
+# a third of the checkpoints' work (11 % of the load's instructions, 50K spans) and
+# saved ~50 MB of 210 MB; the parent join that reads them was no slower uncompressed.
 SCHEMA = """
 CREATE OR REPLACE TABLE otel_traces (
     "Timestamp" TIMESTAMP_NS, TraceId VARCHAR, SpanId VARCHAR USING COMPRESSION uncompressed,

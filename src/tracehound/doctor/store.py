@@ -67,11 +67,9 @@ class Store:
         self._tmp = Path(tempfile.mkdtemp(prefix="tracehound-"))
         # the directory holds the span table now: remove it even if close() is never called
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
-        # In memory unless --db, compressed as a database file is.  A file
-        # compresses the table at every checkpoint, which took most of the load's
-        # time (1M spans: 11 s against 7 s); uncompressed in memory, the table
-        # spilled to disk under the memory limit (a third of the load's CPU went
-        # to the kernel) or took the peak over twice the input.
+        # In memory unless --db, compressed as a database file is (at each
+        # checkpoint, see CHECKPOINT_EVERY); uncompressed, the table took 1.4 times
+        # the input and spilled to disk.
         if path is not None:
             self.con = duckdb.connect(str(path))
             self._catalog: str | None = None
@@ -116,6 +114,7 @@ class Store:
         self._chunks = 0  # chunks queued so far: the next one's turn
         self._files = 0
         self._queue: queue.Queue[tuple[int, Path, str, Any, int] | None] = queue.Queue(maxsize=2)
+        self._loading: dict[int, int] = {}  # chunks of lines queued, not yet loaded, by input
         self._uncompressed = 0  # bytes of input committed since the last checkpoint
         self._checkpointing = threading.Lock()
         self._failure: BaseException | None = None
@@ -137,9 +136,11 @@ class Store:
         self.con.execute("INSERT INTO th_sources VALUES (?, ?)", [self._source, name])
         return self._source
 
-    def use_source(self, source: int) -> None:
-        """Make an input registered before the current one again (`begin_source`)."""
-        self._source = source
+    def use_source(self, source: int) -> int:
+        """Make an input registered before (`begin_source`) the current one again;
+        returns the one it replaces."""
+        previous, self._source = self._source, source
+        return previous
 
     def scope(self, service: str, resource: Any, name: str | None, version: str | None) -> int:
         resource_json = orjson.dumps(resource if isinstance(resource, list) else []).decode()
@@ -198,14 +199,18 @@ class Store:
         with _writing(path) as chunk, memoryview(data) as view:
             chunk.write(view[:size])
         lines, blank = _count_lines(data, size)
+        with self._turns:
+            self._loading[source] = self._loading.get(source, 0) + 1
         self._enqueue(path, "lines", (source, first, size + 1, not blank), size)
         return lines
 
     def drain(self, source: int) -> tuple[int, list[tuple[int, bytes]]]:
-        """Wait for every queued chunk; the spans DuckDB read from ``source``'s lines, and
-        the lines it left to Python as ``(line number, line)``, in input order."""
+        """Wait for ``source``'s lines to be loaded (not for later inputs'); the spans
+        DuckDB read from them, and the lines it left to Python as ``(line number,
+        line)``, in input order."""
         self.flush()
-        self._queue.join()
+        with self._turns:
+            self._turns.wait_for(lambda: not self._loading.get(source) or self._failure is not None)
         self._raise_failure()
         leftovers = sorted(self._leftovers.pop(source, []))
         return self._line_spans.pop(source, 0), leftovers
@@ -217,8 +222,12 @@ class Store:
             self.con.executemany("INSERT INTO th_scopes VALUES (?, ?, ?, ?, ?)", self._new_scopes)
             self._new_scopes = []
         if self._docs is not None:
-            written = self._docs.tell()
-            self._docs.close()
+            try:
+                written = self._docs.tell()
+                self._docs.close()
+            except OSError as exc:
+                message = f"cannot write {self._tmp} (the temporary directory): {exc}"
+                raise LoadError(message) from exc
             size = max(self._doc_size, 1 << 20)
             self._enqueue(Path(self._docs.name), "docs", size, written)
             self._docs = None
@@ -283,7 +292,6 @@ class Store:
         while True:
             item = self._queue.get()
             if item is None:
-                self._queue.task_done()
                 break
             seq, path, kind, size, nbytes = item
             due = False
@@ -312,10 +320,11 @@ class Store:
                 except BaseException as exc:
                     self._failure = exc
                 finally:
+                    if kind == "lines":
+                        self._loading[size[0]] -= 1
                     self._turn += 1
                     self._turns.notify_all()
-                    self._queue.task_done()
-            if due:
+            if due and self._failure is None:
                 self._checkpoint(cursor)
         cursor.close()
 
@@ -334,7 +343,9 @@ class Store:
             with self._checkpointing:
                 cursor.execute("CHECKPOINT")
         except BaseException as exc:
-            self._failure = exc
+            failure = LoadError(f"compressing the span table (a checkpoint) failed: {exc}")
+            failure.__cause__ = exc
+            self._failure = failure
 
     def _count(
         self, kind: str, size: Any, leftovers: list[tuple[int, int, bytes]], spans: int
@@ -347,6 +358,8 @@ class Store:
 
     def _raise_failure(self) -> None:
         # kept set: the loaders stop taking chunks once one failed
+        if isinstance(self._failure, LoadError):
+            raise self._failure
         if self._failure is not None:
             raise LoadError(f"loading spans into DuckDB failed: {self._failure}") from self._failure
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -33,14 +34,16 @@ def run_checks(store: Store) -> CheckResults:
     # the others, on a connection of their own, filling what the others' queries (and
     # Python) leave of the CPUs.
     # (The executor is left first: the connection must not close under a running query.)
+    stop = threading.Event()
     with store.on_own_connection() as own, ThreadPoolExecutor(1) as side:
-        beside = side.submit(_attributes_and_headers, own)
+        beside = side.submit(_attributes_and_headers, own, stop)
         try:
             ctx = context.check(store)
             found = list(ctx.findings)
             found.extend(lifecycle.check(store))
         except BaseException:
-            own.con.interrupt()  # no need to wait for the other families
+            stop.set()  # no need to wait for the other families
+            own.con.interrupt()
             raise
         attribute_findings, skipped, header_findings, evidence = beside.result()
     found.extend(header_findings)
@@ -51,8 +54,10 @@ def run_checks(store: Store) -> CheckResults:
 
 
 def _attributes_and_headers(
-    store: Store,
+    store: Store, stop: threading.Event
 ) -> tuple[list[Finding], list[SkippedCheck], list[Finding], dict[int, HeaderEvidence]]:
     attribute_findings, skipped = attributes.check(store)
+    if stop.is_set():
+        return [], [], [], {}
     header_findings, evidence = propagation.check(store)
     return attribute_findings, skipped, header_findings, evidence

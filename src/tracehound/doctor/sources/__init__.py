@@ -132,7 +132,8 @@ def read_input(
 
     Lines handed to DuckDB load in the background; with ``wait=False`` the
     result is whole only after `ReadResult.complete` (so that the next input is
-    read meanwhile: many small inputs load in parallel).
+    read meanwhile: many small inputs load in parallel).  The lines DuckDB leaves
+    to Python are read then, after the rows the next input gave DuckDB.
     """
     result = ReadResult()
     try:
@@ -153,8 +154,11 @@ def read_input(
         return result
 
     def complete() -> None:
-        sink.use_source(source)  # what Python reads of the leftovers is this input's
-        drain()
+        current = sink.use_source(source)  # what Python reads of the leftovers is this input's
+        try:
+            drain()
+        finally:
+            sink.use_source(current)
         result.finish(inp.name)
 
     result._pending = complete
