@@ -90,7 +90,7 @@ class Store:
         # without them the load took a fifth less time and CPU (1M spans).
         # `finish` gives the checks their threads back.
         self.con.execute("SET threads = 1")
-        # the loaders checkpoint (see CHECKPOINT_EVERY), and `finish`
+        # no automatic checkpoints: the loaders checkpoint (see CHECKPOINT_EVERY), then `finish`
         self.con.execute("SET checkpoint_threshold = '1TB'")
         self.con.execute(_load_sql.SCHEMA)
         for number in range(LOADERS):
