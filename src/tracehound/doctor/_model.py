@@ -76,6 +76,10 @@ class Edge:
     fix: str | None = None
     example_trace_id: str | None = None
     """A caller trace with a broken call, to look at first."""
+    callee_seen: bool = True
+    """False when no span of the callee is in the data (a database, an external API, a
+    service that exported nothing): its calls are then neither continued nor broken, and
+    ``callee`` is the peer as the caller recorded it (``host:port``, ``peer.service``)."""
 
     @property
     def break_rate(self) -> float:
@@ -94,6 +98,7 @@ class Edge:
             "cause": self.cause,
             "fix": self.fix,
             "example_trace_id": self.example_trace_id,
+            "callee_seen": self.callee_seen,
         }
 
 

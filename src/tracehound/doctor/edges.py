@@ -59,11 +59,11 @@ def build_edges(store: Store, hops: Hops, evidence: Mapping[int, HeaderEvidence]
             preferred = "tracecontext" if "tracecontext" in found.formats else found.formats[0]
             reads[callee].add(preferred)
     continues_for: dict[str, set[str]] = defaultdict(set)
-    for caller, callee, _kind, _calls, continued, _broken, _trace in hops.edge_counts:
+    for caller, callee, _kind, _calls, continued, _broken, _trace, _seen in hops.edge_counts:
         if continued:
             continues_for[callee].add(caller)
     edges = []
-    for caller, callee, kind, calls, continued, broken, trace in hops.edge_counts:
+    for caller, callee, kind, calls, continued, broken, trace, callee_seen in hops.edge_counts:
         key = (caller, callee)
         formats = tuple(sorted({f for item in seen.get(key, ()) for f in item.formats}))
         cause = fix = None
@@ -80,7 +80,10 @@ def build_edges(store: Store, hops: Hops, evidence: Mapping[int, HeaderEvidence]
                 reads[callee],
             )
         edges.append(
-            Edge(caller, callee, kind, calls, continued, broken, formats, cause, fix, trace)
+            Edge(
+                caller, callee, kind, calls, continued, broken, formats, cause, fix, trace,
+                callee_seen,
+            )
         )
     return edges
 

@@ -2,23 +2,29 @@
 
 A CLIENT/PRODUCER span is *continued* when a span of its own trace names it
 as parent (or, Zipkin-style, shares its ID as the SERVER side).  The others
-are open calls.  Each open call gets a callee: its ``service.peer.name`` (or the
-older ``peer.service``); else the service that continued other calls with the
-same target (that name, ``server.address``/``net.peer.name``/URL host,
-``messaging.destination.name``);
-else the service named by the host's first label; else the service that
-continued other calls of the same caller and span name.  An *answer* is a
-SERVER/CONSUMER span with no parent in its own trace.  Calls and answers are
-paired when the answer belongs to the callee (or consumes the producer's
-destination), lives in another trace, and starts inside the call's window
-(a little clock skew allowed; messages may wait in a queue); an answer whose
-parent span ID is the call's own span ID is paired first.  An answer that
-fits an open call of its own trace is that trace's second root (C002), not a
-broken edge, and neither it nor that call takes part.  Pairs are chosen
-one to one: the parent-ID pairs, then starts inside the call, closest first
-(an answer starting before its call counts twenty times as far).
-Confidence = how the callee was resolved × whether the start fell inside
-the call × 1/number of callers competing.
+are open calls.  Each open call gets its candidate callees (`th_callees`)
+from the strongest evidence that names anyone: its ``service.peer.name``
+(or the older ``peer.service``); the service that continued other calls with
+the same peer, host or destination; the service whose own SERVER spans say
+they were called at the call's ``host:port`` (`_endpoints`: this needs no
+continued call, so it holds when every call on an edge broke); the services
+seen at that host; a service or workload named by the host's first label;
+the service that continued other calls of the same caller and span name.  A
+call no candidate is found for goes to a peer with no span in the data (a
+database, an external API): shown in the edge view, never a break.  An
+*answer* is a SERVER/CONSUMER span with no parent in its own trace.  Calls
+and answers are paired when the answer belongs to a candidate (or consumes
+the producer's destination), lives in another trace, starts inside the call's
+window (a little clock skew allowed; messages may wait in a queue) and has
+the same HTTP method; an answer whose parent span ID is the call's own span ID
+is paired first.  An answer that fits an open call of its own trace is that
+trace's second root (C002), not a broken edge, and neither it nor that call
+takes part.  Pairs are chosen one to one: the parent-ID pairs, then those
+whose paths agree (equal, or one a suffix of the other: a proxy strips
+prefixes), then starts inside the call, closest first (an answer starting
+before its call counts twenty times as far).  Confidence = how the callee
+was resolved × whether the start fell inside the call × whether the paths
+agree × 1/number of callers competing.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracehound.doctor.checks._endpoints import ENDPOINTS
 from tracehound.doctor.checks._sql import SpanInfo, finding, ms, spans
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
@@ -39,25 +46,6 @@ DEFAULT_QUEUE_LAG_NS = 30_000_000_000
 """How long a message may wait in a queue when no continued message shows it (30 s)."""
 
 _CALLS = """
--- the attribute lists of calls and consumers repeat: each distinct one is read once
-CREATE OR REPLACE TEMP TABLE th_targets AS
-WITH d AS (
-    SELECT DISTINCT SpanAttributes AS a FROM otel_traces
-    WHERE SpanKind IN ('Client', 'Producer', 'Consumer')
-), l AS (
-    SELECT a, th_attrs(a) AS al FROM d
-)
--- service.peer.name replaced peer.service in the semantic conventions: read both
-SELECT a, coalesce(th_str(al, 'service.peer.name'), th_str(al, 'peer.service')) AS peer,
-       CASE WHEN th_str(al, 'service.peer.name') IS NOT NULL
-            THEN 'service.peer.name' ELSE 'peer.service' END AS peer_key,
-       nullif(coalesce(th_str(al, 'server.address'), th_str(al, 'net.peer.name'),
-                       th_str(al, 'http.host'),
-                       regexp_extract(coalesce(th_str(al, 'url.full'), th_str(al, 'http.url')),
-                                      '^[a-zA-Z][a-zA-Z0-9+.-]*://([^/:?#@]+)', 1)), '') AS host,
-       coalesce(th_str(al, 'messaging.destination.name'),
-                th_str(al, 'messaging.destination')) AS dest
-FROM l;
 CREATE OR REPLACE TEMP TABLE th_cont AS
 WITH links AS (
     SELECT parent AS call, pservice AS caller, pkind AS kind, ps AS cs, pe AS ce,
@@ -85,32 +73,45 @@ SELECT value, callee FROM v WHERE value IS NOT NULL GROUP BY value, callee
 QUALIFY row_number() OVER (PARTITION BY value ORDER BY sum(n) DESC, callee) = 1;
 CREATE OR REPLACE TEMP TABLE th_services AS SELECT DISTINCT ServiceName AS name FROM otel_traces;
 CREATE OR REPLACE TEMP TABLE th_open AS
-SELECT c.* EXCLUDE (peer, peer_key, host),
-    CASE WHEN ps.name IS NOT NULL THEN c.peer
-         WHEN lp.callee IS NOT NULL THEN lp.callee WHEN lh.callee IS NOT NULL THEN lh.callee
-         WHEN ld.callee IS NOT NULL THEN ld.callee WHEN hs.name IS NOT NULL THEN hs.name
-         WHEN ln.callee IS NOT NULL THEN ln.callee END AS callee,
-    CASE WHEN ps.name IS NOT NULL THEN 1.0
-         WHEN coalesce(lp.callee, lh.callee, ld.callee) IS NOT NULL THEN 0.95
-         WHEN hs.name IS NOT NULL THEN 0.9 WHEN ln.callee IS NOT NULL THEN 0.8
-         WHEN c.dest IS NOT NULL THEN 0.9 END AS base,
-    CASE WHEN ps.name IS NOT NULL THEN c.peer_key
-         WHEN coalesce(lp.callee, lh.callee, ld.callee) IS NOT NULL THEN 'target seen continued'
-         WHEN hs.name IS NOT NULL THEN 'host name' WHEN ln.callee IS NOT NULL THEN 'span name'
-         WHEN c.dest IS NOT NULL THEN 'destination' END AS resolution
-FROM (
-    SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ServiceName AS caller, o.SpanKind, o.SpanName,
-           epoch_ns(o."Timestamp") AS s, epoch_ns(o."Timestamp") + o.Duration AS e,
-           t.peer, t.peer_key, t.host, t.dest
-    FROM otel_traces o LEFT JOIN th_targets t ON t.a = o.SpanAttributes
-    WHERE o.SpanKind IN ('Client', 'Producer') AND o.rowid NOT IN (SELECT call FROM th_cont)
-) c
-LEFT JOIN th_services ps ON ps.name = c.peer
-LEFT JOIN th_learn lp ON lp.value = c.peer
-LEFT JOIN th_learn lh ON lh.value = c.host
-LEFT JOIN th_learn ld ON ld.value = c.dest
-LEFT JOIN th_services hs ON hs.name = split_part(split_part(c.host, ':', 1), '.', 1)
-LEFT JOIN th_learn ln ON ln.value = c.caller || ' ' || c.SpanName;
+SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ServiceName AS caller, o.SpanKind, o.SpanName,
+       epoch_ns(o."Timestamp") AS s, epoch_ns(o."Timestamp") + o.Duration AS e,
+       t.peer, t.peer_key, t.host, t.port, t.path, t.method, t.dest, t.system
+FROM otel_traces o LEFT JOIN th_targets t ON t.a = o.SpanAttributes
+WHERE o.SpanKind IN ('Client', 'Producer') AND o.rowid NOT IN (SELECT call FROM th_cont);
+-- Who each open call may have reached, strongest evidence first; only the first level
+-- that names anyone counts, and each service it names is a candidate (a shared host).
+CREATE OR REPLACE TEMP TABLE th_callees AS
+WITH levels AS (
+    SELECT c.rid, c.peer AS callee, 1 AS level, 1.0 AS base, c.peer_key AS resolution, 1 AS n
+    FROM th_open c JOIN th_services s ON s.name = c.peer
+    UNION ALL
+    SELECT c.rid, l.callee, 2, 0.95, 'target seen continued', 1
+    FROM th_open c JOIN th_learn l ON l.value IN (c.peer, c.host, c.dest)
+    UNION ALL
+    SELECT c.rid, a.service, 3, 0.95, 'server address ' || c.host || ':' || c.port, a.n
+    FROM th_open c JOIN th_addr a ON a.key = 'hp:' || c.host || ':' || c.port
+    UNION ALL
+    SELECT c.rid, a.service, 4, 0.85, 'server host ' || c.host, a.n
+    FROM th_open c JOIN th_addr a ON a.key = 'h:' || c.host
+    UNION ALL
+    SELECT c.rid, s.name, 5, 0.8, 'host name', 1
+    FROM th_open c JOIN th_services s
+      ON s.name = split_part(split_part(c.host, ':', 1), '.', 1)
+    UNION ALL
+    SELECT c.rid, a.service, 5, 0.8, 'host name', a.n
+    FROM th_open c JOIN th_addr a ON a.key = 'h:' || split_part(c.host, '.', 1)
+    WHERE c.host NOT SIMILAR TO '[0-9.]+'
+    UNION ALL
+    SELECT c.rid, l.callee, 6, 0.7, 'span name', 1
+    FROM th_open c JOIN th_learn l ON l.value = c.caller || ' ' || c.SpanName
+
+), best AS (
+    SELECT rid, callee, min(level) AS level, arg_min(base, level) AS base,
+           arg_min(resolution, level) AS resolution, sum(n) AS n
+    FROM levels GROUP BY rid, callee
+)
+SELECT rid, callee, base, resolution, n FROM best
+QUALIFY level = min(level) OVER (PARTITION BY rid);
 CREATE OR REPLACE TEMP TABLE th_answers AS
 WITH a AS (
     SELECT rowid AS rid, TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, SpanName,
@@ -118,8 +119,10 @@ WITH a AS (
     FROM otel_traces WHERE rowid IN (
         SELECT child FROM th_link WHERE parent IS NULL AND kind IN ('Server', 'Consumer'))
 )
-SELECT a.* EXCLUDE (SpanAttributes), CASE WHEN a.SpanKind = 'Consumer' THEN t.dest END AS dest
-FROM a LEFT JOIN th_targets t ON t.a = a.SpanAttributes;
+SELECT a.* EXCLUDE (SpanAttributes), CASE WHEN a.SpanKind = 'Consumer' THEN t.dest END AS dest,
+       coalesce(v.path, t.path) AS path, coalesce(v.method, t.method) AS method
+FROM a LEFT JOIN th_targets t ON t.a = a.SpanAttributes
+LEFT JOIN th_served v ON v.a = a.SpanAttributes;
 """
 
 # Only what depends on the pair is aggregated; what depends on the call alone (caller, base,
@@ -127,10 +130,11 @@ FROM a LEFT JOIN th_targets t ON t.a = a.SpanAttributes;
 _CANDIDATES = """
 CREATE OR REPLACE TEMP TABLE th_cand AS
 WITH keyed_calls AS (
-    SELECT rid, TraceId, SpanKind, s, e, dest, 's:' || callee AS k
-    FROM th_open WHERE callee IS NOT NULL
+    SELECT o.rid, o.TraceId, o.SpanKind, o.s, o.e, o.dest, o.path, o.method,
+           's:' || k.callee AS k
+    FROM th_open o JOIN th_callees k ON k.rid = o.rid
     UNION ALL
-    SELECT rid, TraceId, SpanKind, s, e, dest, 'd:' || dest
+    SELECT rid, TraceId, SpanKind, s, e, dest, path, method, 'd:' || dest
     FROM th_open WHERE dest IS NOT NULL AND SpanKind = 'Producer'
 ), windows AS (
     SELECT *, s - {tol} AS lo,
@@ -141,24 +145,30 @@ WITH keyed_calls AS (
     SELECT *, unnest(range(lo // {width}, least(hi // {width}, lo // {width} + 512) + 1)) AS b
     FROM windows
 ), keyed_answers AS (
-    SELECT rid, TraceId, s, dest, 's:' || ServiceName AS k, s // {width} AS b FROM th_answers
+    SELECT rid, TraceId, s, dest, path, method, 's:' || ServiceName AS k, s // {width} AS b
+    FROM th_answers
     UNION ALL
-    SELECT rid, TraceId, s, dest, 'd:' || dest, s // {width} FROM th_answers
+    SELECT rid, TraceId, s, dest, path, method, 'd:' || dest, s // {width} FROM th_answers
     WHERE dest IS NOT NULL
 ), timed AS (
     SELECT c.rid AS call, a.rid AS answer, false AS exact, a.s - c.s AS gap,
            a.s BETWEEN c.s AND coalesce(c.e, a.s) OR c.SpanKind = 'Producer' AND a.s >= c.s
                AS inside,
-           a.TraceId = c.TraceId AS same_trace
+           a.TraceId = c.TraceId AS same_trace,
+           -- a proxy may strip a path prefix, never change the method
+           coalesce(a.path = c.path OR ends_with(c.path, a.path) OR ends_with(a.path, c.path),
+                    true) AS agree
     FROM expanded c JOIN keyed_answers a ON a.k = c.k AND a.b = c.b
     WHERE a.s BETWEEN c.lo AND c.hi AND coalesce(a.dest = c.dest, true)
+      AND coalesce(a.method = c.method, true)
 ), claimed AS (
     SELECT answer, call FROM timed WHERE same_trace
 ), exact AS (
-    SELECT c.rid, a.rid, true, a.s - c.s, true, false
+    SELECT c.rid, a.rid, true, a.s - c.s, true, false, true
     FROM th_open c JOIN th_answers a ON a.ParentSpanId = c.SpanId AND a.TraceId <> c.TraceId
 ), pairs AS (
-    SELECT call, answer, bool_or(exact) AS exact, any_value(gap) AS gap, bool_or(inside) AS inside
+    SELECT call, answer, bool_or(exact) AS exact, any_value(gap) AS gap, bool_or(inside) AS inside,
+           bool_or(agree) AS agree
     FROM (SELECT * FROM timed UNION ALL SELECT * FROM exact)
     WHERE NOT same_trace AND (exact OR answer NOT IN (SELECT answer FROM claimed)
                                AND call NOT IN (SELECT call FROM claimed))
@@ -170,15 +180,15 @@ SELECT p.*, o.caller FROM pairs p JOIN th_open o ON o.rid = p.call
 _ROUND = """
 INSERT INTO th_match
 WITH avail AS (
-    SELECT call, answer, exact, gap, inside FROM th_cand
+    SELECT call, answer, exact, gap, inside, agree FROM th_cand
     WHERE call NOT IN (SELECT call FROM th_match) AND answer NOT IN (SELECT answer FROM th_match)
 ), best_a AS (
     SELECT * FROM avail
-    QUALIFY row_number() OVER (PARTITION BY answer ORDER BY exact DESC, inside DESC,
+    QUALIFY row_number() OVER (PARTITION BY answer ORDER BY exact DESC, agree DESC, inside DESC,
                                CASE WHEN gap >= 0 THEN gap ELSE -20 * gap END, call) = 1
 )
 SELECT * FROM best_a
-QUALIFY row_number() OVER (PARTITION BY call ORDER BY exact DESC, inside DESC,
+QUALIFY row_number() OVER (PARTITION BY call ORDER BY exact DESC, agree DESC, inside DESC,
                            CASE WHEN gap >= 0 THEN gap ELSE -20 * gap END, answer) = 1
 """
 
@@ -189,28 +199,37 @@ WITH rivals AS (
 SELECT c.TraceId, c.SpanId, c.caller, c.SpanName, c.SpanKind, c.rid,
        a.TraceId, a.SpanId, a.ServiceName, a.SpanName, a.rid, m.gap, m.exact,
        -- in DOUBLE, as always: 0.95 * 0.7 rounds to 0.66, not to DECIMAL's 0.67
-       round(coalesce(c.base, 1.0)::DOUBLE * CASE WHEN m.inside THEN 1.0 ELSE 0.7 END
-             / r.callers, 2),
-       coalesce(c.resolution, 'parent span ID')
+       round(coalesce(k.base, CASE WHEN c.dest IS NOT NULL THEN 0.9 END, 1.0)::DOUBLE
+             * CASE WHEN m.inside THEN 1.0 ELSE 0.7 END
+             * CASE WHEN m.agree THEN 1.0 ELSE 0.8 END / r.callers, 2),
+       coalesce(k.resolution, CASE WHEN c.dest IS NOT NULL THEN 'destination' END,
+                'parent span ID')
 FROM th_match m JOIN th_open c ON c.rid = m.call JOIN th_answers a ON a.rid = m.answer
 JOIN rivals r ON r.answer = m.answer
+LEFT JOIN th_callees k ON k.rid = m.call AND k.callee = a.ServiceName
 """
 
 _EDGES = """
-WITH rows AS (
+WITH first AS (
+    SELECT rid, arg_max(callee, n) AS callee FROM th_callees GROUP BY rid
+), rows AS (
     SELECT caller, callee, kind AS SpanKind, 1 AS continued, 0 AS broken, NULL AS trace
     FROM th_cont
     UNION ALL
-    SELECT o.caller, coalesce(a.ServiceName, o.callee), o.SpanKind, 0,
-           CASE WHEN m.call IS NULL THEN 0 ELSE 1 END,
+    -- a call nobody answered in the data names its peer as the caller recorded it
+    SELECT o.caller,
+           coalesce(a.ServiceName, f.callee, o.peer, o.host || coalesce(':' || o.port, ''),
+                    o.dest, o.system),
+           o.SpanKind, 0, CASE WHEN m.call IS NULL THEN 0 ELSE 1 END,
            CASE WHEN m.call IS NOT NULL THEN o.TraceId END
-    FROM th_open o LEFT JOIN th_match m ON m.call = o.rid LEFT JOIN th_answers a ON a.rid = m.answer
-    WHERE coalesce(a.ServiceName, o.callee) IS NOT NULL
+    FROM th_open o LEFT JOIN first f ON f.rid = o.rid
+    LEFT JOIN th_match m ON m.call = o.rid LEFT JOIN th_answers a ON a.rid = m.answer
 )
 SELECT caller, callee, CASE WHEN SpanKind = 'Producer' THEN 'message' ELSE 'request' END AS kind,
-       count(*), sum(continued), sum(broken), min(trace)
-FROM rows WHERE callee IN (SELECT name FROM th_services)
-GROUP BY ALL ORDER BY sum(broken) DESC, count(*) DESC, caller, callee
+       count(*), sum(continued), sum(broken), min(trace),
+       callee IN (SELECT name FROM th_services) AS seen
+FROM rows WHERE callee IS NOT NULL
+GROUP BY ALL ORDER BY sum(broken) DESC, seen DESC, count(*) DESC, caller, callee
 """
 
 
@@ -219,8 +238,13 @@ class Hops:
     """What C003 found: findings, per-edge counts, and the callee-side spans of each edge."""
 
     findings: list[Finding] = field(default_factory=list)
-    edge_counts: list[tuple[str, str, str, int, int, int, str | None]] = field(default_factory=list)
-    """``(caller, callee, kind, calls, continued, broken, example caller trace)``."""
+    edge_counts: list[tuple[str, str, str, int, int, int, str | None, bool]] = field(
+        default_factory=list
+    )
+    """``(caller, callee, kind, calls, continued, broken, example caller trace, seen)``.
+
+    ``seen`` is false for a peer with no span in the data (a database, an external API, a
+    service that exported nothing): its calls are neither continued nor broken."""
     exact: dict[tuple[str, str], int] = field(default_factory=dict)
     """Broken calls per edge whose callee kept the caller's span ID but not its trace ID."""
 
@@ -228,6 +252,7 @@ class Hops:
 def match_hops(store: Store) -> Hops:
     """Pair open calls with the new traces their callees started (needs `_sql.install`)."""
     con = store.con
+    con.execute(ENDPOINTS)
     con.execute(_CALLS)
     width = store.scalar(
         "SELECT coalesce(median(e - s), 0) FROM th_open WHERE e IS NOT NULL AND e > s"
@@ -244,7 +269,7 @@ def match_hops(store: Store) -> Hops:
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE th_match "
-        "(call BIGINT, answer BIGINT, exact BOOLEAN, gap BIGINT, inside BOOLEAN)"
+        "(call BIGINT, answer BIGINT, exact BOOLEAN, gap BIGINT, inside BOOLEAN, agree BOOLEAN)"
     )
     for _ in range(4):
         before = store.scalar("SELECT count(*) FROM th_match")
@@ -259,8 +284,8 @@ def match_hops(store: Store) -> Hops:
             key = (row[2], row[8])
             hops.exact[key] = hops.exact.get(key, 0) + 1
     hops.edge_counts = [
-        (caller, callee, kind, int(calls), int(cont), int(broken), trace)
-        for caller, callee, kind, calls, cont, broken, trace in store.query(_EDGES)
+        (caller, callee, kind, int(calls), int(cont), int(broken), trace, bool(seen))
+        for caller, callee, kind, calls, cont, broken, trace, seen in store.query(_EDGES)
     ]
     return hops
 

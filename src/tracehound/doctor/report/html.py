@@ -87,6 +87,13 @@ def _edges(report: Report) -> str:
     rows = []
     for e in report.edges:
         cls = " class=error" if e.broken else ""
+        if not e.callee_seen:
+            rows.append(
+                f"<tr><td>{escape(e.caller)} → {escape(e.callee)}</td>"
+                f"<td class=n>{e.calls}</td><td colspan=4>no span of this peer in the data "
+                "(not instrumented, or exporting nowhere): not counted as broken</td></tr>"
+            )
+            continue
         rows.append(
             f"<tr{cls}><td>{escape(e.caller)} → {escape(e.callee)}</td><td class=n>{e.calls}</td>"
             f"<td class=n>{e.continued}</td><td class=n>{e.broken}</td>"

@@ -96,15 +96,22 @@ def _edges(console: Console, report: Report) -> None:
     for edge in report.edges:
         style = "bold red" if edge.broken else None
         arrow = "→" if edge.kind == "request" else "⇢"
+        seen = edge.callee_seen
         table.add_row(
-            f"{edge.caller} {arrow} {edge.callee}",
+            Text(f"{edge.caller} {arrow} {edge.callee}" + ("" if seen else " *")),
             str(edge.calls),
-            str(edge.continued),
-            Text(str(edge.broken), style=style or ""),
-            f"{edge.break_rate:.1%}",
+            str(edge.continued) if seen else "-",
+            Text(str(edge.broken), style=style or "") if seen else "-",
+            f"{edge.break_rate:.1%}" if seen else "-",
             ", ".join(edge.formats) or "-",
         )
     console.print(table)
+    if not all(edge.callee_seen for edge in report.edges):
+        console.print(
+            "  * no span of this peer is in the data (a database, an external API, or a "
+            "service that exported nothing): its calls are neither continued nor broken",
+            markup=False,
+        )
     for edge in report.edges:
         if edge.cause:
             console.print(f"  [bold]{edge.caller} → {edge.callee}[/bold]: {edge.cause}")

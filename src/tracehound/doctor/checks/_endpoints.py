@@ -1,0 +1,136 @@
+"""Where calls went and where servers listened, from what both sides record.
+
+In a cluster a client rarely names its callee's ``service.name``: it calls
+``payments.shop.svc.cluster.local``, ``10.0.3.7:8080`` or ``127.0.0.1:18082``.
+The server side records the same address — the ``Host`` header it received
+(``server.address``/``server.port``, ``http.host``, ``url.full``) — so an
+address → service map can be read from the servers' own spans, even when every
+call to them broke and nothing continued to learn from.
+
+`ENDPOINTS` makes, per distinct attribute list:
+
+- ``th_targets``: what a CLIENT/PRODUCER/CONSUMER span names as its peer
+  (``peer``), its address (``host``, ``port`` — the scheme's default when the
+  URL has none), the request (``path``, ``method``), the messaging destination
+  and, for calls to databases and the like, the peer system (``system``);
+- ``th_served``: the same for SERVER spans (a sample per service, plus every
+  root, since those are the answers C003 pairs);
+- ``th_addr``: ``key`` → ``service`` with the number of spans that say so;
+  keys are ``hp:host:port`` (from the server spans) and ``h:host`` (their host
+  alone, and the resource's ``host.name``, ``k8s.pod.ip``, ``k8s.pod.name`` and
+  workload names, which are what a client's host name starts with in a cluster).
+"""
+
+from __future__ import annotations
+
+__all__ = ["ENDPOINTS", "SERVED_SAMPLE"]
+
+SERVED_SAMPLE = 2000
+"""Non-root SERVER spans read per service to learn its addresses (they repeat)."""
+
+_MACROS = r"""
+CREATE OR REPLACE MACRO th_val(al, k) AS coalesce(
+    list_filter(al, lambda x: x.key = k)[1].value ->> 'stringValue',
+    list_filter(al, lambda x: x.key = k)[1].value ->> 'intValue');
+CREATE OR REPLACE MACRO th_url(u) AS regexp_extract(u,
+    '^([a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^/?#@]*@)?(\[[^\]/]*\]|[^/:?#]*)(?::([0-9]*))?([^?#]*)',
+    ['scheme', 'host', 'port', 'path']);
+CREATE OR REPLACE MACRO th_hostport(h) AS
+    regexp_extract(h, '^(\[[^\]]*\]|[^:/]*)(?::([0-9]+))?', ['host', 'port']);
+CREATE OR REPLACE MACRO th_port(p, scheme) AS coalesce(
+    try_cast(nullif(p, '') AS INTEGER),
+    CASE lower(scheme) WHEN 'https' THEN 443 WHEN 'http' THEN 80 WHEN 'grpc' THEN 80 END);
+CREATE OR REPLACE MACRO th_path(p) AS nullif(split_part(split_part(p, '?', 1), '#', 1), '');
+"""
+
+# The client's address: what it dialled (server.address, net.peer.name, the URL);
+# the server's: the Host header it received, which is what the client dialled.
+_TARGETS = """
+CREATE OR REPLACE TEMP TABLE th_targets AS
+WITH d AS (
+    SELECT DISTINCT SpanAttributes AS a FROM otel_traces
+    WHERE SpanKind IN ('Client', 'Producer', 'Consumer')
+), l AS (
+    SELECT a, th_attrs(a) AS al FROM d
+), v AS (
+    SELECT a, al, th_url(coalesce(th_val(al, 'url.full'), th_val(al, 'http.url'))) AS u,
+           th_hostport(th_val(al, 'http.host')) AS hh
+    FROM l
+)
+-- service.peer.name replaced peer.service in the semantic conventions: read both
+SELECT a, coalesce(th_str(al, 'service.peer.name'), th_str(al, 'peer.service')) AS peer,
+       CASE WHEN th_str(al, 'service.peer.name') IS NOT NULL
+            THEN 'service.peer.name' ELSE 'peer.service' END AS peer_key,
+       nullif(lower(coalesce(th_val(al, 'server.address'), th_val(al, 'net.peer.name'),
+                             nullif(u.host, ''), nullif(hh.host, ''))), '') AS host,
+       th_port(coalesce(th_val(al, 'server.port'), th_val(al, 'net.peer.port'),
+                        nullif(u.port, ''), nullif(hh.port, '')),
+               coalesce(nullif(u.scheme, ''), th_val(al, 'url.scheme'),
+                        th_val(al, 'http.scheme'))) AS port,
+       coalesce(th_path(u.path), CASE WHEN u.host <> '' THEN '/' END,
+                th_path(th_val(al, 'url.path')), th_path(th_val(al, 'http.target'))) AS path,
+       upper(coalesce(th_val(al, 'http.request.method'), th_val(al, 'http.method'))) AS method,
+       coalesce(th_str(al, 'messaging.destination.name'),
+                th_str(al, 'messaging.destination')) AS dest,
+       coalesce(th_val(al, 'db.system.name'), th_val(al, 'db.system'),
+                th_val(al, 'messaging.system'), th_val(al, 'rpc.system')) AS system
+FROM v;
+"""
+
+_SERVED = """
+CREATE OR REPLACE TEMP TABLE th_server_spans AS
+SELECT rowid AS rid, ServiceName, SpanAttributes AS a, ResourceAttributes AS r
+FROM otel_traces WHERE SpanKind = 'Server'
+QUALIFY row_number() OVER (PARTITION BY ServiceName ORDER BY rowid) <= {sample}
+     OR rowid IN (SELECT child FROM th_link WHERE parent IS NULL AND kind = 'Server');
+CREATE OR REPLACE TEMP TABLE th_served AS
+WITH d AS (
+    SELECT DISTINCT a FROM th_server_spans
+), l AS (
+    SELECT a, th_attrs(a) AS al FROM d
+), v AS (
+    SELECT a, al, th_url(coalesce(th_val(al, 'url.full'), th_val(al, 'http.url'))) AS u,
+           th_hostport(coalesce(th_val(al, 'http.host'), th_val(al, 'net.host.name'))) AS hh,
+           coalesce(th_val(al, 'url.scheme'), th_val(al, 'http.scheme')) AS scheme
+    FROM l
+)
+SELECT a,
+    nullif(lower(coalesce(nullif(hh.host, ''), th_val(al, 'server.address'),
+                          nullif(u.host, ''))), '') AS host,
+    -- a Host header without a port means the scheme's default: that is what was dialled
+    CASE WHEN hh.host <> '' THEN th_port(hh.port, coalesce(scheme, nullif(u.scheme, '')))
+         WHEN th_val(al, 'server.address') IS NOT NULL
+         THEN th_port(th_val(al, 'server.port'), scheme)
+         ELSE th_port(nullif(u.port, ''), coalesce(scheme, nullif(u.scheme, ''))) END AS port,
+    coalesce(th_path(th_val(al, 'url.path')), th_path(th_val(al, 'http.target')),
+             th_path(u.path)) AS path,
+    upper(coalesce(th_val(al, 'http.request.method'), th_val(al, 'http.method'))) AS method
+FROM v;
+"""
+
+_ADDRESSES = """
+CREATE OR REPLACE TEMP TABLE th_addr AS
+WITH said AS (
+    SELECT 'hp:' || e.host || ':' || e.port AS key, s.ServiceName AS service
+    FROM th_server_spans s JOIN th_served e ON e.a = s.a
+    WHERE e.host IS NOT NULL AND e.port IS NOT NULL
+    UNION ALL
+    SELECT 'h:' || e.host, s.ServiceName
+    FROM th_server_spans s JOIN th_served e ON e.a = s.a WHERE e.host IS NOT NULL
+), resources AS (
+    SELECT DISTINCT ServiceName AS service, th_attrs(r) AS al FROM th_server_spans
+), named AS (  -- where the service runs, as a client's host name would say it
+    SELECT service, unnest([th_val(al, 'host.name'), th_val(al, 'k8s.pod.ip'),
+                            th_val(al, 'k8s.pod.name'), th_val(al, 'k8s.deployment.name'),
+                            th_val(al, 'k8s.statefulset.name'),
+                            th_val(al, 'k8s.daemonset.name'), service]) AS host
+    FROM resources
+)
+SELECT key, service, count(*) AS n FROM said GROUP BY ALL
+UNION ALL
+SELECT DISTINCT 'h:' || lower(host), service, 1 FROM named
+WHERE host IS NOT NULL AND host <> ''
+  AND 'h:' || lower(host) NOT IN (SELECT key FROM said);
+"""
+
+ENDPOINTS = _MACROS + _TARGETS + _SERVED.format(sample=SERVED_SAMPLE) + _ADDRESSES
