@@ -160,49 +160,85 @@ def test_jaeger_and_zipkin_exports_of_the_same_traffic(traffic: Traffic, tmp_pat
     assert len(codes(zipkin, "L006")) == len(traffic.truth.duplicate_ids & in_window)
 
 
-def test_c004_skips_roots_marked_as_deliberate_new_traces(tmp_path: Path) -> None:
+def _otlp_spans(tmp_path: Path, service: str, spans: list[dict[str, object]]) -> Path:
     import orjson
-
-    def span(trace: str, name: str, attributes: list[dict[str, object]]) -> dict[str, object]:
-        return {
-            "traceId": trace * 32,
-            "spanId": trace * 16,
-            "name": name,
-            "kind": 1,
-            "startTimeUnixNano": "1700000000000000000",
-            "endTimeUnixNano": "1700000000100000000",
-            "attributes": attributes,
-        }
 
     request = {
         "resourceSpans": [
             {
                 "resource": {
-                    "attributes": [{"key": "service.name", "value": {"stringValue": "jobs"}}]
+                    "attributes": [{"key": "service.name", "value": {"stringValue": service}}]
                 },
-                "scopeSpans": [
-                    {
-                        "spans": [
-                            span(
-                                "a",
-                                "refund job",
-                                [{"key": "tracehound.new_trace", "value": {"boolValue": True}}],
-                            ),
-                            span("b", "lost helper", []),
-                        ]
-                    }
-                ],
+                "scopeSpans": [{"spans": spans}],
             }
         ]
     }
-    path = tmp_path / "roots.jsonl"
+    path = tmp_path / "spans.jsonl"
     path.write_bytes(orjson.dumps(request) + b"\n")
-    report = check_paths([str(path)])
+    return path
+
+
+def _span(
+    trace: str, name: str, kind: int = 1, start_ms: int = 0, end_ms: int = 100, **extra: object
+) -> dict[str, object]:
+    return {
+        "traceId": trace * 32,
+        "spanId": trace * 16,
+        "name": name,
+        "kind": kind,
+        "startTimeUnixNano": str(1_700_000_000_000_000_000 + start_ms * 1_000_000),
+        "endTimeUnixNano": str(1_700_000_000_000_000_000 + end_ms * 1_000_000),
+        **extra,
+    }
+
+
+def test_c004_needs_evidence_of_a_lost_parent(tmp_path: Path) -> None:
+    # Roots during a request the same process served: a lost context (a thread, a pool)
+    # unless tracehound.new_trace made it on purpose.  Roots outside any request (a cron
+    # job, a script's main) are genuine.
+    new_trace = [{"key": "tracehound.new_trace", "value": {"boolValue": True}}]
+    spans = [
+        _span("a", "POST /refunds", kind=2, start_ms=0, end_ms=500),
+        _span("b", "refund job", start_ms=10, end_ms=50, attributes=new_trace),
+        _span("c", "lost helper", start_ms=20, end_ms=60),
+        _span("d", "nightly cleanup", start_ms=900, end_ms=950),
+    ]
+    report = check_paths([str(_otlp_spans(tmp_path, "jobs", spans))])
     c004 = [f for f in report.findings if f.code == "C004"]
     assert [f.message for f in c004] == [
-        "the trace starts at Internal span 'lost helper' of jobs: whatever called it did not "
-        "hand over its context"
+        "the trace starts at Internal span 'lost helper' of jobs, but it started while jobs "
+        f"was serving 'POST /refunds' (trace {'a' * 32}) in the same process: whatever called "
+        "it did not hand over its context"
     ]
+
+
+def test_c004_a_span_that_has_a_parent_elsewhere(tmp_path: Path) -> None:
+    child = _span("f", "charge card", kind=3, start_ms=10, end_ms=20)
+    child["spanId"] = "e" * 16
+    child["parentSpanId"] = "f" * 16
+    spans = [
+        _span("f", "POST /orders", kind=2, start_ms=0, end_ms=50),
+        child,
+        _span("d", "charge card", kind=3, start_ms=900, end_ms=950),
+    ]
+    report = check_paths([str(_otlp_spans(tmp_path, "orders", spans))])
+    assert [
+        (f.code, f.span_id, f.details["with_parent_elsewhere"])
+        for f in report.findings
+        if f.code == "C004"
+    ] == [("C004", "d" * 16, 1)]
+
+
+def test_c004_genuine_roots_are_not_findings(tmp_path: Path) -> None:
+    # a load generator: only CLIENT roots, no entry span; a script's main with children
+    main = _span("1", "main", start_ms=0, end_ms=900)
+    call = _span("1", "GET", kind=3, start_ms=5, end_ms=30)
+    call["spanId"] = "2" * 16
+    call["parentSpanId"] = "1" * 16
+    spans = [main, call, _span("3", "GET", kind=3, start_ms=950, end_ms=990)]
+    spans[2]["name"] = "GET /health"
+    report = check_paths([str(_otlp_spans(tmp_path, "loadgen", spans))])
+    assert [f for f in report.findings if f.code == "C004"] == []
 
 
 def test_c003_reads_service_peer_name_as_well_as_peer_service(tmp_path: Path) -> None:

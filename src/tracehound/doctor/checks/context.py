@@ -49,19 +49,55 @@ WITH kept AS (  -- a root ID used twice (Zipkin) is one root
     SELECT TraceId, count(*) AS n FROM kept GROUP BY TraceId
 ), shown AS (
     SELECT k.rid, k.TraceId, k.s, t.n FROM kept k JOIN traces t USING (TraceId)
-    WHERE t.n > 1 OR k.SpanKind NOT IN ('Server', 'Consumer')
+    WHERE t.n > 1
 ), details AS (
-    SELECT rowid AS rid, SpanId, SpanName, SpanKind, ServiceName, Source || ':' || "Offset" AS loc,
-           CASE WHEN SpanKind NOT IN ('Server', 'Consumer') THEN
-               contains(SpanAttributes::VARCHAR, '"tracehound.new_trace"') END AS deliberate
+    SELECT rowid AS rid, SpanId, SpanName, SpanKind, ServiceName, Source || ':' || "Offset" AS loc
     FROM otel_traces WHERE rowid IN (SELECT rid FROM shown)
 )
 SELECT r.TraceId, d.SpanId, d.SpanName, d.SpanKind, d.ServiceName, d.loc, r.n,
        row_number() OVER w AS k, first_value(d.SpanId) OVER w, first_value(d.SpanName) OVER w,
-       first_value(d.ServiceName) OVER w, d.deliberate
+       first_value(d.ServiceName) OVER w
 FROM shown r JOIN details d USING (rid)
 WINDOW w AS (PARTITION BY r.TraceId ORDER BY r.s, r.rid)
 ORDER BY d.loc
+"""
+
+
+# A root that is not an entry span is only suspicious with evidence that a parent existed:
+# it started while the same process was serving a request (a thread, pool or task that did
+# not get the context), or the same span of the same service has a parent in other traces.
+# A script's main, a cron job, a load generator's first call: genuine roots, no finding.
+_SUSPICIOUS = """
+WITH cand AS (
+    SELECT rowid AS rid, TraceId, SpanId, SpanName, SpanKind, ServiceName,
+           ResourceAttributes AS res, epoch_ns("Timestamp") AS s, Source || ':' || "Offset" AS loc
+    FROM otel_traces
+    WHERE ParentSpanId = '' AND SpanKind NOT IN ('Server', 'Consumer')
+      -- a root tracehound.new_trace made on purpose (the runtime marks it)
+      AND NOT contains(SpanAttributes::VARCHAR, '"tracehound.new_trace"')
+), entries AS (
+    SELECT TraceId, ServiceName, SpanName, ResourceAttributes AS res,
+           epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e
+    FROM otel_traces
+    WHERE SpanKind IN ('Server', 'Consumer') AND Duration > 0
+      AND ServiceName IN (SELECT ServiceName FROM cand)
+), during AS (
+    SELECT c.rid, arg_min(e.SpanName, e.s) AS entry, arg_min(e.TraceId, e.s) AS entry_trace
+    FROM cand c JOIN entries e
+      ON e.ServiceName = c.ServiceName AND c.s > e.s AND c.s < e.e
+     AND e.TraceId <> c.TraceId AND e.res IS NOT DISTINCT FROM c.res
+    GROUP BY c.rid
+), usual AS (
+    SELECT c.rid, count(*) AS n
+    FROM cand c JOIN otel_traces o
+      ON o.ServiceName = c.ServiceName AND o.SpanName = c.SpanName AND o.ParentSpanId <> ''
+    GROUP BY c.rid
+)
+SELECT c.TraceId, c.SpanId, c.SpanName, c.SpanKind, c.ServiceName, c.loc,
+       d.entry, d.entry_trace, coalesce(u.n, 0)
+FROM cand c LEFT JOIN during d USING (rid) LEFT JOIN usual u USING (rid)
+WHERE d.rid IS NOT NULL OR u.rid IS NOT NULL
+ORDER BY c.loc
 """
 
 
@@ -124,9 +160,8 @@ def check(store: Store) -> ContextResult:
         first_id,
         first_name,
         first_service,
-        deliberate,
     ) in store.query(_ROOTS):
-        if n > 1 and k > 1:
+        if k > 1:
             findings.append(
                 finding(
                     "C002",
@@ -139,20 +174,35 @@ def check(store: Store) -> ContextResult:
                     details={"roots": n, "first_root_span_id": first_id},
                 )
             )
-        # A root tracehound.new_trace made on purpose (the runtime marks it) is no C004.
-        if kind not in ("Server", "Consumer") and not deliberate:
-            findings.append(
-                finding(
-                    "C004",
-                    f"the trace starts at {kind} span '{name}' of {service}: whatever called it "
-                    "did not hand over its context",
-                    trace_id=trace_id,
-                    span_id=span_id,
-                    service=service,
-                    loc=loc,
-                    details={"kind": kind},
-                )
+    for trace_id, span_id, name, kind, service, loc, entry, entry_trace, usual in store.query(
+        _SUSPICIOUS
+    ):
+        evidence = []
+        if entry is not None:
+            evidence.append(
+                f"it started while {service} was serving '{entry}' (trace {entry_trace}) in "
+                "the same process"
             )
+        if usual:
+            evidence.append(f"'{name}' of {service} has a parent in {usual} other spans")
+        findings.append(
+            finding(
+                "C004",
+                f"the trace starts at {kind} span '{name}' of {service}, but "
+                + " and ".join(evidence)
+                + ": whatever called it did not hand over its context",
+                trace_id=trace_id,
+                span_id=span_id,
+                service=service,
+                loc=loc,
+                details={
+                    "kind": kind,
+                    "during_entry": entry,
+                    "during_trace_id": entry_trace,
+                    "with_parent_elsewhere": int(usual),
+                },
+            )
+        )
     hops = match_hops(store)
     findings.extend(hops.findings)
     return ContextResult(findings, hops, remote_entries)
