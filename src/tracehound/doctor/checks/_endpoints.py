@@ -12,11 +12,13 @@ call to them broke and nothing continued to learn from.
 - ``th_targets``: what a CLIENT/PRODUCER/CONSUMER span names as its peer
   (``peer``), its address (``host``, ``port`` — the scheme's default when the
   URL has none), the request (``path``, ``method``), the messaging destination
-  and, for calls to databases and the like, the peer system (``system``);
+  and message ID, and, for calls to databases and the like, the peer system
+  (``system``);
 - ``th_served``: the same for SERVER spans (a sample per service, plus every
   root, since those are the answers C003 pairs);
-- ``th_addr``: ``key`` → ``service`` with the number of spans that say so;
-  keys are ``hp:host:port`` (from the server spans) and ``h:host`` (their host
+- ``th_addr``: ``key`` → ``service`` with the number of spans that say so, and
+  whether a ``h:`` host's servers said their ports (``ported``); keys are
+  ``hp:host:port`` (from the server spans) and ``h:host`` (their host
   alone, and the resource's ``host.name``, ``k8s.pod.ip``, ``k8s.pod.name`` and
   workload names, which are what a client's host name starts with in a cluster).
 """
@@ -73,7 +75,9 @@ SELECT a, coalesce(th_str(al, 'service.peer.name'), th_str(al, 'peer.service')) 
        coalesce(th_str(al, 'messaging.destination.name'),
                 th_str(al, 'messaging.destination')) AS dest,
        coalesce(th_val(al, 'db.system.name'), th_val(al, 'db.system'),
-                th_val(al, 'messaging.system'), th_val(al, 'rpc.system')) AS system
+                th_val(al, 'messaging.system'), th_val(al, 'rpc.system')) AS system,
+       coalesce(th_val(al, 'messaging.message.id'), th_val(al, 'messaging.message_id'))
+           AS message_id
 FROM v;
 """
 
@@ -126,9 +130,13 @@ WITH said AS (
                             th_val(al, 'k8s.daemonset.name'), service]) AS host
     FROM resources
 )
-SELECT key, service, count(*) AS n FROM said GROUP BY ALL
+SELECT key, service, count(*) AS n,
+       -- a host whose servers all said their port: another port there is another server
+       key LIKE 'h:%' AND key IN (SELECT 'h:' || host FROM th_served WHERE port IS NOT NULL)
+           AS ported
+FROM said GROUP BY ALL
 UNION ALL
-SELECT DISTINCT 'h:' || lower(host), service, 1 FROM named
+SELECT DISTINCT 'h:' || lower(host), service, 1, false FROM named
 WHERE host IS NOT NULL AND host <> ''
   AND 'h:' || lower(host) NOT IN (SELECT key FROM said);
 """

@@ -66,7 +66,9 @@ WITH calls AS (  -- continued calls repeat their caller, name, attributes and ca
     FROM otel_traces o JOIN th_cont k ON k.call = o.rowid
     GROUP BY ALL
 ), v AS (
-    SELECT unnest([t.peer, t.host, t.dest, c.caller || ' ' || c.SpanName]) AS value, c.callee, c.n
+    SELECT unnest([t.peer, t.dest, 'hp:' || t.host || ':' || t.port,
+                   CASE WHEN t.port IS NULL THEN 'h:' || t.host END,
+                   c.caller || ' ' || c.SpanName]) AS value, c.callee, c.n
     FROM calls c LEFT JOIN th_targets t ON t.a = c.a
 )
 SELECT value, callee FROM v WHERE value IS NOT NULL GROUP BY value, callee
@@ -75,7 +77,7 @@ CREATE OR REPLACE TEMP TABLE th_services AS SELECT DISTINCT ServiceName AS name 
 CREATE OR REPLACE TEMP TABLE th_open AS
 SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ServiceName AS caller, o.SpanKind, o.SpanName,
        epoch_ns(o."Timestamp") AS s, epoch_ns(o."Timestamp") + o.Duration AS e,
-       t.peer, t.peer_key, t.host, t.port, t.path, t.method, t.dest, t.system
+       t.peer, t.peer_key, t.host, t.port, t.path, t.method, t.dest, t.system, t.message_id
 FROM otel_traces o LEFT JOIN th_targets t ON t.a = o.SpanAttributes
 WHERE o.SpanKind IN ('Client', 'Producer') AND o.rowid NOT IN (SELECT call FROM th_cont);
 -- Who each open call may have reached, strongest evidence first; only the first level
@@ -86,13 +88,18 @@ WITH levels AS (
     FROM th_open c JOIN th_services s ON s.name = c.peer
     UNION ALL
     SELECT c.rid, l.callee, 2, 0.95, 'target seen continued', 1
-    FROM th_open c JOIN th_learn l ON l.value IN (c.peer, c.host, c.dest)
+    FROM th_open c JOIN th_learn l
+      ON l.value IN (c.peer, c.dest, 'hp:' || c.host || ':' || c.port)
     UNION ALL
     SELECT c.rid, a.service, 3, 0.95, 'server address ' || c.host || ':' || c.port, a.n
     FROM th_open c JOIN th_addr a ON a.key = 'hp:' || c.host || ':' || c.port
     UNION ALL
     SELECT c.rid, a.service, 4, 0.85, 'server host ' || c.host, a.n
-    FROM th_open c JOIN th_addr a ON a.key = 'h:' || c.host
+    FROM th_open c JOIN th_addr a
+      ON a.key = 'h:' || c.host AND (c.port IS NULL OR NOT a.ported)
+    UNION ALL
+    SELECT c.rid, l.callee, 4, 0.85, 'host seen continued', 1
+    FROM th_open c JOIN th_learn l ON l.value = 'h:' || c.host
     UNION ALL
     SELECT c.rid, s.name, 5, 0.8, 'host name', 1
     FROM th_open c JOIN th_services s
@@ -104,6 +111,7 @@ WITH levels AS (
     UNION ALL
     SELECT c.rid, l.callee, 6, 0.7, 'span name', 1
     FROM th_open c JOIN th_learn l ON l.value = c.caller || ' ' || c.SpanName
+    WHERE c.host IS NULL AND c.peer IS NULL  -- a call that says where it went is judged by that
 
 ), best AS (
     SELECT rid, callee, min(level) AS level, arg_min(base, level) AS base,
@@ -120,6 +128,7 @@ WITH a AS (
         SELECT child FROM th_link WHERE parent IS NULL AND kind IN ('Server', 'Consumer'))
 )
 SELECT a.* EXCLUDE (SpanAttributes), CASE WHEN a.SpanKind = 'Consumer' THEN t.dest END AS dest,
+       CASE WHEN a.SpanKind = 'Consumer' THEN t.message_id END AS message_id,
        coalesce(v.path, t.path) AS path, coalesce(v.method, t.method) AS method
 FROM a LEFT JOIN th_targets t ON t.a = a.SpanAttributes
 LEFT JOIN th_served v ON v.a = a.SpanAttributes;
@@ -142,14 +151,17 @@ WITH keyed_calls AS (
             + CASE WHEN e IS NULL THEN {open_call} ELSE 0 END AS hi
     FROM keyed_calls
 ), expanded AS (
-    SELECT *, unnest(range(lo // {width}, least(hi // {width}, lo // {width} + 512) + 1)) AS b
-    FROM windows
+    -- messages wait in queues: their windows are wider, so their buckets are too
+    SELECT *, unnest(range(lo // w, least(hi // w, lo // w + 512) + 1)) AS b
+    FROM (SELECT *, CASE WHEN SpanKind = 'Producer' THEN {mwidth} ELSE {width} END AS w
+          FROM windows)
 ), keyed_answers AS (
-    SELECT rid, TraceId, s, dest, path, method, 's:' || ServiceName AS k, s // {width} AS b
-    FROM th_answers
-    UNION ALL
-    SELECT rid, TraceId, s, dest, path, method, 'd:' || dest, s // {width} FROM th_answers
-    WHERE dest IS NOT NULL
+    SELECT *, s // CASE WHEN SpanKind = 'Consumer' THEN {mwidth} ELSE {width} END AS b FROM (
+        SELECT rid, TraceId, SpanKind, s, dest, path, method, 's:' || ServiceName AS k
+        FROM th_answers
+        UNION ALL
+        SELECT rid, TraceId, SpanKind, s, dest, path, method, 'd:' || dest FROM th_answers
+        WHERE dest IS NOT NULL)
 ), timed AS (
     SELECT c.rid AS call, a.rid AS answer, false AS exact, a.s - c.s AS gap,
            a.s BETWEEN c.s AND coalesce(c.e, a.s) OR c.SpanKind = 'Producer' AND a.s >= c.s
@@ -166,6 +178,10 @@ WITH keyed_calls AS (
 ), exact AS (
     SELECT c.rid, a.rid, true, a.s - c.s, true, false, true
     FROM th_open c JOIN th_answers a ON a.ParentSpanId = c.SpanId AND a.TraceId <> c.TraceId
+    UNION ALL  -- the message the producer sent is the one the consumer received
+    SELECT c.rid, a.rid, true, a.s - c.s, true, false, true
+    FROM th_open c JOIN th_answers a
+      ON a.message_id = c.message_id AND a.TraceId <> c.TraceId AND c.SpanKind = 'Producer'
 ), pairs AS (
     SELECT call, answer, bool_or(exact) AS exact, any_value(gap) AS gap, bool_or(inside) AS inside,
            bool_or(agree) AS agree
@@ -197,13 +213,14 @@ WITH rivals AS (
     SELECT answer, count(DISTINCT caller) AS callers FROM th_cand GROUP BY answer
 )
 SELECT c.TraceId, c.SpanId, c.caller, c.SpanName, c.SpanKind, c.rid,
-       a.TraceId, a.SpanId, a.ServiceName, a.SpanName, a.rid, m.gap, m.exact,
+       a.TraceId, a.SpanId, a.ServiceName, a.SpanName, a.rid, m.gap,
+       m.exact AND a.ParentSpanId = c.SpanId,
        -- in DOUBLE, as always: 0.95 * 0.7 rounds to 0.66, not to DECIMAL's 0.67
        round(coalesce(k.base, CASE WHEN c.dest IS NOT NULL THEN 0.9 END, 1.0)::DOUBLE
              * CASE WHEN m.inside THEN 1.0 ELSE 0.7 END
              * CASE WHEN m.agree THEN 1.0 ELSE 0.8 END / r.callers, 2),
-       coalesce(k.resolution, CASE WHEN c.dest IS NOT NULL THEN 'destination' END,
-                'parent span ID')
+       CASE WHEN m.exact AND a.ParentSpanId = c.SpanId THEN 'parent span ID'
+            WHEN m.exact THEN 'message ID' ELSE coalesce(k.resolution, 'destination') END
 FROM th_match m JOIN th_open c ON c.rid = m.call JOIN th_answers a ON a.rid = m.answer
 JOIN rivals r ON r.answer = m.answer
 LEFT JOIN th_callees k ON k.rid = m.call AND k.callee = a.ServiceName
@@ -264,7 +281,11 @@ def match_hops(store: Store) -> Hops:
     lag = int(max(2 * (lag or 0), 1_000_000_000)) if lag is not None else DEFAULT_QUEUE_LAG_NS
     con.execute(
         _CANDIDATES.format(
-            tol=SKEW_TOLERANCE_NS, lag=lag, width=width, open_call=DEFAULT_QUEUE_LAG_NS
+            tol=SKEW_TOLERANCE_NS,
+            lag=lag,
+            width=width,
+            mwidth=max(width, lag // 256),
+            open_call=DEFAULT_QUEUE_LAG_NS,
         )
     )
     con.execute(
@@ -330,7 +351,7 @@ def _finding(row: tuple[Any, ...], known: dict[int, SpanInfo]) -> Finding:
             "callee_span_id": callee_span,
             "callee_location": callee_loc,
             "confidence": float(confidence),
-            "matched_by": "parent span ID" if exact else resolution,
+            "matched_by": resolution,
             "gap_ns": int(gap),
         },
     )
