@@ -1,0 +1,54 @@
+"""Read the captured OTLP protobuf files directly (not through the doctor)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+CLIENT, PRODUCER = 3, 4  # OTLP SpanKind values
+
+
+def framed_messages(data: bytes) -> list[bytes]:
+    """The messages of a 4-byte big-endian length-prefixed stream."""
+    messages, pos = [], 0
+    while pos < len(data):
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        messages.append(data[pos + 4 : pos + 4 + size])
+        pos += 4 + size
+    return messages
+
+
+def read_spans(traces: Path) -> dict[str, dict]:
+    """Every span in ``traces/*.otlp.pb`` by span ID: service, kind, parent, trace, name."""
+    spans: dict[str, dict] = {}
+    for path in sorted(traces.glob("*.otlp.pb")):
+        for body in framed_messages(path.read_bytes()):
+            request = ExportTraceServiceRequest.FromString(body)
+            for rs in request.resource_spans:
+                service = next(
+                    (a.value.string_value for a in rs.resource.attributes
+                     if a.key == "service.name"), None,
+                )  # fmt: skip
+                for ss in rs.scope_spans:
+                    for span in ss.spans:
+                        spans[span.span_id.hex()] = {
+                            "service": service,
+                            "kind": span.kind,
+                            "name": span.name,
+                            "trace_id": span.trace_id.hex(),
+                            "parent_span_id": span.parent_span_id.hex() or None,
+                        }
+    return spans
+
+
+def client_span_of(spans: dict[str, dict], entry_span_id: str) -> str:
+    """The one CLIENT/PRODUCER span under the caller's entry span (the outgoing call)."""
+    found = [
+        sid
+        for sid, span in spans.items()
+        if span["parent_span_id"] == entry_span_id and span["kind"] in (CLIENT, PRODUCER)
+    ]
+    if len(found) != 1:
+        raise RuntimeError(f"entry span {entry_span_id}: {len(found)} outgoing calls under it")
+    return found[0]
