@@ -3,8 +3,9 @@
 Ground truth comes from the apps' own answers (see `capture`).  What counts:
 
 - ``C003`` is right on the CLIENT/PRODUCER span of a call that broke, naming
-  its caller and callee; anywhere else it is a false positive, and a broken
-  call without it is missed.
+  its caller and callee; anywhere else (a call that continued, a call to a
+  peer with no tracing) it is a false positive, and a broken call without it
+  is missed.
 - ``C004`` and ``C006`` are right on the callee's root of a broken call (a
   parent should have existed there); on any other span they are false.
 - The stock instrumentation wrote well-formed spans: every other structural
@@ -64,6 +65,10 @@ class Truth:
     def traces(self) -> list[str]:
         return [str(p) for p in sorted((self.directory / "traces").glob("*.otlp.pb"))]
 
+    def uninstrumented(self) -> dict[str, dict[str, Any]]:
+        """Calls to a peer with no tracing (not broken edges), by their client span ID."""
+        return {c["client_span_id"]: c for c in self.data.get("uninstrumented_calls", [])}
+
     def broken(self) -> dict[str, dict[str, Any]]:
         """Broken calls by their client span ID."""
         return {c["client_span_id"]: c for c in self.calls if not c["continued"]}
@@ -117,6 +122,7 @@ def judge(truth: Truth, report: Report) -> Verdict:
     """Classify every finding of ``report`` against ``truth``."""
     verdict = Verdict(truth, report)
     broken, roots = truth.broken(), truth.broken_callee_roots()
+    untraced = truth.uninstrumented()
     hit: dict[str, set[str]] = {code: set() for code in ON_BROKEN_CALL | ON_BROKEN_CALLEE_ROOT}
     for f in report.findings:
         where = f"{f.service}/{f.span_id}: {f.message[:120]}"
@@ -127,7 +133,13 @@ def judge(truth: Truth, report: Report) -> Verdict:
                 verdict.true[f.code] += 1
                 hit[f.code].add(call["client_span_id"])
             else:
-                why = "on a call that continued" if call is None else f"names {named}"
+                why = (
+                    f"names {named}"
+                    if call is not None
+                    else "on a call to an uninstrumented peer"
+                    if f.span_id in untraced
+                    else "on a call that continued"
+                )
                 verdict.false.append((f.code, f"{why}: {where}"))
         elif f.code in ON_BROKEN_CALLEE_ROOT:
             if f.span_id in roots:
@@ -151,7 +163,10 @@ def judge(truth: Truth, report: Report) -> Verdict:
 
 
 def edge_problems(truth: Truth, report: Report) -> list[str]:
-    """Ground-truth edges the report's edge table gets wrong (missing, miscounted, no cause)."""
+    """Ground-truth edges the report's edge table gets wrong (missing, miscounted, no cause).
+
+    Calls to an uninstrumented peer must not be counted as calls to an instrumented callee.
+    """
     reported = {(e.caller, e.callee): e for e in report.edges}
     problems = []
     for want in truth.edges:

@@ -83,12 +83,21 @@ class Fleet:
     logs: Path
     apps: list[App] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str], port: int | None) -> App:
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        port: int | None,
+        *,
+        instrumented: bool = True,
+    ) -> App:
+        """Start ``argv`` in the apps' directory, under ``opentelemetry-instrument`` by default."""
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                instrument_command() + argv,
+                (instrument_command() if instrumented else []) + argv,
                 cwd=APPS,
                 env=env,
                 stdin=subprocess.DEVNULL,

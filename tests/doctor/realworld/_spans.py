@@ -38,17 +38,26 @@ def read_spans(traces: Path) -> dict[str, dict]:
                             "name": span.name,
                             "trace_id": span.trace_id.hex(),
                             "parent_span_id": span.parent_span_id.hex() or None,
-                        }
+                            "url": next(
+                                (a.value.string_value for a in span.attributes
+                                 if a.key in ("url.full", "http.url")), None,
+                            ),
+                        }  # fmt: skip
     return spans
 
 
-def client_span_of(spans: dict[str, dict], entry_span_id: str) -> str:
-    """The one CLIENT/PRODUCER span under the caller's entry span (the outgoing call)."""
+def client_span_of(spans: dict[str, dict], entry_span_id: str, address: str | None) -> str:
+    """The CLIENT/PRODUCER span under the caller's entry span that went to ``address``
+    (``host:port`` in its URL; ``None``: the only outgoing call)."""
     found = [
         sid
         for sid, span in spans.items()
-        if span["parent_span_id"] == entry_span_id and span["kind"] in (CLIENT, PRODUCER)
+        if span["parent_span_id"] == entry_span_id
+        and span["kind"] in (CLIENT, PRODUCER)
+        and (address is None or f"//{address}/" in (span["url"] or ""))
     ]
     if len(found) != 1:
-        raise RuntimeError(f"entry span {entry_span_id}: {len(found)} outgoing calls under it")
+        raise RuntimeError(
+            f"entry span {entry_span_id}: {len(found)} outgoing calls to {address} under it"
+        )
     return found[0]

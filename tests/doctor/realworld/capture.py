@@ -19,7 +19,6 @@ import json
 import shutil
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,40 +41,79 @@ SPAN_TIMEOUT = 20.0
 
 
 @dataclass(frozen=True)
-class Combination:
-    """One caller/callee propagator pairing, over HTTP (``request``) or Celery (``message``)."""
+class App:
+    """One part an app plays: its service name, script, route and what it is."""
 
+    service: str
+    script: str
+    route: str
+    description: str
+
+
+# The two HTTP edges; hosts are 127.0.0.1:<free port>, never the service name.
+PAIRS = (
+    (App("checkout", "caller_flask.py", "/checkout", "flask + requests"),
+     App("payments", "callee_fastapi.py", "/pay", "fastapi on uvicorn"), "PAYMENTS_URL"),
+    (App("storefront", "caller_starlette.py", "/browse", "starlette on uvicorn + httpx"),
+     App("inventory", "callee_flask.py", "/stock", "flask on werkzeug"), "INVENTORY_URL"),
+)  # fmt: skip
+EXTERNAL = App("fraud-check", "external_api.py", "/score", "stdlib http.server, no tracing")
+
+
+@dataclass(frozen=True)
+class HttpEdge:
+    """One caller → callee edge of `PAIRS`: its propagators, the callee's one per replica."""
+
+    pair: int
+    caller_propagators: str
+    callee_propagators: tuple[str, ...]
+    external: bool = False
+    """The caller also calls `EXTERNAL` (uninstrumented) on every request."""
+
+
+@dataclass(frozen=True)
+class Combination:
+    """What one capture runs: HTTP edges (``request``) or the Celery hop (``message``)."""
+
+    name: str
     kind: str
+    scenario: str
     caller_propagators: str
     callee_propagators: str
     capture_headers: bool = False
+    edges: tuple[HttpEdge, ...] = ()
 
-    @property
-    def name(self) -> str:
-        prefix = "req" if self.kind == "request" else "msg"
-        suffix = "-headers" if self.capture_headers else ""
-        return f"{prefix}-{self.caller_propagators}-to-{self.callee_propagators}{suffix}"
+
+def _pairing(a: str, b: str, headers: bool = False) -> Combination:
+    name = f"req-{a}-to-{b}" + ("-headers" if headers else "")
+    edges = (HttpEdge(0, a, (b,)), HttpEdge(1, a, (b,)))
+    scenario = "headers" if headers else "matrix"
+    return Combination(name, "request", scenario, a, b, headers, edges)
 
 
 def matrix() -> list[Combination]:
-    """16 HTTP pairings, the W3C callees again with trace headers captured, and Celery hops."""
-    combos = [Combination("request", a, b) for a in PROPAGATORS for b in PROPAGATORS]
-    combos += [Combination("request", a, "tracecontext", True) for a in PROPAGATORS]
+    """16 HTTP pairings, W3C callees with headers captured, cluster-like cases, Celery hops."""
+    combos = [_pairing(a, b) for a in PROPAGATORS for b in PROPAGATORS]
+    combos += [_pairing(a, "tracecontext", headers=True) for a in PROPAGATORS]
+    tc, jaeger = "tracecontext", "jaeger"
     combos += [
-        Combination("message", "tracecontext", "tracecontext"),
-        Combination("message", "jaeger", "tracecontext"),
-        Combination("message", "b3multi", "b3multi"),
+        # one edge healthy, the other broken, both callees on 127.0.0.1
+        Combination("req-mixed-edges", "request", "mixed-edges", "mixed", tc,
+                    edges=(HttpEdge(0, tc, (tc,)), HttpEdge(1, jaeger, (tc,)))),
+        # payments being rolled out: replica 1 reads W3C, replica 2 only Jaeger
+        Combination("req-rollout", "request", "rollout", tc, "mixed",
+                    edges=(HttpEdge(0, tc, (tc, jaeger)),)),
+        # checkout also calls a third-party API with no tracing: not a broken edge
+        Combination("req-uninstrumented-peer", "request", "uninstrumented-peer", tc, tc,
+                    edges=(HttpEdge(0, tc, (tc,), external=True),)),
+        Combination("req-uninstrumented-peer-broken", "request", "uninstrumented-peer",
+                    jaeger, tc, edges=(HttpEdge(0, jaeger, (tc,), external=True),)),
+    ]  # fmt: skip
+    combos += [
+        Combination(f"msg-{a}-to-{b}", "message", "message", a, b)
+        for a, b in ((tc, tc), (jaeger, tc), ("b3multi", "b3multi"))
     ]
     return combos
-
-
-# Which app plays which part: (service, script, route) -- hosts are 127.0.0.1:<port>.
-HTTP_EDGES = (
-    ("checkout", "caller_flask.py", "/checkout", "flask + requests",
-     "payments", "callee_fastapi.py", "/pay", "fastapi on uvicorn", "PAYMENTS_URL"),
-    ("storefront", "caller_starlette.py", "/browse", "starlette on uvicorn + httpx",
-     "inventory", "callee_flask.py", "/stock", "flask on werkzeug", "INVENTORY_URL"),
-)  # fmt: skip
 
 
 def capture(combo: Combination, receiver: Receiver, out: Path, work: Path, calls: int) -> dict:
@@ -103,31 +141,44 @@ def capture(combo: Combination, receiver: Receiver, out: Path, work: Path, calls
 
 
 def _start_http(combo: Combination, receiver: Receiver, fleet: Fleet) -> list[tuple[dict, str]]:
+    headers = (
+        {"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": CAPTURED_HEADERS}
+        if combo.capture_headers
+        else {}
+    )
     entries = []
-    for caller, c_app, c_route, c_desc, callee, e_app, e_route, e_desc, url_var in HTTP_EDGES:
-        callee_port, caller_port = free_port(), free_port()
-        extra = (
-            {"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": CAPTURED_HEADERS}
-            if combo.capture_headers
-            else {}
-        )
-        callee_env = otel_env(
-            callee, combo.callee_propagators, receiver.endpoint(combo.name, callee),
-            PORT=str(callee_port), **extra,
-        )  # fmt: skip
-        fleet.start(callee, [sys.executable, e_app], callee_env, callee_port)
-        callee_url = f"http://127.0.0.1:{callee_port}{e_route}"
-        caller_env = otel_env(
-            caller, combo.caller_propagators, receiver.endpoint(combo.name, caller),
-            PORT=str(caller_port), **{url_var: callee_url},
-        )  # fmt: skip
-        fleet.start(caller, [sys.executable, c_app], caller_env, caller_port)
+    for spec in combo.edges:
+        caller, callee, url_var = PAIRS[spec.pair]
+        urls, addresses = [], []
+        replicas = len(spec.callee_propagators)
+        for replica, propagators in enumerate(spec.callee_propagators, 1):
+            port = free_port()
+            process = f"{callee.service}-{replica}" if replicas > 1 else callee.service
+            env = otel_env(callee.service, propagators, receiver.endpoint(combo.name, process),
+                           PORT=str(port), **headers)  # fmt: skip
+            fleet.start(process, [sys.executable, callee.script], env, port)
+            urls.append(f"http://127.0.0.1:{port}{callee.route}")
+            addresses.append(f"127.0.0.1:{port}")
+        extra = {url_var: ",".join(urls)}
+        if spec.external:
+            port = free_port()
+            env = otel_env(EXTERNAL.service, "none", "http://127.0.0.1:9/unused", PORT=str(port))
+            fleet.start(EXTERNAL.service, [sys.executable, EXTERNAL.script], env, port,
+                        instrumented=False)  # fmt: skip
+            extra["EXTERNAL_URL"] = f"http://127.0.0.1:{port}{EXTERNAL.route}"
+        caller_port = free_port()
+        env = otel_env(caller.service, spec.caller_propagators,
+                       receiver.endpoint(combo.name, caller.service),
+                       PORT=str(caller_port), **extra)  # fmt: skip
+        fleet.start(caller.service, [sys.executable, caller.script], env, caller_port)
         edge = {
-            "kind": "request", "caller": caller, "callee": callee,
-            "caller_app": c_desc, "callee_app": e_desc,
-            "callee_address": f"127.0.0.1:{callee_port}",
+            "kind": "request", "caller": caller.service, "callee": callee.service,
+            "caller_app": caller.description, "callee_app": callee.description,
+            "caller_propagators": spec.caller_propagators,
+            "callee_propagators": ",".join(spec.callee_propagators),
+            "callee_address": ", ".join(addresses),
         }  # fmt: skip
-        entries.append((edge, f"http://127.0.0.1:{caller_port}{c_route}"))
+        entries.append((edge, f"http://127.0.0.1:{caller_port}{caller.route}"))
     return entries
 
 
@@ -144,12 +195,14 @@ def _start_message(
     port = free_port()
     caller_env = otel_env(
         "checkout", combo.caller_propagators, receiver.endpoint(combo.name, "checkout"),
-        PORT=str(port), CELERY_DATA=str(data), PAYMENTS_URL="http://127.0.0.1:9/unused",
+        PORT=str(port), CELERY_DATA=str(data),
     )  # fmt: skip
     fleet.start("checkout", [sys.executable, "caller_flask.py"], caller_env, port)
     edge = {
         "kind": "message", "caller": "checkout", "callee": "fulfilment",
         "caller_app": "flask + celery producer", "callee_app": "celery worker (solo pool)",
+        "caller_propagators": combo.caller_propagators,
+        "callee_propagators": combo.callee_propagators,
         "callee_address": "filesystem:// queue celery",
     }  # fmt: skip
     return [(edge, f"http://127.0.0.1:{port}/order")]
@@ -160,11 +213,15 @@ def _get(url: str) -> dict[str, Any]:
         return json.loads(answer.read())
 
 
+def _address(url: str | None) -> str | None:
+    return url.split("/")[2] if url else None
+
+
 def _ground_truth(combo: Combination, answers: list, spans: dict[str, dict]) -> dict:
-    calls = []
+    calls, uninstrumented = [], []
     for edge, answer in answers:
         caller, callee = answer["caller"], answer["callee"]
-        client = client_span_of(spans, caller["span_id"])
+        client = client_span_of(spans, caller["span_id"], callee.get("address"))
         continued = callee["trace_id"] == caller["trace_id"]
         if continued and callee["parent_span_id"] != client:
             raise RuntimeError(f"{combo.name}: callee parent {callee['parent_span_id']} "
@@ -175,8 +232,16 @@ def _ground_truth(combo: Combination, answers: list, spans: dict[str, dict]) -> 
             "caller_entry_span_id": caller["span_id"],
             "callee_trace_id": callee["trace_id"], "callee_span_id": callee["span_id"],
             "callee_parent_span_id": callee["parent_span_id"],
+            "callee_address": callee.get("address"),
             "continued": continued, "headers_received": callee.get("headers"),
         })  # fmt: skip
+        external = _address(answer.get("external"))
+        if external:
+            uninstrumented.append({
+                "caller": edge["caller"], "peer": EXTERNAL.service, "address": external,
+                "client_span_id": client_span_of(spans, caller["span_id"], external),
+                "caller_trace_id": caller["trace_id"],
+            })  # fmt: skip
     edges = []
     for edge in {json.dumps(e, sort_keys=True): e for e, _ in answers}.values():
         mine = [c for c in calls if (c["caller"], c["callee"]) == (edge["caller"], edge["callee"])]
@@ -186,12 +251,14 @@ def _ground_truth(combo: Combination, answers: list, spans: dict[str, dict]) -> 
     return {
         "combination": combo.name,
         "kind": combo.kind,
+        "scenario": combo.scenario,
         "caller_propagators": combo.caller_propagators,
         "callee_propagators": combo.callee_propagators,
         "captured_headers": CAPTURED_HEADERS.split(",") if combo.capture_headers else None,
         "healthy": all(c["continued"] for c in calls),
         "edges": edges,
         "calls": calls,
+        "uninstrumented_calls": uninstrumented,
     }
 
 
@@ -211,7 +278,7 @@ def run(out: Path, only: list[str] | None = None, calls: int = CALLS) -> Iterato
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, required=True, help="snapshot directory")
+    parser.add_argument("--out", type=Path, help="snapshot directory (required to capture)")
     parser.add_argument("--only", action="append", help="a combination name (repeatable)")
     parser.add_argument("--calls", type=int, default=CALLS, help="calls per edge")
     parser.add_argument("--list", action="store_true", help="list the combinations")
@@ -219,13 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print("\n".join(c.name for c in matrix()))
         return 0
+    if args.out is None:
+        parser.error("--out is required")
     for truth in run(args.out, args.only, args.calls):
-        start = time.strftime("%H:%M:%S")
         summary = ", ".join(
             f"{e['caller']}->{e['callee']} {e['continued']}/{e['calls']} continued"
             for e in truth["edges"]
         )
-        print(f"{start} {truth['combination']}: {summary}", flush=True)
+        print(f"{truth['combination']}: {summary}", flush=True)
     return 0
 
 

@@ -13,7 +13,8 @@ app = FastAPI()
 
 @app.get("/pay")
 async def pay(request: Request) -> dict[str, Any]:
-    return {**current_span(), "headers": trace_headers(request.headers)}
+    headers = trace_headers(request.headers)
+    return {**current_span(), "address": f"127.0.0.1:{port()}", "headers": headers}
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ app = Flask(__name__)
 
 @app.get("/stock")
 def stock() -> dict[str, Any]:
-    return {**current_span(), "headers": trace_headers(request.headers)}
+    headers = trace_headers(request.headers)
+    return {**current_span(), "address": f"127.0.0.1:{port()}", "headers": headers}
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """``checkout``: Flask calling ``payments`` with ``requests`` and enqueuing Celery tasks.
 
-``GET /checkout`` calls ``PAYMENTS_URL``; ``GET /order`` sends the ``fulfil``
-task and waits for its result.  Both answer with the caller's own span and
-what the other side reported.
+``GET /checkout`` first calls ``EXTERNAL_URL`` when set (an uninstrumented
+peer), then ``PAYMENTS_URL`` (comma-separated: the replicas, in turn).
+``GET /order`` sends the ``fulfil`` task and waits for its result.  Both
+answer with the caller's own span and what the other side reported.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import threading
 from typing import Any
 
 import requests
@@ -15,13 +18,20 @@ from _common import current_span, exit_cleanly_on_sigterm, port
 from flask import Flask
 
 app = Flask(__name__)
+_replicas = itertools.cycle(os.environ.get("PAYMENTS_URL", "").split(","))
+_turn = threading.Lock()
 
 
 @app.get("/checkout")
 def checkout() -> dict[str, Any]:
-    answer = requests.get(os.environ["PAYMENTS_URL"], timeout=10)
+    external = os.environ.get("EXTERNAL_URL")
+    if external:
+        requests.get(external, timeout=10).raise_for_status()
+    with _turn:
+        url = next(_replicas)
+    answer = requests.get(url, timeout=10)
     answer.raise_for_status()
-    return {"caller": current_span(), "callee": answer.json()}
+    return {"caller": current_span(), "callee": answer.json(), "external": external}
 
 
 @app.get("/order")
