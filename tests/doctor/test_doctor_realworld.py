@@ -121,7 +121,8 @@ def test_every_broken_call_is_reported(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(TRUTHS))
-def test_no_broken_edge_on_continued_calls(name: str) -> None:
+def test_no_broken_edge_where_none_broke(name: str) -> None:
+    """No C003 on a call that continued, nor on a call to a peer with no tracing."""
     verdict = judge(TRUTHS[name], report_of(name))
     assert [why for code, why in verdict.false if code == "C003"] == []
 
