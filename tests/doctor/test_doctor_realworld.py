@@ -46,6 +46,7 @@ C003_FAILING = frozenset(
         "req-jaeger-to-tracecontext-headers",
         "req-b3-to-tracecontext-headers",
         "req-b3multi-to-tracecontext-headers",
+        "req-jaeger-to-tracecontext-semconv-http",
         # storefront → inventory broke while checkout → payments (same host) continued
         "req-mixed-edges",
         # the broken payments calls beside calls to an uninstrumented peer
@@ -95,7 +96,7 @@ def test_snapshot_covers_the_matrix() -> None:
     assert any(t.healthy for t in messages)
     assert any(not t.healthy for t in messages)
     assert {t.data["scenario"] for t in TRUTHS.values()} >= {
-        "headers", "mixed-edges", "rollout", "uninstrumented-peer"
+        "headers", "mixed-edges", "rollout", "uninstrumented-peer", "semconv-http"
     }  # fmt: skip
     for truth in TRUTHS.values():
         assert truth.traces, truth.name

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,8 @@ class Combination:
     callee_propagators: str
     capture_headers: bool = False
     edges: tuple[HttpEdge, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    """More environment for every instrumented process of the combination."""
 
 
 def _pairing(a: str, b: str, headers: bool = False) -> Combination:
@@ -108,6 +110,13 @@ def matrix() -> list[Combination]:
                     edges=(HttpEdge(0, tc, (tc,), external=True),)),
         Combination("req-uninstrumented-peer-broken", "request", "uninstrumented-peer",
                     jaeger, tc, edges=(HttpEdge(0, jaeger, (tc,), external=True),)),
+    ]  # fmt: skip
+    # the stable HTTP semantic conventions (url.full, server.address, ...) instead of the old
+    stable = (("OTEL_SEMCONV_STABILITY_OPT_IN", "http"),)
+    combos += [
+        replace(_pairing(a, tc), name=f"req-{a}-to-{tc}-semconv-http", scenario="semconv-http",
+                env=stable)
+        for a in (tc, jaeger)
     ]  # fmt: skip
     combos += [
         Combination(f"msg-{a}-to-{b}", "message", "message", a, b)
@@ -141,11 +150,10 @@ def capture(combo: Combination, receiver: Receiver, out: Path, work: Path, calls
 
 
 def _start_http(combo: Combination, receiver: Receiver, fleet: Fleet) -> list[tuple[dict, str]]:
-    headers = (
-        {"OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST": CAPTURED_HEADERS}
-        if combo.capture_headers
-        else {}
-    )
+    common = dict(combo.env)
+    callee_env = dict(common)
+    if combo.capture_headers:
+        callee_env["OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST"] = CAPTURED_HEADERS
     entries = []
     for spec in combo.edges:
         caller, callee, url_var = PAIRS[spec.pair]
@@ -155,11 +163,11 @@ def _start_http(combo: Combination, receiver: Receiver, fleet: Fleet) -> list[tu
             port = free_port()
             process = f"{callee.service}-{replica}" if replicas > 1 else callee.service
             env = otel_env(callee.service, propagators, receiver.endpoint(combo.name, process),
-                           PORT=str(port), **headers)  # fmt: skip
+                           PORT=str(port), **callee_env)  # fmt: skip
             fleet.start(process, [sys.executable, callee.script], env, port)
             urls.append(f"http://127.0.0.1:{port}{callee.route}")
             addresses.append(f"127.0.0.1:{port}")
-        extra = {url_var: ",".join(urls)}
+        extra = {**common, url_var: ",".join(urls)}
         if spec.external:
             port = free_port()
             env = otel_env(EXTERNAL.service, "none", "http://127.0.0.1:9/unused", PORT=str(port))
@@ -255,6 +263,7 @@ def _ground_truth(combo: Combination, answers: list, spans: dict[str, dict]) -> 
         "caller_propagators": combo.caller_propagators,
         "callee_propagators": combo.callee_propagators,
         "captured_headers": CAPTURED_HEADERS.split(",") if combo.capture_headers else None,
+        "environment": dict(combo.env),
         "healthy": all(c["continued"] for c in calls),
         "edges": edges,
         "calls": calls,
