@@ -47,6 +47,7 @@ C003_FAILING = frozenset(
         "req-b3-to-tracecontext-headers",
         "req-b3multi-to-tracecontext-headers",
         "req-jaeger-to-tracecontext-semconv-http",
+        "req-jaeger-to-tracecontext-console",
         # storefront → inventory broke while checkout → payments (same host) continued
         "req-mixed-edges",
         # the broken payments calls beside calls to an uninstrumented peer
@@ -96,12 +97,25 @@ def test_snapshot_covers_the_matrix() -> None:
     assert any(t.healthy for t in messages)
     assert any(not t.healthy for t in messages)
     assert {t.data["scenario"] for t in TRUTHS.values()} >= {
-        "headers", "mixed-edges", "rollout", "uninstrumented-peer", "semconv-http"
+        "headers", "mixed-edges", "rollout", "uninstrumented-peer", "semconv-http", "console"
     }  # fmt: skip
     for truth in TRUTHS.values():
         assert truth.traces, truth.name
         for edge in truth.edges:
             assert edge["callee"] not in edge["callee_address"]  # not addressed by its name
+
+
+def test_console_output_holds_the_exported_spans() -> None:
+    """The console exporter's files (an input users try first) hold the spans sent over OTLP."""
+    from _spans import console_span_ids, read_spans
+
+    consoles = [t for t in TRUTHS.values() if (t.directory / "console").is_dir()]
+    assert consoles
+    for truth in consoles:
+        exported = read_spans(truth.directory / "traces")
+        for path in sorted((truth.directory / "console").glob("*.txt")):
+            service_ids = {sid for sid, s in exported.items() if s["service"] == path.stem}
+            assert console_span_ids(path) == service_ids != set(), path
 
 
 def test_snapshot_reads_completely() -> None:

@@ -61,19 +61,24 @@ def otel_env(service: str, propagators: str, endpoint: str, **extra: str) -> dic
 
 @dataclass
 class App:
-    """One started process and where its log goes."""
+    """One started process and where its output goes (stderr: ``log``)."""
 
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    stdout: Path
     port: int | None = None
 
     def tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        """The end of its stdout and stderr, for an error message."""
+        parts = []
+        for path in (self.stdout, self.log):
+            try:
+                text = path.read_text(errors="replace")
+            except OSError:
+                continue
+            parts.append("\n".join(text.splitlines()[-lines:]))
+        return "\n".join(parts)
 
 
 @dataclass
@@ -82,6 +87,8 @@ class Fleet:
 
     logs: Path
     apps: list[App] = field(default_factory=list)
+    stdouts: dict[str, Path] = field(default_factory=dict)
+    """Every started process's stdout file, by name (kept after `stop`)."""
 
     def start(
         self,
@@ -94,18 +101,19 @@ class Fleet:
     ) -> App:
         """Start ``argv`` in the apps' directory, under ``opentelemetry-instrument`` by default."""
         self.logs.mkdir(parents=True, exist_ok=True)
-        log = self.logs / f"{name}.log"
-        with log.open("wb") as out:
+        log, stdout = self.logs / f"{name}.log", self.logs / f"{name}.stdout"
+        with log.open("wb") as err, stdout.open("wb") as out:
             process = subprocess.Popen(
                 (instrument_command() if instrumented else []) + argv,
                 cwd=APPS,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
-                stderr=subprocess.STDOUT,
+                stderr=err,
                 start_new_session=True,
             )
-        app = App(name, process, log, port)
+        app = App(name, process, log, stdout, port)
+        self.stdouts[name] = stdout
         self.apps.append(app)
         return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -61,3 +62,12 @@ def client_span_of(spans: dict[str, dict], entry_span_id: str, address: str | No
             f"entry span {entry_span_id}: {len(found)} outgoing calls to {address} under it"
         )
     return found[0]
+
+
+def console_span_ids(path: Path) -> set[str]:
+    """Span IDs in a console exporter's output (pretty JSON objects among other lines)."""
+    text, decoder, ids, pos = path.read_text(), json.JSONDecoder(), set(), 0
+    while (start := text.find("{\n", pos)) >= 0:
+        span, pos = decoder.raw_decode(text, start)
+        ids.add(span["context"]["span_id"].removeprefix("0x"))
+    return ids

@@ -118,6 +118,9 @@ def matrix() -> list[Combination]:
                 env=stable)
         for a in (tc, jaeger)
     ]  # fmt: skip
+    # the SDK's console exporter beside OTLP: what users try first, kept as console/<service>.txt
+    combos.append(replace(_pairing(jaeger, tc), name="req-jaeger-to-tracecontext-console",
+                          scenario="console", env=(("OTEL_TRACES_EXPORTER", "otlp,console"),)))
     combos += [
         Combination(f"msg-{a}-to-{b}", "message", "message", a, b)
         for a, b in ((tc, tc), (jaeger, tc), ("b3multi", "b3multi"))
@@ -142,6 +145,10 @@ def capture(combo: Combination, receiver: Receiver, out: Path, work: Path, calls
         missing = receiver.wait_for(combo.name, ids, SPAN_TIMEOUT)
     finally:
         fleet.stop()
+    if ("OTEL_TRACES_EXPORTER", "otlp,console") in combo.env:
+        (target / "console").mkdir(parents=True, exist_ok=True)
+        for service, stdout in fleet.stdouts.items():
+            shutil.copy(stdout, target / "console" / f"{service}.txt")
     if missing:
         raise RuntimeError(f"{combo.name}: spans never exported: {sorted(missing)}")
     truth = _ground_truth(combo, answers, read_spans(target / "traces"))
