@@ -13,6 +13,12 @@ from tracehound.doctor.synthetic import Traffic, generate
 REPO = Path(__file__).resolve().parents[2]
 CORPORA = REPO.parent / "shared" / "corpora"
 DATA = Path(__file__).resolve().parent / "data"
+SAMPLES = [
+    str(DATA / name)
+    for name in ("checkout-broken.jaeger.json", "collector.otlp.jsonl", "zipkin-duplicates.json")
+]
+"""The hand-made sample files at the top of data/ (its subdirectories, such as the
+real-instrumentation snapshot in data/realworld, are read by their own tests)."""
 
 
 def corpus(name: str) -> str:

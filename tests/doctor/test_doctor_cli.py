@@ -7,7 +7,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from conftest import DATA, corpus
+from conftest import DATA, SAMPLES, corpus
 from tracehound.cli import main
 
 
@@ -28,8 +28,8 @@ def test_exit_codes_follow_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_usage_and_input_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert run([], capsys)[0] == 2
-    assert run([str(DATA), "--fail-on", "loud"], capsys)[0] == 2
-    assert run([str(DATA), "--json", "--sarif", "-"], capsys)[0] == 2
+    assert run([*SAMPLES, "--fail-on", "loud"], capsys)[0] == 2
+    assert run([*SAMPLES, "--json", "--sarif", "-"], capsys)[0] == 2
     bad = tmp_path / "bad.json"
     bad.write_text('[{"traceId": "1", "id": "2", "timestamp": 1767225600000000')
     status, _, err = run([str(bad), str(DATA / "checkout-broken.jaeger.json")], capsys)
@@ -41,7 +41,7 @@ def test_json_sarif_html_and_db(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     sarif_file, html_file, db = tmp_path / "r.sarif", tmp_path / "r.html", tmp_path / "s.duckdb"
     status, out, _ = run(
         [
-            str(DATA),
+            *SAMPLES,
             "--json",
             "--sarif",
             str(sarif_file),
@@ -58,7 +58,7 @@ def test_json_sarif_html_and_db(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert orjson.loads(sarif_file.read_bytes())["version"] == "2.1.0"
     assert html_file.read_text().startswith("<!DOCTYPE html>")
     assert db.exists()
-    status, out, _ = run([str(DATA), "--sarif", "-"], capsys)
+    status, out, _ = run([*SAMPLES, "--sarif", "-"], capsys)
     assert orjson.loads(out)["runs"][0]["tool"]["driver"]["name"] == "tracehound"
 
 

@@ -7,13 +7,13 @@ import re
 
 import orjson
 
-from conftest import DATA
+from conftest import DATA, SAMPLES
 from tracehound.doctor import Report, check_paths
 from tracehound.doctor.report import html, json, sarif, terminal
 
 
 def sample() -> Report:
-    return check_paths([str(DATA)])
+    return check_paths(SAMPLES)
 
 
 def test_json_report_keeps_its_documented_shape() -> None:
@@ -58,7 +58,7 @@ def test_sarif_is_2_1_0_with_rules_and_located_results() -> None:
 
 
 def test_html_is_one_self_contained_file() -> None:
-    page = html.render(check_paths([str(DATA), str(DATA / "checkout-broken.jaeger.json")]))
+    page = html.render(check_paths([*SAMPLES, str(DATA / "checkout-broken.jaeger.json")]))
     assert page.startswith("<!DOCTYPE html>")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "@import" not in page and "url(" not in page and "<script" not in page

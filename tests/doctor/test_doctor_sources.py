@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import DATA, corpus
+from conftest import DATA, SAMPLES, corpus
 from tracehound.doctor import load
 from tracehound.doctor._synthetic_writers import (
     to_jaeger,
@@ -95,7 +96,9 @@ def test_gzip_and_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_directories_globs_and_forced_format(tmp_path: Path) -> None:
-    _, report = rows([str(DATA)])
+    for sample in SAMPLES:
+        shutil.copy(sample, tmp_path)
+    _, report = rows([str(tmp_path)])
     assert {i.format for i in report.inputs} == {"jaeger", "otlp-json", "zipkin"}
     _, globbed = rows([str(DATA / "*.json")])
     assert len(globbed.inputs) == 2

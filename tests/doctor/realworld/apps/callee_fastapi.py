@@ -1,0 +1,21 @@
+"""``payments``: FastAPI on uvicorn; ``GET /pay`` answers with the trace it ran in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import uvicorn
+from _common import current_span, port, trace_headers
+from fastapi import FastAPI, Request
+
+app = FastAPI()
+
+
+@app.get("/pay")
+async def pay(request: Request) -> dict[str, Any]:
+    headers = trace_headers(request.headers)
+    return {**current_span(), "address": f"127.0.0.1:{port()}", "headers": headers}
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=port(), log_level="warning")

@@ -1,0 +1,21 @@
+"""``inventory``: Flask on Werkzeug; ``GET /stock`` answers with the trace it ran in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from _common import current_span, exit_cleanly_on_sigterm, port, trace_headers
+from flask import Flask, request
+
+app = Flask(__name__)
+
+
+@app.get("/stock")
+def stock() -> dict[str, Any]:
+    headers = trace_headers(request.headers)
+    return {**current_span(), "address": f"127.0.0.1:{port()}", "headers": headers}
+
+
+if __name__ == "__main__":
+    exit_cleanly_on_sigterm()
+    app.run(host="127.0.0.1", port=port(), use_reloader=False, threaded=True)
