@@ -95,16 +95,18 @@ WITH d AS (
 ), v AS (
     SELECT a, al, th_url(coalesce(th_val(al, 'url.full'), th_val(al, 'http.url'))) AS u,
            th_hostport(coalesce(th_val(al, 'http.host'), th_val(al, 'net.host.name'))) AS hh,
+           -- WSGI instrumentation writes the whole Host header here: 'host:port'
+           th_hostport(th_val(al, 'server.address')) AS sa,
            coalesce(th_val(al, 'url.scheme'), th_val(al, 'http.scheme')) AS scheme
     FROM l
 )
 SELECT a,
-    nullif(lower(coalesce(nullif(hh.host, ''), th_val(al, 'server.address'),
-                          nullif(u.host, ''))), '') AS host,
+    nullif(lower(coalesce(nullif(hh.host, ''), nullif(sa.host, ''), nullif(u.host, ''))), '')
+        AS host,
     -- a Host header without a port means the scheme's default: that is what was dialled
     CASE WHEN hh.host <> '' THEN th_port(hh.port, coalesce(scheme, nullif(u.scheme, '')))
-         WHEN th_val(al, 'server.address') IS NOT NULL
-         THEN th_port(th_val(al, 'server.port'), scheme)
+         WHEN sa.host <> ''
+         THEN th_port(coalesce(nullif(sa.port, ''), th_val(al, 'server.port')), scheme)
          ELSE th_port(nullif(u.port, ''), coalesce(scheme, nullif(u.scheme, ''))) END AS port,
     coalesce(th_path(th_val(al, 'url.path')), th_path(th_val(al, 'http.target')),
              th_path(u.path)) AS path,
