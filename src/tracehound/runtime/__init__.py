@@ -8,7 +8,29 @@ from collections.abc import Mapping
 
 from tracehound.runtime._errors import ConfigurationError
 
-__all__ = ["check_otel_propagators"]
+__all__ = ["check_otel_propagators", "otel_propagator_names"]
+
+OTEL_PROPAGATORS = "OTEL_PROPAGATORS"
+
+
+def otel_propagator_names(environ: Mapping[str, str] = os.environ) -> list[str] | None:
+    """The names ``OTEL_PROPAGATORS`` lists, ``None`` when it is unset or blank.
+
+    An empty item (``tracecontext,,b3``, a trailing comma) is a
+    `ConfigurationError`: OpenTelemetry would fail on it with "Propagator  not
+    found" when ``opentelemetry.propagate`` is first imported.
+    """
+    configured = environ.get(OTEL_PROPAGATORS, "")
+    if not configured.strip():
+        return None
+    names = [n.strip() for n in configured.split(",")]
+    if not all(names):
+        position = names.index("") + 1
+        raise ConfigurationError(
+            f"{OTEL_PROPAGATORS}={configured!r}: item {position} is empty; "
+            "list propagator names separated by single commas"
+        )
+    return names
 
 
 def check_otel_propagators(environ: Mapping[str, str] = os.environ) -> None:
@@ -17,8 +39,7 @@ def check_otel_propagators(environ: Mapping[str, str] = os.environ) -> None:
     OpenTelemetry reads the variable when ``opentelemetry.propagate`` is first
     imported and raises "Propagator X not found" without saying what exists.
     """
-    configured = environ.get("OTEL_PROPAGATORS", "")
-    names = [n.strip() for n in configured.split(",") if n.strip()]
+    names = otel_propagator_names(environ)
     if not names or any(n.lower() == "none" for n in names):
         return
     from importlib.metadata import entry_points
@@ -27,7 +48,7 @@ def check_otel_propagators(environ: Mapping[str, str] = os.environ) -> None:
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ConfigurationError(
-            f"OTEL_PROPAGATORS: unknown propagator {unknown[0]!r}; installed: "
+            f"{OTEL_PROPAGATORS}: unknown propagator {unknown[0]!r}; installed: "
             f"{', '.join(sorted(known))} (tracehound reads W3C, Jaeger and B3: "
             "OTEL_PROPAGATORS=tracehound)"
         )

@@ -11,12 +11,11 @@ example ``opentelemetry-instrument``) is reused, not replaced.
 
 from __future__ import annotations
 
-import dis
 import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -36,6 +35,14 @@ from tracehound import findings
 from tracehound.rules import Finding, get_rule
 from tracehound.runtime._errors import ConfigurationError
 from tracehound.runtime._mode import Mode, reporter_for
+from tracehound.runtime._placement import (
+    does_nothing,
+    exports,
+    held_processors,
+    take_over,
+    unguarded_reason,
+)
+from tracehound.runtime._propagation_choice import choose_propagation
 from tracehound.runtime.concurrency import install_submitter_hooks, uninstall_submitter_hooks
 from tracehound.runtime.guards import LifecycleGuard, RootGuard
 from tracehound.runtime.propagation import TracehoundPropagator
@@ -60,11 +67,18 @@ class _Processors(SpanProcessor):
         self._endings: tuple[Any, ...] = ()
         self._ends: tuple[Any, ...] = ()
         self.added_later: list[SpanProcessor] = []
+        """Processors added to the provider after the chain was in place."""
+        self.adopted: list[SpanProcessor] = []
+        """Processors the provider held before `configure` took it over (the distro's exporters)."""
+        self.check: Any = None
+        """Checks each processor added later (strict mode: raises when it cannot be guarded)."""
         self.gate: Any = None
         """The attribute policy processor the exporting processors sit behind."""
         self.added_to_provider = False
 
     def add_span_processor(self, processor: SpanProcessor) -> None:
+        if self.check is not None:
+            self.check(processor)
         self.added_later.append(processor)
         if self.gate is not None:
             self.gate.add_span_processor(processor)
@@ -74,6 +88,7 @@ class _Processors(SpanProcessor):
     def remove_span_processor(self, processor: SpanProcessor) -> None:
         """Take out a processor added with `add_span_processor` (the pytest plugin's)."""
         self.added_later = [p for p in self.added_later if p is not processor]
+        self.adopted = [p for p in self.adopted if p is not processor]
         self.processors = tuple(p for p in self.processors if p is not processor)
         gate = self.gate
         if gate is not None:
@@ -140,19 +155,7 @@ def _roots_only(hook: Any) -> bool:
     return getattr(hook, "__func__", None) is RootGuard.on_start
 
 
-_NOTHING_OPS = frozenset({"RESUME", "NOP", "CACHE", "RETURN_VALUE", "RETURN_CONST", "LOAD_CONST"})
-
-
-def _does_nothing(method: Any) -> bool:
-    """Whether a bound method's body is only ``pass`` (or a docstring): it returns None."""
-    code = getattr(getattr(method, "__func__", None), "__code__", None)
-    if code is None:
-        return False
-    return all(
-        op.opname in _NOTHING_OPS
-        and (op.opname not in ("LOAD_CONST", "RETURN_CONST") or op.argval is None)
-        for op in dis.get_instructions(code)
-    )
+_does_nothing = does_nothing
 
 
 class _SwitchableSampler(Sampler):
@@ -223,6 +226,8 @@ class Runtime:
     """The processors behind the guards and the attribute policy (exporters last)."""
     policy: Any = None
     """The `tracehound.attributes.AttributePolicy` in force."""
+    unguarded: list[str] = field(default_factory=list)
+    """What the attribute policy could not be put in front of (also logged as warnings)."""
 
     @property
     def dropped_spans(self) -> int:
@@ -263,37 +268,58 @@ def configure(
     (``[tool.tracehound.attributes]`` in ``pyproject.toml`` or
     ``tracehound.toml``; ``attribute_policy`` overrides it with the same keys).
     Secrets are redacted before any processor or exporter sees them, in every
-    mode but ``off``.  ``drop_spans`` adds name/route
+    mode but ``off``: an SDK provider created elsewhere (``opentelemetry-instrument``)
+    is taken over, its processors moved behind the policy, and its exporters
+    kept instead of adding ``OTEL_TRACES_EXPORTER``'s a second time.  What
+    cannot be guarded raises `ConfigurationError` in strict mode and is
+    logged as a warning otherwise (`Runtime.unguarded`).  The mode comes from
+    ``mode``, else ``TRACEHOUND_MODE``, else the config file, else ``warn``.
+    ``inject`` names the formats to write (default: what ``OTEL_PROPAGATORS``
+    lists); every format is read.  ``drop_spans`` adds name/route
     patterns to the low-value spans switched off (health checks, metrics
     scrapes and static files are by default).  ``batch=False`` exports each
     span as it ends (tests, short scripts).
     """
     global _runtime, _switchboard
-    try:
-        resolved = Mode.resolve(mode)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
     from tracehound.attributes import AttributePolicy, ConfigError
 
+    given_mode = mode.value if isinstance(mode, Mode) else mode
     try:
-        policy = AttributePolicy.from_config(mode=resolved.value, overrides=attribute_policy)
+        policy = AttributePolicy.from_config(mode=given_mode, overrides=attribute_policy)
     except ConfigError as exc:
         raise ConfigurationError(str(exc)) from None
-    exporters = [span_exporter] if span_exporter is not None else _exporters_from_env()
+    resolved = Mode(policy.mode.value)
+    choice = choose_propagation(inject)
     with _lock:
         if _switchboard is None:
             _switchboard = _Processors()
-        provider, created = _provider(service_name, resource_attributes, _switchboard)
+        switchboard = _switchboard
+        try:
+            provider, created = _provider(service_name, resource_attributes, switchboard)
+        except _ForeignProvider as exc:
+            if resolved is Mode.STRICT:
+                raise ConfigurationError(str(exc)) from None
+            propagate.set_global_textmap(choice.propagator)
+            _runtime = Runtime(exc.provider, choice.propagator, resolved, policy=policy,
+                               unguarded=[str(exc)])
+            _log.warning("tracehound: %s", exc)
+            _log.info("%s", choice.description)
+            return _runtime
         delegate = _sampler_with_drops(sampler, drop_spans)
+        held, misplaced = ([], "") if created else held_processors(provider, switchboard)
+        unguarded = _unguarded([misplaced], [*held, *span_processors, *switchboard.added_later])
+        if unguarded and resolved is Mode.STRICT:
+            raise ConfigurationError("tracehound cannot keep secrets from: " + "; ".join(unguarded))
+        exporters = _exporters(span_exporter, [*switchboard.adopted, *held])
         if _sampler is not None:
             _sampler.delegate = delegate
-        elif delegate is not None:
+        elif sampler is not None or drop_spans or os.environ.get("TRACEHOUND_DROP_SPANS"):
             _log.warning(
                 "tracehound: the tracer provider was created elsewhere; "
                 "its sampler is kept and drop_spans is not applied"
             )
-        propagator = TracehoundPropagator(inject=inject)
-        propagate.set_global_textmap(propagator)
+        propagate.set_global_textmap(choice.propagator)
+        _log.info("%s", choice.description)
 
         chain: list[SpanProcessor] = []
         roots = lifecycle = None
@@ -303,25 +329,70 @@ def configure(
             lifecycle = LifecycleGuard(report, open_limit=open_span_limit)
             chain += [roots, lifecycle]
             install_submitter_hooks()
-        behind = list(span_processors)
+        if not created:
+            switchboard.adopted += take_over(provider, switchboard)
+        switchboard.added_to_provider = True
+        behind = [*switchboard.adopted, *span_processors]
         for exporter in exporters:
             behind.append(_CountingBatch(exporter) if batch else SimpleSpanProcessor(exporter))
-        if not created and not _switchboard.added_to_provider:
-            provider.add_span_processor(_switchboard)
-        _switchboard.added_to_provider = True
-        behind += _switchboard.added_later
+        behind += switchboard.added_later
         gate = policy.processor(*behind) if resolved is not Mode.OFF else None
         chain += [gate] if gate is not None else behind
-        previous = _switchboard.processors
-        _switchboard.gate = gate
-        _switchboard.processors = tuple(chain)
-        _retire(previous, keep=_switchboard.added_later)
-        _runtime = Runtime(provider, propagator, resolved, lifecycle, roots, tuple(behind), policy)
+        previous = switchboard.processors
+        switchboard.gate = gate
+        switchboard.processors = tuple(chain)
+        _retire(previous, keep=[*switchboard.added_later, *switchboard.adopted])
+        runtime = Runtime(provider, choice.propagator, resolved, lifecycle, roots, tuple(behind),
+                          policy, unguarded)
+        switchboard.check = _checker(runtime) if resolved is not Mode.OFF else None
+        _runtime = runtime
+    for reason in unguarded:
+        _log.warning("tracehound: the attribute policy cannot protect this: %s", reason)
     if log_correlation:
         from tracehound.runtime.logs import install_log_correlation
 
         install_log_correlation()
-    return _runtime
+    return runtime
+
+
+def _unguarded(reasons: Iterable[str], processors: Iterable[SpanProcessor]) -> list[str]:
+    found = [r for r in reasons if r]
+    found += [r for r in map(unguarded_reason, processors) if r]
+    return found
+
+
+def _checker(runtime: Runtime) -> Any:
+    """What checks a processor added to the provider after `configure`."""
+
+    def check(processor: SpanProcessor) -> None:
+        reason = unguarded_reason(processor)
+        if not reason:
+            return
+        if runtime.mode is Mode.STRICT:
+            raise ConfigurationError(f"tracehound cannot keep secrets from: {reason}")
+        runtime.unguarded.append(reason)
+        _log.warning("tracehound: the attribute policy cannot protect this: %s", reason)
+
+    return check
+
+
+def _exporters(given: SpanExporter | None, held: Sequence[SpanProcessor]) -> list[SpanExporter]:
+    """The exporters to add: ``given``, else ``OTEL_TRACES_EXPORTER``'s unless already there.
+
+    ``opentelemetry-instrument`` has already made the exporters
+    ``OTEL_TRACES_EXPORTER`` names; making them again would export every
+    span twice.
+    """
+    if given is not None:
+        return [given]
+    if any(exports(p) for p in held):
+        _log.info(
+            "tracehound: the tracer provider already exports (%s); its exporters are kept "
+            "behind tracehound and OTEL_TRACES_EXPORTER is not applied again",
+            ", ".join(type(p).__name__ for p in held if exports(p)),
+        )
+        return []
+    return _exporters_from_env()
 
 
 def shutdown() -> findings.Summary:
@@ -344,6 +415,8 @@ def shutdown() -> findings.Summary:
         if _switchboard is not None:
             processors, _switchboard.processors = _switchboard.processors, ()
             _switchboard.gate = None
+            _switchboard.check = None
+            _switchboard.adopted.clear()  # shut down below: a reconfigure exports anew
             for processor in processors:
                 processor.force_flush()
             _retire(processors, keep=())
@@ -363,8 +436,24 @@ def _retire(processors: Sequence[SpanProcessor], keep: Sequence[SpanProcessor]) 
             processor.shutdown()
 
 
+class _ForeignProvider(Exception):
+    """The global tracer provider is not the SDK's: nothing can be put in front of it."""
+
+    def __init__(self, provider: Any) -> None:
+        kind = f"{type(provider).__module__}.{type(provider).__qualname__}"
+        super().__init__(
+            f"the global tracer provider is a {kind}, not the OpenTelemetry SDK's "
+            "TracerProvider: tracehound installed only its propagator; no guard, attribute "
+            "policy or exporter of its own runs, so secrets are not redacted; let "
+            "tracehound.configure() create the provider, or use the SDK's"
+        )
+        self.provider = provider
+
+
 def _provider(
-    service_name: str | None, attributes: Mapping[str, Any] | None, switchboard: _Processors
+    service_name: str | None,
+    attributes: Mapping[str, Any] | None,
+    switchboard: _Processors,
 ) -> tuple[TracerProvider, bool]:
     """The SDK provider to use, and whether tracehound created it (with ``switchboard``)."""
     global _sampler
@@ -379,16 +468,24 @@ def _provider(
                     name,
                 )
         return current, current._active_span_processor is switchboard
+    if not isinstance(current, trace.ProxyTracerProvider):
+        raise _ForeignProvider(current)
     resource_attrs: dict[str, Any] = dict(attributes or {})
     if service_name:
         resource_attrs["service.name"] = service_name
-    _sampler = _SwitchableSampler(ParentBased(ALWAYS_ON))
+    sampler = _SwitchableSampler(ParentBased(ALWAYS_ON))
     provider = TracerProvider(
         resource=Resource.create(resource_attrs),
-        sampler=_sampler,
+        sampler=sampler,
         active_span_processor=switchboard,  # type: ignore[arg-type]
     )
     trace.set_tracer_provider(provider)
+    if trace.get_tracer_provider() is not provider:  # pragma: no cover - set once, elsewhere
+        raise ConfigurationError(
+            "OpenTelemetry refused tracehound's tracer provider (the global one was set "
+            "elsewhere); call tracehound.configure() before anything sets a provider"
+        )
+    _sampler = sampler
     return provider, True
 
 
