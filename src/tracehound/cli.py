@@ -11,15 +11,48 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from tracehound import __version__
-from tracehound.doctor.cli import add_check_command
 from tracehound.rules import CATALOGUE, Rule, UnknownRuleError, get_rule
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+_DOCTOR_EXTRA = ("orjson", "duckdb", "rich", "google", "opentelemetry.proto")
+
+
+def _doctor_missing(module: str) -> Any:
+    """A ``check`` command that says which extra to install (a plain install has no doctor)."""
+
+    def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
+        check = subparsers.add_parser(
+            "check",
+            help="diagnose exported traces (needs tracehound[doctor])",
+            prefix_chars="\x1f",  # no options: every argument, --help too, gets the hint
+            add_help=False,
+        )
+        check.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+        check.set_defaults(run=lambda args, out: _needs_doctor(module))
+        return check
+
+    return add_check_command
+
+
+def _needs_doctor(module: str) -> int:
+    sys.stderr.write(
+        f"tracehound check: the doctor is not installed (no module {module!r}); "
+        "install it with: pip install 'tracehound[doctor]'\n"
+    )
+    return EXIT_USAGE
+
+
+try:
+    from tracehound.doctor.cli import add_check_command
+except ModuleNotFoundError as missing:  # a plain install: the doctor's extra is absent
+    if not (missing.name or "").startswith(_DOCTOR_EXTRA):
+        raise
+    add_check_command = _doctor_missing(missing.name or "")
 
 
 def _print_rule(rule: Rule, out: TextIO) -> None:
