@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
+import pytest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.trace import Link, SpanKind, StatusCode
 
 from tracehound.doctor import load
-from tracehound.runtime.export import OtlpJsonFileExporter
+from tracehound.runtime.export import OtlpJsonFileExporter, export_path
 
 
 def _provider(path: Path, service: str = "orders") -> tuple[TracerProvider, OtlpJsonFileExporter]:
@@ -115,3 +119,65 @@ def test_export_after_shutdown_fails_quietly(tmp_path: Path) -> None:
     span.end()
     assert exporter.export([span]) is SpanExportResult.FAILURE  # type: ignore[list-item]
     assert len((tmp_path / "spans.jsonl").read_text().splitlines()) == 1
+
+
+INSTRUMENTED = """
+import sys
+from opentelemetry import trace
+if sys.argv[1] == "configure":
+    import tracehound
+    tracehound.configure()
+tracer = trace.get_tracer("orders")
+with tracer.start_as_current_span("GET /orders/{id}", kind=trace.SpanKind.SERVER):
+    with tracer.start_as_current_span("SELECT orders") as span:
+        span.set_attribute("api_token", "tok-4c9e1a7f3b2d8e60")
+"""
+
+
+@pytest.mark.parametrize("configure", ["plain", "configure"])
+def test_selected_by_otel_traces_exporter_under_opentelemetry_instrument(
+    tmp_path: Path, configure: str
+) -> None:
+    """``OTEL_TRACES_EXPORTER=tracehound_file``: the distro writes a file the doctor reads."""
+    bin_dir = Path(sys.executable).parent
+    env = {
+        "PATH": str(bin_dir),
+        "OTEL_SERVICE_NAME": "orders",
+        "OTEL_TRACES_EXPORTER": "tracehound_file",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "TRACEHOUND_EXPORT_FILE": str(tmp_path / "spans-{pid}.jsonl"),
+    }
+    run = subprocess.run(
+        [str(bin_dir / "opentelemetry-instrument"), sys.executable, "-c", INSTRUMENTED, configure],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    (written,) = tmp_path.glob("spans-*.jsonl")
+    assert written.name != "spans-{pid}.jsonl"
+    check = subprocess.run(
+        [str(bin_dir / "tracehound"), "check", str(written), "--json"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert check.returncode in (0, 1), check.stderr
+    report = json.loads(check.stdout)
+    assert report["inputs"][0]["format"] == "otlp-json"
+    assert report["spans"]["read"] == report["spans"]["analysed"] == 2
+    assert report["services"] == ["orders"]
+    if configure == "configure":  # behind the attribute policy, like every exporter
+        assert "tok-4c9e1a7f3b2d8e60" not in written.read_text()
+
+
+def test_the_path_comes_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACEHOUND_EXPORT_FILE", str(tmp_path))
+    assert export_path() == str(tmp_path / f"spans-{os.getpid()}.jsonl")
+    monkeypatch.delenv("TRACEHOUND_EXPORT_FILE")
+    monkeypatch.chdir(tmp_path)
+    exporter = OtlpJsonFileExporter()
+    assert exporter.path == f"tracehound-spans-{os.getpid()}.jsonl"
+    exporter.shutdown()
+    monkeypatch.setenv("TRACEHOUND_EXPORT_FILE", str(tmp_path / "missing" / "spans.jsonl"))
+    with pytest.raises(OSError, match="TRACEHOUND_EXPORT_FILE: cannot write spans to "):
+        OtlpJsonFileExporter()

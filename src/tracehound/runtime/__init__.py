@@ -1,14 +1,30 @@
-"""The in-process half of tracehound, on the OpenTelemetry SDK."""
+"""The in-process half of tracehound, on the OpenTelemetry SDK.
+
+`OtlpJsonFileExporter` (from `tracehound.runtime.export`, loaded on first use)
+writes spans as OTLP/JSON lines for ``tracehound check``.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from tracehound.runtime._errors import ConfigurationError
 
-__all__ = ["check_otel_propagators", "otel_propagator_names"]
+__all__ = ["OtlpJsonFileExporter", "check_otel_propagators", "otel_propagator_names"]
+
+if TYPE_CHECKING:
+    from tracehound.runtime.export import OtlpJsonFileExporter
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OtlpJsonFileExporter":
+        from tracehound.runtime.export import OtlpJsonFileExporter
+
+        return OtlpJsonFileExporter
+    raise AttributeError(f"module 'tracehound.runtime' has no attribute {name!r}")
 
 OTEL_PROPAGATORS = "OTEL_PROPAGATORS"
 

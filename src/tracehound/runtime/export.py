@@ -10,8 +10,16 @@ enums as numbers, 64-bit integers as decimal strings::
     ...
     $ tracehound check spans-orders.jsonl
 
+Under ``opentelemetry-instrument`` (or with ``configure()``) select it by name,
+no code change: ``OTEL_TRACES_EXPORTER=tracehound_file`` (an
+``opentelemetry_traces_exporter`` entry point), the path from
+``TRACEHOUND_EXPORT_FILE``.  ``{pid}`` in the path becomes the process ID;
+a directory gets ``spans-{pid}.jsonl`` inside it; unset, the file is
+``tracehound-spans-{pid}.jsonl`` in the working directory.
+
 It needs the OTLP encoder (``pip install 'tracehound[otlp]'``).  One file per
-process: lines from two processes appending to one file may interleave.
+process: lines from two processes appending to one file may interleave (hence
+``{pid}``).
 """
 
 from __future__ import annotations
@@ -27,7 +35,10 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-__all__ = ["OtlpJsonFileExporter", "encode_otlp_json"]
+__all__ = ["EXPORT_FILE_ENV", "OtlpJsonFileExporter", "encode_otlp_json", "export_path"]
+
+EXPORT_FILE_ENV = "TRACEHOUND_EXPORT_FILE"
+_DEFAULT_PATH = "tracehound-spans-{pid}.jsonl"
 
 _log = logging.getLogger("tracehound")
 _ID_FIELDS = ("traceId", "spanId", "parentSpanId")
@@ -60,14 +71,35 @@ def _hex_ids(entry: dict[str, Any]) -> None:
             entry[name] = base64.b64decode(value).hex()
 
 
-class OtlpJsonFileExporter(SpanExporter):
-    """Append each batch to ``path`` as one OTLP/JSON line, flushed before `export` returns."""
+def export_path(given: str | os.PathLike[str] | None = None) -> str:
+    """The file to write: ``given``, else ``TRACEHOUND_EXPORT_FILE``, else the default.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``{pid}`` becomes the process ID; a directory gets ``spans-{pid}.jsonl``.
+    """
+    path = os.fspath(given) if given is not None else os.environ.get(EXPORT_FILE_ENV, "").strip()
+    path = path or _DEFAULT_PATH
+    if os.path.isdir(path):
+        path = os.path.join(path, "spans-{pid}.jsonl")
+    return path.replace("{pid}", str(os.getpid()))
+
+
+class OtlpJsonFileExporter(SpanExporter):
+    """Append each batch to ``path`` as one OTLP/JSON line, flushed before `export` returns.
+
+    Without ``path``: ``TRACEHOUND_EXPORT_FILE`` (see `export_path`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         encode_otlp_json([])  # fail now, not at the first export, when the encoder is missing
-        self.path = os.fspath(path)
+        self.path = export_path(path)
         self._lock = threading.Lock()
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in shutdown
+        try:
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in shutdown
+        except OSError as exc:
+            source = "path" if path is not None else EXPORT_FILE_ENV
+            raise OSError(
+                exc.errno, f"{source}: cannot write spans to {self.path}: {exc.strerror}"
+            ) from None
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:

@@ -525,7 +525,10 @@ def _exporters_from_env() -> list[SpanExporter]:
                 raise ConfigurationError(
                     f"OTEL_TRACES_EXPORTER: unknown exporter {name!r}; choose from {choices}"
                 )
-            exporters.append(found[name].load()())
+            try:
+                exporters.append(found[name].load()())
+            except (ImportError, OSError, ValueError) as exc:
+                raise ConfigurationError(f"OTEL_TRACES_EXPORTER={name}: {exc}") from None
     return exporters
 
 
