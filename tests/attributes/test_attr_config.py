@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tracehound.attributes import (
     DEFAULT_ACTIONS,
@@ -191,3 +194,112 @@ def test_bad_arguments_say_so(tmp_path: Path) -> None:
         load_policy_config(start=tmp_path, env={}, overrides={"actions": {"A002": "redact"}})
     with pytest.raises(ConfigError, match="arguments: mode"):
         load_policy_config(start=tmp_path, env={}, mode="loud")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("pyproject.toml", b'tool = "x"\n', "tool: expected a table, got a string"),
+        ("pyproject.toml", b"[tool]\ntracehound = 3\n",
+         "tool.tracehound: expected a table, got an integer"),
+        ("pyproject.toml", b'[tool.tracehound]\nmdoe = "strict"\n',
+         "tool.tracehound.mdoe: unknown setting; known: mode, attributes"),
+        ("pyproject.toml", b"[tool.tracehound]\nmode = 1\n",
+         "tool.tracehound.mode: unknown mode 1"),
+        ("pyproject.toml", b"[tool.tracehound]\nattributes = [1]\n",
+         "tool.tracehound.attributes: expected a table, got list"),
+        ("tracehound.toml", b'mode = "warn"\nx = "caf\xe9"\n', "line 2: not UTF-8 (byte 0xe9)"),
+        ("tracehound.toml", b"x = " + b"[" * 5000 + b"]" * 5000 + b"\n", "nested too deeply"),
+        ("tracehound.toml", b"x = " + b"{a = " * 3000 + b"1" + b"}" * 3000 + b"\n",
+         "nested too deeply"),
+    ],
+)
+def test_malformed_files_name_the_file_and_key(
+    tmp_path: Path, name: str, content: bytes, expected: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as error:
+        load_policy_config(start=tmp_path, env={})
+    assert str(error.value).startswith(f"{path}: ")
+    assert expected in str(error.value)
+
+
+def test_the_file_mode_applies_and_the_environment_wins(tmp_path: Path) -> None:
+    write(tmp_path, "tracehound.toml", 'mode = "off"\n')
+    assert load_policy_config(start=tmp_path, env={}).mode is Mode.OFF
+    assert load_policy_config(start=tmp_path, env={"TRACEHOUND_MODE": "strict"}).mode is Mode.STRICT
+    assert load_policy_config(start=tmp_path, env={"TRACEHOUND_MODE": "strict"},
+                              mode="warn").mode is Mode.WARN
+
+
+def _toml(value: object) -> str:
+    """``value`` as a TOML inline value (strings as JSON, which TOML mostly shares)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+
+
+_WORDS = st.sampled_from(["off", "warn", "strict", "fix", "report", "redact", "drop", "ignore",
+                          "int", "str", "A001", "A004", "A009", "", "x"])
+_SCALARS = st.one_of(
+    st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False, allow_infinity=False),
+    _WORDS, st.text(st.characters(blacklist_categories=("Cs",)), max_size=8),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.one_of(_WORDS, st.text(max_size=5)), inner, max_size=3
+    ),
+    max_leaves=12,
+)
+_ATTRIBUTE_KEYS = st.sampled_from(
+    ["actions", "reserved", "allow_keys", "secret_keys", "secret_words", "identifier_words",
+     "redaction_marker", "bogus"]
+)
+_TABLES = st.dictionaries(
+    st.sampled_from(["mode", "attributes", "other"]),
+    st.one_of(_VALUES, st.dictionaries(_ATTRIBUTE_KEYS, _VALUES, max_size=4)),
+    max_size=3,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(table=_TABLES, as_pyproject=st.booleans())
+def test_any_table_gives_a_config_or_an_error_naming_the_file(
+    tmp_path_factory: pytest.TempPathFactory, table: dict[str, object], as_pyproject: bool
+) -> None:
+    directory = tmp_path_factory.mktemp("cfg")
+    body = "".join(f"{json.dumps(k)} = {_toml(v)}\n" for k, v in table.items())
+    name = "pyproject.toml" if as_pyproject else "tracehound.toml"
+    path = directory / name
+    path.write_text(("[tool.tracehound]\n" if as_pyproject else "") + body, encoding="utf-8")
+    try:
+        config = load_policy_config(start=directory, env={})
+    except ConfigError as error:
+        assert str(error).startswith(f"{path}: "), str(error)  # noqa: PT017
+        return
+    if table.get("mode") in ("off", "warn", "strict"):
+        assert config.mode.value == table["mode"]
+    policy = AttributePolicy(config)
+    assert policy.mode is config.mode
+
+
+@settings(max_examples=150, deadline=None)
+@given(content=st.binary(max_size=200))
+def test_any_bytes_give_a_config_or_an_error_naming_the_file(
+    tmp_path_factory: pytest.TempPathFactory, content: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("raw") / "tracehound.toml"
+    path.write_bytes(content)
+    try:
+        load_policy_config(start=path.parent, env={})
+    except ConfigError as error:
+        assert str(error).startswith(f"{path}: "), str(error)  # noqa: PT017

@@ -228,3 +228,42 @@ def test_the_chain_calls_every_other_processor_for_every_span() -> None:
     with tracer.start_as_current_span("root"), tracer.start_as_current_span("child"):
         pass
     assert seen == ["sub:root", "static:root", "sub:child", "static:child"]
+
+
+@pytest.mark.parametrize(
+    ("file_mode", "env_mode", "argument", "expected"),
+    [
+        ("off", None, None, "off"),
+        ("strict", None, None, "strict"),
+        ("off", "strict", None, "strict"),  # the environment wins over the file
+        ("off", "strict", "warn", "warn"),  # the argument wins over both
+    ],
+)
+def test_the_config_file_mode_applies(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, file_mode: str, env_mode: str | None,
+    argument: str | None, expected: str,
+) -> None:
+    config = tmp_path / "tracehound.toml"
+    config.write_text(f'mode = "{file_mode}"\n')
+    monkeypatch.setenv("TRACEHOUND_CONFIG", str(config))
+    if env_mode:
+        monkeypatch.setenv("TRACEHOUND_MODE", env_mode)
+    else:
+        monkeypatch.delenv("TRACEHOUND_MODE", raising=False)
+    runtime = tracehound.configure(span_exporter=None, log_correlation=False, mode=argument)
+    try:
+        assert runtime.mode.value == expected
+        assert runtime.policy.mode.value == expected
+        assert (runtime.roots is None) is (expected == "off")
+    finally:
+        tracehound.shutdown()
+
+
+def test_a_malformed_config_file_is_a_configuration_error(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "pyproject.toml"
+    config.write_bytes(b"[tool.tracehound]\nmode = \"warn\"\nnote = \"caf\xe9\"\n")
+    monkeypatch.setenv("TRACEHOUND_CONFIG", str(config))
+    with pytest.raises(tracehound.ConfigurationError, match=r"pyproject.toml: line 3: not UTF-8"):
+        tracehound.configure(span_exporter=None, log_correlation=False)

@@ -142,7 +142,8 @@ def _apply_table(
     config: PolicyConfig, table: Mapping[str, Any], where: str, prefix: str
 ) -> PolicyConfig:
     def fail(key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{where}: {prefix}{key}: {problem}")
+        name = f"{prefix}{key}".rstrip(".")
+        return ConfigError(f"{where}: {name}: {problem}" if name else f"{where}: {problem}")
 
     if not isinstance(table, Mapping):
         raise fail("", f"expected a table, got {type(table).__name__}")
@@ -228,7 +229,9 @@ def _parse_mode(value: Any, where: str) -> Mode:
     if isinstance(value, Mode):
         return value
     try:
-        return Mode(str(value).strip().lower())
+        if not isinstance(value, str):
+            raise ValueError(value)
+        return Mode(value.strip().lower())
     except ValueError:
         choices = ", ".join(m.value for m in Mode)
         raise ConfigError(f"{where}: unknown mode {value!r}; choose one of {choices}") from None
@@ -236,21 +239,45 @@ def _parse_mode(value: Any, where: str) -> Mode:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        data = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            f"{path}: line {line}: not UTF-8 (byte 0x{data[error.start]:02x}); TOML files are UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except RecursionError:  # tomllib recurses per nesting level of arrays and inline tables
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
 
 
-def _tracehound_table(path: Path) -> tuple[dict[str, Any], str] | None:
+def _tracehound_table(path: Path) -> tuple[Mapping[str, Any], str] | None:
     """The tracehound table of ``path`` and its key prefix, or None when it has none."""
     document = _read_toml(path)
-    if path.name == "pyproject.toml":
-        table = document.get("tool", {}).get("tracehound")
-        return None if table is None else (table, "tool.tracehound.")
-    return document, ""
+    if path.name != "pyproject.toml":
+        return document, ""
+    tool = document.get("tool")
+    if tool is None:
+        return None
+    if not isinstance(tool, Mapping):
+        raise ConfigError(f"{path}: tool: expected a table, got {_type_name(tool)}")
+    table = tool.get("tracehound")
+    if table is None:
+        return None
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: tool.tracehound: expected a table, got {_type_name(table)}")
+    return table, "tool.tracehound."
+
+
+def _type_name(value: Any) -> str:
+    return {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
+            list: "an array"}.get(type(value), type(value).__name__)
 
 
 def find_config_file(start: Path) -> Path | None:
@@ -302,9 +329,18 @@ def load_policy_config(
     return config
 
 
+FILE_KEYS = ("mode", "attributes")
+"""The settings of the tracehound table; anything else is a typo and an error."""
+
+
 def _apply_file(
     config: PolicyConfig, table: Mapping[str, Any], where: str, prefix: str
 ) -> PolicyConfig:
+    for key in table:
+        if key not in FILE_KEYS:
+            raise ConfigError(
+                f"{where}: {prefix}{key}: unknown setting; known: {', '.join(FILE_KEYS)}"
+            )
     if "mode" in table:
         config = dataclasses.replace(
             config, mode=_parse_mode(table["mode"], f"{where}: {prefix}mode")
