@@ -137,3 +137,11 @@ def test_the_file_exporter_says_which_extra(plain_venv: Path) -> None:
     result = run(plain_venv, "python", "-c", code)
     assert result.returncode == 1
     assert "pip install 'tracehound[otlp]'" in result.stderr
+
+
+def test_the_default_otlp_exporter_says_which_extra(plain_venv: Path) -> None:
+    code = "import os, tracehound; os.environ.pop('OTEL_TRACES_EXPORTER'); tracehound.configure()"
+    result = run(plain_venv, "python", "-c", code)
+    assert result.returncode == 1
+    assert "ConfigurationError: OTEL_TRACES_EXPORTER=otlp needs the OTLP exporter: " \
+        "pip install 'tracehound[otlp]'" in result.stderr

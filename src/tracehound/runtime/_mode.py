@@ -1,9 +1,14 @@
-"""How loudly the runtime reacts: off, warn, strict."""
+"""How loudly the runtime reacts: off, warn, strict.
+
+`tracehound.configure` takes the mode from its argument, else
+``TRACEHOUND_MODE``, else ``mode`` in the config file (``tracehound.toml`` or
+``[tool.tracehound]``), else ``warn``: OpenTelemetry's order, environment
+over file.
+"""
 
 from __future__ import annotations
 
 import enum
-import os
 from collections.abc import Callable
 
 from tracehound import findings
@@ -20,18 +25,6 @@ class Mode(str, enum.Enum):
     OFF = "off"
     WARN = "warn"
     STRICT = "strict"
-
-    @classmethod
-    def resolve(cls, given: str | Mode | None) -> Mode:
-        """The mode from the argument, else ``TRACEHOUND_MODE``, else warn."""
-        source = "mode argument"
-        if given is None:
-            given, source = os.environ.get(MODE_ENV, "").strip() or "warn", MODE_ENV
-        try:
-            return cls(str(given.value if isinstance(given, Mode) else given).lower())
-        except ValueError:
-            choices = ", ".join(m.value for m in cls)
-            raise ValueError(f"{source}: unknown mode {given!r}; choose one of {choices}") from None
 
 
 class TraceViolation(Exception):
