@@ -5,8 +5,9 @@
 It adds a console exporter writing to BEFORE_FILE to the distro's provider,
 calls ``tracehound.configure()``, adds one writing to AFTER_FILE, and records
 one span carrying an ``api_token`` and a Bearer value.  ``-`` skips a file;
-``--mode strict`` and ``--on-start-exporter`` (a processor that exports in
-``on_start``, added before configure) test what tracehound cannot guard.
+``--twice`` calls configure() twice; ``--mode strict`` and
+``--on-start-exporter`` (a processor that exports in ``on_start``, added
+before configure) test what tracehound cannot guard.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def main(argv: list[str]) -> int:
         provider.add_span_processor(OnStartExporter(rest[-1]))  # type: ignore[attr-defined]
     try:
         runtime = tracehound.configure(service_name="deployment-app", mode=mode)
+        if "--twice" in rest:  # configure() again reconfigures in place
+            runtime = tracehound.configure(service_name="deployment-app", mode=mode)
     except tracehound.ConfigurationError as exc:
         print(f"ConfigurationError: {exc}", file=sys.stderr)
         return 3

@@ -101,9 +101,12 @@ def test_empty_items_in_otel_propagators_are_a_configuration_error(value: str) -
         choose_propagation(None, {"OTEL_PROPAGATORS": value})
 
 
-def test_a_bad_inject_argument_is_a_configuration_error() -> None:
+def test_a_bad_inject_setting_is_a_configuration_error() -> None:
     with pytest.raises(tracehound.ConfigurationError, match=r"inject argument: unknown .*'w3c'"):
         choose_propagation(["w3c"], {})
+    with pytest.raises(tracehound.ConfigurationError,
+                       match=r"TRACEHOUND_PROPAGATION_INJECT: unknown .*'zipkin'"):
+        choose_propagation(None, {"TRACEHOUND_PROPAGATION_INJECT": "tracecontext,zipkin"})
 
 
 _TOKENS = ["jaeger", "b3", "b3multi", "baggage", "tracecontext", "tracehound", "none", "xray",

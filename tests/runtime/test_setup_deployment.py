@@ -68,7 +68,9 @@ def assert_one_redacted_login(spans: list[dict[str, Any]], raw: str, where: str)
 
 def test_console_distro_and_exporters_added_before_and_after(tmp_path: Path) -> None:
     before, after = tmp_path / "before.jsonl", tmp_path / "after.jsonl"
-    result = run_app(tmp_path, str(before), str(after), OTEL_TRACES_EXPORTER="console")
+    result = run_app(
+        tmp_path, str(before), str(after), "--twice", OTEL_TRACES_EXPORTER="console"
+    )
     assert result.returncode == 0, result.stderr
     assert_one_redacted_login(console_spans(result.stdout), result.stdout, "the distro's console")
     for path in (before, after):
