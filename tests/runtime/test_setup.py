@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
 import tracehound
-from tracehound.runtime.setup import _exporters_from_env
+from tracehound.runtime._exporters import exporters_from_env as _exporters_from_env
 
 
 class Stalled(SpanExporter):

@@ -4,9 +4,10 @@ The OpenTelemetry way, with tracehound's guards in front: the resource from
 ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` (or arguments), the
 exporter from ``OTEL_TRACES_EXPORTER`` (``otlp``, ``console``, ``none`` or
 any installed exporter entry point) with the OTLP endpoint from
-``OTEL_EXPORTER_OTLP_*``, the mode from ``TRACEHOUND_MODE``.  Calling it
+``OTEL_EXPORTER_OTLP_*``, the mode from ``TRACEHOUND_MODE`` or the config file.  Calling it
 again reconfigures in place; an SDK provider someone else installed (for
-example ``opentelemetry-instrument``) is reused, not replaced.
+example ``opentelemetry-instrument``) is reused, not replaced: tracehound puts
+its chain in front of the processors it holds (`tracehound.runtime._placement`).
 """
 
 from __future__ import annotations
@@ -16,28 +17,21 @@ import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    ConsoleSpanExporter,
-    SimpleSpanProcessor,
-    SpanExporter,
-)
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, SamplingResult
 
 from tracehound import findings
-from tracehound.rules import Finding, get_rule
 from tracehound.runtime._errors import ConfigurationError
+from tracehound.runtime._exporters import CountingBatch, exporters_for
 from tracehound.runtime._mode import Mode, reporter_for
 from tracehound.runtime._placement import (
     does_nothing,
-    exports,
     held_processors,
     take_over,
     unguarded_reason,
@@ -169,50 +163,6 @@ class _SwitchableSampler(Sampler):
         return f"tracehound({self.delegate.get_description()})"
 
 
-class _CountingBatch(SpanProcessor):
-    """A `BatchSpanProcessor` that counts every span its full queue drops (L007).
-
-    OpenTelemetry logs a drop once per 20 s and counts it only in an optional
-    metric; this looks at the queue before handing the span over.  The queue
-    is a private attribute: without it (a future SDK) drops go uncounted, and
-    `counts_drops` says so.
-    """
-
-    def __init__(self, exporter: SpanExporter) -> None:
-        self.batch = BatchSpanProcessor(exporter)
-        self.dropped = 0
-        inner = getattr(self.batch, "_batch_processor", None)
-        queue = getattr(inner, "_queue", None)
-        self._queue = queue if getattr(queue, "maxlen", None) else None
-
-    @property
-    def counts_drops(self) -> bool:
-        return self._queue is not None
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        self.batch.on_start(span, parent_context=parent_context)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        queue = self._queue
-        if queue is not None and len(queue) >= queue.maxlen:  # type: ignore[operator]
-            self.dropped += 1
-            findings.report(
-                Finding(
-                    get_rule("L007"),
-                    "the span export queue is full, so finished spans are dropped; "
-                    "tracehound.get_runtime().dropped_spans counts them",
-                    location="BatchSpanProcessor",
-                )
-            )
-        self.batch.on_end(span)
-
-    def shutdown(self) -> None:
-        self.batch.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.batch.force_flush(timeout_millis)
-
-
 @dataclass
 class Runtime:
     """What `configure` installed."""
@@ -232,7 +182,7 @@ class Runtime:
     @property
     def dropped_spans(self) -> int:
         """Finished spans the export queues had no room for."""
-        return sum(p.dropped for p in self.processors if isinstance(p, _CountingBatch))
+        return sum(p.dropped for p in self.processors if isinstance(p, CountingBatch))
 
 
 _lock = threading.Lock()
@@ -307,10 +257,14 @@ def configure(
             return _runtime
         delegate = _sampler_with_drops(sampler, drop_spans)
         held, misplaced = ([], "") if created else held_processors(provider, switchboard)
-        unguarded = _unguarded([misplaced], [*held, *span_processors, *switchboard.added_later])
+        unguarded = (
+            _unguarded([misplaced], [*held, *span_processors, *switchboard.added_later])
+            if resolved is not Mode.OFF  # off: no guard and no policy, so no claim to qualify
+            else []
+        )
         if unguarded and resolved is Mode.STRICT:
             raise ConfigurationError("tracehound cannot keep secrets from: " + "; ".join(unguarded))
-        exporters = _exporters(span_exporter, [*switchboard.adopted, *held])
+        exporters = exporters_for(span_exporter, [*switchboard.adopted, *held])
         if _sampler is not None:
             _sampler.delegate = delegate
         elif sampler is not None or drop_spans or os.environ.get("TRACEHOUND_DROP_SPANS"):
@@ -334,7 +288,7 @@ def configure(
         switchboard.added_to_provider = True
         behind = [*switchboard.adopted, *span_processors]
         for exporter in exporters:
-            behind.append(_CountingBatch(exporter) if batch else SimpleSpanProcessor(exporter))
+            behind.append(CountingBatch(exporter) if batch else SimpleSpanProcessor(exporter))
         behind += switchboard.added_later
         gate = policy.processor(*behind) if resolved is not Mode.OFF else None
         chain += [gate] if gate is not None else behind
@@ -374,25 +328,6 @@ def _checker(runtime: Runtime) -> Any:
         _log.warning("tracehound: the attribute policy cannot protect this: %s", reason)
 
     return check
-
-
-def _exporters(given: SpanExporter | None, held: Sequence[SpanProcessor]) -> list[SpanExporter]:
-    """The exporters to add: ``given``, else ``OTEL_TRACES_EXPORTER``'s unless already there.
-
-    ``opentelemetry-instrument`` has already made the exporters
-    ``OTEL_TRACES_EXPORTER`` names; making them again would export every
-    span twice.
-    """
-    if given is not None:
-        return [given]
-    if any(exports(p) for p in held):
-        _log.info(
-            "tracehound: the tracer provider already exports (%s); its exporters are kept "
-            "behind tracehound and OTEL_TRACES_EXPORTER is not applied again",
-            ", ".join(type(p).__name__ for p in held if exports(p)),
-        )
-        return []
-    return _exporters_from_env()
 
 
 def shutdown() -> findings.Summary:
@@ -506,57 +441,3 @@ def _sampler_from_env() -> Sampler:
         return _get_from_env_or_default()
     except Exception as exc:
         raise ConfigurationError(f"OTEL_TRACES_SAMPLER: {exc}") from None
-
-
-def _exporters_from_env() -> list[SpanExporter]:
-    names = [n.strip().lower() for n in os.environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
-    exporters: list[SpanExporter] = []
-    for name in filter(None, names):
-        if name == "none":
-            continue
-        if name == "console":
-            exporters.append(ConsoleSpanExporter())
-        elif name == "otlp":
-            exporters.append(_otlp_exporter())
-        else:
-            found = {ep.name: ep for ep in entry_points(group="opentelemetry_traces_exporter")}
-            if name not in found:
-                choices = ", ".join(sorted({"otlp", "console", "none", *found}))
-                raise ConfigurationError(
-                    f"OTEL_TRACES_EXPORTER: unknown exporter {name!r}; choose from {choices}"
-                )
-            try:
-                exporters.append(found[name].load()())
-            except (ImportError, OSError, ValueError) as exc:
-                raise ConfigurationError(f"OTEL_TRACES_EXPORTER={name}: {exc}") from None
-    return exporters
-
-
-def _otlp_exporter() -> SpanExporter:
-    protocol = (
-        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    ).strip()
-    if protocol == "grpc":
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-        except ImportError:
-            raise ConfigurationError(
-                "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs opentelemetry-exporter-otlp-proto-grpc; "
-                "install it or use http/protobuf (pip install 'tracehound[otlp]')"
-            ) from None
-        return OTLPSpanExporter()  # type: ignore[no-any-return]
-    if protocol not in ("http/protobuf", "http/json"):
-        raise ConfigurationError(
-            f"OTEL_EXPORTER_OTLP_PROTOCOL: unknown protocol {protocol!r}; "
-            "choose grpc or http/protobuf"
-        )
-    try:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as Http
-    except ImportError:
-        raise ConfigurationError(
-            "OTEL_TRACES_EXPORTER=otlp needs the OTLP exporter: pip install 'tracehound[otlp]' "
-            "(or set OTEL_TRACES_EXPORTER=console or none)"
-        ) from None
-    return Http()
