@@ -1,10 +1,11 @@
 """Two services for test_propagation_choice: a plain-OpenTelemetry server and a caller.
 
-    python propagation_peers.py server          # prints its port, serves until idle 20 s
+    python propagation_peers.py server [--configure]   # prints its port, serves until idle 20 s
     python propagation_peers.py client PORT [--configure]
 
 Both read ``OTEL_PROPAGATORS`` as OpenTelemetry does.  The server answers each
-request with the trace it continued (from the global propagator) and the
+request with the trace it continued (from the global propagator, OpenTelemetry's
+or, with ``--configure``, tracehound's) and the
 trace-header names it received; the client prints, as JSON, how many of its
 5 traces the server continued and what it sent.
 """
@@ -43,7 +44,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def serve() -> None:
+def serve(configure: bool) -> None:
+    if configure:
+        import tracehound
+
+        tracehound.configure(service_name="prices", span_exporter=None, log_correlation=False)
     server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
     server.timeout = 0.2
     print(server.server_address[1], flush=True)
@@ -81,6 +86,6 @@ def call(port: int, configure: bool) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "server":
-        serve()
+        serve("--configure" in sys.argv)
     else:
         call(int(sys.argv[2]), "--configure" in sys.argv)

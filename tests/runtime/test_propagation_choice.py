@@ -127,11 +127,14 @@ def test_any_otel_propagators_value_gives_a_propagator_or_a_named_error(value: s
     written({"OTEL_PROPAGATORS": value})  # writes only the fields it declares
 
 
-@pytest.fixture
-def jaeger_server() -> Iterator[int]:
-    env = {**os.environ, "OTEL_PROPAGATORS": "jaeger"}
+@pytest.fixture(params=["plain", "configure"])
+def jaeger_server(request: pytest.FixtureRequest) -> Iterator[int]:
+    """A service on OTEL_PROPAGATORS=jaeger, with and without tracehound.configure()."""
+    env = {**os.environ, "OTEL_PROPAGATORS": "jaeger", "OTEL_TRACES_EXPORTER": "none"}
+    env.pop("TRACEHOUND_PROPAGATION_INJECT", None)
     server = subprocess.Popen(
-        [sys.executable, str(PEERS), "server"], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, str(PEERS), "server", f"--{request.param}"],
+        stdout=subprocess.PIPE, text=True, env=env,
     )
     try:
         assert server.stdout is not None

@@ -267,10 +267,13 @@ def configure(
         exporters = exporters_for(span_exporter, [*switchboard.adopted, *held])
         if _sampler is not None:
             _sampler.delegate = delegate
-        elif sampler is not None or drop_spans or os.environ.get("TRACEHOUND_DROP_SPANS"):
-            _log.warning(
-                "tracehound: the tracer provider was created elsewhere; "
-                "its sampler is kept and drop_spans is not applied"
+        else:  # tracers made before configure() hold the provider's sampler: it stays
+            asked = sampler is not None or drop_spans or os.environ.get("TRACEHOUND_DROP_SPANS")
+            _log.log(
+                logging.WARNING if asked else logging.INFO,
+                "tracehound: the tracer provider was created elsewhere; its sampler is kept, "
+                "so neither the sampler/drop_spans given nor the default low-value span "
+                "patterns (health checks, /metrics, static files) apply",
             )
         propagate.set_global_textmap(choice.propagator)
         _log.info("%s", choice.description)
