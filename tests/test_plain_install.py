@@ -145,3 +145,10 @@ def test_the_default_otlp_exporter_says_which_extra(plain_venv: Path) -> None:
     assert result.returncode == 1
     assert "ConfigurationError: OTEL_TRACES_EXPORTER=otlp needs the OTLP exporter: " \
         "pip install 'tracehound[otlp]'" in result.stderr
+
+
+def test_the_demo_says_which_extras(plain_venv: Path) -> None:
+    result = run(plain_venv, "tracehound", "demo")
+    assert result.returncode == 2
+    assert "pip install 'tracehound[doctor,otlp]'" in result.stderr
+    assert "Traceback" not in result.stderr

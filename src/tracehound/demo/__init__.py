@@ -50,6 +50,13 @@ def run_demo(
     temporary directory by default).  Ctrl-C or SIGTERM stops every process
     the demo started, then raises `KeyboardInterrupt`.
     """
+    progress = err if err is not None else sys.stderr
+    missing = _missing_modules()  # before importing the doctor, which needs them
+    if missing:
+        progress.write(
+            f"tracehound demo: needs {', '.join(missing)}: pip install 'tracehound[doctor,otlp]'\n"
+        )
+        return EXIT_FAILED
     from tracehound.demo._diagnosis import diagnose, planted
     from tracehound.demo._faults import fault_keys
     from tracehound.demo._orchestrator import (
@@ -61,13 +68,6 @@ def run_demo(
     )
     from tracehound.doctor.report import html
 
-    progress = err if err is not None else sys.stderr
-    missing = _missing_modules()
-    if missing:
-        progress.write(
-            f"tracehound demo: needs {', '.join(missing)}: pip install 'tracehound[doctor,otlp]'\n"
-        )
-        return EXIT_FAILED
     unknown = sorted(set(fix) - set(fault_keys()))
     if unknown:
         progress.write(f"tracehound demo: unknown fault {', '.join(unknown)}\n")
