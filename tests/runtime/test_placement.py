@@ -140,3 +140,48 @@ def test_a_non_sdk_provider_fails_strict_mode_and_is_named_otherwise() -> None:
     assert "WARNING:tracehound:tracehound: the global tracer provider is a " \
         "opentelemetry.trace.NoOpTracerProvider" in warn.stderr
     assert "secrets are not redacted" in warn.stdout
+
+
+GIVE_BACK = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import tracehound
+
+provider = TracerProvider()
+mine = InMemorySpanExporter()
+processor = SimpleSpanProcessor(mine)
+provider.add_span_processor(processor)
+trace.set_tracer_provider(provider)
+tracer = trace.get_tracer("t")
+
+def secret_span(name):
+    with tracer.start_as_current_span(name) as span:
+        span.set_attribute("api_token", "tok-4c9e1a7f3b2d8e60")
+
+tracehound.configure(span_exporter=None, batch=False, log_correlation=False)
+secret_span("configured")
+tracehound.shutdown()
+assert provider._active_span_processor._span_processors == (processor,)
+assert type(provider._active_span_processor).__name__ == "SynchronousMultiSpanProcessor"
+secret_span("after shutdown")          # as before configure(): tracehound is gone
+tracehound.configure(span_exporter=None, batch=False, log_correlation=False)
+secret_span("configured again")
+tracehound.shutdown()
+for span in mine.get_finished_spans():
+    print(span.name, span.attributes["api_token"])
+"""
+
+
+def test_shutdown_gives_the_processors_back_and_configure_takes_them_again() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", GIVE_BACK], capture_output=True, text=True, timeout=60,
+        check=False, env={"OTEL_TRACES_EXPORTER": "none", "PATH": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "configured [REDACTED]",
+        "after shutdown tok-4c9e1a7f3b2d8e60",
+        "configured again [REDACTED]",
+    ]

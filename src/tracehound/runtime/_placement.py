@@ -7,7 +7,8 @@ hold that same object, so it cannot be replaced: it is emptied in place, the
 chain becomes its only member, and the processors it held (the distro's
 exporters, the user's own) move behind the attribute policy.  Its class is
 switched to a subclass whose ``add_span_processor`` hands a newcomer to the
-chain, so a processor added later lands behind the policy too.
+chain, so a processor added later lands behind the policy too.  `tracehound.shutdown`
+gives the processors back (`give_back`): OpenTelemetry is left as found.
 
 What cannot be guarded is named, never glossed over: a provider that is not
 the SDK's, an active processor of an unknown kind, and a processor that holds
@@ -18,7 +19,7 @@ attributes before the policy redacts them).
 from __future__ import annotations
 
 import dis
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import (
@@ -32,8 +33,10 @@ from opentelemetry.sdk.trace.export import SpanExporter
 __all__ = [
     "does_nothing",
     "exports",
+    "give_back",
     "held_processors",
     "take_over",
+    "taken_over",
     "unguarded_reason",
 ]
 
@@ -104,6 +107,24 @@ def take_over(provider: TracerProvider, chain: SpanProcessor) -> list[SpanProces
         setattr(active, _TAKEN_OVER, chain)
         active.__class__ = guarded
     return held
+
+
+def give_back(provider: TracerProvider, processors: Sequence[SpanProcessor]) -> bool:
+    """Undo `take_over`: ``provider`` calls ``processors`` again, as before; False if not taken."""
+    active = getattr(provider, "_active_span_processor", None)
+    if not isinstance(active, _Guarded):
+        return False
+    base = next(b for b, guarded in _GUARDED.items() if isinstance(active, guarded))
+    with active._lock:  # type: ignore[attr-defined]
+        active._span_processors = tuple(processors)  # type: ignore[attr-defined]
+        vars(active).pop(_TAKEN_OVER, None)
+        active.__class__ = base
+    return True
+
+
+def taken_over(provider: object) -> bool:
+    """Whether `take_over` put a chain in front of ``provider``'s processors."""
+    return isinstance(getattr(provider, "_active_span_processor", None), _Guarded)
 
 
 def exports(processor: object, depth: int = 3) -> bool:

@@ -32,8 +32,10 @@ from tracehound.runtime._exporters import CountingBatch, exporters_for
 from tracehound.runtime._mode import Mode, reporter_for
 from tracehound.runtime._placement import (
     does_nothing,
+    give_back,
     held_processors,
     take_over,
+    taken_over,
     unguarded_reason,
 )
 from tracehound.runtime._propagation_choice import choose_propagation
@@ -336,7 +338,9 @@ def _checker(runtime: Runtime) -> Any:
 def shutdown() -> findings.Summary:
     """Report spans still open (L001), flush and stop exporting; returns the findings summary.
 
-    In strict mode a span still open raises `TraceViolation` after everything
+    A provider `configure` took over gets its own processors back, running
+    (the distro's exporters export again, without tracehound in front).  In
+    strict mode a span still open raises `TraceViolation` after everything
     was flushed.
     """
     global _runtime
@@ -350,14 +354,21 @@ def shutdown() -> findings.Summary:
                 runtime.lifecycle.report_open_at_shutdown()
             except Exception as exc:  # strict: raise after the flush below
                 error = exc
-        if _switchboard is not None:
-            processors, _switchboard.processors = _switchboard.processors, ()
-            _switchboard.gate = None
-            _switchboard.check = None
-            _switchboard.adopted.clear()  # shut down below: a reconfigure exports anew
+        board = _switchboard
+        if board is not None:
+            processors, board.processors = board.processors, ()
+            board.gate = None
+            board.check = None
             for processor in processors:
                 processor.force_flush()
-            _retire(processors, keep=())
+            # A provider taken over gets its processors (and those added since) back, alive.
+            given_back = taken_over(runtime.provider)
+            theirs = [*board.adopted, *board.added_later] if given_back else []
+            _retire(processors, keep=theirs)
+            if given_back:
+                give_back(runtime.provider, theirs)
+                board.adopted.clear()
+                board.added_later.clear()
         uninstall_submitter_hooks()
     if error is not None:
         raise error
