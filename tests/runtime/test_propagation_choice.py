@@ -13,9 +13,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from opentelemetry import baggage, propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import TextMapPropagator, default_getter, default_setter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 import tracehound
+from tracehound.formats._types import Format
 from tracehound.runtime import otel_propagator_names
 from tracehound.runtime._propagation_choice import choose_propagation
 
@@ -170,3 +173,35 @@ def test_two_jaeger_services_keep_working_after_configure(jaeger_server: int) ->
     )
     assert migrating["continued"] == 5
     assert migrating["sent"] == ["traceparent", "uber-trace-id"]
+
+
+class CustomPropagator(TextMapPropagator):
+    """A vendor format tracehound does not implement (as xray or ottrace would be)."""
+
+    def inject(self, carrier, context=None, setter=default_setter):  # type: ignore[no-untyped-def]
+        span_context = trace.get_current_span(context).get_span_context()
+        setter.set(carrier, "x-custom-trace", format(span_context.trace_id, "032x"))
+
+    def extract(self, carrier, context=None, getter=default_getter):  # type: ignore[no-untyped-def]
+        values = getter.get(carrier, "x-custom-trace")
+        if not values:
+            return context if context is not None else Context()
+        span = NonRecordingSpan(SpanContext(int(values[0], 16), 1, True, TraceFlags(1)))
+        return trace.set_span_in_context(span, context)
+
+    @property
+    def fields(self) -> set[str]:
+        return {"x-custom-trace"}
+
+
+def test_a_propagator_tracehound_does_not_implement_runs_after_it() -> None:
+    from tracehound.runtime._propagation_choice import _ConfiguredPropagator
+
+    propagator = _ConfiguredPropagator((Format.JAEGER,), baggage=False, others=[CustomPropagator()])
+    span = NonRecordingSpan(SpanContext(TRACE_ID, SPAN_ID, True, TraceFlags(1)))
+    carrier: dict[str, str] = {}
+    propagator.inject(carrier, trace.set_span_in_context(span))
+    assert set(carrier) == {"uber-trace-id", "x-custom-trace"} == propagator.fields
+    only_custom = {"x-custom-trace": format(TRACE_ID + 1, "032x")}
+    found = trace.get_current_span(propagator.extract(only_custom)).get_span_context()
+    assert found.trace_id == TRACE_ID + 1

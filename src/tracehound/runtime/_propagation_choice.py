@@ -36,6 +36,7 @@ from opentelemetry.propagators.textmap import (
     default_setter,
 )
 
+from tracehound.formats import w3c
 from tracehound.formats._types import Format
 from tracehound.formats.baggage import BAGGAGE
 from tracehound.runtime import OTEL_PROPAGATORS, check_otel_propagators, otel_propagator_names
@@ -96,6 +97,8 @@ class _ConfiguredPropagator(TracehoundPropagator):
     @property
     def fields(self) -> set[str]:
         names = super().fields - self._without
+        if Format.TRACECONTEXT not in self.inject_formats:  # W3C is not written at all
+            names -= {w3c.TRACEPARENT, w3c.TRACESTATE}
         for other in self._others:
             names |= set(other.fields)
         return names
