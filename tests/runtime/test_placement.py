@@ -185,3 +185,46 @@ def test_shutdown_gives_the_processors_back_and_configure_takes_them_again() -> 
         "after shutdown tok-4c9e1a7f3b2d8e60",
         "configured again [REDACTED]",
     ]
+
+
+ADDED_LATER = """
+import logging, sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+import tracehound
+
+class OnStartExporter(SpanProcessor):
+    def __init__(self):
+        self.exporter = ConsoleSpanExporter()
+    def on_start(self, span, parent_context=None):
+        self.exporter.export([span])
+
+logging.basicConfig(level=logging.WARNING)
+runtime = tracehound.configure(mode=sys.argv[1], span_exporter=None, log_correlation=False)
+try:
+    trace.get_tracer_provider().add_span_processor(OnStartExporter())
+except tracehound.ConfigurationError as exc:
+    print("ConfigurationError:", exc)
+    sys.exit(3)
+print("unguarded:", runtime.unguarded)
+"""
+
+
+def test_an_unguardable_processor_added_later_fails_strict_mode_and_is_named_otherwise() -> None:
+    def run(mode: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", ADDED_LATER, mode], capture_output=True, text=True,
+            timeout=60, check=False, env={"OTEL_TRACES_EXPORTER": "none", "PATH": ""},
+        )
+
+    strict = run("strict")
+    assert strict.returncode == 3, strict.stderr
+    assert "ConfigurationError: tracehound cannot keep secrets from: __main__.OnStartExporter " \
+        "holds an exporter and its on_start sees each span before" in strict.stdout
+    warn = run("warn")
+    assert warn.returncode == 0, warn.stderr
+    assert "WARNING:tracehound:tracehound: the attribute policy cannot protect this: " \
+        "__main__.OnStartExporter" in warn.stderr
+    assert "unguarded: ['__main__.OnStartExporter holds an exporter" in warn.stdout
+    assert run("off").stdout.strip() == "unguarded: []"  # mode off claims nothing
