@@ -149,6 +149,7 @@ def test_selected_by_otel_traces_exporter_under_opentelemetry_instrument(
         "OTEL_METRICS_EXPORTER": "none",
         "OTEL_LOGS_EXPORTER": "none",
         "TRACEHOUND_EXPORT_FILE": str(tmp_path / "spans-{pid}.jsonl"),
+        "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "*",  # the distro's SDK setup is what matters
     }
     run = subprocess.run(
         [str(bin_dir / "opentelemetry-instrument"), sys.executable, "-c", INSTRUMENTED, configure],
