@@ -90,6 +90,8 @@ def print_scores(verdicts: list[Verdict]) -> None:
             f"{missed[code] if has_positives else '-':>7} "
             f"{_ratio(true[code], true[code] + false[code]):>10} {recall:>7}"
         )
+    print("(C004/C006 recall: a broken call's callee root is where a parent should have been;"
+          " a doctor may name it through C003 instead)")  # fmt: skip
     edges_wrong = sum(bool(edge_problems(v.truth, v.report)) for v in verdicts)
     print(f"\ncombinations: {len(verdicts)}; with an edge table that disagrees with the truth: "
           f"{edges_wrong}")  # fmt: skip

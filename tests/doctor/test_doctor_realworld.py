@@ -20,7 +20,7 @@ from tracehound.doctor import Report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "realworld"))
 
-from _judge import Truth, combinations, diagnose, edge_problems, judge
+from _judge import HEADER_FORMATS, Truth, combinations, diagnose, edge_problems, judge
 
 SNAPSHOT = Path(__file__).resolve().parent / "data" / "realworld"
 TRUTHS = {t.name: t for t in combinations(SNAPSHOT)}
@@ -147,7 +147,11 @@ def test_edge_names_the_format_that_arrived(name: str) -> None:
     for want in truth.edges:
         pair = (want["caller"], want["callee"])
         assert pair in edges, f"{pair}: no edge"
-        assert set(edges[pair].formats) == truth.arrived_formats(*pair)
+        arrived = truth.arrived_formats(*pair)
+        assert set(edges[pair].formats) == arrived
+        if want["broken"]:  # the cause names what arrived: the format or its header
+            names = arrived | {h for h, f in HEADER_FORMATS.items() if f in arrived}
+            assert any(n in (edges[pair].cause or "").lower() for n in names), edges[pair].cause
 
 
 # -- live: the real apps again, for a few combinations -------------------------------------
