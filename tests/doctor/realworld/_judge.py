@@ -3,11 +3,14 @@
 Ground truth comes from the apps' own answers (see `capture`).  What counts:
 
 - ``C003`` is right on the CLIENT/PRODUCER span of a call that broke, naming
-  its caller and callee; anywhere else (a call that continued, a call to a
-  peer with no tracing) it is a false positive, and a broken call without it
-  is missed.
+  its caller and callee and paired with the answer of a broken call (of
+  concurrent calls to one endpoint any may be taken: nothing in the spans
+  tells them apart); anywhere else (a call that continued, a call to a peer
+  with no tracing) or paired with another span (a health check) it is a false
+  positive, and a broken call without it is missed.
 - ``C004`` and ``C006`` are right on the callee's root of a broken call (a
-  parent should have existed there); on any other span they are false.
+  parent should have existed there); on any other span (a caller's entry, a
+  health check) they are false.
 - The stock instrumentation wrote well-formed spans: every other structural
   finding (``C*``, ``L*``) is false wherever it appears.
 - Any other finding (``A*``, ``P*``, ...) is false on a healthy combination
@@ -69,6 +72,10 @@ class Truth:
         """Calls to a peer with no tracing (not broken edges), by their client span ID."""
         return {c["client_span_id"]: c for c in self.data.get("uninstrumented_calls", [])}
 
+    def genuine_roots(self) -> dict[str, dict[str, Any]]:
+        """Spans that began with no context and no caller (health checks), by span ID."""
+        return {r["span_id"]: r for r in self.data.get("genuine_roots", [])}
+
     def broken(self) -> dict[str, dict[str, Any]]:
         """Broken calls by their client span ID."""
         return {c["client_span_id"]: c for c in self.calls if not c["continued"]}
@@ -129,7 +136,11 @@ def judge(truth: Truth, report: Report) -> Verdict:
         if f.code in ON_BROKEN_CALL:
             call = broken.get(f.span_id or "")
             named = (f.details.get("caller"), f.details.get("callee"))
-            if call is not None and named == (call["caller"], call["callee"]):
+            answer = f.details.get("callee_span_id")
+            if call is not None and answer is not None and answer not in roots:
+                verdict.false.append((f.code, f"paired with {answer}, no broken call's answer: "
+                                              f"{where}"))  # fmt: skip
+            elif call is not None and named == (call["caller"], call["callee"]):
                 verdict.true[f.code] += 1
                 hit[f.code].add(call["client_span_id"])
             else:

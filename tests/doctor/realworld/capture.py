@@ -19,8 +19,10 @@ import json
 import shutil
 import sys
 import tempfile
+import threading
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,12 @@ class Combination:
     edges: tuple[HttpEdge, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     """More environment for every instrumented process of the combination."""
+    concurrency: int = 1
+    """Calls of one edge sent at once (their windows overlap)."""
+    calls: int | None = None
+    """Calls per edge, when not the run's default."""
+    health_checks: bool = False
+    """An uninstrumented load balancer polls every callee's ``/health`` during the calls."""
 
 
 def _pairing(a: str, b: str, headers: bool = False) -> Combination:
@@ -118,6 +126,15 @@ def matrix() -> list[Combination]:
                 env=stable)
         for a in (tc, jaeger)
     ]  # fmt: skip
+    # six calls at once: the broken calls' windows overlap
+    combos.append(replace(_pairing(jaeger, tc), name="req-jaeger-to-tracecontext-concurrent",
+                          scenario="concurrent", concurrency=6, calls=6))
+    # health checks with no context: genuine roots in the callees while calls are served
+    combos += [
+        replace(_pairing(a, tc), name=f"req-{a}-to-{tc}-health-checks", scenario="health-checks",
+                health_checks=True)
+        for a in (tc, jaeger)
+    ]
     # the SDK's console exporter beside OTLP: what users try first, kept as console/<service>.txt
     combos.append(replace(_pairing(jaeger, tc), name="req-jaeger-to-tracecontext-console",
                           scenario="console", env=(("OTEL_TRACES_EXPORTER", "otlp,console"),)))
@@ -140,8 +157,10 @@ def capture(combo: Combination, receiver: Receiver, out: Path, work: Path, calls
             else _start_message(combo, receiver, fleet, work / combo.name / "celery")
         )
         fleet.wait_listening(START_TIMEOUT)
-        answers = [(edge, _get(url)) for edge, url in entries for _ in range(calls)]
+        with _HealthChecks(entries if combo.health_checks else []) as checks:
+            answers = _call(entries, combo.calls or calls, combo.concurrency)
         ids = [a[p]["span_id"] for _, a in answers for p in ("caller", "callee")]
+        ids += [root["span_id"] for root in checks.roots]
         missing = receiver.wait_for(combo.name, ids, SPAN_TIMEOUT)
     finally:
         fleet.stop()
@@ -152,6 +171,7 @@ def capture(combo: Combination, receiver: Receiver, out: Path, work: Path, calls
     if missing:
         raise RuntimeError(f"{combo.name}: spans never exported: {sorted(missing)}")
     truth = _ground_truth(combo, answers, read_spans(target / "traces"))
+    truth["genuine_roots"] = checks.roots
     (target / "ground_truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     return truth
 
@@ -223,9 +243,52 @@ def _start_message(
     return [(edge, f"http://127.0.0.1:{port}/order")]
 
 
-def _get(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=60) as answer:
+def _get(url: str, timeout: float = 60) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
         return json.loads(answer.read())
+
+
+def _call(entries: list[tuple[dict, str]], calls: int, concurrency: int) -> list:
+    """Every entry's URL ``calls`` times, ``concurrency`` at once; answers in sending order."""
+    jobs = [(edge, url) for edge, url in entries for _ in range(calls)]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(zip([e for e, _ in jobs], pool.map(_get, [u for _, u in jobs]), strict=True))
+
+
+class _HealthChecks:
+    """While open, poll every callee's ``/health`` (no trace headers) from a thread.
+
+    ``roots`` lists the spans the callees answered in: genuine roots, no caller.
+    """
+
+    INTERVAL = 0.05
+
+    def __init__(self, entries: list[tuple[dict, str]]) -> None:
+        self.urls = [
+            f"http://{address}/health"
+            for edge, _ in entries
+            for address in edge["callee_address"].split(", ")
+        ]
+        self.roots: list[dict[str, Any]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> _HealthChecks:
+        if self.urls:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.urls:
+            self._thread.join(timeout=30)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            for url in self.urls:
+                span = _get(url, timeout=10)
+                self.roots.append({**span, "what": "health check, no trace context"})
+            self._stop.wait(self.INTERVAL)
 
 
 def _address(url: str | None) -> str | None:
@@ -275,6 +338,7 @@ def _ground_truth(combo: Combination, answers: list, spans: dict[str, dict]) -> 
         "edges": edges,
         "calls": calls,
         "uninstrumented_calls": uninstrumented,
+        "genuine_roots": [],
     }
 
 

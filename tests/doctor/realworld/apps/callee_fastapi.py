@@ -1,4 +1,7 @@
-"""``payments``: FastAPI on uvicorn; ``GET /pay`` answers with the trace it ran in."""
+"""``payments``: FastAPI on uvicorn; ``GET /pay`` answers with the trace it ran in.
+
+``GET /health`` is what a load balancer polls, with no trace context.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,11 @@ app = FastAPI()
 async def pay(request: Request) -> dict[str, Any]:
     headers = trace_headers(request.headers)
     return {**current_span(), "address": f"127.0.0.1:{port()}", "headers": headers}
+
+
+@app.get("/health")
+async def health() -> dict[str, Any]:
+    return current_span()
 
 
 if __name__ == "__main__":

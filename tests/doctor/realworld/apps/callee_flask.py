@@ -1,4 +1,7 @@
-"""``inventory``: Flask on Werkzeug; ``GET /stock`` answers with the trace it ran in."""
+"""``inventory``: Flask on Werkzeug; ``GET /stock`` answers with the trace it ran in.
+
+``GET /health`` is what a load balancer polls, with no trace context.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +17,11 @@ app = Flask(__name__)
 def stock() -> dict[str, Any]:
     headers = trace_headers(request.headers)
     return {**current_span(), "address": f"127.0.0.1:{port()}", "headers": headers}
+
+
+@app.get("/health")
+def health() -> dict[str, Any]:
+    return current_span()
 
 
 if __name__ == "__main__":
