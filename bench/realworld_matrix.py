@@ -60,7 +60,7 @@ def _ratio(num: int, den: int) -> str:
 def print_matrix(verdicts: list[Verdict]) -> None:
     print("edges: checkout→payments storefront→inventory (req-*), checkout→fulfilment (msg-*);")
     print("broken/calls per edge; C003 = found/broken calls; 'other' = A*/P* findings\n")
-    print(f"{'combination':41} {'truth':9} {'doctor':11} {'C003':5} {'false C/L':14} other")
+    print(f"{'combination':47} {'truth':9} {'doctor':11} {'C003':5} {'false C/L':14} other")
     for v in verdicts:
         truth, doctor = _edge_cells(v)
         broken = len(v.truth.broken())
@@ -68,7 +68,7 @@ def print_matrix(verdicts: list[Verdict]) -> None:
         structural = Counter({c: n for c, n in false.items() if c[:1] in "CL"})
         other = Counter({c: n for c, n in false.items() if c[:1] not in "CL"}) + v.unjudged
         found = f"{v.true['C003']}/{broken}"
-        print(f"{v.truth.name:41} {truth:9} {doctor:11} {found:5} {_counts(structural):14} "
+        print(f"{v.truth.name:47} {truth:9} {doctor:11} {found:5} {_counts(structural):14} "
               f"{_counts(other)}")  # fmt: skip
 
 
