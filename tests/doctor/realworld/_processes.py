@@ -54,6 +54,7 @@ def otel_env(service: str, propagators: str, endpoint: str, **extra: str) -> dic
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint,
         OTEL_BSP_SCHEDULE_DELAY="200",
         PYTHONUNBUFFERED="1",
+        TESTBED_PARENT_PID=str(os.getpid()),  # the apps end themselves if this one dies
     )
     env.update(extra)
     return env

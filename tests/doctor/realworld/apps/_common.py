@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,3 +59,26 @@ def trace_headers(headers: Mapping[str, str]) -> dict[str, str]:
 def exit_cleanly_on_sigterm() -> None:
     """SIGTERM ends the process through ``sys.exit`` so the SDK's atexit flush runs."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def exit_with_the_test_bed() -> None:
+    """End this process when the driver that started it is gone (``TESTBED_PARENT_PID``).
+
+    The driver stops its apps itself; this covers a driver killed outright, so no
+    server outlives it.
+    """
+    pid = int(os.environ.get("TESTBED_PARENT_PID") or 0)
+    if pid <= 0:
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass  # alive, owned by someone else
+
+    threading.Thread(target=watch, name="exit-with-the-test-bed", daemon=True).start()

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import uvicorn
-from _common import current_span, port, trace_headers
+from _common import current_span, exit_with_the_test_bed, port, trace_headers
 from fastapi import FastAPI, Request
 
 app = FastAPI()
@@ -26,4 +26,5 @@ async def health() -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    exit_with_the_test_bed()
     uvicorn.run(app, host="127.0.0.1", port=port(), log_level="warning")

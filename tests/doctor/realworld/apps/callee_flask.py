@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from _common import current_span, exit_cleanly_on_sigterm, port, trace_headers
+from _common import (
+    current_span,
+    exit_cleanly_on_sigterm,
+    exit_with_the_test_bed,
+    port,
+    trace_headers,
+)
 from flask import Flask, request
 
 app = Flask(__name__)
@@ -26,4 +32,5 @@ def health() -> dict[str, Any]:
 
 if __name__ == "__main__":
     exit_cleanly_on_sigterm()
+    exit_with_the_test_bed()
     app.run(host="127.0.0.1", port=port(), use_reloader=False, threaded=True)

@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 import requests
-from _common import current_span, exit_cleanly_on_sigterm, port
+from _common import current_span, exit_cleanly_on_sigterm, exit_with_the_test_bed, port
 from flask import Flask
 
 app = Flask(__name__)
@@ -44,4 +44,5 @@ def order() -> dict[str, Any]:
 
 if __name__ == "__main__":
     exit_cleanly_on_sigterm()
+    exit_with_the_test_bed()
     app.run(host="127.0.0.1", port=port(), use_reloader=False, threaded=True)

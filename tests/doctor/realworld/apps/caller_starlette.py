@@ -6,7 +6,7 @@ import os
 
 import httpx
 import uvicorn
-from _common import current_span, port
+from _common import current_span, exit_with_the_test_bed, port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -23,4 +23,5 @@ async def browse(request: Request) -> JSONResponse:
 app = Starlette(routes=[Route("/browse", browse)])
 
 if __name__ == "__main__":
+    exit_with_the_test_bed()
     uvicorn.run(app, host="127.0.0.1", port=port(), log_level="warning")

@@ -10,13 +10,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from _common import current_span
+from _common import current_span, exit_with_the_test_bed
 from celery import Celery
 
 DATA = Path(os.environ["CELERY_DATA"])
 QUEUE = DATA / "queue"
 QUEUE.mkdir(parents=True, exist_ok=True)
 (DATA / "results").mkdir(parents=True, exist_ok=True)
+
+exit_with_the_test_bed()  # the worker imports this module once at start
 
 app = Celery("shop", broker="filesystem://", backend=f"file://{DATA / 'results'}")
 app.conf.broker_transport_options = {
