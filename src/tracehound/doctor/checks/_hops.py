@@ -42,6 +42,10 @@ __all__ = ["SKEW_TOLERANCE_NS", "Hops", "match_hops"]
 SKEW_TOLERANCE_NS = 100_000_000
 """How far (100 ms) an answer may start before its call, or after it ended (clock skew)."""
 
+MAX_ROUNDS = 64
+"""Rounds of mutually-best pairing (each pairs at least one call; calls that overlap an
+answer burst need one round per call)."""
+
 DEFAULT_QUEUE_LAG_NS = 30_000_000_000
 """How long a message may wait in a queue when no continued message shows it (30 s)."""
 
@@ -292,7 +296,7 @@ def match_hops(store: Store) -> Hops:
         "CREATE OR REPLACE TEMP TABLE th_match "
         "(call BIGINT, answer BIGINT, exact BOOLEAN, gap BIGINT, inside BOOLEAN, agree BOOLEAN)"
     )
-    for _ in range(4):
+    for _ in range(MAX_ROUNDS):
         before = store.scalar("SELECT count(*) FROM th_match")
         con.execute(_ROUND)
         if store.scalar("SELECT count(*) FROM th_match") == before:
