@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from tracehound.attributes._config import Action, PolicyConfig
-from tracehound.attributes._legacy import LEGACY_KEYS, LegacyKey
+from tracehound.attributes._legacy import LEGACY_KEYS, LegacyKey, describe_legacy
 from tracehound.attributes._naming import split_words, style_key, style_problem
 from tracehound.attributes._numeric import names_identifier, parse_numeric
 from tracehound.attributes._reserved import NO_FIX, ReservedSpec
@@ -204,9 +204,18 @@ class Checker:
     # -- whole checks -------------------------------------------------------
 
     def violations(
-        self, key: str, value: object, *, typed: bool = True, info: KeyInfo | None = None
+        self,
+        key: str,
+        value: object,
+        *,
+        typed: bool = True,
+        info: KeyInfo | None = None,
+        scope: str | None = None,
     ) -> list[Violation]:
         """Every rule ``key=value`` breaks, secrets first, then value rules, then key rules.
+
+        ``scope`` is the instrumentation scope that recorded the attribute, when
+        known (it words the A006 finding).
 
         With ``typed=False`` (stores that keep every value as a string) a
         string counts as the type it can be read as: A003 is skipped and A002
@@ -227,10 +236,7 @@ class Checker:
             message = f"attribute key {key!r}: {info.style}{hint}"
             found.append(Violation("A001", key, message, suggestion=info.styled))
         if info.legacy is not None:
-            message = (
-                f"attribute {key!r} is an OpenTracing-era key; "
-                f"its successor is {info.legacy.describe()}"
-            )
+            message = describe_legacy(key, info.legacy, scope)
             found.append(Violation("A006", key, message, suggestion=info.legacy.successor))
         return found
 

@@ -45,20 +45,28 @@ WITH g AS (
 {_FIRST}
 """
 
+# $fmt is the row's export format: a literal when every input has the same one, else
+# looked up per input (th_formats); Zipkin rows name their scope in tags, not apart.
 _VALUES = f"""
-WITH d AS (  -- each distinct attribute list (per service) is parsed once
-    SELECT ServiceName, SpanAttributes, count(*) AS n, min(rowid) AS rid
-    FROM otel_traces WHERE SpanAttributes <> '[]' GROUP BY ServiceName, SpanAttributes
+WITH d0 AS (  -- each distinct attribute list (per service, scope, format) is parsed once
+    SELECT ServiceName, ScopeName, $fmt AS fmt, SpanAttributes, count(*) AS n, min(rowid) AS rid
+    FROM otel_traces $join WHERE SpanAttributes <> '[]' GROUP BY ALL
+), d AS (
+    SELECT * REPLACE (CASE WHEN fmt = 'zipkin' AND coalesce(ScopeName, '') = '' THEN coalesce(
+        th_str(th_attrs(SpanAttributes), 'otel.scope.name'),
+        th_str(th_attrs(SpanAttributes), 'otel.library.name')) ELSE ScopeName END AS ScopeName)
+    FROM d0
 ), a AS (
-    SELECT rid, n, ServiceName, unnest(th_attrs(SpanAttributes)) AS kv FROM d
+    SELECT rid, n, ServiceName, ScopeName, fmt, unnest(th_attrs(SpanAttributes)) AS kv FROM d
 ), k AS (
     SELECT *, kv.key AS key, kv.value AS value,
            CASE WHEN kv.value ->> 'stringValue' IS NOT NULL THEN kv.value::VARCHAR
                 ELSE json_keys(kv.value)[1] END AS grp
     FROM a
 ), g AS (
-    SELECT min(rid) AS rid, ServiceName, key, arg_min(value, rid)::VARCHAR AS value, sum(n) AS n
-    FROM k GROUP BY ServiceName, key, grp
+    SELECT min(rid) AS rid, ServiceName, ScopeName, fmt, key, arg_min(value, rid)::VARCHAR AS value,
+           sum(n) AS n
+    FROM k GROUP BY ServiceName, ScopeName, fmt, key, grp
 )
 {_FIRST}
 """
@@ -87,8 +95,15 @@ def _policy() -> Policy | str:
     return functools.partial(check_span_row, policy=configured)
 
 
-def check(store: Store) -> tuple[list[Finding], list[SkippedCheck]]:
-    """A001-A007 findings (merged), or the note that the family was skipped."""
+def check(
+    store: Store, formats: Mapping[str, str | None] | None = None
+) -> tuple[list[Finding], list[SkippedCheck]]:
+    """A001-A007 findings (merged), or the note that the family was skipped.
+
+    ``formats`` maps each input's name (the Source column) to the export
+    format it was read as: what a format's translation wrote is not the
+    sender's fault (`tracehound.attributes` knows which keys).
+    """
     policy = _policy()
     if isinstance(policy, str):
         return [], [SkippedCheck(FAMILY, policy)]
@@ -107,9 +122,12 @@ def check(store: Store) -> tuple[list[Finding], list[SkippedCheck]]:
     # the first span of each group comes first: a merged finding shows the earliest one
     for _, service, name, count, trace_id, span_id, loc in store.query(_NAMES):
         ask(_row(service, name, {}, {}, trace_id, span_id), count, loc)
-    for _, service, key, value, count, trace_id, span_id, loc in store.query(_VALUES):
-        attributes = {key: python_value(orjson.loads(value))}
-        ask(_row(service, None, attributes, {}, trace_id, span_id), count, loc)
+    for _, service, scope, fmt, key, value, count, trace_id, span_id, loc in store.query(
+        _values(store, formats or {})
+    ):
+        row = _row(service, None, {key: python_value(orjson.loads(value))}, {}, trace_id, span_id)
+        row["ScopeName"], row["Format"] = scope, fmt
+        ask(row, count, loc)
     for _, service, resource, count, trace_id, span_id, loc in store.query(_RESOURCES):
         ask(_row(service, None, {}, _as_dict(resource), trace_id, span_id), count, loc)
     findings = []
@@ -117,6 +135,20 @@ def check(store: Store) -> tuple[list[Finding], list[SkippedCheck]]:
         details = {**found.details, "spans": count}
         findings.append(dataclasses.replace(found, details=details))
     return findings, []
+
+
+def _values(store: Store, formats: Mapping[str, str | None]) -> str:
+    """`_VALUES` with each row's export format."""
+    kinds = set(formats.values())
+    if len(kinds) <= 1:
+        known = next(iter(kinds), None)
+        literal = "NULL::VARCHAR" if known is None else "'" + known.replace("'", "''") + "'"
+        return _VALUES.replace("$fmt", literal).replace("$join", "")
+    store.con.execute("CREATE OR REPLACE TEMP TABLE th_formats (Source VARCHAR, Format VARCHAR)")
+    store.con.executemany("INSERT INTO th_formats VALUES (?, ?)", list(formats.items()))
+    join = "LEFT JOIN (SELECT Source, any_value(Format) AS Format FROM th_formats GROUP BY ALL) "
+    join += "USING (Source)"
+    return _VALUES.replace("$fmt", "Format").replace("$join", join)
 
 
 def _row(

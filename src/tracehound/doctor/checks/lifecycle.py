@@ -3,14 +3,33 @@
 L005 compares a span with its parent (a parent in the same service is
 preferred when Zipkin shared spans make the ID ambiguous): across services it
 is clock skew, within a service a parent that ended before its child.  A
-CONSUMER may outlive its PRODUCER parent (the message waited in a queue).
-L006 leaves alone a CLIENT and a SERVER sharing one ID in different services
-or marked ``shared``: that is how Zipkin models one RPC.
+child that *starts* before its parent is always reported: nothing can be
+caused before its cause.  A child that only *ends* after its parent is
+reported unless that is how the work is built:
+
+- the parent is a PRODUCER (the send it started, or the consumer of the
+  message, goes on after it returned) or a CONSUMER (a short receive span
+  hands the message to a longer processing child);
+- the child is a PRODUCER (an asynchronous send ends when the broker
+  acknowledges it, after the code that sent it moved on);
+- the child is a SERVER/CONSUMER of another service's CLIENT/PRODUCER (the
+  callee finishes its span after the response has left: ASGI servers do);
+- the child links to its parent (OpenTracing's ``FOLLOWS_FROM``, a background
+  job that says it follows the request).
+
+L006 leaves alone a CLIENT and the SERVER spans sharing its ID in other
+services or marked ``shared``: that is how Zipkin models one RPC (several
+servers: retries, fan-out consumers).
 """
 
 from __future__ import annotations
 
-from tracehound.doctor.checks._sql import PARENTS, finding, ms, spans
+import base64
+import binascii
+
+import orjson
+
+from tracehound.doctor.checks._sql import ONE_RPC, PARENTS, finding, ms, spans
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
@@ -24,14 +43,26 @@ FROM otel_traces WHERE Duration IS NULL OR Duration <= 0 ORDER BY loc
 _OUTSIDE = f"""
 CREATE OR REPLACE TEMP TABLE th_outside AS
 SELECT child, parent, ps - s AS early, e - pe AS late FROM ({PARENTS})
-WHERE s < ps OR (e > pe AND NOT (kind = 'Consumer' AND pkind = 'Producer'))
+WHERE s < ps OR e > pe AND pkind NOT IN ('Producer', 'Consumer') AND kind <> 'Producer'
+    AND NOT (kind IN ('Server', 'Consumer') AND pkind = 'Client' AND service <> pservice)
 """
 
-_DUPLICATES = """
+# the links of children that only end late (few), to find the ones that follow from
+# their parent
+_LATE_LINKS = """
+SELECT o.child, c.Links, p.SpanId
+FROM th_outside o
+JOIN (SELECT rowid AS rid, Links FROM otel_traces WHERE Links IS NOT NULL AND rowid IN (
+          SELECT child FROM th_outside WHERE early <= 0)) c ON c.rid = o.child
+JOIN (SELECT rowid AS rid, SpanId FROM otel_traces WHERE rowid IN (
+          SELECT parent FROM th_outside WHERE early <= 0)) p ON p.rid = o.parent
+"""
+
+_DUPLICATES = f"""
 SELECT TraceId, SpanId, count(*) AS n, list(SpanKind ORDER BY SpanKind) AS kinds,
-       list(DISTINCT ServiceName ORDER BY ServiceName) AS services, bool_or(Shared) AS shared,
+       list(DISTINCT ServiceName ORDER BY ServiceName) AS services,
        list(loc ORDER BY loc) AS locs, min(SpanName) AS name
-FROM th_dups GROUP BY TraceId, SpanId ORDER BY min(loc)
+FROM th_dups GROUP BY TraceId, SpanId HAVING NOT {ONE_RPC.format(over="")} ORDER BY min(loc)
 """
 
 
@@ -57,6 +88,13 @@ def check(store: Store) -> list[Finding]:
             )
         )
     store.con.execute(_OUTSIDE)
+    following = [
+        child for child, links, parent_id in store.query(_LATE_LINKS) if _links_to(links, parent_id)
+    ]
+    if following:
+        store.con.execute(
+            "DELETE FROM th_outside WHERE child IN (SELECT unnest(?::BIGINT[]))", [following]
+        )
     known = spans(store, "SELECT child FROM th_outside UNION ALL SELECT parent FROM th_outside")
     for child, parent, early, late in store.query("SELECT * FROM th_outside"):
         trace_id, span_id, name, service, _, loc = known[child]
@@ -67,6 +105,8 @@ def check(store: Store) -> list[Finding]:
             what = f"ends {ms(late)} after its parent '{parent_name}' ended"
         if parent_service != service:
             why = f"clock skew between {parent_service} and {service}?"
+        elif early is not None and early > 0:
+            why = "one clock: the parent was started after its child, or with a wrong time"
         else:
             why = "the parent ended before its child: work escaped the span"
         findings.append(
@@ -85,9 +125,7 @@ def check(store: Store) -> list[Finding]:
                 },
             )
         )
-    for trace_id, span_id, n, kinds, services, shared, locs, name in store.query(_DUPLICATES):
-        if n == 2 and kinds == ["Client", "Server"] and (shared or len(services) == 2):
-            continue  # one RPC, Zipkin style
+    for trace_id, span_id, n, kinds, services, locs, name in store.query(_DUPLICATES):
         findings.append(
             finding(
                 "L006",
@@ -101,3 +139,28 @@ def check(store: Store) -> list[Finding]:
             )
         )
     return findings
+
+
+def _links_to(links: str | None, span_id: str) -> bool:
+    """Whether a span's links (OTLP/JSON text) name ``span_id`` (lower-case hex)."""
+    try:
+        items = orjson.loads(links) if links else []
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(items, list):
+        return False
+    return any(isinstance(link, dict) and _hex(link.get("spanId")) == span_id for link in items)
+
+
+def _hex(raw: object) -> str | None:
+    """A span ID as the table spells it, from hex of any case or width, or base64."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        return format(int(raw, 16), "016x")
+    except ValueError:
+        pass
+    try:
+        return base64.b64decode(raw, validate=True).hex().rjust(16, "0")
+    except (binascii.Error, ValueError):
+        return None
