@@ -7,8 +7,10 @@ HTTP (``http.method``, ``http.url``, ...: zipkin2 ``TraceKeys``, Brave's
 ``otel.status_code``, ``otel.scope.name`` (``otel.library.name`` before),
 ``span.kind``, ``internal.span.format``, ``w3c.tracestate`` and the dropped
 counts; the Zipkin reader turns ``remoteEndpoint`` into ``peer.service`` and
-``network.peer.*``.  None of these is the sender's A001/A002/A003/A006 fault;
-secrets (A004/A005) are reported wherever they are.
+``network.peer.*`` (Jaeger's Zipkin translator into ``peer.*``, and marks such
+spans ``internal.span.format=zipkin``: they are judged as Zipkin).  None of
+these is the sender's A001/A002/A003/A006 fault; secrets (A004/A005) are
+reported wherever they are.
 """
 
 from __future__ import annotations
@@ -36,10 +38,14 @@ _OTEL_TRANSLATION = frozenset(
 )
 
 _ZIPKIN_TRANSLATION = _OTEL_TRANSLATION | {
-    # remoteEndpoint, as the Zipkin reader turns it into attributes
+    # remoteEndpoint, as tracehound's Zipkin reader and Jaeger's Zipkin translator
+    # turn it into attributes
     "peer.service",
     "network.peer.address",
     "network.peer.port",
+    "peer.ipv4",
+    "peer.ipv6",
+    "peer.port",
     "error",
 }
 

@@ -51,11 +51,15 @@ _VALUES = f"""
 WITH d0 AS (  -- each distinct attribute list (per service, scope, format) is parsed once
     SELECT ServiceName, ScopeName, $fmt AS fmt, SpanAttributes, count(*) AS n, min(rowid) AS rid
     FROM otel_traces $join WHERE SpanAttributes <> '[]' GROUP BY ALL
+), d1 AS (  -- Jaeger marks spans it translated from Zipkin: judged as Zipkin
+    SELECT * REPLACE (CASE WHEN fmt = 'jaeger' AND th_str(th_attrs(SpanAttributes),
+        'internal.span.format') = 'zipkin' THEN 'zipkin' ELSE fmt END AS fmt)
+    FROM d0
 ), d AS (
     SELECT * REPLACE (CASE WHEN fmt = 'zipkin' AND coalesce(ScopeName, '') = '' THEN coalesce(
         th_str(th_attrs(SpanAttributes), 'otel.scope.name'),
         th_str(th_attrs(SpanAttributes), 'otel.library.name')) ELSE ScopeName END AS ScopeName)
-    FROM d0
+    FROM d1
 ), a AS (
     SELECT rid, n, ServiceName, ScopeName, fmt, unnest(th_attrs(SpanAttributes)) AS kv FROM d
 ), k AS (

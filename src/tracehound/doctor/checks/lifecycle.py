@@ -1,8 +1,9 @@
 """Lifecycle checks: L004 bad durations, L005 child outside parent, L006 duplicate span IDs.
 
-L005 compares a span with its parent (a parent in the same service is
-preferred when Zipkin shared spans make the ID ambiguous): across services it
-is clock skew, within a service a parent that ended before its child.  A
+L005 compares a span with its parent (when Zipkin shared spans make the ID
+ambiguous, with every span of that ID in the child's service): across
+services it is clock skew, within a service a parent that ended before its
+child.  A
 child that *starts* before its parent is always reported: nothing can be
 caused before its cause.  A child that only *ends* after its parent is
 reported unless that is how the work is built:
@@ -29,7 +30,7 @@ import binascii
 
 import orjson
 
-from tracehound.doctor.checks._sql import ONE_RPC, PARENTS, finding, ms, spans
+from tracehound.doctor.checks._sql import ONE_RPC, finding, ms, spans
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
@@ -40,9 +41,22 @@ SELECT TraceId, SpanId, SpanName, ServiceName, Source || ':' || "Offset" AS loc,
 FROM otel_traces WHERE Duration IS NULL OR Duration <= 0 ORDER BY loc
 """
 
-_OUTSIDE = f"""
+# A parent ID several spans share (Zipkin: a CLIENT and the SERVERs that joined it) is
+# ambiguous: the child is compared with all of them in its own service (else all),
+# and is outside its parent only when it is outside every one.
+_OUTSIDE = """
 CREATE OR REPLACE TEMP TABLE th_outside AS
-SELECT child, parent, ps - s AS early, e - pe AS late FROM ({PARENTS})
+WITH candidates AS (
+    SELECT child, parent, kind, service, s, e, pkind, pservice, ps, pe
+    FROM th_link WHERE parent IS NOT NULL AND NOT amb
+    UNION ALL
+    SELECT child, arg_min(parent, ps), any_value(kind), any_value(service), any_value(s),
+           any_value(e), arg_min(pkind, ps), arg_min(pservice, ps), min(ps), max(pe)
+    FROM (SELECT * FROM th_link WHERE parent IS NOT NULL AND amb
+          QUALIFY (pservice = service) = max(pservice = service) OVER (PARTITION BY child))
+    GROUP BY child
+)
+SELECT child, parent, ps - s AS early, e - pe AS late FROM candidates
 WHERE s < ps OR e > pe AND pkind NOT IN ('Producer', 'Consumer') AND kind <> 'Producer'
     AND NOT (kind IN ('Server', 'Consumer') AND pkind = 'Client' AND service <> pservice)
 """
