@@ -223,3 +223,32 @@ def _otlp(service: str, spans: list[dict[str, Any]], *more: tuple[str, list]) ->
             for name, group in ((service, spans), *more)
         ]
     }
+
+
+def test_older_keys_of_one_otel_instrumentation_are_one_finding(tmp_path: Path) -> None:
+    """One switch fixes them all: one finding per service and instrumentation, not per key."""
+
+    def attrs(**values: Any) -> list[dict[str, Any]]:
+        return [
+            {"key": k.replace("_", "."), "value": {"stringValue": v}} for k, v in values.items()
+        ]
+
+    server = _span("01", None, "GET /", 2, 0, 10)
+    server["attributes"] = attrs(http_method="GET", http_flavor="1.1", net_host_name="shop")
+    mine = _span("02", "01", "charge", 1, 1, 5)
+    mine["attributes"] = attrs(http_method="POST")  # set by the service's own code
+    doc = _otlp("shop", [server])
+    doc["resourceSpans"][0]["scopeSpans"][0]["scope"]["name"] = (
+        "opentelemetry.instrumentation.flask"
+    )
+    doc["resourceSpans"][0]["scopeSpans"].append(
+        {"scope": {"name": "shop.billing"}, "spans": [mine]}
+    )
+    path = tmp_path / "flask.json"
+    path.write_text(json.dumps(doc))
+    switch, rename = sorted(codes(check(path), "A006"), key=lambda f: "keys" in f.details)[::-1]
+    assert switch.details["keys"] == ["http.flavor", "http.method", "net.host.name"]
+    assert switch.message.startswith("opentelemetry.instrumentation.flask records 3 keys")
+    assert "OTEL_SEMCONV_STABILITY_OPT_IN=http " in switch.message
+    assert codes(check(path), "A003") == []  # http.flavor "1.1" is a version, not a number
+    assert "its successor is `http.request.method`" in rename.message

@@ -115,7 +115,7 @@ LEGACY_KEYS: Mapping[str, LegacyKey] = MappingProxyType(
 )
 
 
-_CONVENTIONS = {
+CONVENTIONS = {
     "http": "the HTTP semantic conventions before v1.23",
     "database": "the older database semantic conventions",
 }
@@ -132,6 +132,14 @@ def is_otel_instrumentation(scope: str | None) -> bool:
     return "opentelemetry" in scope.lower() or scope in _DOTNET_SOURCES
 
 
+def opt_in_for(legacy: LegacyKey, scope: str | None) -> str | None:
+    """The ``OTEL_SEMCONV_STABILITY_OPT_IN`` value that replaces the key, when OpenTelemetry
+    instrumentation (``scope``) recorded it and has one."""
+    if legacy.origin != OPENTRACING and legacy.opt_in and is_otel_instrumentation(scope):
+        return legacy.opt_in
+    return None
+
+
 def describe_legacy(key: str, legacy: LegacyKey, scope: str | None = None) -> str:
     """The A006 message for ``key``: where the key comes from and what replaces it.
 
@@ -141,9 +149,9 @@ def describe_legacy(key: str, legacy: LegacyKey, scope: str | None = None) -> st
     """
     successor = legacy.describe()
     otel = legacy.origin != OPENTRACING
-    if otel and legacy.opt_in and is_otel_instrumentation(scope):
+    if opt_in_for(legacy, scope):
         return (
-            f"attribute {key!r} is from {_CONVENTIONS[legacy.opt_in]}, which {scope} still "
+            f"attribute {key!r} is from {CONVENTIONS[legacy.opt_in]}, which {scope} still "
             f"emits; set OTEL_SEMCONV_STABILITY_OPT_IN={legacy.opt_in} in this service (or "
             f"{legacy.opt_in}/dup to emit both while dashboards move) to record {successor} "
             "instead of renaming it"

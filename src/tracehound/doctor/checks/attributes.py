@@ -121,6 +121,8 @@ def check(
                 merged[key] = (first, total + count)
             else:
                 details = {**found.details, "where": found.location}
+                if found.code == "A006" and row.get("ScopeName"):
+                    details["instrumentation"] = row["ScopeName"]
                 merged[key] = (dataclasses.replace(found, location=loc, details=details), count)
 
     # the first span of each group comes first: a merged finding shows the earliest one
@@ -138,7 +140,45 @@ def check(
     for found, count in merged.values():
         details = {**found.details, "spans": count}
         findings.append(dataclasses.replace(found, details=details))
-    return findings, []
+    return _one_per_opt_in(findings), []
+
+
+def _one_per_opt_in(findings: list[Finding]) -> list[Finding]:
+    """The A006 findings one switch fixes (OTel instrumentation's older keys, fixed by
+    ``OTEL_SEMCONV_STABILITY_OPT_IN``) as one finding per service and instrumentation."""
+    from tracehound.attributes._legacy import CONVENTIONS  # present: the policy ran
+
+    groups: dict[tuple[Any, ...], list[Finding]] = {}
+    out: list[Finding] = []
+    for found in findings:
+        family = found.details.get("family")
+        if found.code != "A006" or family not in CONVENTIONS:
+            out.append(found)
+            continue
+        key = (found.service, found.details.get("instrumentation"), family)
+        if key not in groups:
+            groups[key] = []
+            out.append(found)  # its place: the first of the group
+        groups[key].append(found)
+    for (_, scope, family), group in groups.items():
+        if len(group) == 1:
+            continue
+        keys = sorted(f.details["key"] for f in group)
+        first = group[0]
+        message = (
+            f"{scope} records {len(keys)} keys of {CONVENTIONS[family]} "
+            f"({', '.join(keys)}); set OTEL_SEMCONV_STABILITY_OPT_IN={family} in this service "
+            f"(or {family}/dup to emit both while dashboards move) to record their successors "
+            "instead of renaming them"
+        )
+        details = {
+            **{k: v for k, v in first.details.items() if k not in ("key", "suggestion")},
+            "keys": keys,
+            "successors": {f.details["key"]: f.details.get("suggestion") for f in group},
+            "spans": max(f.details.get("spans", 0) for f in group),
+        }
+        out[out.index(first)] = dataclasses.replace(first, message=message, details=details)
+    return out
 
 
 def _values(store: Store, formats: Mapping[str, str | None]) -> str:
