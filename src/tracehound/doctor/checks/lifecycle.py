@@ -13,8 +13,11 @@ reported unless that is how the work is built:
   hands the message to a longer processing child);
 - the child is a PRODUCER (an asynchronous send ends when the broker
   acknowledges it, after the code that sent it moved on);
-- the child is a SERVER/CONSUMER of another service's CLIENT/PRODUCER (the
-  callee finishes its span after the response has left: ASGI servers do);
+- the child is an entry span (SERVER/CONSUMER): a request or message of its
+  own that carried the context, not work of its parent; it may end after
+  its caller's span (ASGI servers end theirs after the response has left)
+  or start after its parent ended (SmartThings carries the context across
+  web redirects);
 - the child links to its parent (OpenTracing's ``FOLLOWS_FROM``, a background
   job that says it follows the request).
 
@@ -57,8 +60,8 @@ WITH candidates AS (
     GROUP BY child
 )
 SELECT child, parent, ps - s AS early, e - pe AS late FROM candidates
-WHERE s < ps OR e > pe AND pkind NOT IN ('Producer', 'Consumer') AND kind <> 'Producer'
-    AND NOT (kind IN ('Server', 'Consumer') AND pkind = 'Client' AND service <> pservice)
+WHERE s < ps OR e > pe AND pkind NOT IN ('Producer', 'Consumer')
+    AND kind NOT IN ('Producer', 'Server', 'Consumer')
 """
 
 # the links of children that only end late (few), to find the ones that follow from
