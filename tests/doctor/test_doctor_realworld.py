@@ -33,19 +33,9 @@ C003_LEAD = "C003 callee resolution: lead"
 # own server spans (it was: no edge at all when services listen on 127.0.0.1:<port>).
 C003_FAILING: frozenset[str] = frozenset()
 EDGE_COUNT_FAILING: frozenset[str] = frozenset()
-# FastAPI's server span ends after it sent the response, so after the client's span:
-# same host, same clock; not skew.  Which calls show it depends on timing.
-L005_FAILING = frozenset(
-    {
-        "req-b3-to-b3",
-        "req-b3-to-b3multi",
-        "req-b3multi-to-b3",
-        "req-jaeger-to-jaeger",
-        "req-tracecontext-to-tracecontext",
-        "req-tracecontext-to-tracecontext-headers",
-        "req-uninstrumented-peer",
-    }
-)
+# FastAPI's server span ends after it sent the response, so after the client's span: an
+# entry span ending after its parent is not L005 (only its early start is skew).
+L005_FAILING: frozenset[str] = frozenset()
 L005_SERVER_ENDS_LATE = "L005: a server span ending after its client (same clock) is not skew"
 
 
@@ -172,8 +162,7 @@ def test_live_capture_reproduces_the_snapshot(name: str, live: dict[str, Truth])
     counts = [(e["caller"], e["callee"], e["calls"], e["broken"]) for e in truth.edges]
     assert counts == [(e["caller"], e["callee"], e["calls"], e["broken"]) for e in snapshot.edges]
     verdict = judge(truth, diagnose(truth))
-    # L005 left out: whether a server span outlives its client's is timing (see L005_FAILING).
-    wrong = [(c, why) for c, why in verdict.false if c[:1] in "CL" and c != "L005"]
+    wrong = [(c, why) for c, why in verdict.false if c[:1] in "CL"]
     assert wrong == []
 
 
