@@ -115,6 +115,24 @@ def test_requests_that_carried_the_context_across_a_redirect_are_no_late_ends() 
     assert codes(check(ZIPKIN / "smartthings-oauth-authorization.json"), "L005") == []
 
 
+def test_zipkin_one_way_spans_have_no_duration_by_design(tmp_path: Path) -> None:
+    """Zipkin's duration is "if known": the redirect and Kafka one-way spans (a CLIENT's
+    send, the shared SERVER that received it) have none (was 19 L004).  A span Brave
+    reported unfinished (the `brave.flush` annotation) is L004."""
+    assert codes(check(ZIPKIN / "smartthings-oauth-authorization.json"), "L004") == []
+    spans = json.loads((ZIPKIN / "smartthings-oauth-authorization.json").read_text())
+    one_way = next(s for s in spans if s.get("name") == "redirect" and "duration" not in s)
+    orphan = {
+        **one_way,
+        "annotations": [{"timestamp": one_way["timestamp"], "value": "brave.flush"}],
+    }
+    (tmp_path / "one-way.json").write_text(json.dumps([one_way]))
+    (tmp_path / "orphan.json").write_text(json.dumps([orphan]))
+    assert codes(check(tmp_path / "one-way.json"), "L004") == []
+    (never,) = codes(check(tmp_path / "orphan.json"), "L004")
+    assert "never finished" in never.message
+
+
 def test_clock_skew_between_services_is_still_reported() -> None:
     (skew,) = codes(check(corpus("zipkin/skew.json")), "L005")
     assert "clock skew between servicea and serviceb" in skew.message

@@ -42,7 +42,7 @@ def run_checks(store: Store, formats: Mapping[str, str | None] | None = None) ->
         try:
             ctx = context.check(store)
             found = list(ctx.findings)
-            found.extend(lifecycle.check(store))
+            found.extend(lifecycle.check(store, formats))
         except BaseException:
             stop.set()  # no need to wait for the other families
             own.con.interrupt()

@@ -1,5 +1,9 @@
 """Lifecycle checks: L004 bad durations, L005 child outside parent, L006 duplicate span IDs.
 
+L004 reports a missing end time, except in Zipkin data, where the duration is
+"if known": one-way spans (a CLIENT's send, the SERVER that received it) have
+none by design; a span Brave reported unfinished (``brave.flush``) is one.
+
 L005 compares a span with its parent (when Zipkin shared spans make the ID
 ambiguous, with every span of that ID in the child's service): across
 services it is clock skew, within a service a parent that ended before its
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 
 import orjson
 
@@ -40,7 +45,8 @@ from tracehound.rules import Finding
 __all__ = ["check"]
 
 _DURATIONS = """
-SELECT TraceId, SpanId, SpanName, ServiceName, Source || ':' || "Offset" AS loc, Duration
+SELECT TraceId, SpanId, SpanName, ServiceName, Source || ':' || "Offset" AS loc, Duration,
+       Source, Duration IS NULL AND contains(coalesce(Events::VARCHAR, ''), '"brave.flush"')
 FROM otel_traces WHERE Duration IS NULL OR Duration <= 0 ORDER BY loc
 """
 
@@ -83,11 +89,17 @@ FROM th_dups GROUP BY TraceId, SpanId HAVING NOT {ONE_RPC.format(over="")} ORDER
 """
 
 
-def check(store: Store) -> list[Finding]:
-    """Run L004-L006 over the span table (after `_sql.install`)."""
+def check(store: Store, formats: Mapping[str, str | None] | None = None) -> list[Finding]:
+    """Run L004-L006 over the span table (after `_sql.install`); ``formats`` maps each
+    input (the Source column) to the export format it was read as."""
+    formats = formats or {}
     findings: list[Finding] = []
-    for trace_id, span_id, name, service, loc, duration in store.query(_DURATIONS):
-        if duration is None:
+    for trace_id, span_id, name, service, loc, duration, source, flushed in store.query(_DURATIONS):
+        if duration is None and formats.get(source) == "zipkin" and not flushed:
+            continue  # Zipkin's duration is "if known": one-way spans have none
+        if flushed:
+            what = "was never finished: Brave reported it unfinished (brave.flush)"
+        elif duration is None:
             what = "has no end time: it was exported before it ended"
         elif duration == 0:
             what = "has a zero duration"
