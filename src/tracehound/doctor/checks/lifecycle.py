@@ -7,9 +7,8 @@ none by design; a span Brave reported unfinished (``brave.flush``) is one.
 L005 compares a span with its parent (when Zipkin shared spans make the ID
 ambiguous, with every span of that ID in the child's service): across
 services it is clock skew, within a service a parent that ended before its
-child.  A
-child that *starts* before its parent is always reported: nothing can be
-caused before its cause.  A child that only *ends* after its parent is
+child.  A child that *starts* before its parent is always reported: nothing
+is caused before its cause.  A child that only *ends* after its parent is
 reported unless that is how the work is built:
 
 - the parent is a PRODUCER (the send it started, or the consumer of the
