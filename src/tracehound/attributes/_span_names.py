@@ -56,6 +56,7 @@ _HOST_PORT = re.compile(
 )
 _MASK_BASE = 0xE000  # peer addresses become private-use characters while the patterns run
 _MASK_MAX = 0x1900
+_MASKS = re.compile(f"[{chr(_MASK_BASE)}-{chr(_MASK_BASE + _MASK_MAX - 1)}]")
 _MAY_CARRY_ID = re.compile(r"[0-9@?]")
 
 
@@ -64,7 +65,7 @@ def span_name_problem(name: str) -> tuple[str, str] | None:
     if not _MAY_CARRY_ID.search(name):
         return None
     peers: list[str] = []
-    if ":" in name and not any(_MASK_BASE <= ord(c) < _MASK_BASE + _MASK_MAX for c in name):
+    if ":" in name and not _MASKS.search(name):
 
         def mask(match: re.Match[str]) -> str:
             peers.append(match.group())
@@ -80,8 +81,5 @@ def span_name_problem(name: str) -> tuple[str, str] | None:
     if not found:
         return None
     if peers:
-        templated = "".join(
-            peers[ord(c) - _MASK_BASE] if _MASK_BASE <= ord(c) < _MASK_BASE + len(peers) else c
-            for c in templated
-        )
+        templated = _MASKS.sub(lambda m: peers[ord(m.group()) - _MASK_BASE], templated)
     return " and ".join(found), templated
