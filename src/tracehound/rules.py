@@ -249,6 +249,17 @@ _RULES = (
         "If the caller is yours, inject headers there (`tracehound.inject(headers)`); the "
         "finding names any header problem (P001-P006) the request had.",
     ),
+    Rule(
+        "C007",
+        "span-is-own-parent",
+        _E,
+        "a span names its own ID as its parent",
+        "The span is its own parent: a cycle, so it is neither a root nor a child, and "
+        "backends drop it or loop on it. A span built from an inbound context that reused "
+        "the caller's span ID as its own, or a parent ID copied from the wrong field.",
+        "Let the SDK generate span IDs; take the parent from the extracted context, never "
+        "the new span's own ID.",
+    ),
     # -- lifecycle ---------------------------------------------------------
     Rule(
         "L001",
@@ -373,10 +384,14 @@ _RULES = (
         "A006",
         "legacy-convention",
         _I,
-        "an OpenTracing-era key with an OTel semantic-convention successor",
-        "Dashboards and queries built on current semantic conventions will not find the old key.",
-        "Rename to the successor key (`http.status_code` -> `http.response.status_code`, "
-        "`http.method` -> `http.request.method`, ...).",
+        "an OpenTracing-era or older semantic-convention key with a current successor",
+        "Dashboards and queries built on current semantic conventions will not find the old "
+        "key. Stock OpenTelemetry instrumentation still records the older HTTP and database "
+        "keys (`http.method`, `net.peer.name`, `db.statement`) unless told otherwise.",
+        "From OpenTelemetry instrumentation: set `OTEL_SEMCONV_STABILITY_OPT_IN=http` "
+        "(`http/dup` records both while dashboards move; `database` for database keys) or "
+        "upgrade it. Keys your own code sets: rename to the successor "
+        "(`http.status_code` -> `http.response.status_code`, ...).",
     ),
     Rule(
         "A007",

@@ -145,6 +145,13 @@ def test_secret_values(value, family: str) -> None:
         "set token_count=15",
         "sk-SK,sk;q=0.9",
         "eyJhIjoxfQ==",
+        # bind parameters are where values go, not values (SmartThings' Cassandra batch)
+        "INSERT INTO auth.oauth_access_token (oauth_token, access_token) VALUES (?, ?)",
+        "INSERT INTO tokens (token, owner) VALUES ($1, $2)",
+        "INSERT INTO tokens (token, owner) VALUES (:token, :owner)",
+        "INSERT INTO tokens (token, owner) VALUES (%s, %(owner)s)",
+        "SELECT * FROM users WHERE password = ? AND name = ?",
+        "UPDATE keys SET api_key = @p1 WHERE id = @p2",
     ],
 )
 def test_lookalike_values_are_not_secrets(value: str) -> None:
@@ -168,6 +175,9 @@ def test_insert_values_are_matched_to_their_columns() -> None:
     value = "INSERT INTO users (name, password, age) VALUES ('bob', '" + FAKE + "', 42)"
     redacted = redact(value, find_secrets(value, family_of), "[R]")
     assert redacted == "INSERT INTO users (name, password, age) VALUES ('bob', '[R]', 42)"
+    mixed = "INSERT INTO users (name, password, token) VALUES (?, '" + FAKE + "', ?)"
+    redacted = redact(mixed, find_secrets(mixed, family_of), "[R]")
+    assert redacted == "INSERT INTO users (name, password, token) VALUES (?, '[R]', ?)"
 
 
 def test_card_numbers_need_issuer_and_luhn() -> None:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from tracehound.attributes._config import Action, PolicyConfig
-from tracehound.attributes._legacy import LEGACY_KEYS, LegacyKey
+from tracehound.attributes._legacy import LEGACY_KEYS, LegacyKey, describe_legacy, opt_in_for
 from tracehound.attributes._naming import split_words, style_key, style_problem
 from tracehound.attributes._numeric import names_identifier, parse_numeric
 from tracehound.attributes._reserved import NO_FIX, ReservedSpec
@@ -44,7 +44,8 @@ class Violation(NamedTuple):
     key: str | None
     message: str
     family: str | None = None
-    """The secret family (A004/A005), or what the span name carries (A007)."""
+    """The secret family (A004/A005), what the span name carries (A007), or the
+    ``OTEL_SEMCONV_STABILITY_OPT_IN`` value that replaces an older key (A006)."""
     hits: tuple[SecretHit, ...] = ()
     """Where the secrets are inside a string value (A005)."""
     suggestion: str | None = None
@@ -204,9 +205,18 @@ class Checker:
     # -- whole checks -------------------------------------------------------
 
     def violations(
-        self, key: str, value: object, *, typed: bool = True, info: KeyInfo | None = None
+        self,
+        key: str,
+        value: object,
+        *,
+        typed: bool = True,
+        info: KeyInfo | None = None,
+        scope: str | None = None,
     ) -> list[Violation]:
         """Every rule ``key=value`` breaks, secrets first, then value rules, then key rules.
+
+        ``scope`` is the instrumentation scope that recorded the attribute, when
+        known (it words the A006 finding).
 
         With ``typed=False`` (stores that keep every value as a string) a
         string counts as the type it can be read as: A003 is skipped and A002
@@ -227,11 +237,9 @@ class Checker:
             message = f"attribute key {key!r}: {info.style}{hint}"
             found.append(Violation("A001", key, message, suggestion=info.styled))
         if info.legacy is not None:
-            message = (
-                f"attribute {key!r} is an OpenTracing-era key; "
-                f"its successor is {info.legacy.describe()}"
-            )
-            found.append(Violation("A006", key, message, suggestion=info.legacy.successor))
+            message = describe_legacy(key, info.legacy, scope)
+            opt_in = opt_in_for(info.legacy, scope)
+            found.append(Violation("A006", key, message, opt_in, suggestion=info.legacy.successor))
         return found
 
     def _secret_violations(self, key: str, value: object, info: KeyInfo) -> list[Violation]:

@@ -23,6 +23,7 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracehound.attributes._config import Action
+from tracehound.attributes._legacy import LEGACY_KEYS, describe_legacy
 from tracehound.attributes._policy import AttributePolicy
 from tracehound.attributes._rewrite import REDACTED_ATTRIBUTE, rewrite_attributes
 from tracehound.rules import Finding
@@ -100,7 +101,14 @@ class SpanEnforcer:
         )
         applied, redacted = list(rewrite.applied), list(rewrite.redacted)
         findings = list(findings)
-        for violation, action in applied:
+        scope = span.instrumentation_scope.name if span.instrumentation_scope else None
+        for applied_violation, action in applied:
+            violation = applied_violation
+            if violation.code == "A006" and violation.key in LEGACY_KEYS:
+                # worded for the instrumentation that set it (OTel's own: an opt-in, no rename)
+                legacy = LEGACY_KEYS[violation.key]
+                message = describe_legacy(violation.key, legacy, scope)
+                violation = violation._replace(message=message)
             findings.append(policy.finding(violation, span_name=name, action=action, **ids))
         if name_violation is not None:
             action = policy.action("A007")

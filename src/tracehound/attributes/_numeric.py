@@ -11,8 +11,9 @@ A string value is a *numeric string* when all of these hold:
    numbers, snowflake and card-like IDs, and 16 digits or more would not
    survive a round trip through a double anyway;
 4. no word of the key names an identifier or free text (``id``, ``zip``,
-   ``phone``, ``version``, ``code``, ``number``, ``name``, ...; extend with
-   the config's ``identifier_words``).
+   ``phone``, ``version``, ``flavor``, ``code``, ``number``, ``name``, ...;
+   versions and version enums such as ``http.flavor`` ("1.1") are no numbers;
+   extend with the config's ``identifier_words``).
 
 Rules 1-3 look at the value (`parse_numeric`), rule 4 at the key
 (`names_identifier`), which is classified once per distinct key.
@@ -34,8 +35,10 @@ IDENTIFIER_WORDS = frozenset(
         "id", "ids", "uuid", "guid", "key", "zip", "zipcode", "postal", "postcode",
         "phone", "tel", "telephone", "mobile", "fax", "msisdn", "imei", "imsi", "iban",
         "bic", "swift", "account", "acct", "number", "no", "code", "sku", "ean", "upc",
-        "gtin", "isbn", "pin", "otp", "serial", "ref", "reference", "version", "ver",
-        "build", "release", "revision", "rev", "tag", "hash", "checksum", "sha", "digest",
+        "gtin", "isbn", "pin", "otp", "serial", "ref", "reference", "tag", "hash", "checksum",
+        "sha", "digest",
+        # versions and string enums of versions (http.flavor "1.1")
+        "version", "ver", "build", "release", "revision", "rev", "flavor", "flavour",
         # free text that may happen to be digits
         "name", "label", "title", "text", "message", "msg", "description", "comment",
         "query", "statement", "body", "path", "route",

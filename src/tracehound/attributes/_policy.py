@@ -108,9 +108,12 @@ class AttributePolicy:
     def action(self, code: str) -> Action:
         return self.config.action(code)
 
-    def check_attribute(self, key: str, value: object, *, typed: bool = True) -> list[Violation]:
-        """Every enabled rule ``key=value`` breaks (see `Checker.violations` for ``typed``)."""
-        return self.checker.violations(key, value, typed=typed)
+    def check_attribute(
+        self, key: str, value: object, *, typed: bool = True, scope: str | None = None
+    ) -> list[Violation]:
+        """Every enabled rule ``key=value`` breaks (see `Checker.violations` for ``typed``
+        and ``scope``)."""
+        return self.checker.violations(key, value, typed=typed, scope=scope)
 
     def check_span_name(self, name: str) -> Violation | None:
         return self.checker.name_violation(name)

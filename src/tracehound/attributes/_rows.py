@@ -3,7 +3,9 @@
 Rows use the OpenTelemetry Collector ClickHouse exporter's ``otel_traces``
 column names (``SpanName``, ``SpanAttributes``, ``ResourceAttributes``,
 ``ServiceName``, ``TraceId``, ``SpanId``, optionally ``SpanKind``,
-``Events.Name`` and ``Events.Attributes``).  Stored data is whatever some
+``ScopeName``, ``Events.Name`` and ``Events.Attributes``), and optionally
+``Format``, the export format the row was read from: what that format's
+translation wrote is not held against the sender (see `_exporters`).  Stored data is whatever some
 program wrote, so nothing here raises: odd values are skipped, attribute
 maps may arrive as dicts, JSON text or lists of pairs.  No value is ever
 copied into a finding when it is a secret.
@@ -16,6 +18,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from tracehound.attributes._exporters import rules_for
 from tracehound.attributes._policy import AttributePolicy
 from tracehound.rules import Finding
 
@@ -65,7 +68,8 @@ def check_span_row(
 
     Pass ``typed_values=False`` for stores that keep every attribute value as
     a string (ClickHouse ``Map(String, String)``): A003 is then skipped and
-    A002 only reports values that cannot be read as the required type.
+    A002 only reports values that cannot be read as the required type.  A
+    Zipkin row (``Format``) is read so whatever is passed.
     """
     try:
         return _check(row, policy or _default_policy(), typed_values)
@@ -83,14 +87,18 @@ def _check(row: Mapping[str, Any], policy: AttributePolicy, typed: bool) -> list
         "span_id": _text(row.get("SpanId")),
         "service": _text(row.get("ServiceName")),
     }
+    scope = _text(row.get("ScopeName")) or None
+    exported = rules_for(_text(row.get("Format")))
+    typed = typed and exported.typed
     findings: list[Finding] = []
     if name is not None:
         violation = policy.check_span_name(name)
         if violation is not None:
             findings.append(policy.finding(violation, span_name=name, **ids))
     for key, value in _as_map(row.get("SpanAttributes")).items():
-        for violation in policy.check_attribute(key, value, typed=typed):
-            findings.append(policy.finding(violation, span_name=name, **ids))
+        for violation in policy.check_attribute(key, value, typed=typed, scope=scope):
+            if not exported.skips(violation.code, key, scope):
+                findings.append(policy.finding(violation, span_name=name, **ids))
     for key, value in _as_map(row.get("ResourceAttributes")).items():
         for violation in policy.check_attribute(key, value, typed=typed):
             if violation.code in ("A004", "A005", "A001"):

@@ -86,6 +86,8 @@ _INSERT = re.compile(
     r"(?is)\binsert\s+into\s+[\w.\"`\[\]]+\s*\((?P<columns>[^)]*)\)\s*values\s*\((?P<values>[^)]*)\)"
 )
 _SQL_VALUE = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|[^,\s][^,]*")
+# A bind parameter is where a value will go, not a value: `token = ?`, VALUES ($1, :token)
+_PLACEHOLDER = re.compile(r"(?i)\?\d*|\$\d+|:[a-z_]\w*|%s|%\([^)]*\)s|@\w+|null")
 _SPACED_FAMILIES = frozenset({"authorization", "cookie"})
 """Families whose values contain spaces (``Bearer x``, ``a=1; b=2``)."""
 _SIGNATURE_PARAMS = frozenset({"sig", "signature", "x-amz-signature", "x-goog-signature"})
@@ -177,6 +179,8 @@ def _insert_values(value: str, key_family: Callable[[str], str | None]) -> list[
                 text = item.group()
                 if text[:1] in "'\"" and len(text) >= 2:
                     start, end = start + 1, end - 1
+                elif _PLACEHOLDER.fullmatch(text.strip()):
+                    continue
                 if end > start:
                     hits.append(("secret_param", base + start, base + end))
     return hits
@@ -202,6 +206,8 @@ def _secret_pairs(value: str, key_family: Callable[[str], str | None]) -> list[S
                 and " " in value[start:end].strip()
             ):
                 continue  # "password: This field is required." is a message, not a secret
+            if group == "bare" and _PLACEHOLDER.fullmatch(value[start:end]):
+                continue  # `WHERE token = ?`: a bind parameter, no value
             if end > start:
                 hits.append(("secret_param", start, end))
     return hits

@@ -128,7 +128,7 @@ def check_paths(
 
     store, report = load(paths, source_format=source_format, db=db, progress=progress)
     try:
-        results = run_checks(store)
+        results = run_checks(store, {i.source: i.format for i in report.inputs})
         report.findings = results.findings
         report.edges = results.edges
         report.skipped = results.skipped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -27,8 +28,9 @@ class CheckResults:
     """Entry spans whose parent is in another service's (absent) data: normal, not reported."""
 
 
-def run_checks(store: Store) -> CheckResults:
-    """Run every family over a loaded store."""
+def run_checks(store: Store, formats: Mapping[str, str | None] | None = None) -> CheckResults:
+    """Run every family over a loaded store; ``formats`` maps each input (the Source
+    column) to the export format it was read as."""
     _sql.install(store)
     # The attribute and propagation families read only the span table: they run beside
     # the others, on a connection of their own, filling what the others' queries (and
@@ -36,11 +38,11 @@ def run_checks(store: Store) -> CheckResults:
     # (The executor is left first: the connection must not close under a running query.)
     stop = threading.Event()
     with store.on_own_connection() as own, ThreadPoolExecutor(1) as side:
-        beside = side.submit(_attributes_and_headers, own, stop)
+        beside = side.submit(_attributes_and_headers, own, stop, formats)
         try:
             ctx = context.check(store)
             found = list(ctx.findings)
-            found.extend(lifecycle.check(store))
+            found.extend(lifecycle.check(store, formats))
         except BaseException:
             stop.set()  # no need to wait for the other families
             own.con.interrupt()
@@ -54,9 +56,9 @@ def run_checks(store: Store) -> CheckResults:
 
 
 def _attributes_and_headers(
-    store: Store, stop: threading.Event
+    store: Store, stop: threading.Event, formats: Mapping[str, str | None] | None
 ) -> tuple[list[Finding], list[SkippedCheck], list[Finding], dict[int, HeaderEvidence]]:
-    attribute_findings, skipped = attributes.check(store)
+    attribute_findings, skipped = attributes.check(store, formats)
     if stop.is_set():
         return [], [], [], {}
     header_findings, evidence = propagation.check(store)

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding, get_rule
 
-__all__ = ["PARENTS", "SpanInfo", "finding", "install", "location", "ms", "spans"]
+__all__ = ["ONE_RPC", "PARENTS", "SpanInfo", "finding", "install", "location", "ms", "spans"]
 
 _SETUP = """
 CREATE OR REPLACE MACRO th_attrs(a) AS from_json(a, '[{"key":"VARCHAR","value":"JSON"}]');
@@ -53,6 +53,16 @@ SELECT * FROM (
         PARTITION BY child ORDER BY (pservice = service) DESC, pshared, parent) = 1
 )
 """
+
+
+# Spans of one trace sharing an ID (rows of th_dups) that are one call as Zipkin models
+# it: one CLIENT and the SERVER spans that joined it (retries, fan-out consumers), each
+# marked shared or in another service.  Not a duplicate (L006) and one root (C002).
+# `{over}` is "" in a GROUP BY (TraceId, SpanId), or " OVER w" with that partition.
+ONE_RPC = """(count_if(SpanKind = 'Client'){over} = 1
+    AND count_if(SpanKind = 'Server'){over} = count(*){over} - 1
+    AND (bool_and(Shared OR SpanKind = 'Client'){over}
+         OR min(ServiceName){over} <> max(ServiceName){over}))"""
 
 
 def install(store: Store) -> None:

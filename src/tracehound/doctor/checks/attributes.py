@@ -45,20 +45,32 @@ WITH g AS (
 {_FIRST}
 """
 
+# $fmt is the row's export format: a literal when every input has the same one, else
+# looked up per input (th_formats); Zipkin rows name their scope in tags, not apart.
 _VALUES = f"""
-WITH d AS (  -- each distinct attribute list (per service) is parsed once
-    SELECT ServiceName, SpanAttributes, count(*) AS n, min(rowid) AS rid
-    FROM otel_traces WHERE SpanAttributes <> '[]' GROUP BY ServiceName, SpanAttributes
+WITH d0 AS (  -- each distinct attribute list (per service, scope, format) is parsed once
+    SELECT ServiceName, ScopeName, $fmt AS fmt, SpanAttributes, count(*) AS n, min(rowid) AS rid
+    FROM otel_traces $join WHERE SpanAttributes <> '[]' GROUP BY ALL
+), d1 AS (  -- Jaeger marks spans it translated from Zipkin: judged as Zipkin
+    SELECT * REPLACE (CASE WHEN fmt = 'jaeger' AND th_str(th_attrs(SpanAttributes),
+        'internal.span.format') = 'zipkin' THEN 'zipkin' ELSE fmt END AS fmt)
+    FROM d0
+), d AS (
+    SELECT * REPLACE (CASE WHEN fmt = 'zipkin' AND coalesce(ScopeName, '') = '' THEN coalesce(
+        th_str(th_attrs(SpanAttributes), 'otel.scope.name'),
+        th_str(th_attrs(SpanAttributes), 'otel.library.name')) ELSE ScopeName END AS ScopeName)
+    FROM d1
 ), a AS (
-    SELECT rid, n, ServiceName, unnest(th_attrs(SpanAttributes)) AS kv FROM d
+    SELECT rid, n, ServiceName, ScopeName, fmt, unnest(th_attrs(SpanAttributes)) AS kv FROM d
 ), k AS (
     SELECT *, kv.key AS key, kv.value AS value,
            CASE WHEN kv.value ->> 'stringValue' IS NOT NULL THEN kv.value::VARCHAR
                 ELSE json_keys(kv.value)[1] END AS grp
     FROM a
 ), g AS (
-    SELECT min(rid) AS rid, ServiceName, key, arg_min(value, rid)::VARCHAR AS value, sum(n) AS n
-    FROM k GROUP BY ServiceName, key, grp
+    SELECT min(rid) AS rid, ServiceName, ScopeName, fmt, key, arg_min(value, rid)::VARCHAR AS value,
+           sum(n) AS n
+    FROM k GROUP BY ServiceName, ScopeName, fmt, key, grp
 )
 {_FIRST}
 """
@@ -87,8 +99,15 @@ def _policy() -> Policy | str:
     return functools.partial(check_span_row, policy=configured)
 
 
-def check(store: Store) -> tuple[list[Finding], list[SkippedCheck]]:
-    """A001-A007 findings (merged), or the note that the family was skipped."""
+def check(
+    store: Store, formats: Mapping[str, str | None] | None = None
+) -> tuple[list[Finding], list[SkippedCheck]]:
+    """A001-A007 findings (merged), or the note that the family was skipped.
+
+    ``formats`` maps each input's name (the Source column) to the export
+    format it was read as: what a format's translation wrote is not the
+    sender's fault (`tracehound.attributes` knows which keys).
+    """
     policy = _policy()
     if isinstance(policy, str):
         return [], [SkippedCheck(FAMILY, policy)]
@@ -102,21 +121,78 @@ def check(store: Store) -> tuple[list[Finding], list[SkippedCheck]]:
                 merged[key] = (first, total + count)
             else:
                 details = {**found.details, "where": found.location}
+                if found.code == "A006" and row.get("ScopeName"):
+                    details["instrumentation"] = row["ScopeName"]
                 merged[key] = (dataclasses.replace(found, location=loc, details=details), count)
 
     # the first span of each group comes first: a merged finding shows the earliest one
     for _, service, name, count, trace_id, span_id, loc in store.query(_NAMES):
         ask(_row(service, name, {}, {}, trace_id, span_id), count, loc)
-    for _, service, key, value, count, trace_id, span_id, loc in store.query(_VALUES):
-        attributes = {key: python_value(orjson.loads(value))}
-        ask(_row(service, None, attributes, {}, trace_id, span_id), count, loc)
+    for _, service, scope, fmt, key, value, count, trace_id, span_id, loc in store.query(
+        _values(store, formats or {})
+    ):
+        row = _row(service, None, {key: python_value(orjson.loads(value))}, {}, trace_id, span_id)
+        row["ScopeName"], row["Format"] = scope, fmt
+        ask(row, count, loc)
     for _, service, resource, count, trace_id, span_id, loc in store.query(_RESOURCES):
         ask(_row(service, None, {}, _as_dict(resource), trace_id, span_id), count, loc)
     findings = []
     for found, count in merged.values():
         details = {**found.details, "spans": count}
         findings.append(dataclasses.replace(found, details=details))
-    return findings, []
+    return _one_per_opt_in(findings), []
+
+
+def _one_per_opt_in(findings: list[Finding]) -> list[Finding]:
+    """The A006 findings one switch fixes (OTel instrumentation's older keys, fixed by
+    ``OTEL_SEMCONV_STABILITY_OPT_IN``) as one finding per service and instrumentation."""
+    from tracehound.attributes._legacy import CONVENTIONS  # present: the policy ran
+
+    groups: dict[tuple[Any, ...], list[Finding]] = {}
+    out: list[Finding] = []
+    for found in findings:
+        family = found.details.get("family")
+        if found.code != "A006" or family not in CONVENTIONS:
+            out.append(found)
+            continue
+        key = (found.service, found.details.get("instrumentation"), family)
+        if key not in groups:
+            groups[key] = []
+            out.append(found)  # its place: the first of the group
+        groups[key].append(found)
+    for (_, scope, family), group in groups.items():
+        if len(group) == 1:
+            continue
+        keys = sorted(f.details["key"] for f in group)
+        first = group[0]
+        message = (
+            f"{scope} records {len(keys)} keys of {CONVENTIONS[family]} "
+            f"({', '.join(keys)}); set OTEL_SEMCONV_STABILITY_OPT_IN={family} in this service "
+            f"(or {family}/dup to emit both while dashboards move) to record their successors "
+            "instead of renaming them"
+        )
+        details = {
+            **{k: v for k, v in first.details.items() if k not in ("key", "suggestion")},
+            "keys": keys,
+            "successors": {f.details["key"]: f.details.get("suggestion") for f in group},
+            "spans": max(f.details.get("spans", 0) for f in group),
+        }
+        out[out.index(first)] = dataclasses.replace(first, message=message, details=details)
+    return out
+
+
+def _values(store: Store, formats: Mapping[str, str | None]) -> str:
+    """`_VALUES` with each row's export format."""
+    kinds = set(formats.values())
+    if len(kinds) <= 1:
+        known = next(iter(kinds), None)
+        literal = "NULL::VARCHAR" if known is None else "'" + known.replace("'", "''") + "'"
+        return _VALUES.replace("$fmt", literal).replace("$join", "")
+    store.con.execute("CREATE OR REPLACE TEMP TABLE th_formats (Source VARCHAR, Format VARCHAR)")
+    store.con.executemany("INSERT INTO th_formats VALUES (?, ?)", list(formats.items()))
+    join = "LEFT JOIN (SELECT Source, any_value(Format) AS Format FROM th_formats GROUP BY ALL) "
+    join += "USING (Source)"
+    return _VALUES.replace("$fmt", "Format").replace("$join", join)
 
 
 def _row(

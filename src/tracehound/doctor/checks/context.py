@@ -1,4 +1,5 @@
-"""Context checks: C001 orphan spans, C002 multiple roots, C003 broken edges, C004 suspicious roots.
+"""Context checks: C001 orphan spans, C002 multiple roots, C003 broken edges, C004 suspicious
+roots, C007 spans that are their own parent.
 
 C001 tells an entry span whose parent is remote (a SERVER or CONSUMER span
 whose caller is simply not in the data: normal) from an orphan inside a
@@ -11,7 +12,7 @@ C003 lives in `tracehound.doctor.checks._hops`.
 from __future__ import annotations
 
 from tracehound.doctor.checks._hops import Hops, match_hops
-from tracehound.doctor.checks._sql import finding
+from tracehound.doctor.checks._sql import ONE_RPC, finding
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
@@ -22,6 +23,7 @@ WITH missing AS (
     SELECT rowid AS rid, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
            Source || ':' || "Offset" AS loc
     FROM otel_traces WHERE rowid IN (SELECT child FROM th_link WHERE parent IS NULL AND NOT root)
+        AND ParentSpanId <> SpanId  -- its own parent: C007
 ), holes AS (
     SELECT TraceId, ParentSpanId, count(*) AS children,
            bool_or(SpanKind NOT IN ('Server', 'Consumer')) AS local_parent
@@ -36,15 +38,25 @@ LEFT JOIN (SELECT * FROM rejected WHERE SpanId IS NOT NULL
 ORDER BY m.loc
 """
 
+# spans that name themselves as parent (th_link found no other span with that ID)
+_SELF_PARENTS = """
+SELECT TraceId, SpanId, SpanName, SpanKind, ServiceName, Source || ':' || "Offset" AS loc
+FROM otel_traces WHERE rowid IN (SELECT child FROM th_link WHERE parent IS NULL AND NOT root)
+    AND ParentSpanId = SpanId
+ORDER BY loc
+"""
+
 # Windows over every root are slow (a partition per trace): count with an aggregate, rank
 # only the roots that are reported, and deduplicate only the IDs th_dups names.
 _ROOTS = """
-WITH kept AS (  -- a root ID used twice (Zipkin) is one root
+WITH kept AS (  -- a root ID used by one Zipkin RPC (a CLIENT and its SERVERs) is one root;
+                -- other roots sharing an ID are roots each (C002, and L006 for the ID)
     SELECT rowid AS rid, TraceId, SpanKind, epoch_ns("Timestamp") AS s FROM otel_traces
     WHERE ParentSpanId = '' AND rowid NOT IN (SELECT rid FROM th_dups)
     UNION ALL
     SELECT rid, TraceId, SpanKind, s FROM th_dups WHERE root
-    QUALIFY row_number() OVER (PARTITION BY TraceId, SpanId ORDER BY Shared, rid) = 1
+    WINDOW w AS (PARTITION BY TraceId, SpanId)
+    QUALIFY row_number() OVER (w ORDER BY Shared, rid) = 1 OR NOT $one_rpc
 ), traces AS (
     SELECT TraceId, count(*) AS n FROM kept GROUP BY TraceId
 ), shown AS (
@@ -60,7 +72,7 @@ SELECT r.TraceId, d.SpanId, d.SpanName, d.SpanKind, d.ServiceName, d.loc, r.n,
 FROM shown r JOIN details d USING (rid)
 WINDOW w AS (PARTITION BY r.TraceId ORDER BY r.s, r.rid)
 ORDER BY d.loc
-"""
+""".replace("$one_rpc", ONE_RPC.format(over=" OVER w"))
 
 
 # A root that is not an entry span is only suspicious with evidence that a parent existed:
@@ -112,7 +124,7 @@ class ContextResult:
 
 
 def check(store: Store) -> ContextResult:
-    """Run C001-C004 over the span table (after `_sql.install`)."""
+    """Run C001-C004 and C007 over the span table (after `_sql.install`)."""
     findings: list[Finding] = []
     remote_entries = 0
     for (
@@ -201,6 +213,18 @@ def check(store: Store) -> ContextResult:
                     "during_trace_id": entry_trace,
                     "with_parent_elsewhere": int(usual),
                 },
+            )
+        )
+    for trace_id, span_id, name, kind, service, loc in store.query(_SELF_PARENTS):
+        findings.append(
+            finding(
+                "C007",
+                f"{kind} span '{name}' of {service} names itself ({span_id}) as its parent",
+                trace_id=trace_id,
+                span_id=span_id,
+                service=service,
+                loc=loc,
+                details={"parent_span_id": span_id},
             )
         )
     hops = match_hops(store)

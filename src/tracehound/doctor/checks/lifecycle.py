@@ -1,45 +1,104 @@
 """Lifecycle checks: L004 bad durations, L005 child outside parent, L006 duplicate span IDs.
 
-L005 compares a span with its parent (a parent in the same service is
-preferred when Zipkin shared spans make the ID ambiguous): across services it
-is clock skew, within a service a parent that ended before its child.  A
-CONSUMER may outlive its PRODUCER parent (the message waited in a queue).
-L006 leaves alone a CLIENT and a SERVER sharing one ID in different services
-or marked ``shared``: that is how Zipkin models one RPC.
+L004 reports a missing end time, except in Zipkin data, where the duration is
+"if known": one-way spans (a CLIENT's send, the SERVER that received it) have
+none by design; a span Brave reported unfinished (``brave.flush``) is one.
+
+L005 compares a span with its parent (when Zipkin shared spans make the ID
+ambiguous, with every span of that ID in the child's service): across
+services it is clock skew, within a service a parent that ended before its
+child.  A child that *starts* before its parent is always reported: nothing
+is caused before its cause.  A child that only *ends* after its parent is
+reported unless that is how the work is built:
+
+- the parent is a PRODUCER (the send it started, or the consumer of the
+  message, goes on after it returned) or a CONSUMER (a short receive span
+  hands the message to a longer processing child);
+- the child is a PRODUCER (an asynchronous send ends when the broker
+  acknowledges it, after the code that sent it moved on);
+- the child is an entry span (SERVER/CONSUMER): a request or message of its
+  own that carried the context, not work of its parent; it may end after
+  its caller's span (ASGI servers end theirs after the response has left)
+  or start after its parent ended (SmartThings carries the context across
+  web redirects);
+- the child links to its parent (OpenTracing's ``FOLLOWS_FROM``, a background
+  job that says it follows the request).
+
+L006 leaves alone a CLIENT and the SERVER spans sharing its ID in other
+services or marked ``shared``: that is how Zipkin models one RPC (several
+servers: retries, fan-out consumers).
 """
 
 from __future__ import annotations
 
-from tracehound.doctor.checks._sql import PARENTS, finding, ms, spans
+import base64
+import binascii
+from collections.abc import Mapping
+
+import orjson
+
+from tracehound.doctor.checks._sql import ONE_RPC, finding, ms, spans
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
 __all__ = ["check"]
 
 _DURATIONS = """
-SELECT TraceId, SpanId, SpanName, ServiceName, Source || ':' || "Offset" AS loc, Duration
+SELECT TraceId, SpanId, SpanName, ServiceName, Source || ':' || "Offset" AS loc, Duration,
+       Source, Duration IS NULL AND contains(coalesce(Events::VARCHAR, ''), '"brave.flush"')
 FROM otel_traces WHERE Duration IS NULL OR Duration <= 0 ORDER BY loc
 """
 
-_OUTSIDE = f"""
+# A parent ID several spans share (Zipkin: a CLIENT and the SERVERs that joined it) is
+# ambiguous: the child is compared with all of them in its own service (else all),
+# and is outside its parent only when it is outside every one.
+_OUTSIDE = """
 CREATE OR REPLACE TEMP TABLE th_outside AS
-SELECT child, parent, ps - s AS early, e - pe AS late FROM ({PARENTS})
-WHERE s < ps OR (e > pe AND NOT (kind = 'Consumer' AND pkind = 'Producer'))
+WITH candidates AS (
+    SELECT child, parent, kind, service, s, e, pkind, pservice, ps, pe
+    FROM th_link WHERE parent IS NOT NULL AND NOT amb
+    UNION ALL
+    SELECT child, arg_min(parent, ps), any_value(kind), any_value(service), any_value(s),
+           any_value(e), arg_min(pkind, ps), arg_min(pservice, ps), min(ps), max(pe)
+    FROM (SELECT * FROM th_link WHERE parent IS NOT NULL AND amb
+          QUALIFY (pservice = service) = max(pservice = service) OVER (PARTITION BY child))
+    GROUP BY child
+)
+SELECT child, parent, ps - s AS early, e - pe AS late FROM candidates
+WHERE s < ps OR e > pe AND pkind NOT IN ('Producer', 'Consumer')
+    AND kind NOT IN ('Producer', 'Server', 'Consumer')
 """
 
-_DUPLICATES = """
+# the links of children that only end late (few), to find the ones that follow from
+# their parent
+_LATE_LINKS = """
+SELECT o.child, c.Links, p.SpanId
+FROM th_outside o
+JOIN (SELECT rowid AS rid, Links FROM otel_traces WHERE Links IS NOT NULL AND rowid IN (
+          SELECT child FROM th_outside WHERE early <= 0)) c ON c.rid = o.child
+JOIN (SELECT rowid AS rid, SpanId FROM otel_traces WHERE rowid IN (
+          SELECT parent FROM th_outside WHERE early <= 0)) p ON p.rid = o.parent
+"""
+
+_DUPLICATES = f"""
 SELECT TraceId, SpanId, count(*) AS n, list(SpanKind ORDER BY SpanKind) AS kinds,
-       list(DISTINCT ServiceName ORDER BY ServiceName) AS services, bool_or(Shared) AS shared,
+       list(DISTINCT ServiceName ORDER BY ServiceName) AS services,
        list(loc ORDER BY loc) AS locs, min(SpanName) AS name
-FROM th_dups GROUP BY TraceId, SpanId ORDER BY min(loc)
+FROM th_dups GROUP BY TraceId, SpanId HAVING NOT {ONE_RPC.format(over="")} ORDER BY min(loc)
 """
 
 
-def check(store: Store) -> list[Finding]:
-    """Run L004-L006 over the span table (after `_sql.install`)."""
+def check(store: Store, formats: Mapping[str, str | None] | None = None) -> list[Finding]:
+    """Run L004-L006 over the span table (after `_sql.install`); ``formats`` maps each
+    input (the Source column) to the export format it was read as."""
+    formats = formats or {}
     findings: list[Finding] = []
-    for trace_id, span_id, name, service, loc, duration in store.query(_DURATIONS):
-        if duration is None:
+    for trace_id, span_id, name, service, loc, duration, source, flushed in store.query(_DURATIONS):
+        if duration is None and formats.get(source) == "zipkin" and not flushed:
+            continue  # Zipkin's duration is "if known": one-way spans have none
+        if flushed:
+            what = "was never finished: Brave reported it unfinished (brave.flush)"
+        elif duration is None:
             what = "has no end time: it was exported before it ended"
         elif duration == 0:
             what = "has a zero duration"
@@ -57,6 +116,13 @@ def check(store: Store) -> list[Finding]:
             )
         )
     store.con.execute(_OUTSIDE)
+    following = [
+        child for child, links, parent_id in store.query(_LATE_LINKS) if _links_to(links, parent_id)
+    ]
+    if following:
+        store.con.execute(
+            "DELETE FROM th_outside WHERE child IN (SELECT unnest(?::BIGINT[]))", [following]
+        )
     known = spans(store, "SELECT child FROM th_outside UNION ALL SELECT parent FROM th_outside")
     for child, parent, early, late in store.query("SELECT * FROM th_outside"):
         trace_id, span_id, name, service, _, loc = known[child]
@@ -67,6 +133,8 @@ def check(store: Store) -> list[Finding]:
             what = f"ends {ms(late)} after its parent '{parent_name}' ended"
         if parent_service != service:
             why = f"clock skew between {parent_service} and {service}?"
+        elif early is not None and early > 0:
+            why = "one clock: the parent was started after its child, or with a wrong time"
         else:
             why = "the parent ended before its child: work escaped the span"
         findings.append(
@@ -85,9 +153,7 @@ def check(store: Store) -> list[Finding]:
                 },
             )
         )
-    for trace_id, span_id, n, kinds, services, shared, locs, name in store.query(_DUPLICATES):
-        if n == 2 and kinds == ["Client", "Server"] and (shared or len(services) == 2):
-            continue  # one RPC, Zipkin style
+    for trace_id, span_id, n, kinds, services, locs, name in store.query(_DUPLICATES):
         findings.append(
             finding(
                 "L006",
@@ -101,3 +167,28 @@ def check(store: Store) -> list[Finding]:
             )
         )
     return findings
+
+
+def _links_to(links: str | None, span_id: str) -> bool:
+    """Whether a span's links (OTLP/JSON text) name ``span_id`` (lower-case hex)."""
+    try:
+        items = orjson.loads(links) if links else []
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(items, list):
+        return False
+    return any(isinstance(link, dict) and _hex(link.get("spanId")) == span_id for link in items)
+
+
+def _hex(raw: object) -> str | None:
+    """A span ID as the table spells it, from hex of any case or width, or base64."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        return format(int(raw, 16), "016x")
+    except ValueError:
+        pass
+    try:
+        return base64.b64decode(raw, validate=True).hex().rjust(16, "0")
+    except (binascii.Error, ValueError):
+        return None

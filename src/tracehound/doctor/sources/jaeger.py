@@ -2,7 +2,8 @@
 
 Times are microseconds.  The parent is the first ``CHILD_OF`` reference in the
 span's own trace (else the first ``FOLLOWS_FROM``, else ``parentSpanID``); the
-other references become links, as the OpenTelemetry Jaeger translator does.
+other references, and a ``FOLLOWS_FROM`` parent, become links, as the
+OpenTelemetry Jaeger translator does.
 ``span.kind``, ``otel.status_code`` and ``otel.library.name``/``otel.scope.name``
 tags become the span's kind, status and scope.
 """
@@ -188,7 +189,9 @@ def _parent_and_links(span: dict[str, Any], trace_id: Any) -> tuple[Any, list[An
             "attributes": key_values([("opentracing.ref_type", str(r.get("refType", "")).lower())]),
         }
         for r in refs
-        if r is not parent_ref
+        # a FOLLOWS_FROM parent stays a link too, as in OpenTelemetry's translator: the
+        # child says it outlives its parent by design
+        if r is not parent_ref or str(r.get("refType", "")).upper() == "FOLLOWS_FROM"
     ]
     return parent, links or None
 
