@@ -10,6 +10,8 @@ or marked ``shared``: that is how Zipkin models one RPC.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from tracehound.doctor.checks._sql import PARENTS, finding, ms, spans
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
@@ -33,6 +35,18 @@ SELECT TraceId, SpanId, count(*) AS n, list(SpanKind ORDER BY SpanKind) AS kinds
        list(loc ORDER BY loc) AS locs, min(SpanName) AS name
 FROM th_dups GROUP BY TraceId, SpanId ORDER BY min(loc)
 """
+
+
+MAX_LOCATIONS = 20
+"""Places of the spans sharing an ID listed in an L006 finding (``count`` has them all)."""
+
+
+def _some(names: list[str]) -> str:
+    """``names`` for a message: each once with its count when repeated (``Client ×3``)."""
+    counts = Counter(names)
+    if len(counts) == len(names):
+        return ", ".join(names)
+    return ", ".join(f"{name} ×{k}" if k > 1 else name for name, k in counts.items())
 
 
 def check(store: Store) -> list[Finding]:
@@ -92,12 +106,13 @@ def check(store: Store) -> list[Finding]:
             finding(
                 "L006",
                 f"{n} spans of this trace share span ID {span_id} ('{name}'; kinds "
-                f"{', '.join(kinds)}; services {', '.join(services)})",
+                f"{_some(kinds)}; services {_some(services)})",
                 trace_id=trace_id,
                 span_id=span_id,
                 service=services[0] if len(services) == 1 else None,
                 loc=locs[0],
-                details={"count": n, "locations": list(locs)},
+                # the first locations only: thousands of copies of an ID made megabytes
+                details={"count": n, "locations": list(locs[:MAX_LOCATIONS])},
             )
         )
     return findings
