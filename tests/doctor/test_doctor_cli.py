@@ -110,7 +110,7 @@ def test_json_sarif_html_and_db(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert orjson.loads(out)["runs"][0]["tool"]["driver"]["name"] == "tracehound"
 
 
-def test_db_never_replaces_an_input_or_a_foreign_file(
+def test_reports_never_replace_an_input_or_a_foreign_file(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     trace = tmp_path / "spans.json"
@@ -125,6 +125,9 @@ def test_db_never_replaces_an_input_or_a_foreign_file(
         status, _, err = run([str(trace), "--db", str(target)], capsys)
         assert status == 2, target
         assert reason in err and "Traceback" not in err
+    for option in ("--sarif", "--html"):
+        status, _, err = run([str(tmp_path), option, str(trace)], capsys)
+        assert status == 2 and f"{option} {trace} is one of the inputs" in err
     assert trace.read_bytes() == Path(BROKEN).read_bytes()
     assert notes.read_text() == "my notes\n"
 

@@ -10,6 +10,7 @@ rejected spans) are reported with their reasons and do not change the status.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -141,6 +142,9 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
         inputs += found
         path_errors += errors
         empty = empty or not found  # a PATH naming nothing to read: a typo, or a wrong place
+    for option, target in (("--sarif", args.sarif), ("--html", args.html)):
+        if target and target != "-" and _names_an_input(target, inputs):
+            return _usage(f"{option} {target} is one of the inputs; not writing the report over it")
     args.stage = "reading and checking the inputs"
     quiet = args.json or args.sarif == "-" or getattr(args, "no_progress", False)
     try:
@@ -195,6 +199,15 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
+def _names_an_input(target: str, inputs: list[Any]) -> bool:
+    try:
+        if not os.path.exists(target):
+            return False
+        return any(inp.path is not None and os.path.samefile(target, inp.path) for inp in inputs)
+    except (OSError, ValueError):
+        return False
+
+
 def _status(report: Any, bad_paths: bool, threshold: Severity) -> int:
     if bad_paths or not report.spans_analysed:
         return EXIT_USAGE
@@ -204,12 +217,9 @@ def _status(report: Any, bad_paths: bool, threshold: Severity) -> int:
 def _tell_problems(report: Any, bad_paths: bool) -> None:
     """Input problems on stderr too: they matter whatever the report's format."""
     for error in report.errors:
-        sys.stderr.write(f"tracehound check: {error}\n")
+        _say(str(error))
     for rejection in report.rejections:
-        sys.stderr.write(
-            f"tracehound check: {rejection.count} spans rejected: {rejection.reason} "
-            f"(first at {rejection.example})\n"
-        )
+        _say(f"{rejection.count} spans rejected: {rejection.reason} (first at {rejection.example})")
     if not report.spans_analysed:
         sys.stderr.write("tracehound check: nothing could be analysed (exit status 2)\n")
     elif bad_paths:
@@ -217,5 +227,13 @@ def _tell_problems(report: Any, bad_paths: bool) -> None:
 
 
 def _usage(message: str) -> int:
-    sys.stderr.write(f"tracehound check: {message}\n")
+    _say(message)
     return EXIT_USAGE
+
+
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+def _say(message: str) -> None:
+    """One line on stderr; control characters from the input shown escaped."""
+    sys.stderr.write(f"tracehound check: {message.translate(_CONTROL)}\n")
