@@ -140,8 +140,9 @@ def _edges(console: Console, report: Report) -> None:
         )
     for edge in report.edges:
         if edge.cause:
-            line = _text(f"  {edge.caller} → {edge.callee}", "bold")
-            line.append_text(_text(f": {edge.cause}"))
+            line = Text()
+            line.append(f"  {edge.caller} → {edge.callee}".translate(_CONTROL), style="bold")
+            line.append(f": {edge.cause}".translate(_CONTROL))
             console.print(line)
             console.print(_text(f"    fix: {edge.fix}"))
     console.print()
