@@ -119,3 +119,19 @@ def test_durations_and_axis_steps_read_well() -> None:
     assert duration_text(1_200_000_000) == "1.20 s"
     assert tick_step(120_000_000) == 20_000_000
     assert tick_step(7) == 2
+
+
+def test_sarif_locations_from_odd_source_names() -> None:
+    from tracehound.doctor import InputSummary, Report
+    from tracehound.rules import Finding, get_rule
+
+    report = Report(
+        inputs=[InputSummary("a²", "zipkin", 1, 0), InputSummary("b", "zipkin", 1, 0)],
+        findings=[
+            Finding(get_rule("C001"), "m", location="a²:²:[0]"),
+            Finding(get_rule("C001"), "m", location="b:0:[1]"),
+        ],
+    )
+    results = orjson.loads(sarif.dumps(report))["runs"][0]["results"]
+    lines = [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results]
+    assert lines == [1, 1]
