@@ -95,7 +95,10 @@ def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
         "--no-progress", action="store_true", help="no progress bar, even on a terminal"
     )
     check.add_argument(
-        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,  # keeps `tracehound --debug check` working
+        help="on an internal error, print the traceback (also TRACEHOUND_DEBUG=1)",
     )
     check.set_defaults(run=run_check)
     return check
@@ -231,9 +234,8 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
-
-
 def _say(message: str) -> None:
     """One line on stderr; control characters from the input shown escaped."""
-    sys.stderr.write(f"tracehound check: {message.translate(_CONTROL)}\n")
+    from tracehound.doctor.report import printable
+
+    sys.stderr.write(f"tracehound check: {printable(message)}\n")

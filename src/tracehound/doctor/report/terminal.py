@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tracehound.doctor._model import Report
+from tracehound.doctor.report import printable
 from tracehound.rules import Finding, Severity
 
 __all__ = ["EXAMPLES_PER_RULE", "render"]
@@ -51,14 +52,9 @@ def render(
         console.print(_text(f"ignored on request (findings left out): {left_out}", "dim"))
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
-_CONTROL.update({ord("\t"): "\\t", ord("\r"): "\\r"})
-_CONTROL.pop(ord("\n"))
-
-
 def _text(text: str, style: str = "") -> Text:
     """``text`` as rich `Text` (never markup), with control characters escaped."""
-    return Text(text.translate(_CONTROL), style=style)
+    return Text(printable(text), style=style)
 
 
 def _summary(console: Console, report: Report) -> None:
@@ -141,8 +137,8 @@ def _edges(console: Console, report: Report) -> None:
     for edge in report.edges:
         if edge.cause:
             line = Text()
-            line.append(f"  {edge.caller} → {edge.callee}".translate(_CONTROL), style="bold")
-            line.append(f": {edge.cause}".translate(_CONTROL))
+            line.append(printable(f"  {edge.caller} → {edge.callee}"), style="bold")
+            line.append(printable(f": {edge.cause}"))
             console.print(line)
             console.print(_text(f"    fix: {edge.fix}"))
     console.print()
