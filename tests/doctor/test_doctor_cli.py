@@ -157,10 +157,12 @@ def test_all_lists_every_occurrence(capsys: pytest.CaptureFixture[str], tmp_path
     assert "C001 orphan-span (error) × 8" in out
     assert sum(f"many.jsonl:{i + 1}:" in out for i in range(8)) == 5
     assert "… and 3 more (--all lists them)" in out
-    _, out, _ = run([str(many), "--all"], capsys)
+    page = tmp_path / "all.html"
+    _, out, _ = run([str(many), "--all", "--html", str(page)], capsys)
     assert "more (--all" not in out
     for i in range(8):
         assert f"many.jsonl:{i + 1}:" in out
+        assert f"many.jsonl:{i + 1}:" in page.read_text()
 
 
 def test_help_has_exit_codes_and_examples(capsys: pytest.CaptureFixture[str]) -> None:

@@ -89,7 +89,7 @@ def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
         "--all",
         dest="all_findings",
         action="store_true",
-        help="list every finding (default: the first 5 of each rule)",
+        help="list every finding (default: the first 5 of each rule; 20 in --html)",
     )
     check.add_argument(
         "--no-progress", action="store_true", help="no progress bar, even on a terminal"
@@ -177,7 +177,8 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
 
             args.stage = "writing the HTML report"
             Path(args.html).write_text(
-                html.render(report, examples=examples or 20), encoding="utf-8"
+                html.render(report, examples=len(report.findings) if examples is None else 20),
+                encoding="utf-8",
             )
     except OSError as exc:
         return _usage(f"cannot write the report: {exc.strerror or exc}: {exc.filename or ''}")
