@@ -153,3 +153,15 @@ def test_a_crash_in_any_command_is_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("tracehound rules: internal error (") and "KeyError" in err
     assert err.count("\n") == 1
+
+
+def test_the_output_stream_acts_as_a_stream() -> None:
+    from tracehound.cli import _Output
+
+    target = io.StringIO()
+    stream = _Output(target)
+    stream.writelines(["a", "b\n"])
+    stream.write("c")
+    assert target.getvalue() == "ab\nc"
+    assert stream.getvalue() == "ab\nc"  # what the stream has besides writing, it keeps
+    assert stream.isatty() is False and stream.encoding == "utf-8"

@@ -14,7 +14,7 @@ import os
 import sys
 import textwrap
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -322,6 +322,13 @@ class _Output:
             return self.target.write(text)
         except (OSError, ValueError) as exc:  # ValueError: the stream is closed
             raise _OutputFailed(exc) from exc
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # anything else a stream has (fileno, ...)
+        return getattr(self.target, name)
 
     def flush(self) -> None:
         try:
