@@ -8,6 +8,7 @@ the source line that failed; the argument handling itself must never crash.
 from __future__ import annotations
 
 import io
+import os
 import re
 import sys
 import tempfile
@@ -183,14 +184,19 @@ def test_any_command_line_exits_0_1_or_2(argv: list[str], stdin: bytes) -> None:
 
 
 def _run(argv: list[str], stdin: bytes) -> tuple[int, str]:
+    """``main(argv)`` in an empty directory of its own: random arguments name files
+    (``--db x``, ``--html x``) that must not land in the working tree."""
     err = io.StringIO()
-    real = sys.stdin, sys.stderr
-    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
-    sys.stderr = err
-    try:
-        status = main(argv, io.StringIO())
-    finally:
-        sys.stdin, sys.stderr = real
+    real = sys.stdin, sys.stderr, os.getcwd()
+    with tempfile.TemporaryDirectory() as cwd:
+        os.chdir(cwd)
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
+        sys.stderr = err
+        try:
+            status = main(argv, io.StringIO())
+        finally:
+            sys.stdin, sys.stderr = real[:2]
+            os.chdir(real[2])
     return status, err.getvalue()
 
 
