@@ -51,9 +51,9 @@ def test_exit_codes_follow_fail_on(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert run([], capsys)[0] == 2
-    assert run([str(DATA), "--fail-on", "loud"], capsys)[0] == 2
-    assert run([str(DATA), "--json", "--sarif", "-"], capsys)[0] == 2
-    status, _, err = run([str(DATA), "--ignore", "C003,no-such-rule"], capsys)
+    assert run([*SAMPLES, "--fail-on", "loud"], capsys)[0] == 2
+    assert run([*SAMPLES, "--json", "--sarif", "-"], capsys)[0] == 2
+    status, _, err = run([*SAMPLES, "--ignore", "C003,no-such-rule"], capsys)
     assert status == 2 and "--ignore: unknown rule 'no-such-rule'" in err
     # a PATH that names nothing is a typo in the command, even next to good input
     missing = tmp_path / "typo.json"
@@ -96,7 +96,7 @@ def test_nothing_analysed_exits_2_and_says_so(
 
 def test_json_sarif_html_and_db(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     sarif_file, html_file, db = tmp_path / "r.sarif", tmp_path / "r.html", tmp_path / "s.duckdb"
-    args = [str(DATA), "--json", "--sarif", str(sarif_file), "--html", str(html_file)]
+    args = [*SAMPLES, "--json", "--sarif", str(sarif_file), "--html", str(html_file)]
     status, out, _ = run([*args, "--db", str(db)], capsys)
     assert status == 1
     data = orjson.loads(out)
@@ -106,7 +106,7 @@ def test_json_sarif_html_and_db(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert db.exists()
     # the span table tracehound wrote may be replaced by the next run
     assert run([*args, "--db", str(db)], capsys)[0] == 1
-    status, out, _ = run([str(DATA), "--sarif", "-"], capsys)
+    status, out, _ = run([*SAMPLES, "--sarif", "-"], capsys)
     assert orjson.loads(out)["runs"][0]["tool"]["driver"]["name"] == "tracehound"
 
 
