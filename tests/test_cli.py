@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tracehound.cli import main
+from tracehound.rules import CATALOGUE
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SID = "00f067aa0ba902b7"
@@ -112,3 +113,56 @@ def test_console_script_is_installed() -> None:
 def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("frobnicate")[0] == 2
     assert run()[0] == 2
+
+
+def test_rules_accepts_names_as_well_as_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = run("rules", "broken-edge")
+    assert code == 0
+    assert text.startswith("C003  broken-edge  [error]")
+    assert "Detected by: doctor" in text
+    assert run("rules", "Broken_Edge")[1] == text
+    assert run("rules", "c003")[1] == text
+    assert run("rules", "broken-egde")[0] == 2
+    assert "did you mean broken-edge (C003)?" in capsys.readouterr().err
+
+
+def test_rules_marks_what_nothing_detects_yet() -> None:
+    _, text = run("rules")
+    lines = {
+        line[:4]: line for line in text.splitlines() if line[:1] in "PCLAK" and line[4:6] == "  "
+    }
+    assert set(lines) == set(CATALOGUE)  # every rule, once
+    undetected = {code for code, line in lines.items() if "(not detected yet)" in line}
+    assert undetected == {"P005", "K001", "K002", "K003"}
+    assert "Not detected yet" in run("rules", "K001")[1]
+    data = {r["code"]: r for r in json.loads(run("rules", "--json")[1])}
+    assert data["K002"]["detected_by"] == []
+    assert data["C005"]["detected_by"] == ["runtime"]
+
+
+def test_a_crash_in_any_command_is_exit_2(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracehound import cli
+
+    def broken(args: object, out: object) -> int:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(cli, "_cmd_rules", broken)
+    monkeypatch.delenv("TRACEHOUND_DEBUG", raising=False)
+    assert main(["rules"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tracehound rules: internal error (") and "KeyError" in err
+    assert err.count("\n") == 1
+
+
+def test_the_output_stream_acts_as_a_stream() -> None:
+    from tracehound.cli import _Output
+
+    target = io.StringIO()
+    stream = _Output(target)
+    stream.writelines(["a", "b\n"])
+    stream.write("c")
+    assert target.getvalue() == "ab\nc"
+    assert stream.getvalue() == "ab\nc"  # what the stream has besides writing, it keeps
+    assert stream.isatty() is False and stream.encoding == "utf-8"

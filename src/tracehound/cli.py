@@ -7,13 +7,19 @@ or input errors (always with a message naming the input and the place in it).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
+import errno
+import os
 import sys
 import textwrap
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from tracehound import __version__
+from tracehound._rule_coverage import detectors
 from tracehound.rules import CATALOGUE, Rule, UnknownRuleError, get_rule
 
 __all__ = ["main"]
@@ -54,19 +60,47 @@ except ModuleNotFoundError as missing:  # a plain install: the doctor's extra is
         raise
     add_check_command = _doctor_missing(missing.name or "")
 
+_DEBUG_HELP = "on an internal error, print the traceback (also TRACEHOUND_DEBUG=1)"
+
 
 def _print_rule(rule: Rule, out: TextIO) -> None:
     wrap = textwrap.TextWrapper(width=88, initial_indent="  ", subsequent_indent="  ")
     out.write(f"{rule.code}  {rule.name}  [{rule.severity}]\n")
     out.write(wrap.fill(rule.summary) + "\n\n")
     out.write("  Why it matters:\n" + wrap.fill(rule.explanation) + "\n\n")
-    out.write("  How to fix:\n" + wrap.fill(rule.fix) + "\n")
+    out.write("  How to fix:\n" + wrap.fill(rule.fix) + "\n\n")
+    found_by = detectors(rule.code)
+    out.write(
+        f"  Detected by: {', '.join(found_by)}\n"
+        if found_by
+        else "  Not detected yet: nothing in tracehound reports this rule so far.\n"
+    )
+
+
+def find_rule(text: str) -> Rule:
+    """A rule by code (``c003``) or name (``broken-edge``), or `UnknownRuleError`."""
+    wanted = text.strip().lower().replace("_", "-")
+    for rule in CATALOGUE.values():
+        if rule.name == wanted:
+            return rule
+    try:
+        return get_rule(text)
+    except UnknownRuleError:
+        close = difflib.get_close_matches(wanted, [r.name for r in CATALOGUE.values()], n=1)
+        hint = f"; did you mean {close[0]} ({_by_name(close[0]).code})?" if close else ""
+        raise UnknownRuleError(
+            f"unknown rule {text!r}{hint} (`tracehound rules` lists the codes and names)"
+        ) from None
+
+
+def _by_name(name: str) -> Rule:
+    return next(r for r in CATALOGUE.values() if r.name == name)
 
 
 def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
     if args.code:
         try:
-            rule = get_rule(args.code)
+            rule = find_rule(args.code)
         except UnknownRuleError as exc:
             sys.stderr.write(f"tracehound rules: {exc}\n")
             return EXIT_USAGE
@@ -84,6 +118,7 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
                     "summary": r.summary,
                     "explanation": r.explanation,
                     "fix": r.fix,
+                    "detected_by": list(detectors(r.code)),
                 }
                 for r in CATALOGUE.values()
             ],
@@ -94,8 +129,12 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_OK
     width = max(len(r.name) for r in CATALOGUE.values())
     for rule in CATALOGUE.values():
-        out.write(f"{rule.code}  {rule.name:{width}}  {rule.severity!s:7}  {rule.summary}\n")
-    out.write("\n`tracehound rules CODE` explains a rule and how to fix it.\n")
+        mark = "" if detectors(rule.code) else "(not detected yet) "
+        out.write(f"{rule.code}  {rule.name:{width}}  {rule.severity!s:7}  {mark}{rule.summary}\n")
+    out.write(
+        "\n(not detected yet): in the catalogue, but nothing in tracehound reports it so far.\n"
+        "`tracehound rules CODE` or `tracehound rules NAME` explains a rule and how to fix it.\n"
+    )
     return EXIT_OK
 
 
@@ -108,6 +147,9 @@ def _cmd_headers(args: argparse.Namespace, out: TextIO) -> int:
             pairs.extend(parse_header_lines([item], f"-H #{index}"))
         for name in args.files or []:
             if name == "-":
+                if sys.stdin is None:
+                    sys.stderr.write("tracehound headers: standard input is closed\n")
+                    return EXIT_USAGE
                 pairs.extend(parse_header_lines(sys.stdin, "<stdin>"))
                 continue
             path = Path(name)
@@ -159,10 +201,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Keep distributed traces in one piece.",
     )
     parser.add_argument("--version", action="version", version=f"tracehound {__version__}")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     rules = sub.add_parser("rules", help="list the rule catalogue or explain one rule")
-    rules.add_argument("code", nargs="?", help="a rule code such as P002")
+    rules.add_argument(
+        "code", nargs="?", metavar="RULE", help="a rule code or name: P002, broken-edge"
+    )
     rules.add_argument("--json", action="store_true", help="the catalogue as JSON")
     rules.set_defaults(run=_cmd_rules)
 
@@ -225,22 +270,141 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (never raises, except `SystemExit`).
+
+    A crash is exit 2 with one line naming what failed, never 1 (which means
+    "findings"); ``--debug`` or ``TRACEHOUND_DEBUG=1`` adds the traceback.
+    """
+    console = out is None  # the real stdout: its failures are ours to handle too
+    stream = cast(TextIO, _Output(out if out is not None else sys.stdout))
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse reports usage errors itself
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
-    if not getattr(args, "run", None):
-        parser.print_help(out or sys.stdout)
-        return EXIT_USAGE
+    except Exception as exc:  # argv from outside: never a traceback
+        return _crashed("tracehound", "reading the command line", exc, debug=_debug(None))
+    command = f"tracehound {args.command}" if getattr(args, "command", None) else "tracehound"
     try:
-        return int(args.run(args, out or sys.stdout))
+        if not getattr(args, "run", None):
+            parser.print_help(stream)
+            return EXIT_USAGE
+        status = int(args.run(args, stream))
+        stream.flush()
+        return status
     except KeyboardInterrupt:
-        sys.stderr.write("tracehound: interrupted\n")
+        sys.stderr.write(f"{command}: interrupted\n")
         return 130
-    except BrokenPipeError:
-        return EXIT_OK
+    except _OutputFailed as exc:
+        return _output_failed(command, exc, console, getattr(args, "status", None))
+    except Exception as exc:  # a crash must not read as a verdict
+        return _crashed(command, getattr(args, "stage", None), exc, debug=_debug(args))
+
+
+class _OutputFailed(Exception):
+    """Writing the report to the output stream failed (a closed pipe, a full disk)."""
+
+    def __init__(self, error: OSError | ValueError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _Output:
+    """The output stream, with its write failures told apart from the command's own."""
+
+    def __init__(self, target: TextIO | None) -> None:
+        self.target = target  # None: Python started with stdout closed
+
+    def write(self, text: str) -> int:
+        try:
+            if self.target is None:
+                raise OSError(errno.EBADF, "standard output is closed")
+            return self.target.write(text)
+        except (OSError, ValueError) as exc:  # ValueError: the stream is closed
+            raise _OutputFailed(exc) from exc
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # anything else a stream has (fileno, ...)
+        return getattr(self.target, name)
+
+    def flush(self) -> None:
+        try:
+            if self.target is not None:
+                self.target.flush()
+        except (OSError, ValueError) as exc:
+            raise _OutputFailed(exc) from exc
+
+    def isatty(self) -> bool:
+        try:
+            return self.target is not None and self.target.isatty()
+        except (OSError, ValueError):
+            return False
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self.target, "encoding", None) or "utf-8"
+
+
+def _output_failed(command: str, exc: _OutputFailed, console: bool, status: int | None) -> int:
+    if console:
+        # Python flushes stdout again at exit and would print its own traceback
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+    if isinstance(exc.error, BrokenPipeError):
+        # the reader stopped reading (`| head`): the verdict stands if there was one
+        return status if status is not None else EXIT_OK
+    reason = exc.error.strerror if isinstance(exc.error, OSError) else str(exc.error)
+    _stderr(f"{command}: cannot write the output: {reason or exc.error}\n")
+    return EXIT_USAGE
+
+
+def _debug(args: argparse.Namespace | None) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("TRACEHOUND_DEBUG", "") not in (
+        "",
+        "0",
+    )
+
+
+def _crashed(command: str, stage: str | None, exc: BaseException, *, debug: bool) -> int:
+    """Report an unexpected exception in one line (the traceback with ``debug``); exit 2."""
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    if missing in ("duckdb", "rich", "orjson", "google"):
+        _stderr(
+            f"{command}: the doctor needs its extra ({missing} is missing): "
+            "pip install 'tracehound[doctor]'\n"
+        )
+        return EXIT_USAGE
+    where = _where(exc)
+    what = f" while {stage}" if stage else ""
+    text = " ".join(str(exc).split())[:300] or "no message"
+    hint = "" if debug else "; --debug or TRACEHOUND_DEBUG=1 shows the traceback"
+    _stderr(
+        f"{command}: internal error{what} ({where}{type(exc).__name__}: {text}); "
+        f"this is a bug in tracehound, please report it{hint}\n"
+    )
+    if debug:
+        _stderr("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    return EXIT_USAGE
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost tracehound source line the exception passed through, as ``mod.py:N, ``."""
+    found = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        parts = Path(frame.filename).parts
+        if "tracehound" in parts:
+            found = "/".join(parts[parts.index("tracehound") :]) + f":{frame.lineno}, "
+    return found
+
+
+def _stderr(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # stderr closed or full
+        sys.stderr.write(text)
+        sys.stderr.flush()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
+from tracehound.doctor._db_target import check_db_target
 from tracehound.doctor._model import (
     Edge,
     InputError,
@@ -42,6 +43,7 @@ loaded in 4.1 s, 4 ahead in 3.2-3.5 s, all of them ahead in 3.3 s; none: 5.4 s).
 
 __all__ = [
     "Edge",
+    "Input",
     "InputError",
     "InputSummary",
     "LoadError",
@@ -51,12 +53,13 @@ __all__ = [
     "SkippedCheck",
     "SourceFormat",
     "check_paths",
+    "expand_inputs",
     "load",
 ]
 
 
 def load(
-    paths: Sequence[str],
+    paths: Sequence[str | Input],
     *,
     source_format: SourceFormat | str | None = None,
     db: str | os.PathLike[str] | None = None,
@@ -64,12 +67,17 @@ def load(
 ) -> tuple[Store, Report]:
     """Read ``paths`` into a new `Store`; the report holds inputs, errors and counts so far.
 
-    The caller closes the store.  ``db`` keeps the span table in that DuckDB
-    file (replaced if it exists); otherwise it lives in memory.
+    ``paths`` are command-line arguments (see `expand_inputs`) or inputs it
+    gave.  The caller closes the store.  ``db`` keeps the span table in that
+    DuckDB file; a file there is replaced only if it is a span table tracehound
+    wrote and not one of the inputs (else `LoadError`).  Without ``db`` the
+    table lives in memory.
     """
     forced = SourceFormat.parse(source_format) if isinstance(source_format, str) else source_format
-    inputs, errors = expand_inputs(paths)
+    inputs, errors = _inputs(paths)
     report = Report(errors=list(errors))
+    if db is not None:
+        check_db_target(db, inputs)
     store = Store(db)
     collecting = gc.isenabled()
     gc.disable()  # parsed documents hold no cycles; collection would only cost time
@@ -81,6 +89,9 @@ def load(
         for inp in inputs:
             source = store.begin_source(inp.name)
             result = read_input(inp, source, store, forced=forced, progress=progress, wait=False)
+            if progress is not None:  # every input counts, the ones read without a report too
+                size = inp.size
+                progress(inp.name, size or 0, size)
             reading.append((inp, result))
             if len(reading) > READ_AHEAD:
                 _complete(*reading.pop(0), report)
@@ -109,6 +120,19 @@ def load(
     return store, report
 
 
+def _inputs(paths: Sequence[str | Input]) -> tuple[list[Input], list[InputError]]:
+    inputs: list[Input] = []
+    errors: list[InputError] = []
+    for path in paths:
+        if isinstance(path, Input):
+            inputs.append(path)
+        else:
+            found, failed = expand_inputs([path])
+            inputs.extend(found)
+            errors.extend(failed)
+    return inputs, errors
+
+
 def _complete(inp: Input, result: ReadResult, report: Report) -> None:
     result.complete()
     report.errors.extend(result.errors)
@@ -116,13 +140,15 @@ def _complete(inp: Input, result: ReadResult, report: Report) -> None:
 
 
 def check_paths(
-    paths: Sequence[str],
+    paths: Sequence[str | Input],
     *,
     source_format: SourceFormat | str | None = None,
     db: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    ignore: Collection[str] = (),
 ) -> Report:
-    """Read ``paths``, run every check, and return the report (see `load` for the arguments)."""
+    """Read ``paths``, run every check, and return the report (see `load` for the
+    arguments); findings of the rule codes ``ignore`` are left out (`Report.ignored`)."""
     from tracehound.doctor._waterfall import waterfalls
     from tracehound.doctor.checks import run_checks
 
@@ -130,10 +156,11 @@ def check_paths(
     try:
         results = run_checks(store, {i.source: i.format for i in report.inputs})
         report.findings = results.findings
+        report.ignore(ignore)
         report.edges = results.edges
         report.skipped = results.skipped
         report.remote_entries = results.remote_entries
-        report.waterfalls = waterfalls(store, results.findings)
+        report.waterfalls = waterfalls(store, report.findings)
     finally:
         store.close()
     return report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,6 +131,20 @@ class Report:
     """Entry spans whose parent is remote (normal, not reported as C001)."""
     waterfalls: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     """Spans of the most affected traces, by trace ID, for the HTML report."""
+    ignored: dict[str, int] = field(default_factory=dict)
+    """Rule codes left out on request (``--ignore``), with the findings left out."""
+
+    def ignore(self, codes: Collection[str]) -> None:
+        """Leave out the findings of the rules ``codes``, counting them in `ignored`."""
+        for code in codes:
+            self.ignored.setdefault(code, 0)
+        kept = []
+        for f in self.findings:
+            if f.code in self.ignored:
+                self.ignored[f.code] += 1
+            else:
+                kept.append(f)
+        self.findings = kept
 
     @property
     def spans_rejected(self) -> int:

@@ -1,35 +1,60 @@
 """``tracehound check``: the doctor on the command line.
 
 Exit status: 0 nothing at or above ``--fail-on``; 1 findings at or above it;
-2 usage errors, or input that could not be read (every readable span is still
-analysed and reported).
+2 usage errors (a bad option, a path that names nothing, a report that cannot
+be written), input nothing could be analysed from, or an internal error.
+Input problems next to analysed spans (a corrupt file among good ones,
+rejected spans) are reported with their reasons and do not change the status.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from tracehound.rules import Severity
 
-__all__ = ["add_check_command", "run_check"]
+__all__ = ["add_check_command", "parse_ignore", "run_check"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-_PROGRESS_MIN_BYTES = 8 * 1024 * 1024
 
 _DESCRIPTION = """\
 Read exported traces (OTLP/JSON, OTLP protobuf, Jaeger JSON, Zipkin v2 JSON;
 files, directories, globs or - for stdin; gzip or not) and report where the
 trace chain broke, between which services, why, and how to fix it."""
 
+_EPILOG = """\
+exit status:
+  0  no finding at or above --fail-on
+  1  findings at or above --fail-on
+  2  usage error (bad option, a PATH that names nothing, a report that cannot be
+     written), no span could be analysed, or an internal error (one line on
+     stderr; --debug or TRACEHOUND_DEBUG=1 adds the traceback)
+  Rejected spans and unreadable parts are listed with their reasons; next to
+  analysed spans they do not change the status.
+
+examples:
+  tracehound check spans.json                  the report on the terminal
+  tracehound check traces/ 'exports/*.jsonl.gz'
+  otelcol-export | tracehound check -          read standard input
+  tracehound check traces/ --fail-on warning   CI: fail on warnings too
+  tracehound check traces/ --ignore C004,numeric-string
+  tracehound check traces/ --json > report.json
+  tracehound check traces/ --sarif report.sarif --html report.html
+  tracehound rules C003                        what a code means, how to fix it"""
+
 
 def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``check`` on the ``tracehound`` sub-command parser."""
     check = subparsers.add_parser(
-        "check", help="diagnose exported traces", description=_DESCRIPTION
+        "check",
+        help="diagnose exported traces",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check.add_argument("paths", nargs="+", metavar="PATH", help="files, directories, globs, -")
     check.add_argument(
@@ -41,7 +66,11 @@ def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the JSON report")
     check.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 to FILE (- for stdout)")
     check.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
-    check.add_argument("--db", metavar="FILE", help="keep the span table in this DuckDB file")
+    check.add_argument(
+        "--db",
+        metavar="FILE",
+        help="keep the span table in this DuckDB file (a new file, or one tracehound wrote)",
+    )
     check.add_argument(
         "--fail-on",
         default="error",
@@ -49,95 +78,165 @@ def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
         choices=("error", "warning", "info"),
         help="exit 1 when a finding is at or above this severity (default: error)",
     )
+    check.add_argument(
+        "--ignore",
+        metavar="RULES",
+        action="append",
+        default=[],
+        help="rule codes or names never reported, comma-separated (repeatable): C004,A003",
+    )
+    check.add_argument(
+        "--all",
+        dest="all_findings",
+        action="store_true",
+        help="list every finding (default: the first 5 of each rule; 20 in --html)",
+    )
+    check.add_argument(
+        "--no-progress", action="store_true", help="no progress bar, even on a terminal"
+    )
+    check.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,  # keeps `tracehound --debug check` working
+        help="on an internal error, print the traceback (also TRACEHOUND_DEBUG=1)",
+    )
     check.set_defaults(run=run_check)
     return check
 
 
-def run_check(args: argparse.Namespace, out: TextIO) -> int:
-    """Run ``tracehound check`` for parsed ``args``; returns the exit status."""
-    if args.json and args.sarif == "-":
-        sys.stderr.write("tracehound check: --json and --sarif - both write to stdout\n")
-        return EXIT_USAGE
-    from tracehound.doctor import LoadError, check_paths
+def parse_ignore(values: list[str]) -> set[str]:
+    """Rule codes from ``--ignore`` values (codes or names, comma-separated); raises
+    `ValueError` naming an unknown one."""
+    from tracehound.cli import find_rule
+    from tracehound.rules import UnknownRuleError
 
+    codes: set[str] = set()
+    for value in values:
+        for item in value.split(","):
+            if not item.strip():
+                continue
+            try:
+                codes.add(find_rule(item).code)
+            except UnknownRuleError as exc:
+                raise ValueError(f"--ignore: {exc}") from None
+    return codes
+
+
+def run_check(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``tracehound check`` for parsed ``args``; returns the exit status.
+
+    ``args.stage`` says what is being done (for a crash message) and
+    ``args.status`` holds the verdict once known (for a reader that stopped
+    reading the report).
+    """
+    if args.json and args.sarif == "-":
+        return _usage("--json and --sarif - both write to stdout")
     try:
-        with _progress(args.paths) as progress:
+        ignored = parse_ignore(args.ignore)
+    except ValueError as exc:
+        return _usage(str(exc))
+    from tracehound.doctor import LoadError, check_paths, expand_inputs
+    from tracehound.doctor._progress import progress_bar
+
+    args.stage = "looking for the inputs"
+    inputs, path_errors, empty = [], [], False
+    for path in args.paths:
+        found, errors = expand_inputs([path])
+        inputs += found
+        path_errors += errors
+        empty = empty or not found  # a PATH naming nothing to read: a typo, or a wrong place
+    for option, target in (("--sarif", args.sarif), ("--html", args.html)):
+        if target and target != "-" and _names_an_input(target, inputs):
+            return _usage(f"{option} {target} is one of the inputs; not writing the report over it")
+    args.stage = "reading and checking the inputs"
+    quiet = args.json or args.sarif == "-" or getattr(args, "no_progress", False)
+    try:
+        with progress_bar(inputs, enabled=not quiet) as progress:
             report = check_paths(
-                args.paths, source_format=args.source_format, db=args.db, progress=progress
+                inputs,
+                source_format=args.source_format,
+                db=args.db,
+                progress=progress,
+                ignore=ignored,
             )
     except LoadError as exc:
-        sys.stderr.write(f"tracehound check: {exc}\n")
-        return EXIT_USAGE
-    for error in report.errors:
-        sys.stderr.write(f"tracehound check: {error}\n")
+        return _usage(str(exc))
+    report.errors[:0] = path_errors
+    status = _status(report, empty, Severity.parse(args.fail_on))
+    args.status = status
+    _tell_problems(report, empty)
+    examples = None if args.all_findings else 5
     try:
-        if args.sarif:
+        if args.sarif and args.sarif != "-":
             from tracehound.doctor.report import sarif
 
-            _write(args.sarif, sarif.dumps(report), out)
+            args.stage = "writing the SARIF report"
+            Path(args.sarif).write_bytes(sarif.dumps(report))
         if args.html:
             from tracehound.doctor.report import html
 
-            Path(args.html).write_text(html.render(report), encoding="utf-8")
+            args.stage = "writing the HTML report"
+            Path(args.html).write_text(
+                html.render(report, examples=len(report.findings) if examples is None else 20),
+                encoding="utf-8",
+            )
     except OSError as exc:
-        sys.stderr.write(f"tracehound check: cannot write report: {exc}\n")
-        return EXIT_USAGE
+        return _usage(f"cannot write the report: {exc.strerror or exc}: {exc.filename or ''}")
+    args.stage = "writing the report"
     if args.json:
         from tracehound.doctor.report import json
 
         out.write(json.dumps(report).decode())
-    elif args.sarif != "-":
+    elif args.sarif == "-":
+        from tracehound.doctor.report import sarif
+
+        out.write(sarif.dumps(report).decode())
+    else:
         from tracehound.doctor.report import terminal
 
-        terminal.render(report, out, color=None if out.isatty() else False)
-    if report.has_input_errors or not report.inputs:
-        return EXIT_USAGE
-    return EXIT_FINDINGS if report.failed(Severity.parse(args.fail_on)) else EXIT_OK
-
-
-def _write(target: str, data: bytes, out: TextIO) -> None:
-    if target == "-":
-        out.write(data.decode())
-    else:
-        Path(target).write_bytes(data)
-
-
-class _progress:
-    """A rich progress bar on stderr while reading large inputs on a terminal."""
-
-    def __init__(self, paths: list[str]) -> None:
-        self.paths = paths
-        self.bar: Any = None
-        self.tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> Any:
-        total = 0
-        for name in self.paths:
-            try:
-                total += Path(name).stat().st_size if Path(name).is_file() else 0
-            except OSError:
-                continue
-        if not sys.stderr.isatty() or total < _PROGRESS_MIN_BYTES:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
-
-        self.bar = Progress(
-            TextColumn("reading {task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            console=Console(file=sys.stderr),
-            transient=True,
+        terminal.render(
+            report,
+            out,
+            color=None if out.isatty() else False,
+            examples=examples,
         )
-        self.bar.start()
-        return self.update
+    return status
 
-    def update(self, name: str, done: int, total: int | None) -> None:
-        task = self.tasks.get(name)
-        if task is None:
-            task = self.tasks[name] = self.bar.add_task(Path(name).name, total=total)
-        self.bar.update(task, completed=done)
 
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+def _names_an_input(target: str, inputs: list[Any]) -> bool:
+    try:
+        if not os.path.exists(target):
+            return False
+        return any(inp.path is not None and os.path.samefile(target, inp.path) for inp in inputs)
+    except (OSError, ValueError):
+        return False
+
+
+def _status(report: Any, bad_paths: bool, threshold: Severity) -> int:
+    if bad_paths or not report.spans_analysed:
+        return EXIT_USAGE
+    return EXIT_FINDINGS if report.failed(threshold) else EXIT_OK
+
+
+def _tell_problems(report: Any, bad_paths: bool) -> None:
+    """Input problems on stderr too: they matter whatever the report's format."""
+    for error in report.errors:
+        _say(str(error))
+    for rejection in report.rejections:
+        _say(f"{rejection.count} spans rejected: {rejection.reason} (first at {rejection.example})")
+    if not report.spans_analysed:
+        sys.stderr.write("tracehound check: nothing could be analysed (exit status 2)\n")
+    elif bad_paths:
+        sys.stderr.write("tracehound check: a PATH named nothing to read (exit status 2)\n")
+
+
+def _usage(message: str) -> int:
+    _say(message)
+    return EXIT_USAGE
+
+
+def _say(message: str) -> None:
+    """One line on stderr; control characters from the input shown escaped."""
+    from tracehound.doctor.report import printable
+
+    sys.stderr.write(f"tracehound check: {printable(message)}\n")

@@ -58,10 +58,13 @@ WITH links AS (
     WHERE pkind IN ('Client', 'Producer')
       AND (kind IN ('Server', 'Consumer') OR service <> pservice)
     UNION ALL  -- Zipkin: the server shares the client's span ID
+    -- (only the first server of an ID can answer: n clients × n servers made n² rows)
     SELECT c.rid, c.ServiceName, c.SpanKind, c.s, c.e, x.rid, x.ServiceName, x.s
-    FROM th_dups c JOIN th_dups x ON x.TraceId = c.TraceId AND x.SpanId = c.SpanId
-    WHERE x.rid <> c.rid AND c.SpanKind IN ('Client', 'Producer')
-      AND x.SpanKind IN ('Server', 'Consumer')
+    FROM th_dups c JOIN (
+        SELECT * FROM th_dups WHERE SpanKind IN ('Server', 'Consumer')
+        QUALIFY row_number() OVER (PARTITION BY TraceId, SpanId ORDER BY s, rid) = 1
+    ) x ON x.TraceId = c.TraceId AND x.SpanId = c.SpanId
+    WHERE c.SpanKind IN ('Client', 'Producer')
 )
 SELECT * FROM links QUALIFY row_number() OVER (PARTITION BY call ORDER BY xs, answer) = 1;
 CREATE OR REPLACE TEMP TABLE th_learn AS

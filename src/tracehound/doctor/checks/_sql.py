@@ -10,8 +10,15 @@ from tracehound.rules import Finding, get_rule
 
 __all__ = ["ONE_RPC", "PARENTS", "SpanInfo", "finding", "install", "location", "ms", "spans"]
 
+MAX_SHARED_PARENTS = 16
+"""Spans sharing one ID (per service and Shared) a child is joined to as its parent."""
+
 _SETUP = """
-CREATE OR REPLACE MACRO th_attrs(a) AS from_json(a, '[{"key":"VARCHAR","value":"JSON"}]');
+-- an attribute list's well-formed entries (a string key, an object value): an exporter's
+-- `5` or `{"key": "k", "value": 5}` is not an attribute, and no check may trip over it
+CREATE OR REPLACE MACRO th_attrs(a) AS list_filter(
+    from_json(CASE WHEN json_type(a) = 'ARRAY' THEN a END, '[{"key":"VARCHAR","value":"JSON"}]'),
+    lambda x: x.key IS NOT NULL AND json_type(x.value) = 'OBJECT');
 CREATE OR REPLACE MACRO th_str(al, k) AS
     (list_filter(al, lambda x: x.key = k)[1].value) ->> 'stringValue';
 CREATE OR REPLACE VIEW th_spans AS
@@ -30,12 +37,23 @@ QUALIFY count(*) OVER (PARTITION BY TraceId, SpanId) > 1;
 -- The one join of spans to their parents, kept only where a check looks: spans without
 -- a parent, children outside their parent, children of calls, and children whose parent
 -- ID is ambiguous (`amb`, a superset: hashes) so that PARENTS can choose among them.
+-- A parent ID used by many spans is joined to at most MAX_SHARED_PARENTS of them per
+-- service and Shared (L005 compares a child with each of them), or n spans sharing an
+-- ID, each naming it as parent, made n² rows (a 5 MB file: 10 GB).
 CREATE OR REPLACE TEMP TABLE th_link AS
+WITH p AS (
+    SELECT rid, TraceId, SpanId, SpanKind, ServiceName, Shared, s, e FROM th_spans
+    WHERE rid NOT IN (SELECT rid FROM th_dups)
+    UNION ALL
+    SELECT rid, TraceId, SpanId, SpanKind, ServiceName, Shared, s, e FROM th_dups
+    QUALIFY row_number() OVER (PARTITION BY TraceId, SpanId, ServiceName, Shared ORDER BY rid)
+        <= {max_parents}
+)
 SELECT c.rid AS child, c.SpanKind AS kind, c.ServiceName AS service, c.s, c.e,
        c.ParentSpanId = '' AS root, p.rid AS parent, p.SpanKind AS pkind,
        p.ServiceName AS pservice, p.Shared AS pshared, p.s AS ps, p.e AS pe,
        hash(c.TraceId, c.ParentSpanId) IN (SELECT h FROM th_dup_hash) AS amb
-FROM th_spans c LEFT JOIN th_spans p
+FROM th_spans c LEFT JOIN p
   ON p.TraceId = c.TraceId AND p.SpanId = c.ParentSpanId AND p.rid <> c.rid
 WHERE p.rid IS NULL OR amb OR c.s < p.s OR c.e > p.e
    OR p.SpanKind IN ('Client', 'Producer')
@@ -67,7 +85,7 @@ ONE_RPC = """(count_if(SpanKind = 'Client'){over} = 1
 
 def install(store: Store) -> None:
     """Create the helpers the checks query (idempotent)."""
-    store.con.execute(_SETUP)
+    store.con.execute(_SETUP.replace("{max_parents}", str(MAX_SHARED_PARENTS)))
 
 
 class SpanInfo(NamedTuple):

@@ -239,10 +239,14 @@ def python_value(value: Any) -> Any:
             return base64.b64decode(raw)
         except (TypeError, ValueError):
             return raw
-    if kind == "arrayValue":
-        return [python_value(v) for v in (raw or {}).get("values", [])]
-    if kind == "kvlistValue":
+    if kind in ("arrayValue", "kvlistValue"):
+        values = raw.get("values") if isinstance(raw, dict) else None
+        values = values if isinstance(values, list) else []
+        if kind == "arrayValue":
+            return [python_value(v) for v in values]
         return {
-            kv.get("key"): python_value(kv.get("value")) for kv in (raw or {}).get("values", [])
+            kv["key"]: python_value(kv.get("value"))
+            for kv in values
+            if isinstance(kv, dict) and isinstance(kv.get("key"), str)
         }
     return raw

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import Counter
 from collections.abc import Mapping
 
 import orjson
@@ -86,6 +87,18 @@ SELECT TraceId, SpanId, count(*) AS n, list(SpanKind ORDER BY SpanKind) AS kinds
        list(loc ORDER BY loc) AS locs, min(SpanName) AS name
 FROM th_dups GROUP BY TraceId, SpanId HAVING NOT {ONE_RPC.format(over="")} ORDER BY min(loc)
 """
+
+
+MAX_LOCATIONS = 20
+"""Places of the spans sharing an ID listed in an L006 finding (``count`` has them all)."""
+
+
+def _some(names: list[str]) -> str:
+    """``names`` for a message: each once with its count when repeated (``Client ×3``)."""
+    counts = Counter(names)
+    if len(counts) == len(names):
+        return ", ".join(names)
+    return ", ".join(f"{name} ×{k}" if k > 1 else name for name, k in counts.items())
 
 
 def check(store: Store, formats: Mapping[str, str | None] | None = None) -> list[Finding]:
@@ -158,12 +171,13 @@ def check(store: Store, formats: Mapping[str, str | None] | None = None) -> list
             finding(
                 "L006",
                 f"{n} spans of this trace share span ID {span_id} ('{name}'; kinds "
-                f"{', '.join(kinds)}; services {', '.join(services)})",
+                f"{_some(kinds)}; services {_some(services)})",
                 trace_id=trace_id,
                 span_id=span_id,
                 service=services[0] if len(services) == 1 else None,
                 loc=locs[0],
-                details={"count": n, "locations": list(locs)},
+                # the first locations only: thousands of copies of an ID made megabytes
+                details={"count": n, "locations": list(locs[:MAX_LOCATIONS])},
             )
         )
     return findings

@@ -132,11 +132,16 @@ def _header_pairs(attributes: Any) -> list[tuple[str, str]]:
         if not isinstance(key, str) or not key.startswith(PREFIX):
             continue
         name = key[len(PREFIX) :].replace("_", "-")
-        value = item.get("value") or {}
-        if "arrayValue" in value:
-            values = (value["arrayValue"] or {}).get("values") or []
+        value = item.get("value")
+        if not isinstance(value, dict):
+            continue  # not an attribute value (`5`, `null`): nothing was recorded
+        array = value.get("arrayValue")
+        if isinstance(array, dict):
+            values = array.get("values")
             pairs.extend(
-                (name, str(v.get("stringValue", ""))) for v in values if isinstance(v, dict)
+                (name, str(v.get("stringValue", "")))
+                for v in (values if isinstance(values, list) else ())
+                if isinstance(v, dict)
             )
         elif "stringValue" in value:
             pairs.append((name, str(value["stringValue"])))

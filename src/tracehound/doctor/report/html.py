@@ -9,12 +9,11 @@ another trace are both marked C003.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
 from html import escape
-from typing import Any
 
 from tracehound import __version__
 from tracehound.doctor._model import Report
+from tracehound.doctor.report._waterfall_svg import FINDING_COLOUR, svg
 from tracehound.rules import Finding
 
 __all__ = ["render"]
@@ -25,12 +24,10 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #dd
 table{border-collapse:collapse;margin:.5em 0}td,th{padding:.25em .7em;border-bottom:1px solid #eee;
 text-align:left}td.n{text-align:right}.error{color:#b00020}.warning{color:#a86b00}.info{color:#0060a0}
 .fix{color:#555;margin:.2em 0 1em 1em}.muted{color:#777}code{background:#f4f4f4;padding:0 .2em}
-svg text{font:11px system-ui,sans-serif}details{margin:.4em 0}
+svg text{font:11px system-ui,sans-serif}details{margin:.4em 0}svg a text{text-decoration:underline}
+.legend .key{margin-right:1em;white-space:nowrap}.links{margin:.2em 0}
 """
 _PALETTE = ("#4e79a7", "#59a14f", "#9c755f", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#bab0ac")
-_ROW = 18
-_WIDTH = 1100
-_LABEL = 330
 
 
 def render(report: Report, *, examples: int = 20) -> str:
@@ -134,66 +131,68 @@ def _findings(report: Report, examples: int) -> str:
 def _waterfalls(report: Report) -> str:
     if not report.waterfalls:
         return ""
-    colors: dict[str, str] = {}
+    colours: dict[str, str] = {}
     for service in report.services:
-        colors[service] = _PALETTE[len(colors) % len(_PALETTE)]
-    out = ["<h2>Affected traces</h2>"]
+        colours[service] = _PALETTE[len(colours) % len(_PALETTE)]
+    links = _broken_call_links(report)
+    out = ["<h2>Affected traces</h2>", _legend(colours)]
     for trace_id, spans in report.waterfalls.items():
-        out.append(f"<h3>trace <code>{escape(trace_id)}</code></h3>")
-        out.append(_svg(spans, colors))
+        out.append(f"<h3 id={_anchor(trace_id)}>trace <code>{escape(trace_id)}</code></h3>")
+        here = {span: link for (trace, span), link in links.items() if trace == trace_id}
+        notes = []
+        for other, text in dict.fromkeys(here.values()):
+            target = (
+                f"<a href=#{_anchor(other)}>{escape(other)}</a>"
+                if other in report.waterfalls
+                else f"{escape(other)} (not drawn)"
+            )
+            notes.append(f"<li>{escape(text)}: {target}</li>")
+        if notes:
+            out.append(f"<ul class=links>{''.join(notes)}</ul>")
+        drawn = {
+            span: (_anchor(other), f"{text}: {other}")
+            for span, (other, text) in here.items()
+            if other in report.waterfalls
+        }
+        out.append(svg(spans, colours, drawn))
     return "".join(out)
 
 
-def _ordered(spans: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str, Any]]]:
-    """Spans depth-first from each root (or span whose parent is absent), with depth."""
-    ids = {s["span_id"] for s in spans}
-    children: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    tops = []
-    for s in spans:
-        parent = s["parent_span_id"]
-        if parent and parent in ids and parent != s["span_id"]:
-            children[parent].append(s)
-        else:
-            tops.append(s)
-    out: list[tuple[int, Mapping[str, Any]]] = []
-    seen: set[int] = set()
-    stack = [(0, s) for s in reversed(tops)]
-    while stack:
-        depth, span = stack.pop()
-        if id(span) in seen:
+def _anchor(trace_id: str) -> str:
+    """An HTML ``id`` for a trace's waterfall (trace IDs are hex; anything else is escaped)."""
+    return "trace-" + "".join(c if c.isalnum() else f"_{ord(c):x}" for c in trace_id)
+
+
+def _broken_call_links(report: Report) -> dict[tuple[str, str], tuple[str, str]]:
+    """``(trace, span) → (other trace, text)``: each broken call (C003) and the root
+    that answered it in another trace lead to each other."""
+    links: dict[tuple[str, str], tuple[str, str]] = {}
+    for f in report.findings:
+        callee_trace = f.details.get("callee_trace_id") if f.code == "C003" else None
+        if not (f.trace_id and f.span_id and isinstance(callee_trace, str)):
             continue
-        seen.add(id(span))
-        out.append((depth, span))
-        stack.extend((depth + 1, c) for c in reversed(children.get(span["span_id"], [])))
-    return out
-
-
-def _svg(spans: Sequence[Mapping[str, Any]], colors: Mapping[str, str]) -> str:
-    rows = _ordered(spans)
-    start = min(s["start_ns"] for s in spans)
-    end = max(s["start_ns"] + (s["duration_ns"] or 0) for s in spans)
-    scale = (_WIDTH - _LABEL - 10) / max(end - start, 1)
-    height = _ROW * len(rows) + 4
-    parts = [f'<svg width="{_WIDTH}" height="{height}" role="img">']
-    for i, (depth, s) in enumerate(rows):
-        y = i * _ROW + 2
-        x = _LABEL + (s["start_ns"] - start) * scale
-        w = max((s["duration_ns"] or 0) * scale, 2)
-        codes = s.get("codes") or []
-        fill = "#d62728" if codes else colors.get(s["service"], "#888")
-        label = f"{s['service']}: {s['name']}"
-        mark = f" ◀ {' '.join(codes)}" if codes else ""
-        missing = " (no end)" if s["duration_ns"] is None else ""
-        parts.append(
-            f'<text x="{4 + depth * 10}" y="{y + 12}">{escape(label[:48])}</text>'
-            f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{_ROW - 5}" fill="{fill}">'
-            f"<title>{escape(label)} [{escape(s['kind'])}] {escape(s['span_id'])}{missing} "
-            f"{escape(s['location'] or '')}</title></rect>"
-        )
-        if codes or missing:
-            parts.append(
-                f'<text x="{min(x + w + 4, _WIDTH - 90):.1f}" y="{y + 12}" fill="#d62728">'
-                f"{escape((mark + missing).strip())}</text>"
+        callee = f.details.get("callee", "the callee")
+        caller = f.details.get("caller", f.service or "the caller")
+        links[(f.trace_id, f.span_id)] = (callee_trace, f"the call to {callee} was answered in")
+        callee_span = f.details.get("callee_span_id")
+        if isinstance(callee_span, str):
+            links[(callee_trace, callee_span)] = (
+                f.trace_id,
+                f"the request was sent by {caller} in",
             )
-    parts.append("</svg>")
-    return "".join(parts)
+    return links
+
+
+def _legend(colours: dict[str, str]) -> str:
+    def key(colour: str, text: str) -> str:
+        swatch = f'<svg width=12 height=12><rect width=12 height=12 fill="{colour}"/></svg>'
+        return f"<span class=key>{swatch} {text}</span>"
+
+    items = [key(c, escape(service)) for service, c in colours.items()]
+    items.append(key(FINDING_COLOUR, "a span with a finding (◀ its rule codes)"))
+    return (
+        "<p class=legend>" + " ".join(items) + "<br><span class=muted>Bars: each span from "
+        "its start to its end on the trace's time axis, children under their parent, with "
+        "the duration after the bar (<i>no end</i>: exported unfinished). A broken call and the "
+        "root that answered it in another trace link to each other.</span></p>"
+    )

@@ -41,6 +41,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "findings": [f.to_dict() for f in report.findings],
         "edges": [e.to_dict() for e in report.edges],
         "skipped": [s.to_dict() for s in report.skipped],
+        "ignored": dict(sorted(report.ignored.items())),
     }
 
 

@@ -101,7 +101,8 @@ def _location(where: str | None, sources: list[str]) -> dict[str, Any] | None:
         return None
     offset = where[len(source) + 1 :]
     line_text = offset.split(":", 1)[0]
-    region = {"startLine": int(line_text)} if line_text.isdigit() else {"startLine": 1}
+    numbered = line_text.isascii() and line_text.isdigit()  # not "²", which int() refuses
+    region = {"startLine": max(int(line_text), 1)} if numbered else {"startLine": 1}
     physical: dict[str, Any] = {
         "artifactLocation": {"uri": source.replace("\\", "/")},
         "region": region,

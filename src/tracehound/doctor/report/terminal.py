@@ -1,4 +1,9 @@
-"""The terminal report (rich): summary, per-edge table, top findings by rule with the fix."""
+"""The terminal report (rich): summary, per-edge table, top findings by rule with the fix.
+
+Every string from the input (service and span names, messages quoting them,
+file names) is printed as plain text: never read as rich markup, its control
+characters shown escaped so that a trace file cannot drive the terminal.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tracehound.doctor._model import Report
+from tracehound.doctor.report import printable
 from tracehound.rules import Finding, Severity
 
 __all__ = ["EXAMPLES_PER_RULE", "render"]
@@ -19,9 +25,14 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO:
 
 
 def render(
-    report: Report, out: TextIO, *, color: bool | None = None, width: int | None = None
+    report: Report,
+    out: TextIO,
+    *,
+    color: bool | None = None,
+    width: int | None = None,
+    examples: int | None = EXAMPLES_PER_RULE,
 ) -> None:
-    """Write the report for people to ``out``."""
+    """Write the report for people to ``out``: ``examples`` findings per rule (``None``: all)."""
     console = Console(
         file=out,
         force_terminal=color,
@@ -33,9 +44,17 @@ def render(
     _summary(console, report)
     _problems_with_input(console, report)
     _edges(console, report)
-    _findings(console, report)
+    _findings(console, report, examples)
     for skipped in report.skipped:
-        console.print(f"[dim]skipped {skipped.family}: {skipped.reason}[/dim]")
+        console.print(_text(f"skipped {skipped.family}: {skipped.reason}", "dim"))
+    if report.ignored:
+        left_out = ", ".join(f"{code} ({n})" for code, n in sorted(report.ignored.items()))
+        console.print(_text(f"ignored on request (findings left out): {left_out}", "dim"))
+
+
+def _text(text: str, style: str = "") -> Text:
+    """``text`` as rich `Text` (never markup), with control characters escaped."""
+    return Text(printable(text), style=style)
 
 
 def _summary(console: Console, report: Report) -> None:
@@ -46,7 +65,9 @@ def _summary(console: Console, report: Report) -> None:
     table.add_column(style="bold")
     table.add_column()
     formats = sorted({i.format for i in report.inputs if i.format})
-    table.add_row("inputs", f"{len(report.inputs)} ({', '.join(formats) or 'nothing readable'})")
+    table.add_row(
+        "inputs", _text(f"{len(report.inputs)} ({', '.join(formats) or 'nothing readable'})")
+    )
     table.add_row(
         "spans",
         f"{report.spans_read} read = {report.spans_analysed} analysed + "
@@ -68,14 +89,15 @@ def _summary(console: Console, report: Report) -> None:
 def _problems_with_input(console: Console, report: Report) -> None:
     if not report.errors and not report.rejections:
         return
-    console.print("[bold red]Input problems[/bold red]")
+    console.print(_text("Input problems", "bold red"))
     for error in report.errors:
-        console.print(f"  {error}", markup=False)
+        console.print(_text(f"  {error}"))
     for rejection in report.rejections:
         console.print(
-            f"  {rejection.count} spans rejected: {rejection.reason} (first at "
-            f"{rejection.example})",
-            markup=False,
+            _text(
+                f"  {rejection.count} spans rejected: {rejection.reason} (first at "
+                f"{rejection.example})"
+            )
         )
     console.print()
 
@@ -98,12 +120,12 @@ def _edges(console: Console, report: Report) -> None:
         arrow = "→" if edge.kind == "request" else "⇢"
         seen = edge.callee_seen
         table.add_row(
-            Text(f"{edge.caller} {arrow} {edge.callee}" + ("" if seen else " *")),
+            _text(f"{edge.caller} {arrow} {edge.callee}" + ("" if seen else " *")),
             str(edge.calls),
             str(edge.continued) if seen else "-",
             Text(str(edge.broken), style=style or "") if seen else "-",
             f"{edge.break_rate:.1%}" if seen else "-",
-            ", ".join(edge.formats) or "-",
+            _text(", ".join(edge.formats) or "-"),
         )
     console.print(table)
     if not all(edge.callee_seen for edge in report.edges):
@@ -114,12 +136,15 @@ def _edges(console: Console, report: Report) -> None:
         )
     for edge in report.edges:
         if edge.cause:
-            console.print(f"  [bold]{edge.caller} → {edge.callee}[/bold]: {edge.cause}")
-            console.print(f"    fix: {edge.fix}", markup=False)
+            line = Text()
+            line.append(printable(f"  {edge.caller} → {edge.callee}"), style="bold")
+            line.append(printable(f": {edge.cause}"))
+            console.print(line)
+            console.print(_text(f"    fix: {edge.fix}"))
     console.print()
 
 
-def _findings(console: Console, report: Report) -> None:
+def _findings(console: Console, report: Report, examples: int | None) -> None:
     groups: dict[str, list[Finding]] = defaultdict(list)
     for f in report.findings:
         groups[f.code].append(f)
@@ -135,16 +160,16 @@ def _findings(console: Console, report: Report) -> None:
                 f" ({rule.severity}) × {len(items)}: {rule.summary}",
             )
         )
-        for f in items[:EXAMPLES_PER_RULE]:
+        shown = items if examples is None else items[:examples]
+        for f in shown:
             where = f" [{f.location}]" if f.location else ""
-            console.print(f"    {f.message}{where}", markup=False)
-        if len(items) > EXAMPLES_PER_RULE:
-            console.print(f"    … and {len(items) - EXAMPLES_PER_RULE} more")
-        console.print(f"  fix: {rule.fix}", markup=False, style="dim")
+            console.print(_text(f"    {f.message}{where}"))
+        if len(items) > len(shown):
+            console.print(f"    … and {len(items) - len(shown)} more (--all lists them)")
+        console.print(_text(f"  fix: {rule.fix}", "dim"))
         console.print()
 
 
-def _no_findings(report: Report) -> str:
-    text = report.no_findings_text()
+def _no_findings(report: Report) -> Text:
     colour = "green" if report.spans_analysed and not report.has_input_errors else "yellow"
-    return f"[{colour}]{text}[/{colour}]"
+    return _text(report.no_findings_text(), colour)

@@ -7,12 +7,11 @@ what it could not read as `InputError`s naming the input and the position.
 
 from __future__ import annotations
 
-import glob
 import gzip
 import io
 import sys
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,14 +20,20 @@ import orjson
 
 from tracehound.doctor._model import InputError
 from tracehound.doctor.sources._detect import EXPECTED, SourceFormat, detect, reader_for, sniff_json
+from tracehound.doctor.sources._expand import TRACE_SUFFIXES, display_name, expand_inputs
 from tracehound.doctor.sources._rows import Document
 from tracehound.doctor.sources._salvage import salvage
 from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
 
-__all__ = ["Input", "ReadResult", "SourceFormat", "expand_inputs", "read_input"]
-
-TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".pb", ".binpb", ".protobuf", ".otlp")
-"""File name endings a directory is searched for (each also with ``.gz``)."""
+__all__ = [
+    "TRACE_SUFFIXES",
+    "Input",
+    "ReadResult",
+    "SourceFormat",
+    "display_name",
+    "expand_inputs",
+    "read_input",
+]
 
 LINES_BLOCK = 16 << 20
 """Bytes of OTLP/JSON lines handed to the store at once (see `Store.add_lines`)."""
@@ -86,39 +91,6 @@ class ReadResult:
             self._dropped = 0
 
 
-def expand_inputs(args: Sequence[str]) -> tuple[list[Input], list[InputError]]:
-    """Files, directories (searched for trace files), globs and ``-`` (stdin) as inputs."""
-    inputs: list[Input] = []
-    errors: list[InputError] = []
-    for arg in args:
-        if arg == "-":
-            inputs.append(Input("<stdin>", None))
-            continue
-        path = Path(arg)
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and p.name.lower().removesuffix(".gz").endswith(TRACE_SUFFIXES)
-            )
-            if not found:
-                errors.append(InputError(arg, None, "directory holds no trace files"))
-            inputs.extend(Input(str(p), p) for p in found)
-        elif path.exists():
-            inputs.append(Input(arg, path))
-        elif any(c in arg for c in "*?["):
-            matches = sorted(glob.glob(arg, recursive=True))
-            files = [Path(m) for m in matches if Path(m).is_file()]
-            if not files:
-                errors.append(InputError(arg, None, "no file matches this pattern"))
-            inputs.extend(Input(str(p), p) for p in files)
-        else:
-            errors.append(InputError(arg, None, "no such file or directory"))
-    return inputs, errors
-
-
 def read_input(
     inp: Input,
     source: int,
@@ -136,6 +108,9 @@ def read_input(
     to Python are read then, after the rows the next input gave DuckDB.
     """
     result = ReadResult()
+    if inp.path is None and sys.stdin is None:
+        result.error(inp.name, None, "standard input is closed")
+        return result
     try:
         raw: BinaryIO = open(inp.path, "rb") if inp.path else sys.stdin.buffer  # noqa: SIM115
     except OSError as exc:
