@@ -19,6 +19,7 @@ import os
 from collections.abc import Sequence
 
 from tracehound.doctor._model import (
+    DuplicateInput,
     Edge,
     InputError,
     InputSummary,
@@ -33,6 +34,7 @@ from tracehound.doctor.sources import (
     SourceFormat,
     expand_inputs,
     read_input,
+    without_duplicates,
 )
 from tracehound.doctor.store import LoadError, Store
 
@@ -41,6 +43,7 @@ READ_AHEAD = 4
 loaded in 4.1 s, 4 ahead in 3.2-3.5 s, all of them ahead in 3.3 s; none: 5.4 s)."""
 
 __all__ = [
+    "DuplicateInput",
     "Edge",
     "InputError",
     "InputSummary",
@@ -69,7 +72,8 @@ def load(
     """
     forced = SourceFormat.parse(source_format) if isinstance(source_format, str) else source_format
     inputs, errors = expand_inputs(paths)
-    report = Report(errors=list(errors))
+    inputs, duplicates = without_duplicates(inputs)
+    report = Report(errors=list(errors), duplicates=duplicates)
     store = Store(db)
     collecting = gc.isenabled()
     gc.disable()  # parsed documents hold no cycles; collection would only cost time
@@ -99,6 +103,13 @@ def load(
         for reason, count, example in store.query(
             """SELECT Reason, count(*), arg_min(Source || ':' || "Offset", rowid)
                FROM rejected GROUP BY Reason ORDER BY count(*) DESC, Reason"""
+        )
+    ]
+    report.normalised = [
+        Rejection(reason, int(count), example)
+        for reason, count, example in store.query(
+            """SELECT Reason, count(*), arg_min(Source || ':' || "Offset", rowid)
+               FROM normalised GROUP BY Reason ORDER BY count(*) DESC, Reason"""
         )
     ]
     report.spans_read = report.spans_analysed + report.spans_rejected

@@ -170,14 +170,16 @@ def _ordered(spans: Sequence[Mapping[str, Any]]) -> list[tuple[int, Mapping[str,
 
 def _svg(spans: Sequence[Mapping[str, Any]], colors: Mapping[str, str]) -> str:
     rows = _ordered(spans)
-    start = min(s["start_ns"] for s in spans)
-    end = max(s["start_ns"] + (s["duration_ns"] or 0) for s in spans)
+    # a span without a start time (Zipkin allows it) is drawn at the trace's start
+    timed = [s for s in spans if s["start_ns"] is not None] or [{"start_ns": 0, "duration_ns": 0}]
+    start = min(s["start_ns"] for s in timed)
+    end = max(s["start_ns"] + (s["duration_ns"] or 0) for s in timed)
     scale = (_WIDTH - _LABEL - 10) / max(end - start, 1)
     height = _ROW * len(rows) + 4
     parts = [f'<svg width="{_WIDTH}" height="{height}" role="img">']
     for i, (depth, s) in enumerate(rows):
         y = i * _ROW + 2
-        x = _LABEL + (s["start_ns"] - start) * scale
+        x = _LABEL + ((s["start_ns"] if s["start_ns"] is not None else start) - start) * scale
         w = max((s["duration_ns"] or 0) * scale, 2)
         codes = s.get("codes") or []
         fill = "#d62728" if codes else colors.get(s["service"], "#888")
