@@ -106,6 +106,8 @@ SELECT *,
     END AS Reason,
     CASE WHEN leftover IS NULL AND bad IS NULL THEN list_filter([
         CASE
+            WHEN start_ns IS NULL AND try_cast(start_raw AS DOUBLE) IS NOT NULL
+                THEN '{IMPLAUSIBLE_START}'
             WHEN start_ns IS NULL AND coalesce(start_raw, '') NOT IN ('', '0')
                 THEN 'start time is not a number (kept; its times are unknown)'
             WHEN start_ns IS NULL OR start_ns = 0

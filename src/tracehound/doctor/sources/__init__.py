@@ -276,6 +276,8 @@ def _read_stream(
         _read_line(inp, 1, first, source, sink, forced, result, values)
         number, prefix = 2, pending
         to_duckdb = hasattr(sink, "add_lines") and _is_plain_otlp(pending, forced)
+        if to_duckdb and result.format is None:
+            result.format = SourceFormat.OTLP_JSON.value
     if to_duckdb:
         # the rest goes to DuckDB unparsed (see doctor/_otlp_lines.py); the lines it
         # finds irregular come back for the line-by-line reading below

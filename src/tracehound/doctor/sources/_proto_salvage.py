@@ -21,6 +21,8 @@ class _Field(NamedTuple):
     number: int
     payload: bytes
     start: int
+    cut: bool = False
+    """The input ends inside the payload: what decodes of it must not pass for whole."""
 
 
 def salvage_request(data: bytes, request_type: Any) -> tuple[Any, list[tuple[str, str]], int]:
@@ -35,6 +37,8 @@ def salvage_request(data: bytes, request_type: Any) -> tuple[Any, list[tuple[str
     entries = [f for f in fields if f.number == 1]
     for ri, entry in enumerate(entries):
         try:
+            if entry.cut:
+                raise ValueError("cut off")
             rs = ResourceSpans.FromString(entry.payload)
         except Exception:
             first_problem = min(first_problem, entry.start)
@@ -57,6 +61,8 @@ def _resource_spans(data: bytes, where: str, lost: list[tuple[str, str]]) -> Any
                 rs.resource.CopyFrom(Resource.FromString(field.payload))
         elif field.number == 2:
             try:
+                if field.cut:
+                    raise ValueError("cut off")
                 ss = ScopeSpans.FromString(field.payload)
             except Exception:
                 ss = _scope_spans(field.payload, f"{where}.scopeSpans[{si}]", lost)
@@ -78,9 +84,13 @@ def _scope_spans(data: bytes, where: str, lost: list[tuple[str, str]]) -> Any:
                 ss.scope.CopyFrom(InstrumentationScope.FromString(field.payload))
         elif field.number == 2:
             try:
-                ss.spans.add().CopyFrom(Span.FromString(field.payload))
+                if field.cut:
+                    raise ValueError("cut off")
+                span = Span.FromString(field.payload)
             except Exception:
                 lost.append((f"{where}.spans[{k}]", "span cut off or corrupt (protobuf)"))
+            else:
+                ss.spans.add().CopyFrom(span)
             k += 1
     return ss
 
@@ -110,7 +120,7 @@ def _fields(data: bytes) -> tuple[list[_Field], int | None]:
             if length is None:
                 return fields, start
             if pos + length > size:  # cut off: what there is of it
-                fields.append(_Field(key >> 3, data[pos:], start))
+                fields.append(_Field(key >> 3, data[pos:], start, cut=True))
                 return fields, start
             fields.append(_Field(key >> 3, data[pos : pos + length], start))
             pos += length

@@ -125,7 +125,7 @@ def micros_to_nanos(value: Any) -> int | str | None:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        if not math.isfinite(value):
+        if not math.isfinite(value * 1000):
             return str(value)
         value = round(value * 1000)
     elif isinstance(value, int):
