@@ -16,7 +16,7 @@ import io
 import os
 import sys
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,6 +33,8 @@ from tracehound.doctor.sources._detect import (
     unwrap,
 )
 from tracehound.doctor.sources._documents import json_values
+from tracehound.doctor.sources._lines import TooLarge, line_blocks, lines, too_large
+from tracehound.doctor.sources._lines import line as next_line
 from tracehound.doctor.sources._rows import Document
 from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
 
@@ -162,10 +164,6 @@ def without_duplicates(inputs: Sequence[Input]) -> tuple[list[Input], list[Dupli
     return kept, duplicates
 
 
-class _TooLarge(Exception):
-    """A document, protobuf input or line over `MAX_DOCUMENT` bytes."""
-
-
 def read_input(
     inp: Input,
     source: int,
@@ -192,7 +190,7 @@ def read_input(
         _read_stream(inp, raw, source, sink, forced, progress, result)
     except (OSError, EOFError, zlib.error) as exc:
         result.error(inp.name, None, f"read failed: {exc}")
-    except _TooLarge as exc:
+    except TooLarge as exc:
         result.error(inp.name, None, str(exc))
     finally:
         if inp.path:
@@ -243,7 +241,7 @@ def _read_stream(
         if progress is not None:
             progress(inp.name, done, total)
 
-    first = _line(stream, 1)
+    first = next_line(stream, 1, MAX_DOCUMENT)
     values = list(json_values(first))
     clean = len(values) == 1 and values[0].error is None
     pending = b""  # lines read ahead, not yet handled: they start at line 2
@@ -251,14 +249,14 @@ def _read_stream(
         # line 1 alone is not JSON: a document written over several lines, or JSON
         # lines with a bad first line -- the next line that is not blank tells
         while True:
-            line = _line(stream, 2)
+            line = next_line(stream, 2, MAX_DOCUMENT)
             pending += line
             if not line or not line.isspace():
                 break
         if not _is_trace_line(line, forced):
             data = first + pending + stream.read(MAX_DOCUMENT + 1 - len(first) - len(pending))
             if len(data) > MAX_DOCUMENT:
-                raise _TooLarge(_too_large("one JSON document", None))
+                raise TooLarge(too_large("one JSON document", None, MAX_DOCUMENT))
             _read_document(inp, data, source, sink, forced, result)
             report(total or 0)
             return
@@ -282,49 +280,22 @@ def _read_stream(
         # the rest goes to DuckDB unparsed (see doctor/_otlp_lines.py); the lines it
         # finds irregular come back for the line-by-line reading below
         try:
-            for block, size in _line_blocks(stream, prefix):
+            for block, size in line_blocks(stream, prefix, LINES_BLOCK, MAX_DOCUMENT):
                 number += sink.add_lines(source, number, block, size)
                 report(raw.tell() if inp.path else 0)
-        except (OSError, EOFError, zlib.error, _TooLarge):
+        except (OSError, EOFError, zlib.error, TooLarge):
             _drain_lines(inp, source, sink, forced, result)  # what came before counts
             raise
         result._pending = lambda: _drain_lines(inp, source, sink, forced, result)
         report(total or 0)
         return
-    for at, line in enumerate(_lines(stream, prefix, number), number):
+    for at, line in enumerate(lines(stream, prefix, number, MAX_DOCUMENT), number):
         if line.isspace():
             continue
         _read_line(inp, at, line, source, sink, forced, result)
         if at % 64 == 0:
             report(raw.tell() if inp.path else 0)
     report(total or 0)
-
-
-def _too_large(what: str, line: int | None) -> str:
-    where = f" (line {line})" if line is not None else ""
-    return (
-        f"{what}{where} is larger than {MAX_DOCUMENT >> 20} MB, the most read whole; "
-        "not read (split it, or export JSON lines)"
-    )
-
-
-def _line(stream: Any, number: int) -> bytes:
-    """The next line of ``stream`` (``b""`` at the end), at most `MAX_DOCUMENT` bytes."""
-    line: bytes = stream.readline(MAX_DOCUMENT + 1)
-    if len(line) > MAX_DOCUMENT:
-        raise _TooLarge(_too_large("a line", number))
-    return line
-
-
-def _lines(stream: Any, prefix: bytes, first: int) -> Iterator[bytes]:
-    """The lines of ``prefix`` and then of ``stream``, the first numbered ``first``."""
-    number = first
-    for line in prefix.splitlines(keepends=True):
-        yield line
-        number += 1
-    while line := _line(stream, number):
-        yield line
-        number += 1
 
 
 def _is_trace_line(line: bytes, forced: SourceFormat | None) -> bool:
@@ -359,44 +330,6 @@ def _drain_lines(
     for number, line in leftovers:
         if not line.isspace():
             _read_line(inp, number, line, source, sink, forced, result)
-
-
-def _line_blocks(stream: Any, first: bytes = b"") -> Iterator[tuple[bytearray, int]]:
-    """Blocks of whole lines from ``stream`` (after ``first``), about `LINES_BLOCK` bytes each.
-
-    Yields ``(buffer, size)``: the lines are ``buffer[:size]``, valid until the
-    next block.  One buffer is filled again and again: a new 16 MB object per
-    block cost a copy and thousands of page faults each time.  It is filled
-    one read at a time (``readinto1``), so that a read error (a cut-off gzip
-    file) loses nothing before it: the whole lines read so far come first.
-    A line longer than `MAX_DOCUMENT` raises `_TooLarge` after the lines before it.
-    """
-    buffer = bytearray(max(LINES_BLOCK, 2 * len(first)))
-    buffer[: len(first)] = first
-    filled = len(first)
-    while True:
-        if filled == len(buffer):  # one line longer than the buffer
-            if filled > MAX_DOCUMENT:
-                raise _TooLarge(_too_large("a line", None))
-            buffer.extend(bytes(len(buffer)))
-        try:
-            with memoryview(buffer) as view:
-                read = stream.readinto1(view[filled:])
-        except BaseException:
-            end = buffer.rfind(b"\n", 0, filled) + 1
-            if end:
-                yield buffer, end
-            raise
-        filled += read
-        if read and filled < len(buffer):
-            continue  # fill the block first
-        end = filled if not read else buffer.rfind(b"\n", 0, filled) + 1
-        if end:
-            yield buffer, end
-            buffer[: filled - end] = buffer[end:filled]
-            filled -= end
-        if not read:
-            return
 
 
 def _read_line(
@@ -498,7 +431,7 @@ def _read_proto(
         return
     data = stream.read(MAX_DOCUMENT + 1)
     if len(data) > MAX_DOCUMENT:
-        raise _TooLarge(_too_large("a protobuf input", None))
+        raise TooLarge(too_large("a protobuf input", None, MAX_DOCUMENT))
     errors: list[tuple[str, str]] = []
     try:
         result.spans += read_bytes(data, source, sink, errors)
