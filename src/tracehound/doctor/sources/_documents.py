@@ -48,12 +48,16 @@ def json_values(data: bytes | bytearray) -> Iterator[Parsed]:
         try:
             value = orjson.loads(view[pos:])
         except orjson.JSONDecodeError as exc:
-            at = pos + exc.pos
+            at = pos + _byte_offset(view, pos, exc.pos)
             if exc.msg == _TRAILING:
-                value = orjson.loads(view[pos:at])  # the complete value before the rest
-                yield Parsed(value, pos)
-                pos = _skip_white(data, at)
-                continue
+                try:
+                    value = orjson.loads(view[pos:at])  # the complete value before the rest
+                except orjson.JSONDecodeError:
+                    pass  # not where the value ends after all: a plain syntax error
+                else:
+                    yield Parsed(value, pos)
+                    pos = _skip_white(data, at)
+                    continue
             if "UTF-8" in exc.msg and not repaired:
                 fixed = repair_utf8(view[pos:])
                 if fixed is not None:
@@ -68,7 +72,7 @@ def json_values(data: bytes | bytearray) -> Iterator[Parsed]:
                     data = bytes(data[:pos]) + text
                     view = memoryview(data)
                     continue
-            kept = salvage(bytes(view[pos:]), exc.pos)
+            kept = salvage(bytes(view[pos:]), at - pos)
             if kept is None:
                 what = "nothing could be kept" if pos == 0 else "the rest is not read"
                 yield Parsed(None, pos, error=f"invalid JSON ({exc.msg}); {what}", error_at=at)
@@ -82,6 +86,15 @@ def json_values(data: bytes | bytearray) -> Iterator[Parsed]:
             return
         yield Parsed(value, pos)
         return
+
+
+def _byte_offset(view: memoryview, start: int, chars: int) -> int:
+    """The byte offset, from ``start``, of the ``chars``-th character (orjson counts
+    an error's position in characters; the text before it is valid UTF-8)."""
+    head = bytes(view[start : start + 4 * chars])
+    if head.isascii():
+        return min(chars, len(head))
+    return len(head.decode("utf-8", "ignore")[:chars].encode("utf-8"))
 
 
 def _skip_white(data: bytes | bytearray, pos: int) -> int:
