@@ -180,3 +180,36 @@ def test_the_same_file_given_twice_is_read_once(tmp_path: Path) -> None:
         (str(copy), str(copy)),
     ]
     assert not [f for f in report.findings if f.code == "L006"]
+
+
+def _snake(value: object) -> object:
+    """A camelCase OTLP/JSON value with the proto's own field names, as protojson with
+    ``OrigName`` (Tempo's and Grafana's older writers) spells them."""
+    if isinstance(value, dict):
+        return {
+            "".join("_" + c.lower() if c.isupper() else c for c in k): _snake(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_snake(v) for v in value]
+    return value
+
+
+def test_otlp_with_the_protos_snake_case_names(tmp_path: Path) -> None:
+    original = corpus("jaeger/otel_traces_01.json")
+    snake = _snake(json.loads(Path(original).read_text()))
+    columns = "TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, SpanAttributes"
+    for name, data in (
+        ("snake.json", json.dumps(snake, indent=2)),
+        ("snake.jsonl", json.dumps(snake) + "\n"),
+    ):
+        path = tmp_path / name
+        path.write_text(data)
+        assert table(str(path), columns) == table(original, columns), name
+
+
+def test_an_api_error_answer_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "error.json"
+    path.write_text('{"error": {"httpCode": 404, "message": "trace not found"}}')
+    (error,) = check_paths([str(path)]).errors
+    assert error.message == "an error response, not traces: trace not found"

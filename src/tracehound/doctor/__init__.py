@@ -4,8 +4,9 @@
     report = check_paths(["traces/"])
     for edge in report.edges: ...
 
-`check_paths` reads OTLP/JSON, OTLP protobuf, Jaeger and Zipkin v2 exports
-(files, directories, globs, ``-`` for stdin; gzip or not) into a DuckDB span
+`check_paths` reads OTLP/JSON, OTLP protobuf, Jaeger and Zipkin v2 exports, the
+Jaeger API v3 and Tempo answers that wrap them and the OTel SDK console exporter's
+output (files, directories, globs, ``-`` for stdin; gzip or not) into a DuckDB span
 table, runs every check over it and returns a `Report`.  Bad input never
 raises: it becomes `Report.errors` (unreadable parts, with file and position)
 or `Report.rejections` (spans left out, with the reason), and

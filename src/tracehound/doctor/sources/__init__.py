@@ -244,7 +244,7 @@ def _read_stream(
     first = next_line(stream, 1, MAX_DOCUMENT)
     values = list(json_values(first))
     clean = len(values) == 1 and values[0].error is None
-    pending = b""  # lines read ahead, not yet handled: they start at line 2
+    pending = bytearray()  # lines read ahead, not yet handled: they start at line 2
     if not clean and first.lstrip()[:1] in (b"{", b"["):
         # line 1 alone is not JSON: a document written over several lines, or JSON
         # lines with a bad first line -- the next line that is not blank tells
@@ -254,10 +254,9 @@ def _read_stream(
             if not line or not line.isspace():
                 break
         if not _is_trace_line(line, forced):
-            data = first + pending + stream.read(MAX_DOCUMENT + 1 - len(first) - len(pending))
-            if len(data) > MAX_DOCUMENT:
-                raise TooLarge(too_large("one JSON document", None, MAX_DOCUMENT))
-            _read_document(inp, data, source, sink, forced, result)
+            first += pending
+            del pending
+            _read_document(inp, _rest(stream, first), source, sink, forced, result)
             report(total or 0)
             return
     to_duckdb = (
@@ -298,7 +297,17 @@ def _read_stream(
     report(total or 0)
 
 
-def _is_trace_line(line: bytes, forced: SourceFormat | None) -> bool:
+def _rest(stream: Any, data: bytearray) -> bytearray:
+    """``data`` followed by the rest of ``stream``, refused over `MAX_DOCUMENT` bytes
+    (read a megabyte at a time: one copy of the document in memory, not two)."""
+    while chunk := stream.read(1 << 20):
+        data += chunk
+        if len(data) > MAX_DOCUMENT:
+            raise TooLarge(too_large("one JSON document", None, MAX_DOCUMENT))
+    return data
+
+
+def _is_trace_line(line: bytes | bytearray, forced: SourceFormat | None) -> bool:
     """Whether ``line`` on its own is a trace export (so its input is JSON lines)."""
     values = list(json_values(line)) if line.strip() else []
     if len(values) != 1 or values[0].error is not None:
@@ -306,7 +315,7 @@ def _is_trace_line(line: bytes, forced: SourceFormat | None) -> bool:
     return forced is not None or detect(unwrap(values[0].value)[0]) is not None
 
 
-def _is_plain_otlp(lines: bytes, forced: SourceFormat | None) -> bool:
+def _is_plain_otlp(lines: bytes | bytearray, forced: SourceFormat | None) -> bool:
     """Whether the lines read ahead start with a plain OTLP/JSON request (DuckDB reads those)."""
     line = lines.lstrip().split(b"\n", 1)[0]
     values = list(json_values(line)) if line else []
@@ -335,7 +344,7 @@ def _drain_lines(
 def _read_line(
     inp: Input,
     number: int,
-    line: bytes,
+    line: bytes | bytearray,
     source: int,
     sink: Any,
     forced: SourceFormat | None,
@@ -357,7 +366,7 @@ def _read_line(
 
 def _read_document(
     inp: Input,
-    data: bytes,
+    data: bytes | bytearray,
     source: int,
     sink: Any,
     forced: SourceFormat | None,
@@ -375,7 +384,7 @@ def _read_document(
             _handle(inp, parsed.value, line, source, sink, forced, result)
 
 
-def _line_col(data: bytes, at: int, *, column: bool = True) -> Any:
+def _line_col(data: bytes | bytearray, at: int, *, column: bool = True) -> Any:
     """``"line:column"`` (1-based) of byte ``at`` of ``data``, or the line number alone."""
     line = data.count(b"\n", 0, at) + 1
     if not column:

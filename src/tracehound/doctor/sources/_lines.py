@@ -24,15 +24,22 @@ def too_large(what: str, line: int | None, limit: int) -> str:
     )
 
 
-def line(stream: Any, number: int, limit: int) -> bytes:
-    """The next line of ``stream`` (``b""`` at the end), at most ``limit`` bytes."""
-    text: bytes = stream.readline(limit + 1)
-    if len(text) > limit:
-        raise TooLarge(too_large("a line", number, limit))
+def line(stream: Any, number: int, limit: int) -> bytearray:
+    """The next line of ``stream`` (empty at the end), at most ``limit`` bytes; read a
+    megabyte at a time, so that a long line is in memory once, not twice."""
+    text = bytearray()
+    while part := stream.readline(1 << 20):
+        text += part
+        if len(text) > limit:
+            raise TooLarge(too_large("a line", number, limit))
+        if part.endswith(b"\n"):
+            break
     return text
 
 
-def lines(stream: Any, prefix: bytes, first: int, limit: int) -> Iterator[bytes]:
+def lines(
+    stream: Any, prefix: bytes | bytearray, first: int, limit: int
+) -> Iterator[bytes | bytearray]:
     """The lines of ``prefix`` and then of ``stream``, the first numbered ``first``."""
     number = first
     for text in prefix.splitlines(keepends=True):
@@ -44,7 +51,7 @@ def lines(stream: Any, prefix: bytes, first: int, limit: int) -> Iterator[bytes]
 
 
 def line_blocks(
-    stream: Any, first: bytes, block: int, limit: int
+    stream: Any, first: bytes | bytearray, block: int, limit: int
 ) -> Iterator[tuple[bytearray, int]]:
     """Blocks of whole lines from ``stream`` (after ``first``), about ``block`` bytes each.
 
@@ -62,7 +69,7 @@ def line_blocks(
         if filled == len(buffer):  # one line longer than the buffer
             if filled > limit:
                 raise TooLarge(too_large("a line", None, limit))
-            buffer.extend(bytes(len(buffer)))
+            buffer.extend(bytes(min(len(buffer), limit + 1 - len(buffer))))
         try:
             with memoryview(buffer) as view:
                 read = stream.readinto1(view[filled:])
