@@ -213,3 +213,18 @@ def test_an_api_error_answer_is_named(tmp_path: Path) -> None:
     path.write_text('{"error": {"httpCode": 404, "message": "trace not found"}}')
     (error,) = check_paths([str(path)]).errors
     assert error.message == "an error response, not traces: trace not found"
+
+
+def test_overlapping_inputs_are_analysed_once(tmp_path: Path) -> None:
+    spans = json.loads(Path(real("zipkin/yelp.json")).read_text())
+    first, later = tmp_path / "morning.json", tmp_path / "all-day.json"
+    first.write_text(json.dumps(spans[:10]))
+    later.write_text(json.dumps(spans))  # a later export that includes the first
+    report = check_paths([str(first), str(later)])
+    assert report.spans_read == 26
+    assert (report.spans_analysed, report.spans_rejected) == (16, 10)
+    assert [(d.source, d.same_as, d.spans) for d in report.duplicates] == [
+        (str(later), str(first), 10)
+    ]
+    assert not [f for f in report.findings if f.code == "L006"]
+    assert check_paths([str(later)]).counts() == report.counts()

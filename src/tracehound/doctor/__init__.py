@@ -19,6 +19,7 @@ import gc
 import os
 from collections.abc import Sequence
 
+from tracehound.doctor._copies import drop_copies
 from tracehound.doctor._model import (
     DuplicateInput,
     Edge,
@@ -92,6 +93,8 @@ def load(
         for done in reading:
             _complete(*done, report)
         store.finish()
+        if len(inputs) > 1:
+            report.duplicates.extend(drop_copies(store))
     except BaseException:
         store.close()
         raise

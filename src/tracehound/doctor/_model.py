@@ -52,18 +52,25 @@ class Rejection:
 @dataclass(frozen=True)
 class DuplicateInput:
     """An input named more than once (the same file twice, or a file and a directory
-    holding it): its spans are read once."""
+    holding it), or holding spans another input gave already: they are analysed once."""
 
     source: str
-    """The name it was given again under."""
+    """The name it was given again under (or the input that repeated spans)."""
     same_as: str
-    """The name it was read under."""
+    """The name it was read under (or the input that gave those spans first)."""
+    spans: int | None = None
+    """``None``: the same file; else how many of its spans ``same_as`` had already given."""
 
     def __str__(self) -> str:
-        return f"{self.source}: the same file as {self.same_as}; read once"
+        if self.spans is None:
+            return f"{self.source}: the same file as {self.same_as}; read once"
+        return (
+            f"{self.source}: {self.spans} spans already read from {self.same_as} "
+            "(overlapping inputs); analysed once"
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "same_as": self.same_as}
+        return {"source": self.source, "same_as": self.same_as, "spans": self.spans}
 
 
 @dataclass(frozen=True)
