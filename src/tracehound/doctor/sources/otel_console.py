@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from tracehound.doctor.sources._rows import Document, key_values, service_of, why_not_a_span
+from tracehound.doctor.sources._salvage import TRUNCATED
 
 __all__ = ["looks_like", "read"]
 
@@ -35,7 +36,10 @@ def read(doc: Document) -> int:
     for k, span in enumerate(spans):
         offset = doc.where(f"[{k}]" if isinstance(doc.value, list) else "$")
         if not looks_like(span):
-            doc.sink.reject(why_not_a_span(span), offset)
+            reason = why_not_a_span(span)
+            if isinstance(span, dict) and TRUNCATED not in span:
+                reason = "not a console exporter span (no context with trace_id and span_id)"
+            doc.sink.reject(reason, offset)
             continue
         try:
             doc.sink.rows.append(orjson.dumps(_row(doc, span, offset)))
