@@ -482,9 +482,8 @@ def test_a_chunk_file_that_cannot_be_written_fails_the_load(
     "odd",
     [
         pytest.param(lambda line: line[:-2] + b",}\n", id="trailing comma"),
-        pytest.param(
-            lambda line: line.replace(b'"name":"GET"', b'"name":"a","name":"b"'), id="duplicate key"
-        ),
+        pytest.param(lambda line: line.replace(b'"name":"GET"', b'"name":"a","name":"b"'),
+                     id="duplicate key"),
     ],
 )
 def test_json_python_refuses_is_read_the_same_by_duckdb(

@@ -120,13 +120,10 @@ def test_pairs_with_repeated_names() -> None:
 
 
 def test_b3_single_takes_precedence_over_multi() -> None:
-    inbound = read_headers(
-        {
-            "b3": f"{TID}-{SID}-1",
-            "X-B3-TraceId": OTHER,
-            "X-B3-SpanId": SID,
-        }
-    )
+    inbound = read_headers({
+        "b3": f"{TID}-{SID}-1",
+        "X-B3-TraceId": OTHER, "X-B3-SpanId": SID,
+    })
     assert inbound.context is not None
     assert inbound.context.format is Format.B3
     assert Format.B3MULTI in inbound.formats_seen

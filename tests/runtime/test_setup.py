@@ -142,9 +142,8 @@ def test_mode_off_leaves_attributes_alone(configure: Callable[..., Any]) -> None
 
 def test_bad_attribute_config_is_a_configuration_error() -> None:
     with pytest.raises(tracehound.ConfigurationError, match="A004"):
-        tracehound.configure(
-            span_exporter=None, log_correlation=False, attribute_policy={"actions": {"A004": "fix"}}
-        )
+        tracehound.configure(span_exporter=None, log_correlation=False,
+                             attribute_policy={"actions": {"A004": "fix"}})
 
 
 def test_unknown_otel_propagator_names_the_installed_ones() -> None:
@@ -152,10 +151,8 @@ def test_unknown_otel_propagator_names_the_installed_ones() -> None:
 
     check_otel_propagators({"OTEL_PROPAGATORS": "tracehound,baggage"})
     check_otel_propagators({"OTEL_PROPAGATORS": "none"})
-    with pytest.raises(
-        tracehound.ConfigurationError,
-        match=r"unknown propagator 'w3c'; installed: .*tracecontext.*tracehound",
-    ):
+    with pytest.raises(tracehound.ConfigurationError,
+                       match=r"unknown propagator 'w3c'; installed: .*tracecontext.*tracehound"):
         check_otel_propagators({"OTEL_PROPAGATORS": "tracecontext,w3c"})
 
 
@@ -165,14 +162,8 @@ def test_unknown_otel_propagator_fails_clearly_at_import() -> None:
     import sys
 
     env = {**os.environ, "OTEL_PROPAGATORS": "jaegr"}
-    result = subprocess.run(
-        [sys.executable, "-c", "import tracehound; tracehound.configure"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    result = subprocess.run([sys.executable, "-c", "import tracehound; tracehound.configure"],
+                            capture_output=True, text=True, env=env, timeout=60, check=False)
     assert result.returncode == 1
     assert "ConfigurationError: OTEL_PROPAGATORS: unknown propagator 'jaegr'" in result.stderr
     assert "jaeger" in result.stderr

@@ -81,16 +81,7 @@ def build_edges(store: Store, hops: Hops, evidence: Mapping[int, HeaderEvidence]
             )
         edges.append(
             Edge(
-                caller,
-                callee,
-                kind,
-                calls,
-                continued,
-                broken,
-                formats,
-                cause,
-                fix,
-                trace,
+                caller, callee, kind, calls, continued, broken, formats, cause, fix, trace,
                 callee_seen,
             )
         )
