@@ -228,3 +228,20 @@ def test_overlapping_inputs_are_analysed_once(tmp_path: Path) -> None:
     ]
     assert not [f for f in report.findings if f.code == "L006"]
     assert check_paths([str(later)]).counts() == report.counts()
+
+
+def test_otel_console_output_from_the_sdks_own_documentation() -> None:
+    path = real("opentelemetry-python/django-example-console.out")
+    report = check_paths([path])
+    assert [(i.format, i.spans) for i in report.inputs] == [("otel-console", 1)]
+    (row,) = table(path, "TraceId, SpanId, ParentSpanId, SpanKind, StatusCode, Duration")
+    assert row == (
+        "ed88755c56d95d05a506f5f70e7849b9",
+        "0a94c7a60e0650d5",
+        "3096ef92e621c22d",
+        "Server",
+        "Ok",
+        381_000,
+    )
+    assert report.remote_entries == 1  # its parent is the client's: no orphan
+    assert not [f for f in report.findings if f.code.startswith(("C", "L"))]
