@@ -245,3 +245,16 @@ def test_otel_console_output_from_the_sdks_own_documentation() -> None:
     )
     assert report.remote_entries == 1  # its parent is the client's: no orphan
     assert not [f for f in report.findings if f.code.startswith(("C", "L"))]
+
+
+def test_relative_times_keep_the_structure_and_are_reported() -> None:
+    path = real("jaeger/ui_traceWithOverlappingChildrenLongerThanParent.json")
+    report = check_paths([path])
+    assert (report.spans_read, report.spans_analysed, report.spans_rejected) == (4, 4, 0)
+    assert [(n.reason, n.count) for n in report.normalised] == [(IMPLAUSIBLE_START, 4)]
+    (l011,) = [f for f in report.findings if f.code == "L011"]
+    assert "4 spans" in l011.message and "1970-01-01" in l011.message
+    # relative times still order the spans of one trace: the children outlasting their
+    # parent, which the file is named for, are found
+    assert len([f for f in report.findings if f.code == "L005"]) == 2
+    assert report.traces == 1 and not [f for f in report.findings if f.code == "C001"]
