@@ -258,3 +258,39 @@ def test_relative_times_keep_the_structure_and_are_reported() -> None:
     # parent, which the file is named for, are found
     assert len([f for f in report.findings if f.code == "L005"]) == 2
     assert report.traces == 1 and not [f for f in report.findings if f.code == "C001"]
+
+
+def test_go_stdouttrace_output() -> None:
+    path = real("opentelemetry-go/stdouttrace-expected.out")
+    report = check_paths([path])
+    assert [(i.format, i.spans) for i in report.inputs] == [("otel-go-stdout", 2)]
+    assert (report.spans_analysed, report.errors, report.normalised) == (2, [], [])
+    columns = (
+        "TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, StatusCode, "
+        "StatusMessage, Duration, epoch_ns(\"Timestamp\"), SpanAttributes, ResourceAttributes"
+    )
+    row = table(path, columns)[0]
+    assert row[:10] == (
+        "0102030405060708090a0b0c0d0e0f10",
+        "0102030405060708",
+        "",  # the all-zero parent: a root
+        "key=val",
+        "/foo",
+        "Internal",
+        "Error",
+        "interesting",
+        0,
+        1_710_876_258_215_416_139,  # 20:24:18.215416139+01:00, to the nanosecond
+    )
+    assert json.loads(row[10]) == [
+        {"key": "key", "value": {"stringValue": "value"}},
+        {"key": "double", "value": {"doubleValue": 123.456}},
+    ]
+    assert {"key": "rk1", "value": {"stringValue": "rv11"}} in json.loads(row[11])
+
+
+def test_go_stdouttrace_without_timestamps_is_kept() -> None:
+    report = check_paths([real("opentelemetry-go/stdouttrace-without-timestamps.out")])
+    assert report.spans_analysed == 2
+    assert [(n.reason, n.count) for n in report.normalised] == [(IMPLAUSIBLE_START, 2)]
+    assert [f.code for f in report.findings if f.code == "L011"] == ["L011"]

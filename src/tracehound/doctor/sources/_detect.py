@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from tracehound.doctor.sources import jaeger, otel_console, otlp_json, zipkin
+from tracehound.doctor.sources import jaeger, otel_console, otel_go_stdout, otlp_json, zipkin
 from tracehound.doctor.sources._rows import Reader
 
 __all__ = ["SourceFormat", "detect", "error_response", "reader_for", "sniff_json", "unwrap"]
@@ -19,6 +19,7 @@ class SourceFormat(str, enum.Enum):
     JAEGER = "jaeger"
     ZIPKIN = "zipkin"
     OTEL_CONSOLE = "otel-console"
+    OTEL_GO_STDOUT = "otel-go-stdout"
 
     def __str__(self) -> str:
         return self.value
@@ -38,13 +39,14 @@ _READERS: dict[SourceFormat, Reader] = {
     SourceFormat.JAEGER: jaeger.read,
     SourceFormat.ZIPKIN: zipkin.read,
     SourceFormat.OTEL_CONSOLE: otel_console.read,
+    SourceFormat.OTEL_GO_STDOUT: otel_go_stdout.read,
 }
 
 EXPECTED = (
     'expected OTLP/JSON ({"resourceSpans": ...}, also as Jaeger API v3 {"result": ...} or '
     'Tempo {"batches": [...]}/{"trace": ...}), OTLP protobuf, Jaeger JSON '
-    '({"data": [{"spans": ...}]} or a span array), Zipkin v2 JSON (a span array) or the '
-    "OpenTelemetry SDK console exporter's span objects"
+    '({"data": [{"spans": ...}]} or a span array), Zipkin v2 JSON (a span array), or the '
+    "span objects of the OpenTelemetry Python SDK's console exporter or Go's stdouttrace"
 )
 
 
@@ -58,6 +60,8 @@ def detect(value: Any) -> SourceFormat | None:
         return SourceFormat.ZIPKIN
     if otel_console.looks_like(value):
         return SourceFormat.OTEL_CONSOLE
+    if otel_go_stdout.looks_like(value):
+        return SourceFormat.OTEL_GO_STDOUT
     return None
 
 

@@ -15,7 +15,9 @@ times nanoseconds (numbers or decimal strings).
 
 from __future__ import annotations
 
+import calendar
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,6 +28,7 @@ __all__ = [
     "RowSink",
     "any_value",
     "end_of",
+    "iso_to_nanos",
     "key_values",
     "micros_to_nanos",
     "service_of",
@@ -144,6 +147,37 @@ def end_of(start: int | str | None, duration: int | str | None) -> int | str | N
         return None
     end = start + duration
     return end if end in _INT64 else str(end)
+
+
+_ISO = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9})\d*)?"
+    r"(Z|z|[+-]\d\d:?\d\d)?"
+)
+
+
+def iso_to_nanos(value: Any) -> str | None:
+    """An ISO 8601 / RFC 3339 time (``2024-03-19T20:24:18.215416139+01:00``, up to
+    nanoseconds, UTC without a zone) as Unix nanoseconds in text; other text as it is
+    (the store names it), ``None`` when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return micros_to_nanos(value) if isinstance(value, bool) else str(value)[:64]
+    found = _ISO.fullmatch(value.strip())
+    if found is None:
+        return value[:64]
+    year, month, day, hour, minute, second, fraction, zone = found.groups()
+    try:
+        seconds = calendar.timegm(
+            (int(year), int(month), int(day), int(hour), int(minute), int(second), 0, 0, 0)
+        )
+    except (ValueError, OverflowError):
+        return value[:64]
+    if zone and zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return str(seconds * 10**9 + int((fraction or "0").ljust(9, "0")))
 
 
 Reader = Callable[[Document], int]

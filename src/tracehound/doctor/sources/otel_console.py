@@ -9,17 +9,20 @@ plain JSON objects.  Each object is one span.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
 
-from tracehound.doctor.sources._rows import Document, key_values, service_of, why_not_a_span
+from tracehound.doctor.sources._rows import (
+    Document,
+    iso_to_nanos,
+    key_values,
+    service_of,
+    why_not_a_span,
+)
 from tracehound.doctor.sources._salvage import TRUNCATED
 
 __all__ = ["looks_like", "read"]
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def looks_like(value: Any) -> bool:
@@ -74,7 +77,7 @@ def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
     ]
     events = [
         {
-            "timeUnixNano": _nanos(event.get("timestamp")),
+            "timeUnixNano": iso_to_nanos(event.get("timestamp")),
             "name": _text(event.get("name")) or "",
             "attributes": key_values(_items(event.get("attributes"))),
         }
@@ -88,8 +91,8 @@ def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
         None,
         _text(span.get("name")),
         _text(kind),
-        _nanos(span.get("start_time")),
-        _nanos(span.get("end_time")),
+        iso_to_nanos(span.get("start_time")),
+        iso_to_nanos(span.get("end_time")),
         key_values(_items(span.get("attributes"))),
         events or None,
         links or None,
@@ -107,20 +110,6 @@ def _hex(value: Any) -> str | None:
         return None
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     return text[2:] if text[:2].lower() == "0x" else text
-
-
-def _nanos(value: Any) -> str | None:
-    """An ISO 8601 time (``2024-05-01T10:00:00.123456Z``) as Unix nanoseconds, in text."""
-    if not isinstance(value, str):
-        return None if value is None else _text(value)
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value  # the store names it: not a number
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    delta = when - _EPOCH
-    return str((delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1000)
 
 
 def _text(value: Any) -> str | None:
