@@ -31,6 +31,7 @@ def _seeds() -> dict[str, bytes]:
     files = [
         REAL / "jaeger" / "api_v3_FindTraces_2024.json",
         REAL / "opentelemetry-python" / "console-exporter.out",
+        REAL / "opentelemetry-go" / "stdouttrace-expected.out",
         REAL / "zipkin" / "yelp.json",
         DATA / "collector.otlp.jsonl",
         DATA / "checkout-broken.jaeger.json",
