@@ -329,6 +329,17 @@ _RULES = (
         "`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, sample, or switch off low-value spans "
         "(`TRACEHOUND_DROP_SPANS`).",
     ),
+    Rule(
+        "L011",
+        "implausible-timestamp",
+        _W,
+        "span times outside 1990-2200: relative times, a unit mix-up or a broken clock",
+        "The spans and their parent links are analysed, but their times cannot be placed "
+        "in real time: durations may hold, comparisons with other inputs do not.",
+        "Export absolute Unix-epoch times in the unit the format defines (nanoseconds in "
+        "OTLP, microseconds in Jaeger and Zipkin); check the clock of the host that "
+        "recorded them.",
+    ),
     # -- attributes --------------------------------------------------------
     Rule(
         "A001",

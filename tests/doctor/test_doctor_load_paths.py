@@ -399,9 +399,14 @@ def test_each_input_keeps_what_is_its_own_when_the_next_is_read_meanwhile(
     lines only later: rows, rejections and errors still name their input."""
     monkeypatch.setattr(doctor_module, "READ_AHEAD", ahead)
     paths = []
-    for name, lines in (("a", ODD_LINES), ("b", READABLE_LINES), ("c", ODD_LINES[::-1])):
+    for n, (name, lines) in enumerate(
+        (("a", ODD_LINES), ("b", READABLE_LINES), ("c", ODD_LINES[::-1]))
+    ):
         path = tmp_path / f"{name}.otlp.jsonl"
-        path.write_bytes(b"".join(lines))
+        # traces of their own: the same spans in two inputs would be read once (_copies)
+        data = b"".join(lines).replace(T.encode(), T[:-1].encode() + b"%d" % n)
+        data = data.replace(b'"traceId":"abc"', b'"traceId":"abc%d"' % n)
+        path.write_bytes(data.replace(b"W47/", b"W4%d/" % n))
         paths.append(path)
 
     def read(paths: list[Path]) -> tuple[list[tuple], list[tuple], list[str], list[tuple]]:

@@ -21,10 +21,10 @@ def test_json_report_keeps_its_documented_shape() -> None:
     assert data["schema"] == "tracehound.doctor/1"
     assert set(data) == {
         "schema", "tool", "inputs", "spans", "traces", "services", "remote_entries", "errors",
-        "counts", "findings", "edges", "skipped", "ignored",
+        "counts", "findings", "edges", "skipped", "ignored", "duplicate_inputs",
     }  # fmt: skip
     assert data["ignored"] == {}
-    assert set(data["spans"]) == {"read", "analysed", "rejected", "rejections"}
+    assert set(data["spans"]) == {"read", "analysed", "rejected", "rejections", "normalised"}
     assert data["spans"]["read"] == data["spans"]["analysed"] + data["spans"]["rejected"]
     for finding in data["findings"]:
         assert {"code", "name", "severity", "trace_id", "span_id", "service", "message",

@@ -139,14 +139,12 @@ def test_missing_end_is_kept_missing_and_db_file_is_kept(tmp_path: Path) -> None
     "data",
     [b"", b"a\nb\n", b"abc\ndefghijklmnopqrstuv\nq", b"0123456789\n", b"\n\n\nx", b"x" * 50],
 )
-def test_line_blocks_hold_whole_lines_and_lose_nothing(
-    data: bytes, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_line_blocks_hold_whole_lines_and_lose_nothing(data: bytes) -> None:
     """Blocks end at a newline (a line longer than a block makes the block grow)."""
-    from tracehound.doctor import sources
+    from tracehound.doctor.sources._lines import line_blocks
 
-    monkeypatch.setattr(sources, "LINES_BLOCK", 8)
-    blocks = [bytes(buffer[:size]) for buffer, size in sources._line_blocks(io.BytesIO(data))]
+    stream = io.BytesIO(data)
+    blocks = [bytes(buffer[:size]) for buffer, size in line_blocks(stream, b"", 8, 1 << 20)]
     assert b"".join(blocks) == data
     assert all(block.endswith(b"\n") for block in blocks[:-1])
     assert all(block for block in blocks)

@@ -4,8 +4,9 @@
     report = check_paths(["traces/"])
     for edge in report.edges: ...
 
-`check_paths` reads OTLP/JSON, OTLP protobuf, Jaeger and Zipkin v2 exports
-(files, directories, globs, ``-`` for stdin; gzip or not) into a DuckDB span
+`check_paths` reads OTLP/JSON, OTLP protobuf, Jaeger and Zipkin v2 exports, the
+Jaeger API v3 and Tempo answers that wrap them and the OTel SDK console exporter's
+output (files, directories, globs, ``-`` for stdin; gzip or not) into a DuckDB span
 table, runs every check over it and returns a `Report`.  Bad input never
 raises: it becomes `Report.errors` (unreadable parts, with file and position)
 or `Report.rejections` (spans left out, with the reason), and
@@ -18,8 +19,10 @@ import gc
 import os
 from collections.abc import Collection, Sequence
 
+from tracehound.doctor._copies import drop_copies
 from tracehound.doctor._db_target import check_db_target
 from tracehound.doctor._model import (
+    DuplicateInput,
     Edge,
     InputError,
     InputSummary,
@@ -34,6 +37,7 @@ from tracehound.doctor.sources import (
     SourceFormat,
     expand_inputs,
     read_input,
+    without_duplicates,
 )
 from tracehound.doctor.store import LoadError, Store
 
@@ -42,6 +46,7 @@ READ_AHEAD = 4
 loaded in 4.1 s, 4 ahead in 3.2-3.5 s, all of them ahead in 3.3 s; none: 5.4 s)."""
 
 __all__ = [
+    "DuplicateInput",
     "Edge",
     "Input",
     "InputError",
@@ -75,7 +80,8 @@ def load(
     """
     forced = SourceFormat.parse(source_format) if isinstance(source_format, str) else source_format
     inputs, errors = _inputs(paths)
-    report = Report(errors=list(errors))
+    inputs, duplicates = without_duplicates(inputs)
+    report = Report(errors=list(errors), duplicates=duplicates)
     if db is not None:
         check_db_target(db, inputs)
     store = Store(db)
@@ -98,6 +104,8 @@ def load(
         for done in reading:
             _complete(*done, report)
         store.finish()
+        if len(inputs) > 1:
+            report.duplicates.extend(drop_copies(store))
     except BaseException:
         store.close()
         raise
@@ -110,6 +118,13 @@ def load(
         for reason, count, example in store.query(
             """SELECT Reason, count(*), arg_min(Source || ':' || "Offset", rowid)
                FROM rejected GROUP BY Reason ORDER BY count(*) DESC, Reason"""
+        )
+    ]
+    report.normalised = [
+        Rejection(reason, int(count), example)
+        for reason, count, example in store.query(
+            """SELECT Reason, count(*), arg_min(Source || ':' || "Offset", rowid)
+               FROM normalised GROUP BY Reason ORDER BY count(*) DESC, Reason"""
         )
     ]
     report.spans_read = report.spans_analysed + report.spans_rejected

@@ -62,6 +62,7 @@ def load_chunk(
     try:
         cursor.execute(_load_sql.INSERT.replace("th_chunk", table))
         cursor.execute(_load_sql.REJECT.replace("th_chunk", table))
+        cursor.execute(_load_sql.NOTE.replace("th_chunk", table))
     except BaseException:
         cursor.rollback()
         raise

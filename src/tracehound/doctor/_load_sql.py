@@ -16,10 +16,24 @@ from typing import Any
 
 from tracehound.doctor import _otlp_lines
 
-__all__ = ["INSERT", "REJECT", "SCHEMA", "insert_lines", "nothing_stage", "stage"]
+__all__ = [
+    "IMPLAUSIBLE_END",
+    "IMPLAUSIBLE_START",
+    "INSERT",
+    "NOTE",
+    "REJECT",
+    "SCHEMA",
+    "insert_lines",
+    "nothing_stage",
+    "stage",
+]
 
 _MIN_NS = 631_152_000 * 10**9  # 1990-01-01
 _MAX_NS = 7_258_118_400 * 10**9  # 2200-01-01
+
+IMPLAUSIBLE_START = "implausible start time (outside 1990-2200; kept as written)"
+"""The note on a span whose start time is not a plausible Unix time (see rule L011)."""
+IMPLAUSIBLE_END = "implausible end time (outside 1990-2200; kept as written)"
 
 # Span IDs, parent IDs and offsets are mostly distinct: compressing them (FSST) was
 # a third of the checkpoints' work (11 % of the load's instructions, 50K spans) and
@@ -34,6 +48,9 @@ CREATE OR REPLACE TABLE otel_traces (
     Shared BOOLEAN, Source VARCHAR, "Offset" VARCHAR USING COMPRESSION uncompressed
 );
 CREATE OR REPLACE TABLE rejected (
+    Source VARCHAR, "Offset" VARCHAR, Reason VARCHAR, TraceId VARCHAR, SpanId VARCHAR
+);
+CREATE OR REPLACE TABLE normalised (
     Source VARCHAR, "Offset" VARCHAR, Reason VARCHAR, TraceId VARCHAR, SpanId VARCHAR
 );
 CREATE OR REPLACE TABLE th_scopes (
@@ -52,10 +69,27 @@ CREATE OR REPLACE MACRO th_id(x, width) AS CASE
 END;
 CREATE OR REPLACE MACRO th_ns(x) AS coalesce(
     try_cast(x AS HUGEINT), try_cast(try_cast(x AS DOUBLE) AS HUGEINT));
+CREATE OR REPLACE MACRO th_kind(x) AS CASE
+    WHEN x IS NULL OR x = '' THEN 'Unspecified'
+    WHEN x = '2' THEN 'Server' WHEN x = '3' THEN 'Client' WHEN x = '1' THEN 'Internal'
+    ELSE CASE upper(replace(replace(x, 'SPAN_KIND_', ''), 'span_kind_', ''))
+        WHEN '0' THEN 'Unspecified' WHEN 'UNSPECIFIED' THEN 'Unspecified'
+        WHEN '1' THEN 'Internal' WHEN 'INTERNAL' THEN 'Internal'
+        WHEN '2' THEN 'Server' WHEN 'SERVER' THEN 'Server'
+        WHEN '3' THEN 'Client' WHEN 'CLIENT' THEN 'Client'
+        WHEN '4' THEN 'Producer' WHEN 'PRODUCER' THEN 'Producer'
+        WHEN '5' THEN 'Consumer' WHEN 'CONSUMER' THEN 'Consumer'
+    END
+END;
+-- a time as TIMESTAMP_NS when it fits one (nanoseconds after 1970, before 2262)
+CREATE OR REPLACE MACRO th_ts(ns) AS CASE
+    WHEN ns > 0 AND ns < 9223372036854775807 THEN make_timestamp_ns(ns::BIGINT) END;
 """
 
 # normalised in an inner query: the Reason refers to each value several times,
-# and a select-list alias would be worked out again for every reference
+# and a select-list alias would be worked out again for every reference.
+# A span is rejected only when it cannot be placed in a trace (its IDs); a time
+# or kind that is missing or wrong keeps the span, with a note saying so.
 _NORMALISED = f"""
 SELECT *,
     CASE
@@ -69,18 +103,31 @@ SELECT *,
         WHEN SpanId = repeat('0', 16) THEN 'all-zero span ID'
         WHEN pid_raw IS NOT NULL AND pid_raw <> '' AND pid IS NULL
             THEN 'parent span ID is neither hex nor base64 of 8 bytes'
-        WHEN start_ns IS NULL OR start_ns = 0 THEN 'missing start time'
-        WHEN start_ns NOT BETWEEN {_MIN_NS} AND {_MAX_NS}
-            THEN 'implausible start time (outside 1990-2200; a unit mix-up?)'
-        WHEN end_ns IS NOT NULL AND end_ns <> 0 AND end_ns NOT BETWEEN {_MIN_NS} AND {_MAX_NS}
-            THEN 'implausible end time (outside 1990-2200; a unit mix-up?)'
-    END AS Reason
+    END AS Reason,
+    CASE WHEN leftover IS NULL AND bad IS NULL THEN list_filter([
+        CASE
+            WHEN start_ns IS NULL AND try_cast(start_raw AS DOUBLE) IS NOT NULL
+                THEN '{IMPLAUSIBLE_START}'
+            WHEN start_ns IS NULL AND coalesce(start_raw, '') NOT IN ('', '0')
+                THEN 'start time is not a number (kept; its times are unknown)'
+            WHEN start_ns IS NULL OR start_ns = 0
+                THEN 'missing start time (kept; its times are unknown)'
+            WHEN start_ns NOT BETWEEN {_MIN_NS} AND {_MAX_NS}
+                THEN '{IMPLAUSIBLE_START}'
+        END,
+        CASE
+            WHEN end_ns IS NOT NULL AND end_ns <> 0 AND end_ns NOT BETWEEN {_MIN_NS} AND {_MAX_NS}
+                 AND (start_ns IS NULL OR start_ns BETWEEN {_MIN_NS} AND {_MAX_NS})
+                THEN '{IMPLAUSIBLE_END}'
+        END,
+        CASE WHEN SpanKind IS NULL THEN 'invalid span kind (read as UNSPECIFIED)' END
+    ], lambda x: x IS NOT NULL) END AS Notes
 FROM (
     SELECT
-        tid_raw, sid_raw, pid_raw,
+        tid_raw, sid_raw, pid_raw, start_raw,
         th_id(tid_raw, 32) AS TraceId, th_id(sid_raw, 16) AS SpanId,
         th_id(pid_raw, 16) AS pid,
-        th_ns(start_raw) AS start_ns, th_ns(end_raw) AS end_ns,
+        th_ns(start_raw) AS start_ns, th_ns(end_raw) AS end_ns, th_kind(kind) AS SpanKind,
         state, name, kind, attrs, events, links, code, message, "offset", scope, shared, source,
         service, resource, scope_name, scope_version, bad, line_no, leftover
     FROM ($rows)
@@ -150,24 +197,15 @@ WHERE false
 _INSERT = """
 INSERT INTO otel_traces
 SELECT
-    make_timestamp_ns(c.start_ns::BIGINT), c.TraceId, c.SpanId,
+    th_ts(c.start_ns), c.TraceId, c.SpanId,
     CASE WHEN c.pid IS NULL OR c.pid = repeat('0', 16) THEN '' ELSE c.pid END,
-    c.state, coalesce(c.name, ''),
-    CASE c.kind WHEN '2' THEN 'Server' WHEN '3' THEN 'Client' WHEN '1' THEN 'Internal'
-        WHEN '4' THEN 'Producer' WHEN '5' THEN 'Consumer' ELSE
-    CASE upper(replace(c.kind, 'SPAN_KIND_', ''))
-        WHEN '1' THEN 'Internal' WHEN 'INTERNAL' THEN 'Internal'
-        WHEN '2' THEN 'Server' WHEN 'SERVER' THEN 'Server'
-        WHEN '3' THEN 'Client' WHEN 'CLIENT' THEN 'Client'
-        WHEN '4' THEN 'Producer' WHEN 'PRODUCER' THEN 'Producer'
-        WHEN '5' THEN 'Consumer' WHEN 'CONSUMER' THEN 'Consumer'
-        ELSE 'Unspecified' END END,
+    c.state, coalesce(c.name, ''), coalesce(c.SpanKind, 'Unspecified'),
     coalesce(c.service, s.ServiceName), coalesce(c.resource, s.ResourceAttributes),
     CASE WHEN c.scope IS NULL THEN c.scope_name ELSE s.ScopeName END,
     CASE WHEN c.scope IS NULL THEN c.scope_version ELSE s.ScopeVersion END,
     CASE WHEN starts_with(c.attrs, '[') THEN c.attrs ELSE '[]' END,
-    CASE WHEN c.end_ns IS NULL OR c.end_ns = 0 THEN NULL
-         ELSE (c.end_ns - c.start_ns)::BIGINT END,
+    CASE WHEN c.end_ns IS NULL OR c.end_ns = 0 OR c.start_ns IS NULL OR c.start_ns = 0 THEN NULL
+         ELSE try_cast(c.end_ns - c.start_ns AS BIGINT) END,
     CASE upper(replace(coalesce(c.code, '0'), 'STATUS_CODE_', ''))
         WHEN '1' THEN 'Ok' WHEN 'OK' THEN 'Ok' WHEN '2' THEN 'Error' WHEN 'ERROR' THEN 'Error'
         ELSE 'Unset' END,
@@ -188,7 +226,9 @@ INSERT = _INSERT.replace("$chunk", "th_chunk").replace(
 # span to reject (or odd line, see _otlp_lines.SPANS) fails the statement, and the
 # chunk is staged line by line instead.
 _INSERT_LINES = _INSERT.replace("$chunk", f"({_NORMALISED})").replace(
-    "$where", "CASE WHEN c.Reason IS NULL THEN true ELSE error('a span to reject') END"
+    "$where",
+    "CASE WHEN c.Reason IS NULL AND len(c.Notes) = 0 THEN true "
+    "ELSE error('a span to reject or to note') END",
 )
 
 REJECT = """
@@ -196,6 +236,15 @@ INSERT INTO rejected
 SELECT src.Source, c."offset", c.Reason, c.TraceId, c.SpanId
 FROM th_chunk c JOIN th_sources src ON src.SourceId = c.source
 WHERE c.Reason IS NOT NULL
+"""
+
+NOTE = """
+INSERT INTO normalised
+SELECT Source, "offset", unnest(Notes), TraceId, SpanId FROM (
+    SELECT src.Source, c."offset", c.Notes, c.TraceId, c.SpanId
+    FROM th_chunk c JOIN th_sources src ON src.SourceId = c.source
+    WHERE c.Reason IS NULL AND c.leftover IS NULL AND len(c.Notes) > 0
+)
 """
 
 

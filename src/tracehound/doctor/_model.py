@@ -9,7 +9,15 @@ from typing import Any
 
 from tracehound.rules import Finding, Severity
 
-__all__ = ["Edge", "InputError", "InputSummary", "Rejection", "Report", "SkippedCheck"]
+__all__ = [
+    "DuplicateInput",
+    "Edge",
+    "InputError",
+    "InputSummary",
+    "Rejection",
+    "Report",
+    "SkippedCheck",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,30 @@ class Rejection:
 
     def to_dict(self) -> dict[str, Any]:
         return {"reason": self.reason, "count": self.count, "example": self.example}
+
+
+@dataclass(frozen=True)
+class DuplicateInput:
+    """An input named more than once (the same file twice, or a file and a directory
+    holding it), or holding spans another input gave already: they are analysed once."""
+
+    source: str
+    """The name it was given again under (or the input that repeated spans)."""
+    same_as: str
+    """The name it was read under (or the input that gave those spans first)."""
+    spans: int | None = None
+    """``None``: the same file; else how many of its spans ``same_as`` had already given."""
+
+    def __str__(self) -> str:
+        if self.spans is None:
+            return f"{self.source}: the same file as {self.same_as}; read once"
+        return (
+            f"{self.source}: {self.spans} spans already read from {self.same_as} "
+            "(overlapping inputs); analysed once"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "same_as": self.same_as, "spans": self.spans}
 
 
 @dataclass(frozen=True)
@@ -120,6 +152,10 @@ class Report:
     inputs: list[InputSummary] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    normalised: list[Rejection] = field(default_factory=list)
+    """Spans analysed although part of them was wrong (a missing or implausible time, an
+    invalid kind), by what was wrong: counted in ``spans_analysed``."""
+    duplicates: list[DuplicateInput] = field(default_factory=list)
     spans_read: int = 0
     spans_analysed: int = 0
     traces: int = 0

@@ -134,7 +134,8 @@ WITH l AS MATERIALIZED (
         buffer_size = $size) WITH ORDINALITY
 ), c AS MATERIALIZED (
     SELECT src, n, line, doc.resourceSpans AS rss,
-        {_odd("doc.resourceSpans", "")} OR contains(line, '"trace_id"') AS odd
+        {_odd("doc.resourceSpans", "")} OR contains(line, '"trace_id"')
+            OR contains(line, '_value"') AS odd
     FROM l
     WHERE line IS NOT NULL AND (doc IS NOT NULL OR trim(line) <> '')  -- blank lines
 ), requests AS (

@@ -8,7 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tracehound.doctor._model import Edge, SkippedCheck
-from tracehound.doctor.checks import _sql, attributes, context, lifecycle, propagation
+from tracehound.doctor.checks import (
+    _sql,
+    attributes,
+    context,
+    lifecycle,
+    propagation,
+    timestamps,
+)
 from tracehound.doctor.checks.propagation import HeaderEvidence
 from tracehound.doctor.edges import build_edges
 from tracehound.doctor.store import Store
@@ -43,6 +50,7 @@ def run_checks(store: Store, formats: Mapping[str, str | None] | None = None) ->
             ctx = context.check(store)
             found = list(ctx.findings)
             found.extend(lifecycle.check(store, formats))
+            found.extend(timestamps.check(store))
         except BaseException:
             stop.set()  # no need to wait for the other families
             own.con.interrupt()

@@ -87,6 +87,7 @@ def _summary(console: Console, report: Report) -> None:
 
 
 def _problems_with_input(console: Console, report: Report) -> None:
+    _input_notes(console, report)
     if not report.errors and not report.rejections:
         return
     console.print(_text("Input problems", "bold red"))
@@ -98,6 +99,21 @@ def _problems_with_input(console: Console, report: Report) -> None:
                 f"  {rejection.count} spans rejected: {rejection.reason} (first at "
                 f"{rejection.example})"
             )
+        )
+    console.print()
+
+
+def _input_notes(console: Console, report: Report) -> None:
+    """Spans analysed after a correction, and inputs named twice (read once)."""
+    if not report.normalised and not report.duplicates:
+        return
+    console.print("[bold]Input notes[/bold]")
+    for duplicate in report.duplicates:
+        console.print(f"  {duplicate}", markup=False)
+    for note in report.normalised:
+        console.print(
+            f"  {note.count} spans analysed with {note.reason} (first at {note.example})",
+            markup=False,
         )
     console.print()
 

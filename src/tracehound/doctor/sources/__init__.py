@@ -3,29 +3,43 @@
 `expand_inputs` turns command-line arguments into inputs; `read_input` reads
 one into a `RowSink`, line by line when it is line-delimited, and reports
 what it could not read as `InputError`s naming the input and the position.
+Memory stays bounded: JSON lines are read a block at a time whatever their
+number; one JSON document, one protobuf input and one line are read whole, up
+to `MAX_DOCUMENT` bytes (over it the input is refused with a message).
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import os
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
-
-from tracehound.doctor._model import InputError
-from tracehound.doctor.sources._detect import EXPECTED, SourceFormat, detect, reader_for, sniff_json
+from tracehound.doctor._model import DuplicateInput, InputError
+from tracehound.doctor.sources._decode import utf8_stream
+from tracehound.doctor.sources._detect import (
+    EXPECTED,
+    SourceFormat,
+    detect,
+    error_response,
+    reader_for,
+    sniff_json,
+    unwrap,
+)
+from tracehound.doctor.sources._documents import json_values
 from tracehound.doctor.sources._expand import TRACE_SUFFIXES, display_name, expand_inputs
+from tracehound.doctor.sources._lines import TooLarge, line_blocks, lines, too_large
+from tracehound.doctor.sources._lines import line as next_line
 from tracehound.doctor.sources._rows import Document
-from tracehound.doctor.sources._salvage import salvage
 from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
 
 __all__ = [
+    "MAX_DOCUMENT",
     "TRACE_SUFFIXES",
     "Input",
     "ReadResult",
@@ -33,10 +47,15 @@ __all__ = [
     "display_name",
     "expand_inputs",
     "read_input",
+    "without_duplicates",
 ]
 
 LINES_BLOCK = 16 << 20
 """Bytes of OTLP/JSON lines handed to the store at once (see `Store.add_lines`)."""
+
+MAX_DOCUMENT = 256 << 20
+"""Bytes of the largest JSON document, protobuf input or single line read (each is
+parsed whole); JSON lines as such have no limit."""
 
 MAX_ERRORS_PER_INPUT = 20
 """Input errors kept per input; the rest are counted in one last error."""
@@ -91,6 +110,28 @@ class ReadResult:
             self._dropped = 0
 
 
+def without_duplicates(inputs: Sequence[Input]) -> tuple[list[Input], list[DuplicateInput]]:
+    """``inputs`` with each file once (the same file named twice, or a file and a
+    directory holding it, standard input given twice), and the names dropped."""
+    kept: list[Input] = []
+    seen: dict[tuple[int, int] | None, str] = {}
+    duplicates: list[DuplicateInput] = []
+    for inp in inputs:
+        try:
+            st = os.stat(inp.path) if inp.path is not None else None
+        except OSError:
+            st = None
+        # standard input (no path) can be read once: its key is None
+        key = (st.st_dev, st.st_ino) if st is not None else None
+        if (st is not None or inp.path is None) and key in seen:
+            duplicates.append(DuplicateInput(inp.name, seen[key]))
+            continue
+        if st is not None or inp.path is None:
+            seen[key] = inp.name
+        kept.append(inp)
+    return kept, duplicates
+
+
 def read_input(
     inp: Input,
     source: int,
@@ -120,6 +161,8 @@ def read_input(
         _read_stream(inp, raw, source, sink, forced, progress, result)
     except (OSError, EOFError, zlib.error) as exc:
         result.error(inp.name, None, f"read failed: {exc}")
+    except TooLarge as exc:
+        result.error(inp.name, None, str(exc))
     finally:
         if inp.path:
             raw.close()
@@ -155,12 +198,13 @@ def _read_stream(
     stream: Any = buffered
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         stream = gzip.GzipFile(fileobj=buffered)
+    stream, _ = utf8_stream(stream)
     head = stream.peek(64)[:64]
     if not head.strip():
         result.error(inp.name, None, "empty input")
         return
     if forced is SourceFormat.OTLP_PROTO or (forced is None and not sniff_json(head)):
-        _read_proto(inp, stream.read(), source, sink, forced, result)
+        _read_proto(inp, stream, source, sink, forced, result)
         return
     total = inp.size
 
@@ -168,41 +212,92 @@ def _read_stream(
         if progress is not None:
             progress(inp.name, done, total)
 
-    first = stream.readline()
-    try:
-        value = orjson.loads(first.lstrip(b"\xef\xbb\xbf"))
-    except orjson.JSONDecodeError:
-        _read_document(inp, first + stream.read(), source, sink, forced, result)
-        report(total or 0)
-        return
-    to_duckdb = (forced or detect(value)) is SourceFormat.OTLP_JSON and hasattr(sink, "add_lines")
-    if to_duckdb and not first.startswith(b"\xef\xbb\xbf"):
+    first = next_line(stream, 1, MAX_DOCUMENT)
+    values = list(json_values(first))
+    clean = len(values) == 1 and values[0].error is None
+    pending = bytearray()  # lines read ahead, not yet handled: they start at line 2
+    if not clean and first.lstrip()[:1] in (b"{", b"["):
+        # line 1 alone is not JSON: a document written over several lines, or JSON
+        # lines with a bad first line -- the next line that is not blank tells
+        while True:
+            line = next_line(stream, 2, MAX_DOCUMENT)
+            pending += line
+            if not line or not line.isspace():
+                break
+        if not _is_trace_line(line, forced):
+            first += pending
+            del pending
+            _read_document(inp, _rest(stream, first), source, sink, forced, result)
+            report(total or 0)
+            return
+    to_duckdb = (
+        clean
+        and hasattr(sink, "add_lines")
+        and (forced or detect(values[0].value)) is SourceFormat.OTLP_JSON
+        and isinstance(values[0].value, dict)
+        and "resourceSpans" in values[0].value
+    )
+    if to_duckdb:
         result.format = SourceFormat.OTLP_JSON.value  # every line, the first too, goes below
-        number = 1
+        number, prefix = 1, first
     else:
-        number = 2
-        _handle(inp, value, 1, source, sink, forced, result, first.lstrip(b"\xef\xbb\xbf").rstrip())
-        first = b""
+        _read_line(inp, 1, first, source, sink, forced, result, values)
+        number, prefix = 2, pending
+        to_duckdb = hasattr(sink, "add_lines") and _is_plain_otlp(pending, forced)
+        if to_duckdb and result.format is None:
+            result.format = SourceFormat.OTLP_JSON.value
     if to_duckdb:
         # the rest goes to DuckDB unparsed (see doctor/_otlp_lines.py); the lines it
         # finds irregular come back for the line-by-line reading below
         try:
-            for block, size in _line_blocks(stream, first):
+            for block, size in line_blocks(stream, prefix, LINES_BLOCK, MAX_DOCUMENT):
                 number += sink.add_lines(source, number, block, size)
                 report(raw.tell() if inp.path else 0)
-        except (OSError, EOFError, zlib.error):
+        except (OSError, EOFError, zlib.error, TooLarge):
             _drain_lines(inp, source, sink, forced, result)  # what came before counts
             raise
         result._pending = lambda: _drain_lines(inp, source, sink, forced, result)
         report(total or 0)
         return
-    for number, line in enumerate(stream, 2):
+    for at, line in enumerate(lines(stream, prefix, number, MAX_DOCUMENT), number):
         if line.isspace():
             continue
-        _read_line(inp, number, line, source, sink, forced, result)
-        if number % 64 == 0:
+        _read_line(inp, at, line, source, sink, forced, result)
+        if at % 64 == 0:
             report(raw.tell() if inp.path else 0)
     report(total or 0)
+
+
+def _rest(stream: Any, data: bytearray) -> bytearray:
+    """``data`` followed by the rest of ``stream``, refused over `MAX_DOCUMENT` bytes
+    (read a megabyte at a time: one copy of the document in memory, not two)."""
+    while chunk := stream.read(1 << 20):
+        data += chunk
+        if len(data) > MAX_DOCUMENT:
+            raise TooLarge(too_large("one JSON document", None, MAX_DOCUMENT))
+    return data
+
+
+def _is_trace_line(line: bytes | bytearray, forced: SourceFormat | None) -> bool:
+    """Whether ``line`` on its own is a trace export (so its input is JSON lines)."""
+    values = list(json_values(line)) if line.strip() else []
+    if len(values) != 1 or values[0].error is not None:
+        return False
+    return forced is not None or detect(unwrap(values[0].value)[0]) is not None
+
+
+def _is_plain_otlp(lines: bytes | bytearray, forced: SourceFormat | None) -> bool:
+    """Whether the lines read ahead start with a plain OTLP/JSON request (DuckDB reads those)."""
+    line = lines.lstrip().split(b"\n", 1)[0]
+    values = list(json_values(line)) if line else []
+    if len(values) != 1 or values[0].error is not None:
+        return False
+    value = values[0].value
+    return (
+        isinstance(value, dict)
+        and "resourceSpans" in value
+        and (forced or detect(value)) is SourceFormat.OTLP_JSON
+    )
 
 
 def _drain_lines(
@@ -217,81 +312,56 @@ def _drain_lines(
             _read_line(inp, number, line, source, sink, forced, result)
 
 
-def _line_blocks(stream: Any, first: bytes = b"") -> Iterator[tuple[bytearray, int]]:
-    """Blocks of whole lines from ``stream`` (after ``first``), about `LINES_BLOCK` bytes each.
-
-    Yields ``(buffer, size)``: the lines are ``buffer[:size]``, valid until the
-    next block.  One buffer is filled again and again: a new 16 MB object per
-    block cost a copy and thousands of page faults each time.  It is filled
-    one read at a time (``readinto1``), so that a read error (a cut-off gzip
-    file) loses nothing before it: the whole lines read so far come first.
-    """
-    buffer = bytearray(max(LINES_BLOCK, 2 * len(first)))
-    buffer[: len(first)] = first
-    filled = len(first)
-    while True:
-        if filled == len(buffer):  # one line longer than the buffer
-            buffer.extend(bytes(len(buffer)))
-        try:
-            with memoryview(buffer) as view:
-                read = stream.readinto1(view[filled:])
-        except BaseException:
-            end = buffer.rfind(b"\n", 0, filled) + 1
-            if end:
-                yield buffer, end
-            raise
-        filled += read
-        if read and filled < len(buffer):
-            continue  # fill the block first
-        end = filled if not read else buffer.rfind(b"\n", 0, filled) + 1
-        if end:
-            yield buffer, end
-            buffer[: filled - end] = buffer[end:filled]
-            filled -= end
-        if not read:
-            return
-
-
 def _read_line(
     inp: Input,
     number: int,
-    line: bytes,
+    line: bytes | bytearray,
     source: int,
     sink: Any,
     forced: SourceFormat | None,
     result: ReadResult,
+    values: list[Any] | None = None,
 ) -> None:
-    try:
-        value = orjson.loads(line)
-        text: bytes | None = line.rstrip()
-    except orjson.JSONDecodeError as exc:
-        value = salvage(line, exc.pos)
-        text = None
-        kept = "; kept its complete spans" if value is not None else ""
-        result.error(inp.name, f"{number}:{exc.colno}", f"invalid JSON ({exc.msg}){kept}")
-        if value is None:
-            return
-    _handle(inp, value, number, source, sink, forced, result, text)
+    """Read one line of JSON lines: the same way for every line, the first too."""
+    if values is None:
+        values = list(json_values(line))
+    whole = len(values) == 1 and values[0].error is None
+    for parsed in values:
+        if parsed.error is not None:
+            at = parsed.error_at if parsed.error_at is not None else parsed.offset
+            result.error(inp.name, f"{number}:{at + 1}", parsed.error)
+        if parsed.value is not None:
+            raw = line.rstrip() if whole else None
+            _handle(inp, parsed.value, number, source, sink, forced, result, raw)
 
 
 def _read_document(
     inp: Input,
-    data: bytes,
+    data: bytes | bytearray,
     source: int,
     sink: Any,
     forced: SourceFormat | None,
     result: ReadResult,
 ) -> None:
-    try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        value = salvage(data, exc.pos)
-        where = f"{exc.lineno}:{exc.colno}"
-        if value is None:
-            result.error(inp.name, where, f"invalid JSON ({exc.msg}); nothing could be kept")
-            return
-        result.error(inp.name, where, f"invalid JSON ({exc.msg}); kept the spans before it")
-    _handle(inp, value, None, source, sink, forced, result)
+    """Read a document, or several written one after another (each then named by its line)."""
+    values = list(json_values(data))
+    several = sum(1 for v in values if v.value is not None) > 1
+    for parsed in values:
+        if parsed.error is not None:
+            at = parsed.error_at if parsed.error_at is not None else parsed.offset
+            result.error(inp.name, _line_col(data, at), parsed.error)
+        if parsed.value is not None:
+            line = _line_col(data, parsed.offset, column=False) if several else None
+            _handle(inp, parsed.value, line, source, sink, forced, result)
+
+
+def _line_col(data: bytes | bytearray, at: int, *, column: bool = True) -> Any:
+    """``"line:column"`` (1-based) of byte ``at`` of ``data``, or the line number alone."""
+    line = data.count(b"\n", 0, at) + 1
+    if not column:
+        return line
+    column_number = at - data.rfind(b"\n", 0, at)
+    return f"{line}:{column_number}"
 
 
 def _handle(
@@ -304,16 +374,24 @@ def _handle(
     result: ReadResult,
     raw: bytes | None = None,
 ) -> None:
-    fmt = forced or detect(value)
+    inner, label = unwrap(value)
+    if inner is not value:
+        raw = None  # the line is the wrapper, not the request
+    fmt = forced or detect(inner)
+    where = str(line) if line is not None else None
     if fmt is None or fmt is SourceFormat.OTLP_PROTO:
-        where = str(line) if line is not None else None
-        result.error(inp.name, where, f"not a trace export: {EXPECTED}")
+        problem = error_response(value)
+        if problem is not None:
+            result.error(inp.name, where, f"an error response, not traces: {problem}")
+        else:
+            result.error(inp.name, where, f"not a trace export: {EXPECTED}")
         return
+    name = label or fmt.value
     if result.format is None:
-        result.format = fmt.value
-    elif result.format != fmt.value:
+        result.format = name
+    elif result.format != name:
         result.format = "mixed"
-    doc = Document(value, source, line, sink, raw=raw)
+    doc = Document(inner, source, line, sink, raw=raw)
     result.spans += reader_for(fmt)(doc)
     for position, message in doc.errors:
         result.error(inp.name, position, message)
@@ -322,12 +400,18 @@ def _handle(
 
 def _read_proto(
     inp: Input,
-    data: bytes,
+    stream: Any,
     source: int,
     sink: Any,
     forced: SourceFormat | None,
     result: ReadResult,
 ) -> None:
+    if stream.peek(4)[:4] == b"\0\0\0\0":  # neither a message nor a framed stream
+        result.error(inp.name, None, f"not a trace export: {EXPECTED}")
+        return
+    data = stream.read(MAX_DOCUMENT + 1)
+    if len(data) > MAX_DOCUMENT:
+        raise TooLarge(too_large("a protobuf input", None, MAX_DOCUMENT))
     errors: list[tuple[str, str]] = []
     try:
         result.spans += read_bytes(data, source, sink, errors)

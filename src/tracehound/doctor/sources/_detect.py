@@ -1,14 +1,14 @@
-"""Which trace format an input is, from its content."""
+"""Which trace format an input is, from its content, and the envelopes query APIs add."""
 
 from __future__ import annotations
 
 import enum
 from typing import Any
 
-from tracehound.doctor.sources import jaeger, otlp_json, zipkin
+from tracehound.doctor.sources import jaeger, otel_console, otel_go_stdout, otlp_json, zipkin
 from tracehound.doctor.sources._rows import Reader
 
-__all__ = ["SourceFormat", "detect", "reader_for", "sniff_json"]
+__all__ = ["SourceFormat", "detect", "error_response", "reader_for", "sniff_json", "unwrap"]
 
 
 class SourceFormat(str, enum.Enum):
@@ -18,6 +18,8 @@ class SourceFormat(str, enum.Enum):
     OTLP_PROTO = "otlp-proto"
     JAEGER = "jaeger"
     ZIPKIN = "zipkin"
+    OTEL_CONSOLE = "otel-console"
+    OTEL_GO_STDOUT = "otel-go-stdout"
 
     def __str__(self) -> str:
         return self.value
@@ -36,11 +38,15 @@ _READERS: dict[SourceFormat, Reader] = {
     SourceFormat.OTLP_JSON: otlp_json.read,
     SourceFormat.JAEGER: jaeger.read,
     SourceFormat.ZIPKIN: zipkin.read,
+    SourceFormat.OTEL_CONSOLE: otel_console.read,
+    SourceFormat.OTEL_GO_STDOUT: otel_go_stdout.read,
 }
 
 EXPECTED = (
-    'expected OTLP/JSON ({"resourceSpans": ...}), OTLP protobuf, Jaeger JSON '
-    '({"data": [{"spans": ...}]} or a span array) or Zipkin v2 JSON (a span array)'
+    'expected OTLP/JSON ({"resourceSpans": ...}, also as Jaeger API v3 {"result": ...} or '
+    'Tempo {"batches": [...]}/{"trace": ...}), OTLP protobuf, Jaeger JSON '
+    '({"data": [{"spans": ...}]} or a span array), Zipkin v2 JSON (a span array), or the '
+    "span objects of the OpenTelemetry Python SDK's console exporter or Go's stdouttrace"
 )
 
 
@@ -52,6 +58,39 @@ def detect(value: Any) -> SourceFormat | None:
         return SourceFormat.JAEGER
     if zipkin.looks_like(value):
         return SourceFormat.ZIPKIN
+    if otel_console.looks_like(value):
+        return SourceFormat.OTEL_CONSOLE
+    if otel_go_stdout.looks_like(value):
+        return SourceFormat.OTEL_GO_STDOUT
+    return None
+
+
+def unwrap(value: Any) -> tuple[Any, str | None]:
+    """The export inside a query API's envelope, and which envelope; ``(value, None)`` if none.
+
+    Jaeger's API v3 answers ``{"result": <OTLP TracesData>}`` (one such object
+    per message when it streams); Tempo's trace-by-ID API answers
+    ``{"batches": [<ResourceSpans>...]}`` (v1) or ``{"trace": <TracesData>}`` (v2).
+    """
+    if not isinstance(value, dict):
+        return value, None
+    result = value.get("result")
+    if isinstance(result, dict) and otlp_json.looks_like(result):
+        return result, "jaeger-api-v3"
+    batches = value.get("batches")
+    if isinstance(batches, list) and "resourceSpans" not in value:
+        return {"resourceSpans": batches}, "tempo"
+    trace = value.get("trace")
+    if isinstance(trace, dict) and otlp_json.looks_like(trace):
+        return trace, "tempo-v2"
+    return value, None
+
+
+def error_response(value: Any) -> str | None:
+    """The message of a query API's error answer (grpc-gateway ``{"error": {...}}``)."""
+    if isinstance(value, dict) and isinstance(value.get("error"), dict):
+        message = value["error"].get("message")
+        return str(message) if message is not None else "no message"
     return None
 
 
@@ -62,5 +101,5 @@ def reader_for(fmt: SourceFormat) -> Reader:
 
 def sniff_json(head: bytes) -> bool:
     """Whether the first bytes of an input look like JSON (else: try protobuf)."""
-    stripped = head.lstrip(b" \t\r\n\xef\xbb\xbf")
+    stripped = head.lstrip(b" \t\r\n")
     return stripped[:1] in (b"{", b"[")

@@ -15,6 +15,9 @@ times nanoseconds (numbers or decimal strings).
 
 from __future__ import annotations
 
+import calendar
+import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,6 +27,8 @@ __all__ = [
     "Document",
     "RowSink",
     "any_value",
+    "end_of",
+    "iso_to_nanos",
     "key_values",
     "micros_to_nanos",
     "service_of",
@@ -69,26 +74,34 @@ class Document:
         return f"{self.line}:{path}" if self.line is not None else path
 
 
-def any_value(value: Any) -> dict[str, Any]:
+MAX_VALUE_DEPTH = 32
+"""Arrays and maps nested deeper than this are kept as a placeholder string."""
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def any_value(value: Any, depth: int = 0) -> dict[str, Any]:
     """A Python value in the OTLP/JSON ``AnyValue`` encoding."""
+    if depth > MAX_VALUE_DEPTH:
+        return {"stringValue": f"(nested more than {MAX_VALUE_DEPTH} levels)"}
     if isinstance(value, bool):
         return {"boolValue": value}
     if isinstance(value, int):
-        return {"intValue": str(value)}
+        return {"intValue": str(value)} if value in _INT64 else {"stringValue": str(value)}
     if isinstance(value, float):
-        return {"doubleValue": value}
+        return {"doubleValue": value} if math.isfinite(value) else {"stringValue": str(value)}
     if isinstance(value, (list, tuple)):
-        return {"arrayValue": {"values": [any_value(v) for v in value]}}
+        return {"arrayValue": {"values": [any_value(v, depth + 1) for v in value]}}
     if isinstance(value, Mapping):
-        return {"kvlistValue": {"values": key_values(value.items())}}
+        return {"kvlistValue": {"values": key_values(value.items(), depth + 1)}}
     if value is None:
         return {}
     return {"stringValue": str(value)}
 
 
-def key_values(items: Iterable[tuple[str, Any]]) -> list[dict[str, Any]]:
+def key_values(items: Iterable[tuple[str, Any]], depth: int = 0) -> list[dict[str, Any]]:
     """``(key, python value)`` pairs as an OTLP/JSON attribute list."""
-    return [{"key": str(k), "value": any_value(v)} for k, v in items]
+    return [{"key": str(k), "value": any_value(v, depth)} for k, v in items]
 
 
 def service_of(attributes: Any) -> str:
@@ -104,17 +117,67 @@ def service_of(attributes: Any) -> str:
     return "unknown_service"
 
 
-def micros_to_nanos(value: Any) -> int | None:
-    """A microsecond time (Jaeger, Zipkin) in nanoseconds; ``None`` when not a number."""
-    if isinstance(value, bool):
+def micros_to_nanos(value: Any) -> int | str | None:
+    """A microsecond time (Jaeger, Zipkin) in nanoseconds; ``None`` when absent.
+
+    A value that is no number, or a number outside 64 bits, comes back as text:
+    the store names what is wrong with it instead of the reader failing on it.
+    """
+    if value is None:
         return None
-    if isinstance(value, int):
-        return value * 1000
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, float):
-        return round(value * 1000)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value) * 1000
-    return None
+        if not math.isfinite(value * 1000):
+            return str(value)
+        value = round(value * 1000)
+    elif isinstance(value, int):
+        value *= 1000
+    elif isinstance(value, str):
+        text = value.strip()
+        return text + "000" if text.isascii() and text.isdigit() else text[:64]
+    else:
+        return "not a number"
+    return value if value in _INT64 else str(value)
+
+
+def end_of(start: int | str | None, duration: int | str | None) -> int | str | None:
+    """``start + duration`` in nanoseconds, when both are numbers (see `micros_to_nanos`)."""
+    if not isinstance(start, int) or not isinstance(duration, int):
+        return None
+    end = start + duration
+    return end if end in _INT64 else str(end)
+
+
+_ISO = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9})\d*)?"
+    r"(Z|z|[+-]\d\d:?\d\d)?"
+)
+
+
+def iso_to_nanos(value: Any) -> str | None:
+    """An ISO 8601 / RFC 3339 time (``2024-03-19T20:24:18.215416139+01:00``, up to
+    nanoseconds, UTC without a zone) as Unix nanoseconds in text; other text as it is
+    (the store names it), ``None`` when absent."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return micros_to_nanos(value) if isinstance(value, bool) else str(value)[:64]
+    found = _ISO.fullmatch(value.strip())
+    if found is None:
+        return value[:64]
+    year, month, day, hour, minute, second, fraction, zone = found.groups()
+    try:
+        seconds = calendar.timegm(
+            (int(year), int(month), int(day), int(hour), int(minute), int(second), 0, 0, 0)
+        )
+    except (ValueError, OverflowError):
+        return value[:64]
+    if zone and zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
+    return str(seconds * 10**9 + int((fraction or "0").ljust(9, "0")))
 
 
 Reader = Callable[[Document], int]

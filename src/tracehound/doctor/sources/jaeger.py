@@ -17,6 +17,7 @@ import orjson
 from tracehound.doctor.sources._rows import (
     KIND_BY_NAME,
     Document,
+    end_of,
     key_values,
     micros_to_nanos,
     why_not_a_span,
@@ -88,57 +89,69 @@ def _read_spans(doc: Document, spans: list[Any], processes: dict[str, Any], pref
         if not isinstance(span, dict) or TRUNCATED in span:
             sink.reject(why_not_a_span(span), offset)
             continue
-        process = span.get("process")
-        if not isinstance(process, dict):
-            process = processes.get(span.get("processID"))  # type: ignore[arg-type]
-        if not isinstance(process, dict):
-            process = {}
-        tags = _tags(span.get("tags"))
-        kind_name = tags.pop("span.kind", None)
-        kind = KIND_BY_NAME.get(str(kind_name).upper()) if kind_name is not None else None
-        if kind_name is not None and kind is None:
-            tags["span.kind"] = kind_name  # not a kind: keep it for the attribute policy
-        scope_name = tags.get("otel.scope.name", tags.get("otel.library.name"))
-        scope_version = tags.get("otel.scope.version", tags.get("otel.library.version"))
-        service = str(process.get("serviceName") or "unknown_service")
-        key = (str(span.get("processID") or ""), service, str(scope_name or ""))
-        scope_id = scopes.get(key)
-        if scope_id is None:
-            resource = key_values([("service.name", service), *_tags(process.get("tags")).items()])
-            scope_id = sink.scope(
-                service,
-                resource,
-                None if scope_name is None else str(scope_name),
-                None if scope_version is None else str(scope_version),
-            )
-            scopes[key] = scope_id
-        trace_id = span.get("traceID")
-        parent, links = _parent_and_links(span, trace_id)
-        start = micros_to_nanos(span.get("startTime"))
-        duration = micros_to_nanos(span.get("duration"))
-        append(
-            dumps(
-                (
-                    trace_id,
-                    span.get("spanID"),
-                    parent,
-                    None,
-                    span.get("operationName"),
-                    kind,
-                    start,
-                    start + duration if start is not None and duration is not None else None,
-                    key_values((k2, v) for k2, v in tags.items() if k2 not in _STRUCTURAL),
-                    _events(span.get("logs")),
-                    links,
-                    _status(tags),
-                    offset,
-                    scope_id,
-                    None,
-                    doc.source,
-                )
-            )
-        )
+        try:
+            append(dumps(_row(doc, span, processes, scopes, offset)))
+        except (TypeError, ValueError, RecursionError) as exc:  # nested too deeply
+            sink.reject(f"span cannot be read ({exc})", offset)
     return len(spans)
+
+
+def _row(
+    doc: Document,
+    span: dict[str, Any],
+    processes: dict[str, Any],
+    scopes: dict[tuple[str, str, str], int],
+    offset: str,
+) -> tuple[Any, ...]:
+    """One span as a row (see ``_rows.py``)."""
+    sink = doc.sink
+    process = span.get("process")
+    if not isinstance(process, dict):
+        process_id = span.get("processID")
+        process = processes.get(process_id) if isinstance(process_id, str) else None
+    if not isinstance(process, dict):
+        process = {}
+    tags = _tags(span.get("tags"))
+    kind_name = tags.pop("span.kind", None)
+    kind = KIND_BY_NAME.get(str(kind_name).upper()) if kind_name is not None else None
+    if kind_name is not None and kind is None:
+        tags["span.kind"] = kind_name  # not a kind: kept for the attribute policy, and
+        kind = str(kind_name)  # named by the store as an invalid kind
+    scope_name = tags.get("otel.scope.name", tags.get("otel.library.name"))
+    scope_version = tags.get("otel.scope.version", tags.get("otel.library.version"))
+    service = str(process.get("serviceName") or "unknown_service")
+    key = (str(span.get("processID") or ""), service, str(scope_name or ""))
+    scope_id = scopes.get(key)
+    if scope_id is None:
+        resource = key_values([("service.name", service), *_tags(process.get("tags")).items()])
+        scope_id = sink.scope(
+            service,
+            resource,
+            None if scope_name is None else str(scope_name),
+            None if scope_version is None else str(scope_version),
+        )
+        scopes[key] = scope_id
+    trace_id = span.get("traceID")
+    parent, links = _parent_and_links(span, trace_id)
+    start = micros_to_nanos(span.get("startTime"))
+    return (
+        trace_id,
+        span.get("spanID"),
+        parent,
+        None,
+        span.get("operationName"),
+        kind,
+        start,
+        end_of(start, micros_to_nanos(span.get("duration"))),
+        key_values((k2, v) for k2, v in tags.items() if k2 not in _STRUCTURAL),
+        _events(span.get("logs")),
+        links,
+        _status(tags),
+        offset,
+        scope_id,
+        None,
+        doc.source,
+    )
 
 
 def _tags(tags: Any) -> dict[str, Any]:

@@ -1,10 +1,12 @@
 """OTLP/JSON: ``ExportTraceServiceRequest`` in the protobuf JSON mapping.
 
 One request per line (the OpenTelemetry Collector's file exporter) or one
-document.  Field names in camelCase or the proto's snake_case are accepted;
-IDs are kept as written (hex, or base64 as some writers emit) and normalised
-by the store.  A regular request goes to a sink that offers ``add_request``
-whole, for DuckDB to unnest; anything else goes span by span as rows.
+document.  Field names in camelCase or the proto's snake_case (as Tempo and
+Grafana wrote them: ``scope_spans``, ``trace_id``, ``string_value``) are
+accepted; IDs are kept as written (hex, or base64 as some writers emit) and
+normalised by the store.  A regular request goes to a sink that offers
+``add_request`` whole, for DuckDB to unnest; anything else goes span by span
+as rows.  A container of the wrong type (``"spans": {}``) is named and skipped.
 """
 
 from __future__ import annotations
@@ -31,6 +33,20 @@ _SNAKE = {
 
 _DICT = {dict}
 
+_CAMEL = {
+    snake: "".join(w if i == 0 else w.title() for i, w in enumerate(snake.split("_")))
+    for snake in (
+        "resource_spans scope_spans instrumentation_library_spans instrumentation_library "
+        "trace_id span_id parent_span_id trace_state start_time_unix_nano end_time_unix_nano "
+        "time_unix_nano string_value bool_value int_value double_value array_value "
+        "kvlist_value bytes_value dropped_attributes_count dropped_events_count "
+        "dropped_links_count schema_url"
+    ).split()
+}
+"""The proto's snake_case field names, by their camelCase JSON names' spelling."""
+
+_MAX_DEPTH = 64
+
 
 def looks_like(value: Any) -> bool:
     """Whether a parsed JSON value is an OTLP trace export."""
@@ -43,39 +59,105 @@ def read(doc: Document) -> int:
     if not isinstance(value, dict):
         doc.errors.append((doc.where("$"), "expected an OTLP ExportTraceServiceRequest object"))
         return 0
+    if _snake_case(value):
+        value = _camel(value, 0)
+        doc.raw = None
     sink = doc.sink
     if hasattr(sink, "add_request"):
         seen = _read_whole(doc, value)
         if seen is not None:
             return seen
-    resource_spans = _list(value, "resourceSpans", "resource_spans")
     line = f"{doc.line}:" if doc.line is not None else ""
+    resource_spans = _list(value, "resourceSpans", "resource_spans")
+    if _wrong_type(value, "resourceSpans", "resource_spans"):
+        doc.errors.append((f"{line}resourceSpans", "not a list; no spans read from it"))
     seen = 0
     scopes: list[list[int]] = []
     for ri, rs in enumerate(resource_spans):
         scopes.append([])
+        where = f"{line}resourceSpans[{ri}]"
         if not isinstance(rs, dict):
-            doc.errors.append((f"{line}resourceSpans[{ri}]", "not an object; skipped"))
+            doc.errors.append((where, "not an object; skipped"))
             continue
         resource = rs.get("resource")
         attributes = resource.get("attributes") if isinstance(resource, dict) else None
         service = service_of(attributes)
-        for si, ss in enumerate(_scope_spans(rs)):
+        scope_spans = _scope_spans(rs)
+        if _wrong_type(rs, "scopeSpans", "scope_spans") or _wrong_type(
+            rs, "instrumentationLibrarySpans", "instrumentation_library_spans"
+        ):
+            doc.errors.append((f"{where}.scopeSpans", "not a list; no spans read from it"))
+        for si, ss in enumerate(scope_spans):
             scopes[ri].append(-1)
             if not isinstance(ss, dict):
-                doc.errors.append((f"{line}resourceSpans[{ri}].scopeSpans[{si}]", "not an object"))
+                doc.errors.append((f"{where}.scopeSpans[{si}]", "not an object; skipped"))
                 continue
             scope = ss.get("scope") or ss.get("instrumentationLibrary")
             if not isinstance(scope, dict):
                 scope = {}
             scopes[ri][si] = sink.scope(
-                service, attributes, scope.get("name"), scope.get("version")
+                service, attributes, _text(scope.get("name")), _text(scope.get("version"))
             )
             spans = ss.get("spans")
             if isinstance(spans, list):
                 seen += len(spans)
+            elif spans is not None:
+                doc.errors.append(
+                    (f"{where}.scopeSpans[{si}].spans", "not a list; no spans read from it")
+                )
     sink.rows.extend(request_rows(value, doc.line, doc.source, scopes, sink.reject))
     return seen
+
+
+def _snake_case(value: dict[str, Any]) -> bool:
+    """Whether a request uses the proto's snake_case names (looked for at the first
+    resource, scope, span and attribute: writers use one spelling throughout)."""
+    if "resource_spans" in value:
+        return True
+    rs = _first(value.get("resourceSpans"))
+    resource = rs.get("resource") if isinstance(rs, dict) else None
+    if isinstance(resource, dict) and _snake_value(_first(resource.get("attributes"))):
+        return True
+    if not isinstance(rs, dict):
+        return False
+    if "scope_spans" in rs or "instrumentation_library_spans" in rs:
+        return True
+    span = _first(_first(rs.get("scopeSpans"), {}).get("spans"))
+    if not isinstance(span, dict):
+        return False
+    return "trace_id" in span or _snake_value(_first(span.get("attributes")))
+
+
+def _snake_value(attribute: Any) -> bool:
+    value = attribute.get("value") if isinstance(attribute, dict) else None
+    return isinstance(value, dict) and any(key.endswith("_value") for key in value)
+
+
+def _first(items: Any, default: Any = None) -> Any:
+    if isinstance(items, list) and items and isinstance(items[0], dict):
+        return items[0]
+    return default
+
+
+def _camel(value: Any, depth: int) -> Any:
+    """``value`` with the proto's snake_case field names in their camelCase spelling."""
+    if depth > _MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {_CAMEL.get(k, k): _camel(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v, depth + 1) for v in value]
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """A scope's name or version as text (whatever JSON the writer put there)."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return "(nested too deeply)"
 
 
 def _read_whole(doc: Document, value: dict[str, Any]) -> int | None:
@@ -87,7 +169,10 @@ def _read_whole(doc: Document, value: dict[str, Any]) -> int | None:
     resource_spans = value.get("resourceSpans")
     if type(resource_spans) is not list:
         return None
-    raw = doc.raw if doc.raw is not None else orjson.dumps(value)
+    try:
+        raw = doc.raw if doc.raw is not None else orjson.dumps(value)
+    except TypeError:  # nested deeper than orjson writes: row by row, each span judged
+        return None
     if b'"[' in raw or b"\\u005" in raw or b'"trace_id"' in raw or b"\\u0000truncated" in raw:
         # a string starting with "[" (the store tells arrays by their first byte), a
         # snake_case span, or a span cut off: row by row
@@ -118,7 +203,8 @@ def _read_whole(doc: Document, value: dict[str, Any]) -> int | None:
             scope = ss.get("scope") or ss.get("instrumentationLibrary")
             if not isinstance(scope, dict):
                 scope = {}
-            ids.append(sink.scope(service, attributes, scope.get("name"), scope.get("version")))
+            name, version = _text(scope.get("name")), _text(scope.get("version"))
+            ids.append(sink.scope(service, attributes, name, version))
         scopes.append(ids)
     sink.add_request(doc.line, scopes, raw, seen)
     return seen
@@ -153,8 +239,8 @@ def request_rows(
                 get = span.get
                 if "traceId" not in span and "trace_id" in span:
                     get = {_SNAKE.get(key, key): v for key, v in span.items()}.get
-                append(
-                    dumps(
+                try:
+                    row = dumps(
                         (
                             get("traceId"),
                             get("spanId"),
@@ -174,8 +260,20 @@ def request_rows(
                             source,
                         )
                     )
-                )
+                except TypeError as exc:  # nested deeper than orjson writes
+                    if reject is not None:
+                        reject(f"span cannot be read ({exc})", f"{prefix}{k}]")
+                    continue
+                append(row)
     return rows
+
+
+def _wrong_type(obj: dict[str, Any], camel: str, snake: str) -> bool:
+    """Whether ``obj`` has the list ``camel`` (or ``snake``) as something else than a list."""
+    found = obj.get(camel)
+    if found is None:
+        found = obj.get(snake)
+    return found is not None and not isinstance(found, list)
 
 
 def _scope_spans(rs: dict[str, Any]) -> list[Any]:

@@ -1,9 +1,15 @@
 """OTLP protobuf: ``ExportTraceServiceRequest`` (or ``TracesData``), via ``opentelemetry-proto``.
 
-A file holds one message (an OTLP/HTTP request body) or a stream of messages
-each prefixed by its 4-byte big-endian length, as the Collector's file
-exporter writes with ``format: proto``.  Spans are converted to the same row
-as OTLP/JSON, attributes to the OTLP/JSON encoding.
+A file holds one message (an OTLP/HTTP request body, or Tempo's trace-by-ID
+answer with ``Accept: application/protobuf``, which has the same wire form) or
+a stream of messages each prefixed by its 4-byte big-endian length, as the
+Collector's file exporter writes with ``format: proto``.  Spans are converted
+to the same row as OTLP/JSON, attributes to the OTLP/JSON encoding.
+
+A message that does not decode (cut off, or corrupt part-way) is taken apart
+along the wire format: every resource, scope and span that decodes is kept,
+each span that does not is rejected, and the place is named; a stream cut in
+a frame keeps the frames before it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from tracehound.doctor.sources._proto_salvage import salvage_request
 from tracehound.doctor.sources._rows import Document, RowSink, service_of
 
 __all__ = ["ProtoError", "read_bytes"]
@@ -32,49 +39,80 @@ def _request_type() -> Any:
 
 
 def read_bytes(data: bytes, source: int, sink: RowSink, errors: list[tuple[str, str]]) -> int:
-    """Emit every span of ``data``; returns how many spans it held.
+    """Emit every span of ``data``; returns how many spans it held (read or rejected).
 
     Raises `ProtoError` when ``data`` is neither one message nor a framed stream.
     """
     seen = 0
-    for index, message in _messages(data):
+    for index, message, lost in _messages(data, errors):
         doc = Document(None, source, None, sink, errors)
         seen += _emit(message, index, doc)
+        where = f"message[{index}]." if index is not None else ""
+        for offset, reason in lost:
+            sink.reject(reason, where + offset)
+        seen += len(lost)
     return seen
 
 
-def _messages(data: bytes) -> Iterator[tuple[int | None, Any]]:
+def _messages(
+    data: bytes, errors: list[tuple[str, str]]
+) -> Iterator[tuple[int | None, Any, list[tuple[str, str]]]]:
+    """``(index, message, lost spans)`` for each message: a framed stream's, or the one."""
     request = _request_type()
-    framed = _framed(data)
-    if framed is not None:
-        for index, (start, end) in enumerate(framed):
+    frames, cut = _framed(data)
+    if frames:
+        for index, (start, end) in enumerate(frames):
             try:
-                yield index, request.FromString(data[start:end])
-            except Exception as exc:
-                raise ProtoError(f"byte {start}: message {index} does not decode ({exc})") from None
+                yield index, request.FromString(data[start:end]), []
+            except Exception:
+                message, lost, where = salvage_request(data[start:end], request)
+                problem = f"message {index} is corrupt; kept what decodes"
+                errors.append((f"byte {start + where}", problem))
+                yield index, message, lost
+        if cut is not None:
+            errors.append((f"byte {cut}", f"the stream is cut off in message {len(frames)}"))
+        return
+    if data[:1] == b"\0" and data[4:5] == b"\x0a":
+        # a framed stream cut off in its first frame (a message never starts with a 0 byte)
+        message, lost, _ = salvage_request(data[4:], request)
+        errors.append(("byte 0", "the stream is cut off in message 0; kept what decodes"))
+        yield 0, message, lost
         return
     try:
         message = request.FromString(data)
-    except Exception as exc:
-        raise ProtoError(f"not an OTLP protobuf ExportTraceServiceRequest ({exc})") from None
+        lost: list[tuple[str, str]] = []
+    except Exception:
+        message, lost, where = salvage_request(data, request)
+        if not _plausible(message) and not lost:
+            raise ProtoError(
+                "not an OTLP protobuf ExportTraceServiceRequest (it does not decode)"
+            ) from None
+        problem = "the message is cut off or corrupt there; kept what decodes"
+        errors.append((f"byte {where}", problem))
+        yield None, message, lost
+        return
     if not _plausible(message):
         raise ProtoError("not an OTLP protobuf ExportTraceServiceRequest (no spans with IDs)")
-    yield None, message
+    yield None, message, lost
 
 
-def _framed(data: bytes) -> list[tuple[int, int]] | None:
-    """Message boundaries when ``data`` is a 4-byte length-prefixed stream, else ``None``."""
+def _framed(data: bytes) -> tuple[list[tuple[int, int]], int | None]:
+    """Message boundaries when ``data`` is a 4-byte length-prefixed stream (else none),
+    and the byte where the stream is cut off inside a frame, if it is."""
     spans: list[tuple[int, int]] = []
     pos = 0
     while pos < len(data):
         if pos + 4 > len(data):
-            return None
+            return (spans, pos) if spans else ([], None)
         size = int.from_bytes(data[pos : pos + 4], "big")
-        if size == 0 or pos + 4 + size > len(data):
-            return None
+        if size == 0:
+            return [], None
+        if pos + 4 + size > len(data):
+            # cut off in a frame; a single message reads as an absurd first length
+            return (spans, pos) if spans else ([], None)
         spans.append((pos + 4, pos + 4 + size))
         pos += 4 + size
-    return spans or None
+    return spans, None
 
 
 def _plausible(message: Any) -> bool:

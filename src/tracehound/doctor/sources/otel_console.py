@@ -1,0 +1,126 @@
+"""The OpenTelemetry Python SDK's console exporter: ``ReadableSpan.to_json()`` objects.
+
+``OTEL_TRACES_EXPORTER=console`` (and ``ConsoleSpanExporter``) print one
+indented JSON object per span, one after the other: IDs as ``0x``-prefixed
+hex in ``context``, ``parent_id``, ``kind`` as ``SpanKind.SERVER``, times as
+ISO 8601 UTC strings (microseconds), attributes and resource attributes as
+plain JSON objects.  Each object is one span.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tracehound.doctor.sources._rows import (
+    Document,
+    iso_to_nanos,
+    key_values,
+    service_of,
+    why_not_a_span,
+)
+from tracehound.doctor.sources._salvage import TRUNCATED
+
+__all__ = ["looks_like", "read"]
+
+
+def looks_like(value: Any) -> bool:
+    """Whether a parsed JSON value is one span printed by the console exporter."""
+    if not isinstance(value, dict):
+        return False
+    context = value.get("context")
+    return isinstance(context, dict) and "span_id" in context and "trace_id" in context
+
+
+def read(doc: Document) -> int:
+    """Emit the span of ``doc`` (a list of them is read too); returns how many it held."""
+    spans = doc.value if isinstance(doc.value, list) else [doc.value]
+    for k, span in enumerate(spans):
+        offset = doc.where(f"[{k}]" if isinstance(doc.value, list) else "$")
+        if not looks_like(span):
+            reason = why_not_a_span(span)
+            if isinstance(span, dict) and TRUNCATED not in span:
+                reason = "not a console exporter span (no context with trace_id and span_id)"
+            doc.sink.reject(reason, offset)
+            continue
+        try:
+            doc.sink.rows.append(orjson.dumps(_row(doc, span, offset)))
+        except (TypeError, ValueError, RecursionError) as exc:  # nested too deeply
+            doc.sink.reject(f"span cannot be read ({exc})", offset)
+    return len(spans)
+
+
+def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
+    context = span["context"]
+    resource = span.get("resource")
+    resource_attributes = resource.get("attributes") if isinstance(resource, dict) else None
+    resource_list = key_values(_items(resource_attributes))
+    scope = span.get("instrumentation_scope") or span.get("instrumentation_info")
+    scope = scope if isinstance(scope, dict) else {}
+    name, version = _text(scope.get("name")), _text(scope.get("version"))
+    scope_id = doc.sink.scope(service_of(resource_list), resource_list, name, version)
+    status = span.get("status")
+    status = status if isinstance(status, dict) else {}
+    code = str(status.get("status_code") or "UNSET").upper()
+    kind = span.get("kind")
+    if isinstance(kind, str) and kind.startswith("SpanKind."):
+        kind = kind[len("SpanKind.") :]
+    links = [
+        {
+            "traceId": _hex(link["context"].get("trace_id")),
+            "spanId": _hex(link["context"].get("span_id")),
+            "attributes": key_values(_items(link.get("attributes"))),
+        }
+        for link in _list(span.get("links"))
+        if isinstance(link, dict) and isinstance(link.get("context"), dict)
+    ]
+    events = [
+        {
+            "timeUnixNano": iso_to_nanos(event.get("timestamp")),
+            "name": _text(event.get("name")) or "",
+            "attributes": key_values(_items(event.get("attributes"))),
+        }
+        for event in _list(span.get("events"))
+        if isinstance(event, dict)
+    ]
+    return (
+        _hex(context.get("trace_id")),
+        _hex(context.get("span_id")),
+        _hex(span.get("parent_id")),
+        None,
+        _text(span.get("name")),
+        _text(kind),
+        iso_to_nanos(span.get("start_time")),
+        iso_to_nanos(span.get("end_time")),
+        key_values(_items(span.get("attributes"))),
+        events or None,
+        links or None,
+        {"code": code, "message": _text(status.get("description"))},
+        offset,
+        scope_id,
+        None,
+        doc.source,
+    )
+
+
+def _hex(value: Any) -> str | None:
+    """``0xabc...`` as ``abc...``; anything else as text for the store to judge."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return text[2:] if text[:2].lower() == "0x" else text
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode() if isinstance(value, (list, dict)) else str(value)
+
+
+def _items(value: Any) -> list[tuple[str, Any]]:
+    return list(value.items()) if isinstance(value, dict) else []
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
