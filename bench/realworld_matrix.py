@@ -10,9 +10,11 @@ answered.  Per combination: the truth (calls continued per edge) beside what
 the doctor reported.  Per rule code: true and false findings, missed ones,
 precision and recall.  True: C003 on the client span of a call that broke
 (naming its caller and callee), C004/C006 on the callee root of such a call.
-False: any other C/L finding; any finding at all on a healthy combination.
-Not judged: A/P findings on a broken combination.  Recall is given for the
-codes the ground truth has positives for (C003, C004, C006).
+False: any other C/L finding; a P finding on a healthy combination.  Not
+judged: P findings on a broken combination, A findings anywhere (the ground
+truth is about continuity, not attribute conventions).  Recall is given for
+C003, the code the doctor reports a broken hop with (once, naming both
+halves); C004/C006 are not missed where absent.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "doctor" 
 
 from _judge import (
     ON_BROKEN_CALL,
-    ON_BROKEN_CALLEE_ROOT,
     Verdict,
     combinations,
     diagnose,
@@ -83,15 +84,13 @@ def print_scores(verdicts: list[Verdict]) -> None:
     print(f"\n{'code':6} {'true':>5} {'false':>6} {'not judged':>11} {'missed':>7} "
           f"{'precision':>10} {'recall':>7}")  # fmt: skip
     for code in codes:
-        has_positives = code in ON_BROKEN_CALL | ON_BROKEN_CALLEE_ROOT
+        has_positives = code in ON_BROKEN_CALL
         recall = _ratio(true[code], true[code] + missed[code]) if has_positives else "n/a"
         print(
             f"{code:6} {true[code]:5} {false[code]:6} {unjudged[code]:11} "
             f"{missed[code] if has_positives else '-':>7} "
             f"{_ratio(true[code], true[code] + false[code]):>10} {recall:>7}"
         )
-    print("(C004/C006 recall: a broken call's callee root is where a parent should have been;"
-          " a doctor may name it through C003 instead)")  # fmt: skip
     edges_wrong = sum(bool(edge_problems(v.truth, v.report)) for v in verdicts)
     print(f"\ncombinations: {len(verdicts)}; with an edge table that disagrees with the truth: "
           f"{edges_wrong}")  # fmt: skip
