@@ -10,7 +10,7 @@ import pytest
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from tracehound._pytest_recording import SessionRecorder
+from tracehound.testing._recording import SessionRecorder
 
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 

@@ -173,7 +173,7 @@ def _cmd_headers(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     if args.propagation:
-        from tracehound._propagation_demo import run
+        from tracehound.demo._propagation import run
 
         return run(out, as_json=args.json)
     from tracehound.demo import run_demo

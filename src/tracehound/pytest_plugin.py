@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tracehound._pytest_asserts import (
+from tracehound.rules import Severity, UnknownRuleError, get_rule
+from tracehound.testing._assertions import (
     SpanRecorder,
     assert_child_of,
     assert_finding,
@@ -33,17 +34,16 @@ from tracehound._pytest_asserts import (
     pop_recorder,
     push_recorder,
 )
-from tracehound._pytest_report import (
+from tracehound.testing._report import (
     PROPERTY,
     FindingsFailure,
     findings_lines,
     summary_line,
     write_summary,
 )
-from tracehound.rules import Severity, UnknownRuleError, get_rule
 
 if TYPE_CHECKING:
-    from tracehound._pytest_recording import (
+    from tracehound.testing._recording import (
         OtelGlobals,
         Recording,
         RecordingSettings,
@@ -274,7 +274,7 @@ class TracehoundPlugin:
         )
 
     def _begin(self, item: pytest.Item) -> None:
-        from tracehound._pytest_recording import OtelGlobals, Recording, SessionRecorder
+        from tracehound.testing._recording import OtelGlobals, Recording, SessionRecorder
 
         settings = self._settings(item)
         if self._recorder is None or self._globals is None:
@@ -297,7 +297,7 @@ class TracehoundPlugin:
             self._recorder.current = None
 
     def _settings(self, item: pytest.Item) -> RecordingSettings:
-        from tracehound._pytest_recording import RecordingSettings
+        from tracehound.testing._recording import RecordingSettings
 
         strict: bool | None = None
         fail_on: Severity | None = None

@@ -22,7 +22,6 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracehound import findings
-from tracehound._pytest_asserts import MAX_KEPT, SpanRecorder
 from tracehound.rules import Finding, Severity
 from tracehound.runtime import concurrency
 from tracehound.runtime.guards import (
@@ -32,6 +31,7 @@ from tracehound.runtime.guards import (
     _EndedTwiceFilter,
     never_ended,
 )
+from tracehound.testing._assertions import MAX_KEPT, SpanRecorder
 
 __all__ = ["OtelGlobals", "Recording", "RecordingSettings", "SessionRecorder", "still_open"]
 

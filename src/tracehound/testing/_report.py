@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from tracehound._pytest_asserts import SpanRecorder, relative_location
 from tracehound.rules import Finding, Severity
+from tracehound.testing._assertions import SpanRecorder, relative_location
 
 __all__ = ["PROPERTY", "FindingsFailure", "findings_lines", "summary_line", "write_summary"]
 
