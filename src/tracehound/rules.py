@@ -330,6 +330,49 @@ _RULES = (
         "(`TRACEHOUND_DROP_SPANS`).",
     ),
     Rule(
+        "L008",
+        "spans-lost-after-fork",
+        _E,
+        "a process forked after tracing started: the child's spans are never exported",
+        "A forked child (gunicorn `--preload`, uWSGI, `multiprocessing` with fork) keeps the "
+        "parent's span processors but not their threads. A processor whose export thread is "
+        "not started again queues the child's spans forever; a `multiprocessing` child exits "
+        "with `os._exit`, skipping the flush at exit. Nothing says so: the spans just never "
+        "arrive.",
+        "Create the tracer provider after the fork (gunicorn `post_fork` hook, uWSGI "
+        "`@postfork`, a `multiprocessing` initializer), or restart the processor's thread in "
+        "`os.register_at_fork(after_in_child=...)` as OpenTelemetry's BatchSpanProcessor "
+        "does; call `provider.force_flush()` before a child exits. `tracehound.configure()` "
+        "flushes `multiprocessing` children at exit and names any processor that stays dead.",
+    ),
+    Rule(
+        "L009",
+        "context-detached-elsewhere",
+        _E,
+        "a context was detached in another context than it was attached in "
+        '("Failed to detach context")',
+        "The span's `with` block was left in another task or thread than it was entered "
+        "in: an async generator closed from another task, a streaming response finished by "
+        "the server, a cancelled task. The context is not restored there, so later spans "
+        "in that task get the wrong parent, and the span may end late or never.",
+        "Do not hold a span across `yield` in an (async) generator: start the span inside "
+        "each step or around the whole consumer; for streaming responses, end the span in "
+        "the response's close callback; close async generators in the task that iterates "
+        "them (`contextlib.aclosing`).",
+    ),
+    Rule(
+        "L010",
+        "span-outlived-request",
+        _W,
+        "a span was still open when the request or message it belongs to finished",
+        "The entry span (SERVER or CONSUMER) ended while work it started was still running "
+        "in the same trace: a background task, a streaming body, a fire-and-forget call. "
+        "The trace shows a child ending after its parent, and an error there is reported "
+        "after the request already looked successful.",
+        "Await the work before the request ends, or give background work its own trace "
+        "linked to the request (`tracehound.new_trace` inside the task).",
+    ),
+    Rule(
         "L011",
         "implausible-timestamp",
         _W,

@@ -226,12 +226,29 @@ class LifecycleGuard(SpanProcessor):
         self._sdk_logger = logging.getLogger("opentelemetry.sdk.trace")
         self._ended_twice = _EndedTwiceFilter(report)
         self._sdk_logger.addFilter(self._ended_twice)
+        self._interval: float | None = None
         if open_limit is not None:
-            interval = check_interval if check_interval is not None else min(open_limit / 2, 30.0)
-            self._timer = threading.Thread(
-                target=self._watch, args=(interval,), name="tracehound-lifecycle", daemon=True
+            self._interval = (
+                check_interval if check_interval is not None else min(open_limit / 2, 30.0)
             )
-            self._timer.start()
+            self._start_timer()
+
+    def _start_timer(self) -> None:
+        self._timer = threading.Thread(
+            target=self._watch, args=(self._interval,), name="tracehound-lifecycle", daemon=True
+        )
+        self._timer.start()
+
+    def _at_fork_reinit(self) -> None:
+        """In a forked child: forget the parent's open spans, restart the timer."""
+        self._open.clear()
+        self._key_of.clear()
+        self._reported_long.clear()
+        self._untracked = 0
+        stopped = self._stop.is_set()
+        self._stop = threading.Event()
+        if self._interval is not None and not stopped:
+            self._start_timer()
 
     @property
     def untracked(self) -> int:

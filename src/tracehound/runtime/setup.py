@@ -40,6 +40,7 @@ from tracehound.runtime._placement import (
 )
 from tracehound.runtime._propagation_choice import choose_propagation
 from tracehound.runtime.concurrency import install_submitter_hooks, uninstall_submitter_hooks
+from tracehound.runtime.forks import unwatch_forks, watch_forks
 from tracehound.runtime.guards import LifecycleGuard, RootGuard
 from tracehound.runtime.propagation import TracehoundPropagator
 
@@ -305,6 +306,7 @@ def configure(
                           policy, unguarded)
         switchboard.check = _checker(runtime) if resolved is not Mode.OFF else None
         _runtime = runtime
+        watch_forks(lambda: provider._active_span_processor, _in_forked_child)
     for reason in unguarded:
         _log.warning("tracehound: the attribute policy cannot protect this: %s", reason)
     if log_correlation:
@@ -370,9 +372,16 @@ def shutdown() -> findings.Summary:
                 board.adopted.clear()
                 board.added_later.clear()
         uninstall_submitter_hooks()
+        unwatch_forks()
     if error is not None:
         raise error
     return findings.summary()
+
+
+def _in_forked_child() -> None:
+    runtime = _runtime
+    if runtime is not None and runtime.lifecycle is not None:
+        runtime.lifecycle._at_fork_reinit()
 
 
 def _retire(processors: Sequence[SpanProcessor], keep: Sequence[SpanProcessor]) -> None:
