@@ -199,6 +199,32 @@ async def test_to_thread_keeps_it(tracehound_spans):
     result.stdout.fnmatch_lines(["FAILED *::test_run_in_executor_loses_it - C005 *"])
 
 
+def test_a_span_left_in_another_task_fails_naming_l009(pytester: pytest.Pytester) -> None:
+    write(
+        pytester,
+        WORK
+        + """
+import asyncio
+
+
+async def rows():
+    with tracehound.span("stream rows"):
+        yield 1
+
+
+@pytest.mark.asyncio
+async def test_stream_closed_elsewhere():
+    with tracehound.span("GET /rows", kind=SpanKind.SERVER):
+        stream = rows()
+        await asyncio.create_task(stream.__anext__())
+        await asyncio.create_task(stream.aclose())
+""",
+    )
+    result = run(pytester, "--tracehound-strict")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["FAILED *::test_stream_closed_elsewhere - L009 *"])
+
+
 def test_plain_opentelemetry_spans_are_recorded_by_the_fixture(
     pytester: pytest.Pytester,
 ) -> None:

@@ -4,7 +4,8 @@
   span started in a thread whose work was submitted from inside a span.
 - `LifecycleGuard`: L001 a span garbage-collected, or still open at
   shutdown, without ``end()``; L002 open longer than a limit (checked by a
-  timer, not per span); L003 ``end()`` called twice.
+  timer, not per span); L003 ``end()`` called twice; L009 a context detached
+  in another context (`tracehound.runtime.detach`).
 
 Both report through a callable (the findings sink, or one that raises in
 strict mode).  Their bookkeeping is bounded: weak references, a cap on the
@@ -31,6 +32,7 @@ from opentelemetry.trace import SpanContext, SpanKind
 from tracehound.rules import Finding, get_rule
 from tracehound.runtime._location import caller_location, caller_site, site_location
 from tracehound.runtime.concurrency import submitter
+from tracehound.runtime.detach import OTEL_CONTEXT_LOGGER, DetachedElsewhereFilter
 
 __all__ = ["DELIBERATE_ROOT", "LifecycleGuard", "OpenSpan", "RootGuard", "never_ended"]
 
@@ -197,7 +199,7 @@ class _EndedTwiceFilter(logging.Filter):
 
 
 class LifecycleGuard(SpanProcessor):
-    """Report spans that never end, stay open too long or end twice (L001-L003).
+    """Report spans that never end, stay open too long or end twice (L001-L003), L009.
 
     ``max_tracked`` bounds the bookkeeping: spans started while that many are
     open are not tracked, and `untracked` counts them.  ``open_limit`` (seconds)
@@ -226,6 +228,9 @@ class LifecycleGuard(SpanProcessor):
         self._sdk_logger = logging.getLogger("opentelemetry.sdk.trace")
         self._ended_twice = _EndedTwiceFilter(report)
         self._sdk_logger.addFilter(self._ended_twice)
+        self._context_logger = logging.getLogger(OTEL_CONTEXT_LOGGER)
+        self._detached_elsewhere = DetachedElsewhereFilter(report)
+        self._context_logger.addFilter(self._detached_elsewhere)
         self._interval: float | None = None
         if open_limit is not None:
             self._interval = (
@@ -359,6 +364,7 @@ class LifecycleGuard(SpanProcessor):
     def shutdown(self) -> None:
         self._stop.set()
         self._sdk_logger.removeFilter(self._ended_twice)
+        self._context_logger.removeFilter(self._detached_elsewhere)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True

@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from tracehound import findings
 from tracehound.rules import Finding, Severity
 from tracehound.runtime import concurrency
+from tracehound.runtime.detach import OTEL_CONTEXT_LOGGER, DetachedElsewhereFilter
 from tracehound.runtime.guards import (
     LifecycleGuard,
     OpenSpan,
@@ -47,7 +48,7 @@ class RecordingSettings:
 
 def _quiet_lifecycle_guard(report: Callable[[Finding], None]) -> LifecycleGuard:
     guard = LifecycleGuard(report, open_limit=None)
-    # shutdown() keeps the bookkeeping and drops the guard's L003 log filter, which
+    # shutdown() keeps the bookkeeping and drops the guard's log filters (L003, L009), which
     # would swallow the SDK's warning before the tested code's own guard saw it.
     guard.shutdown()
     return guard
@@ -198,12 +199,12 @@ class SessionRecorder(SpanProcessor):
 _SDK_LOGGER = "opentelemetry.sdk.trace"
 
 
-class _SeeEndedTwice(logging.Filter):
-    """Reports ``end()`` called twice (L003) as the guard does, and lets the SDK's warning pass."""
+class _SeeAndPass(logging.Filter):
+    """Reports what a guard's log filter reports (L003, L009), and lets the record pass."""
 
-    def __init__(self, report: Callable[[Finding], None]) -> None:
+    def __init__(self, inner: logging.Filter) -> None:
         super().__init__()
-        self._inner = _EndedTwiceFilter(report)
+        self._inner = inner
 
     def filter(self, record: logging.LogRecord) -> bool:
         self._inner.filter(record)
@@ -227,8 +228,10 @@ class OtelGlobals:
         self._attached: list[TracerProvider] = []
         self.installed: TracerProvider | None = None
         self._warned = False
-        self._ended_twice = _SeeEndedTwice(recorder.listen)
+        self._ended_twice = _SeeAndPass(_EndedTwiceFilter(recorder.listen))
         logging.getLogger(_SDK_LOGGER).addFilter(self._ended_twice)
+        self._detached = _SeeAndPass(DetachedElsewhereFilter(recorder.listen))
+        logging.getLogger(OTEL_CONTEXT_LOGGER).addFilter(self._detached)
         findings.add_listener(recorder.listen)
 
     def attach(self) -> None:
@@ -253,6 +256,7 @@ class OtelGlobals:
         """Detach, remove the provider the session installed, put the globals back."""
         findings.remove_listener(self.recorder.listen)
         logging.getLogger(_SDK_LOGGER).removeFilter(self._ended_twice)
+        logging.getLogger(OTEL_CONTEXT_LOGGER).removeFilter(self._detached)
         self.recorder.current = None
         for provider in self._attached:
             _detach(provider, self.recorder)
