@@ -134,8 +134,12 @@ def test_l001_garbage_collected_span_names_its_line(configure: Callable[..., Any
 
 def test_l001_open_at_shutdown_and_strict_raises(configure: Callable[..., Any]) -> None:
     recorded = configure(mode="strict")
-    with tracehound.span("request", kind=SpanKind.SERVER):
+    with (
+        pytest.raises(tracehound.TraceViolation, match="L010"),  # open when its request ended
+        tracehound.span("request", kind=SpanKind.SERVER),
+    ):
         kept = trace.get_tracer("t").start_span("still open")
+    assert trace.get_current_span() is trace.INVALID_SPAN  # the request's context was detached
     with pytest.raises(tracehound.TraceViolation, match="L001"):
         tracehound.shutdown()
     assert "still open at shutdown" in recorded.findings[-1].message

@@ -5,7 +5,8 @@
 - `LifecycleGuard`: L001 a span garbage-collected, or still open at
   shutdown, without ``end()``; L002 open longer than a limit (checked by a
   timer, not per span); L003 ``end()`` called twice; L009 a context detached
-  in another context (`tracehound.runtime.detach`).
+  in another context (`tracehound.runtime.detach`); L010 spans still open
+  when the request (entry span) of their trace ended.
 
 Both report through a callable (the findings sink, or one that raises in
 strict mode).  Their bookkeeping is bounded: weak references, a cap on the
@@ -31,6 +32,7 @@ from opentelemetry.trace import SpanContext, SpanKind
 
 from tracehound.rules import Finding, get_rule
 from tracehound.runtime._location import caller_location, caller_site, site_location
+from tracehound.runtime._outlived import MAX_SCANNED, outlived_finding, outliving
 from tracehound.runtime.concurrency import submitter
 from tracehound.runtime.detach import OTEL_CONTEXT_LOGGER, DetachedElsewhereFilter
 
@@ -44,6 +46,7 @@ DELIBERATE_ROOT: contextvars.ContextVar[bool] = contextvars.ContextVar(
 """Set by `tracehound.new_trace` while it starts its span: that root is intended."""
 
 _SUSPICIOUS_KINDS = frozenset({SpanKind.INTERNAL, SpanKind.CLIENT, SpanKind.PRODUCER})
+_SERVER, _CONSUMER = SpanKind.SERVER, SpanKind.CONSUMER
 
 
 class RootGuard(SpanProcessor):
@@ -199,7 +202,7 @@ class _EndedTwiceFilter(logging.Filter):
 
 
 class LifecycleGuard(SpanProcessor):
-    """Report spans that never end, stay open too long or end twice (L001-L003), L009.
+    """Report spans that never end, stay open too long or end twice (L001-L003), L009, L010.
 
     ``max_tracked`` bounds the bookkeeping: spans started while that many are
     open are not tracked, and `untracked` counts them.  ``open_limit`` (seconds)
@@ -289,11 +292,24 @@ class LifecycleGuard(SpanProcessor):
         except AttributeError:  # pragma: no cover - an SDK whose Span changed shape
             span_context = span.context
         key = id(span_context)
-        entry = self._open.pop(key, None)
+        opened = self._open
+        entry = opened.pop(key, None)
         if entry is not None:
             self._key_of.pop(id(entry[6]), None)
             if self._reported_long:
                 self._reported_long.discard(key)
+            kind = span._kind
+            if (kind is _SERVER or kind is _CONSUMER) and 0 < len(opened) <= MAX_SCANNED:
+                self._check_outlived(entry)
+
+    def _check_outlived(self, entry: tuple[Any, ...]) -> None:
+        """L010 for the spans of ``entry``'s trace started after it and still open."""
+        found = outliving(entry, list(self._open.values()))
+        if not found:
+            return
+        request = _as_open_span(entry)
+        for row in found:
+            self._report(outlived_finding(request, _as_open_span(row)))
 
     def _collected(self, ref: weakref.ref) -> None:  # type: ignore[type-arg]
         key = self._key_of.pop(id(ref), None)

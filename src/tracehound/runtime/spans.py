@@ -149,8 +149,10 @@ class SpanScope:
                     span.record_exception(exc)
                 span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         finally:
-            span.end()
-            otel_context.detach(token)  # type: ignore[arg-type]
+            try:
+                span.end()  # strict mode may raise here (L003, L010)
+            finally:
+                otel_context.detach(token)  # type: ignore[arg-type]
 
     async def __aenter__(self) -> trace.Span:
         return self.__enter__()
