@@ -279,8 +279,8 @@ class Checker:
 
     def name_violation(self, name: str) -> Violation | None:
         """The A007 violation of a span name, or None (clean names are memoised)."""
-        if not self._on["A007"] or name in self.clean_names:
-            return None
+        if not self._on["A007"] or name.__class__ is not str or name in self.clean_names:
+            return None  # a name that is not text is the enforcer's to convert
         problem = span_name_problem(name)
         if problem is None:
             if len(self.clean_names) >= self._cache_size:

@@ -11,6 +11,7 @@ redacted, plus the findings to report.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -33,6 +34,27 @@ __all__ = ["SpanEnforcer"]
 _SERVER_SIDE = (SpanKind.SERVER, SpanKind.CONSUMER)
 _NONE: Any = ()
 _NO_KEYS: Any = MappingProxyType({})
+_NOT_TEXT: Any = object()
+"""A span name that is not a string: exported as its text."""
+_warned_types: set[type] = set()
+logger = logging.getLogger("tracehound")
+
+
+def _as_text(name: object) -> str:
+    """A span name that is not a string, as text (warned once per type, not per span)."""
+    kind = type(name)
+    if kind not in _warned_types:
+        _warned_types.add(kind)
+        logger.warning(
+            "tracehound: span name %r (%s) is not a string; exported as its text "
+            "(an OTLP exporter would fail the whole batch on it)",
+            name,
+            kind.__name__,
+        )
+    try:
+        return str(name)
+    except Exception:  # a __str__ that fails: still export the span
+        return f"<{kind.__name__}>"
 
 
 def _plain(attributes: Any) -> Any:
@@ -60,7 +82,10 @@ class SpanEnforcer:
         attributes = getattr(attributes, "_dict", attributes)  # see _plain
         dirty = checker.dirty_keys(attributes) if attributes else _NO_KEYS
         name = span._name
-        name_violation = None if name in checker.clean_names else checker.name_violation(name)
+        if name.__class__ is str:
+            name_violation = None if name in checker.clean_names else checker.name_violation(name)
+        else:  # OpenTelemetry accepts any name; OTLP cannot encode it (the batch would fail)
+            name_violation = _NOT_TEXT
         events = span._events
         # BoundedList keeps a deque; its truth test is C, the list's __len__ is Python.
         has_events = getattr(events, "_dq", events)
@@ -110,6 +135,8 @@ class SpanEnforcer:
                 message = describe_legacy(violation.key, legacy, scope)
                 violation = violation._replace(message=message)
             findings.append(policy.finding(violation, span_name=name, action=action, **ids))
+        if name_violation is _NOT_TEXT:
+            name, name_violation = _as_text(name), None
         if name_violation is not None:
             action = policy.action("A007")
             findings.append(policy.finding(name_violation, span_name=name, action=action, **ids))

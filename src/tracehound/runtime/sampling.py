@@ -136,7 +136,7 @@ class DropSpansSampler(Sampler):
         return f"DropSpansSampler{{patterns=[{patterns}],delegate={delegate}}}"
 
     def _drops(self, name: str, attributes: Attributes) -> bool:
-        if self._matches(name):
+        if name.__class__ is str and self._matches(name):  # OpenTelemetry takes any name
             return True
         if attributes:
             for key in self._attribute_keys:
