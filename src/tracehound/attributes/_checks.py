@@ -87,6 +87,8 @@ class Checker:
         self._clean_strings: set[str] = set()
         """Strings with no secret that are not numbers (bounded, like every cache here)."""
         self._numeric_strings: set[str] = set()
+        self._reserved_clean: set[tuple[str, type, Any]] = set()
+        """``(key, class, value)`` of reserved keys found clean (bounded)."""
         self.clean_names: dict[str, None] = {}
         """Span names known to pass A007 (bounded)."""
 
@@ -303,6 +305,7 @@ class Checker:
         dirty: dict[str, list[Violation]] | None = None
         fast_of, card_min = self._fast, self._card_min
         clean, numeric = self._clean_strings, self._numeric_strings
+        reserved_ok = self._reserved_clean
         size, first, shortest = self._cache_size, _NUMBER_START, MIN_SECRET_LENGTH
         # Literals, not the module constants: global lookups cost on this path.
         # fast: 0 plain, 1 plain identifier, 2 reserved, 3 flagged; kind 2 is a secret.
@@ -331,10 +334,23 @@ class Checker:
                         continue
                 elif cls is bool or cls is float:
                     continue
-            elif fast == 2 and self.key_info(key).reserved.accepts(value):  # type: ignore[union-attr]
-                if cls is not str or value in clean or value in numeric:
-                    continue
-                if self._string_kind(value) != 2:  # type: ignore[arg-type]
+            elif fast == 2:
+                # Reserved keys take few distinct values (methods, status codes,
+                # ports): a value found clean once is one set look-up after that.
+                seen = (key, cls, value)
+                try:
+                    if seen in reserved_ok:
+                        continue
+                except TypeError:  # an unhashable value (rows the doctor reads)
+                    seen = None
+                if self.key_info(key).reserved.accepts(value) and (  # type: ignore[union-attr]
+                    cls is not str
+                    or value in clean
+                    or value in numeric
+                    or self._string_kind(value) != 2  # type: ignore[arg-type]
+                ):
+                    if seen is not None and len(reserved_ok) < size:
+                        reserved_ok.add(seen)
                     continue
             found = self.violations(key, value)
             if found:

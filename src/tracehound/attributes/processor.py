@@ -88,6 +88,45 @@ class AttributePolicyProcessor(SynchronousMultiSpanProcessor):
         """Spans not exported because the policy raised on them."""
         for processor in processors:
             self.add_span_processor(processor)
+        self._bind_hooks()
+
+    @property  # type: ignore[override]
+    def _span_processors(self) -> tuple[SpanProcessor, ...]:
+        return self._behind
+
+    @_span_processors.setter
+    def _span_processors(self, processors: tuple[SpanProcessor, ...]) -> None:
+        # Every change of the processors behind (add, or a chain taking one out)
+        # comes through here, so the bound hooks always match them.
+        self._behind = tuple(processors)
+        if "_strict" in self.__dict__:
+            self._bind_hooks()
+
+    def _bind_hooks(self) -> None:
+        """Call only the hooks the processors behind implement, and none when there are none.
+
+        Every span pays for each call: with nothing behind it to start (the
+        batch processor's ``on_start`` is ``pass``) and not strict, this
+        processor's own ``on_start`` becomes a no-op that a chain can skip.
+        """
+        from tracehound.runtime._hooks import active_hooks
+
+        processors = self._behind
+        self._starts = active_hooks(processors, "on_start")
+        self._ends = tuple(p.on_end for p in processors)
+        self._endings = active_hooks(processors, "_on_ending")
+        if self._strict or self._starts:
+            self.__dict__.pop("on_start", None)
+        else:
+            self.on_start = SpanProcessor.on_start.__get__(self)  # type: ignore[method-assign]
+        if self._endings:
+            self.__dict__.pop("_on_ending", None)
+        else:
+            self._on_ending = SpanProcessor._on_ending.__get__(self)  # type: ignore[method-assign]
+
+    def _on_ending(self, span: Span) -> None:
+        for on_ending in self._endings:
+            on_ending(span)
 
     @property
     def span_processors(self) -> Sequence[SpanProcessor]:
@@ -98,8 +137,8 @@ class AttributePolicyProcessor(SynchronousMultiSpanProcessor):
         if self._strict and isinstance(span, Span):
             self._start_strict(span, parent_context)
             return
-        for processor in self._span_processors:
-            processor.on_start(span, parent_context=parent_context)
+        for on_start in self._starts:
+            on_start(span, parent_context=parent_context)
 
     def _start_strict(self, span: Span, parent_context: Context | None) -> None:
         base = type(span)
@@ -127,8 +166,8 @@ class AttributePolicyProcessor(SynchronousMultiSpanProcessor):
                 self.dropped_on_error += 1
                 logger.exception(_FAILED, span.name)
                 return
-        for processor in self._span_processors:
-            processor.on_end(span)
+        for on_end in self._ends:
+            on_end(span)
         for finding in found:
             _findings.report(finding)
 

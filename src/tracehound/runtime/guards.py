@@ -221,7 +221,6 @@ class LifecycleGuard(SpanProcessor):
         self._max_tracked = max_tracked
         # plain tuples in OpenSpan's field order (cheapest to build, per span)
         self._open: dict[int, tuple[Any, ...]] = {}
-        self._key_of: dict[int, int] = {}
         self._untracked = 0
         self._reported_long: set[int] = set()
         self._on_collected = self._collected  # bound once, not per span
@@ -250,7 +249,6 @@ class LifecycleGuard(SpanProcessor):
     def _at_fork_reinit(self) -> None:
         """In a forked child: forget the parent's open spans, restart the timer."""
         self._open.clear()
-        self._key_of.clear()
         self._reported_long.clear()
         self._untracked = 0
         stopped = self._stop.is_set()
@@ -282,7 +280,6 @@ class LifecycleGuard(SpanProcessor):
         # A plain weakref (C-fast, unlike a subclass); on_end drops it, so its
         # callback only ever runs for a span collected without end().
         ref = _ref(span, self._on_collected)
-        self._key_of[id(ref)] = key
         code, lasti = caller_site()
         opened[key] = (name, span_context, code, lasti, _monotonic(), _get_ident(), ref)
 
@@ -295,7 +292,6 @@ class LifecycleGuard(SpanProcessor):
         opened = self._open
         entry = opened.pop(key, None)
         if entry is not None:
-            self._key_of.pop(id(entry[6]), None)
             if self._reported_long:
                 self._reported_long.discard(key)
             kind = span._kind
@@ -312,7 +308,9 @@ class LifecycleGuard(SpanProcessor):
             self._report(outlived_finding(request, _as_open_span(row)))
 
     def _collected(self, ref: weakref.ref) -> None:  # type: ignore[type-arg]
-        key = self._key_of.pop(id(ref), None)
+        # Only a span collected without end() gets here (on_end drops the
+        # reference): finding its entry by a scan is paid per violation.
+        key = self._key_of_ref(ref)
         if key is None:
             return
         entry = self._open.pop(key, None)
@@ -325,6 +323,14 @@ class LifecycleGuard(SpanProcessor):
             )
         except Exception as exc:  # strict mode cannot raise out of the garbage collector
             logging.getLogger("tracehound").error("%s", exc)
+
+    def _key_of_ref(self, ref: weakref.ref) -> int | None:  # type: ignore[type-arg]
+        for _ in range(3):  # another collection may change the table while it is read
+            try:
+                return next((k for k, row in list(self._open.items()) if row[6] is ref), None)
+            except RuntimeError:
+                continue
+        return None
 
     def _never_ended(self, entry: OpenSpan, how: str) -> Finding:
         return never_ended(entry, how)
@@ -366,7 +372,6 @@ class LifecycleGuard(SpanProcessor):
         """Report every span still open (L001); called by `tracehound.shutdown`."""
         found = [self._never_ended(e, "was still open at shutdown") for e in self.open_spans()]
         self._open.clear()
-        self._key_of.clear()
         first_error: Exception | None = None
         for finding in found:  # report all of them, then raise (strict) for the first
             try:

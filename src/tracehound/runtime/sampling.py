@@ -105,6 +105,7 @@ class DropSpansSampler(Sampler):
         self._attribute_keys = tuple(attribute_keys)
         self._match = _compile(self._patterns)
         self._memo: dict[str, bool] = {}
+        self._url_memo: dict[str, bool] = {}
 
     @property
     def patterns(self) -> tuple[str, ...]:
@@ -124,8 +125,25 @@ class DropSpansSampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        if self._match is not None and self._drops(name, attributes):
-            return SamplingResult(Decision.DROP, None, _parent_trace_state(parent_context))
+        if self._match is not None:
+            # Per span: one memo look-up for the name and one per URL attribute
+            # present; the patterns run once per distinct string.
+            drop = self._memo.get(name) if name.__class__ is str else False
+            if drop is None:
+                drop = self._matches(name)
+            if not drop and attributes:
+                urls = self._url_memo
+                for key in self._attribute_keys:
+                    value = attributes.get(key)
+                    if value is not None:
+                        found = urls.get(value) if value.__class__ is str else False
+                        if found is None:
+                            found = self._url_matches(value)  # type: ignore[arg-type]
+                        if found:
+                            drop = True
+                            break
+            if drop:
+                return SamplingResult(Decision.DROP, None, _parent_trace_state(parent_context))
         return self._delegate.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )
@@ -135,25 +153,20 @@ class DropSpansSampler(Sampler):
         delegate = self._delegate.get_description()
         return f"DropSpansSampler{{patterns=[{patterns}],delegate={delegate}}}"
 
-    def _drops(self, name: str, attributes: Attributes) -> bool:
-        if name.__class__ is str and self._matches(name):  # OpenTelemetry takes any name
-            return True
-        if attributes:
-            for key in self._attribute_keys:
-                value = attributes.get(key)
-                if value.__class__ is str and self._matches(_without_query(value)):  # type: ignore[union-attr]
-                    return True
-        return False
-
     def _matches(self, text: str) -> bool:
-        memo = self._memo
-        decision = memo.get(text)
-        if decision is None:
-            decision = self._match(text) is not None  # type: ignore[misc]  # checked by caller
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            memo[text] = decision
-        return decision
+        return _memoised(self._memo, text, self._match(text) is not None)  # type: ignore[misc]
+
+    def _url_matches(self, value: str) -> bool:
+        """A URL attribute's value, matched without its query (memoised by the whole value)."""
+        decision = self._match(_without_query(value)) is not None  # type: ignore[misc]
+        return _memoised(self._url_memo, value, decision)
+
+
+def _memoised(memo: dict[str, bool], text: str, decision: bool) -> bool:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[text] = decision
+    return decision
 
 
 def patterns_from_env(environ: dict[str, str] | None = None) -> tuple[str, ...]:
