@@ -13,6 +13,7 @@ import logging
 import os
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -28,12 +29,31 @@ __all__ = ["CountingBatch", "exporters_for", "exporters_from_env"]
 _log = logging.getLogger("tracehound")
 
 
+class _DropCounter:
+    """Stands in for the batch engine's metrics: the SDK calls ``drop_items(1)`` exactly
+    when its full queue drops a span, so counting there costs nothing per span."""
+
+    def __init__(self, inner: Any, on_drop: Any) -> None:
+        self._inner = inner
+        self._on_drop = on_drop
+
+    def drop_items(self, count: int, error_type: str = "queue_full") -> None:
+        if error_type == "queue_full":
+            self._on_drop(count)
+        self._inner.drop_items(count, error_type)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 class CountingBatch(SpanProcessor):
     """A `BatchSpanProcessor` that counts every span its full queue drops (L007).
 
     OpenTelemetry logs a drop once per 20 s and counts it only in an optional
-    metric; this looks at the queue before handing the span over.  The queue
-    is a private attribute: without it (a future SDK) drops go uncounted, and
+    metric.  This counts each one: through the batch engine's metrics hook
+    when the SDK has one (then the span goes straight to the batch processor),
+    else by looking at the queue before handing the span over.  Both are
+    private attributes: without them (a future SDK) drops go uncounted, and
     `counts_drops` says so.
     """
 
@@ -43,6 +63,12 @@ class CountingBatch(SpanProcessor):
         inner = getattr(self.batch, "_batch_processor", None)
         queue = getattr(inner, "_queue", None)
         self._queue = queue if getattr(queue, "maxlen", None) else None
+        # the batch processor's own (``pass``): a chain sees that and skips the call
+        self.on_start = self.batch.on_start  # type: ignore[method-assign]
+        metrics = getattr(inner, "_metrics", None)
+        if self._queue is not None and callable(getattr(metrics, "drop_items", None)):
+            inner._metrics = _DropCounter(metrics, self._count_drops)  # type: ignore[union-attr]
+            self.on_end = self.batch.on_end  # type: ignore[method-assign]
 
     @property
     def counts_drops(self) -> bool:
@@ -54,16 +80,19 @@ class CountingBatch(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         queue = self._queue
         if queue is not None and len(queue) >= queue.maxlen:  # type: ignore[operator]
-            self.dropped += 1
-            findings.report(
-                Finding(
-                    get_rule("L007"),
-                    "the span export queue is full, so finished spans are dropped; "
-                    "tracehound.get_runtime().dropped_spans counts them",
-                    location="BatchSpanProcessor",
-                )
-            )
+            self._count_drops(1)
         self.batch.on_end(span)
+
+    def _count_drops(self, count: int) -> None:
+        self.dropped += count
+        findings.report(
+            Finding(
+                get_rule("L007"),
+                "the span export queue is full, so finished spans are dropped; "
+                "tracehound.get_runtime().dropped_spans counts them",
+                location="BatchSpanProcessor",
+            )
+        )
 
     def shutdown(self) -> None:
         self.batch.shutdown()

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import dis
 from collections.abc import Iterable
 from typing import Any
 
 from opentelemetry.sdk.trace import SpanProcessor
 
+from tracehound.runtime._placement import does_nothing
+
 __all__ = ["active_hooks", "does_nothing"]
-
-_NOTHING_OPS = frozenset({"RESUME", "NOP", "CACHE", "RETURN_VALUE", "RETURN_CONST", "LOAD_CONST"})
-
-
-def does_nothing(method: Any) -> bool:
-    """Whether a bound method's body is only ``pass`` (or a docstring): it returns None."""
-    code = getattr(getattr(method, "__func__", None), "__code__", None)
-    if code is None:
-        return False
-    return all(
-        op.opname in _NOTHING_OPS
-        and (op.opname not in ("LOAD_CONST", "RETURN_CONST") or op.argval is None)
-        for op in dis.get_instructions(code)
-    )
 
 
 def active_hooks(processors: Iterable[SpanProcessor], name: str) -> tuple[Any, ...]:

@@ -79,6 +79,7 @@ class _Processors(SpanProcessor):
         self.added_later.append(processor)
         if self.gate is not None:
             self.gate.add_span_processor(processor)
+            self.processors = self.processors  # the gate may have a start hook now
         else:
             self.processors = (*self.processors, processor)
 
@@ -159,8 +160,18 @@ class _SwitchableSampler(Sampler):
     def __init__(self, delegate: Sampler) -> None:
         self.delegate = delegate
 
+    @property
+    def delegate(self) -> Sampler:
+        return self._delegate
+
+    @delegate.setter
+    def delegate(self, delegate: Sampler) -> None:
+        self._delegate = delegate
+        # The SDK calls should_sample per span: the delegate's own, not a forwarding call.
+        self.should_sample = delegate.should_sample  # type: ignore[method-assign]
+
     def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
-        return self.delegate.should_sample(*args, **kwargs)
+        return self._delegate.should_sample(*args, **kwargs)
 
     def get_description(self) -> str:
         return f"tracehound({self.delegate.get_description()})"
