@@ -1,12 +1,17 @@
-"""Instructions per span, guards vs the plain SDK, counted by valgrind (deterministic).
+"""Instructions per span for the chain configure() installs and its parts (valgrind, deterministic).
 
-    python bench/bench_runtime_instructions.py [--src DIR]
+    python bench/bench_runtime_instructions.py [--src DIR] [--variants plain,full,...]
 
 Wall-clock ratios on a shared host move by ±10 % from run to run; instruction
 counts do not.  Each variant runs in a child process under callgrind, once
 with 1,000 and once with 3,000 spans; the difference divided by 2,000 is the
-cost of one span without the start-up.  ``--src`` measures another checkout
-(its ``src`` directory), for a before/after.  Needs ``valgrind``.
+cost of one child span with 12 attributes without the start-up.  Variants
+(see ``bench/_chains.py``): ``plain`` the plain SDK with a batch processor,
+``full`` what ``tracehound.configure()`` installs (default mode), ``off``
+the same with ``mode="off"``, and the parts ``sampler``, ``guards``,
+``policy``, each alone in front of the plain SDK's batch processor.
+``--src`` measures another checkout (its ``src`` directory), for a
+before/after.  Needs ``valgrind``.
 """
 
 from __future__ import annotations
@@ -19,38 +24,39 @@ import subprocess
 import sys
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
+VARIANTS = ("plain", "full", "off", "sampler", "guards", "policy")
+
 CHILD = r"""
 import os, sys
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind
-
-class Sink(SpanProcessor):
-    def on_end(self, span):
-        pass
+import _chains
 
 variant, spans = sys.argv[1], int(sys.argv[2])
 if variant == "plain":
-    provider = TracerProvider()
-    provider.add_span_processor(Sink())
+    provider = _chains.plain()
+elif variant in ("full", "off"):
+    provider = _chains.configured("off" if variant == "off" else None)
 else:
-    from tracehound.findings import report
-    from tracehound.runtime.guards import LifecycleGuard, RootGuard
-    from tracehound.runtime.setup import _Processors
-    chain = _Processors()
-    chain.processors = (RootGuard(report), LifecycleGuard(report, open_limit=300.0), Sink())
-    provider = TracerProvider(active_span_processor=chain)
-attributes = {"k%d" % i: i for i in range(12)}
+    _chains.configured()
+    provider = _chains.part(variant)
 tracer = provider.get_tracer("bench")
 with tracer.start_as_current_span("parent", kind=SpanKind.SERVER):
     for _ in range(spans):
-        with tracer.start_as_current_span("child", attributes=attributes):
+        with tracer.start_as_current_span("child", attributes=_chains.ATTRIBUTES):
             pass
 os._exit(0)
 """
 
 
 def instructions(variant: str, spans: int, src: Path) -> int:
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(src)}
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": os.pathsep.join((str(src), str(HERE))),
+        "OTEL_TRACES_EXPORTER": "none",
+    }
+    env.pop("TRACEHOUND_MODE", None)
     valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
     result = subprocess.run(
         [*valgrind, sys.executable, "-c", CHILD, variant, str(spans)],
@@ -67,20 +73,29 @@ def instructions(variant: str, spans: int, src: Path) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_src = Path(__file__).resolve().parent.parent / "src"
-    parser.add_argument("--src", type=Path, default=default_src)
+    parser.add_argument("--src", type=Path, default=HERE.parent / "src")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("bench_runtime_instructions: valgrind is not installed; skipped")
         return 0
-    per_span = {}
-    for variant in ("plain", "guards"):
+    chosen = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = sorted(set(chosen) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
+    if "plain" not in chosen:
+        chosen.insert(0, "plain")
+    print(f"instructions per child span, 12 attributes ({args.src}):")
+    plain = 0.0
+    for variant in chosen:
         low, high = (instructions(variant, n, args.src) for n in (1000, 3000))
-        per_span[variant] = (high - low) / 2000
-    plain, guards = per_span["plain"], per_span["guards"]
-    print(f"instructions per span ({args.src}):")
-    print(f"  plain OTel SDK      {plain:10,.0f}")
-    print(f"  RootGuard+Lifecycle {guards:10,.0f}  (+{guards - plain:,.0f}, {guards / plain:.3f}x)")
+        per_span = (high - low) / 2000
+        if variant == "plain":
+            plain = per_span
+            print(f"  {variant:8} {per_span:10,.0f}")
+        else:
+            print(f"  {variant:8} {per_span:10,.0f}  (+{per_span - plain:,.0f}, {per_span / plain:.3f}x)")
+        sys.stdout.flush()
     return 0
 
 

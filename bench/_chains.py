@@ -1,0 +1,77 @@
+"""The span pipelines the runtime benchmarks compare (shared by bench_runtime*.py).
+
+``full`` is what a user gets from ``tracehound.configure()`` (default mode,
+the exporter given as an argument), built by ``configure()`` itself so the
+figure follows whatever it installs.  The parts are the pieces ``configure()``
+installed, each alone in front of the same batch processor as the plain SDK:
+``sampler`` (its sampler), ``guards`` (its RootGuard and LifecycleGuard),
+``policy`` (its attribute policy processor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+ATTRIBUTES = {
+    "http.request.method": "POST",
+    "url.path": "/orders",
+    "http.response.status_code": 201,
+    "server.address": "orders.svc",
+    "server.port": 8080,
+    "user.id": "u-123",
+    "order.id": "o-456",
+    "order.amount": 99.5,
+    "order.items": 3,
+    "tenant.id": "acme",
+    "feature.flag": True,
+    "retry.count": 0,
+}
+"""Twelve clean attributes, as a request span carries them."""
+
+PARTS = ("sampler", "guards", "policy")
+
+
+class NoopExporter(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def plain() -> TracerProvider:
+    """The plain SDK: default sampler, OTel's BatchSpanProcessor (default settings)."""
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
+    return provider
+
+
+def configured(mode: str | None = None) -> TracerProvider:
+    """``tracehound.configure()``'s provider (the process's global one)."""
+    import tracehound
+
+    return tracehound.configure(
+        span_exporter=NoopExporter(), mode=mode
+    ).provider
+
+
+def part(name: str) -> TracerProvider:
+    """One piece of the configured chain (call `configured` first) before a batch processor."""
+    import tracehound
+
+    runtime = tracehound.get_runtime()
+    assert runtime is not None, "configure() first"
+    if name == "sampler":
+        provider = TracerProvider(sampler=runtime.provider.sampler)
+        provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
+        return provider
+    chain = SynchronousMultiSpanProcessor()
+    if name == "guards":
+        for guard in (runtime.roots, runtime.lifecycle):
+            chain.add_span_processor(guard)  # type: ignore[arg-type]
+        chain.add_span_processor(BatchSpanProcessor(NoopExporter()))
+    elif name == "policy":
+        chain.add_span_processor(runtime.policy.processor(BatchSpanProcessor(NoopExporter())))
+    else:
+        raise ValueError(f"unknown part {name!r}; choose from {', '.join(PARTS)}")
+    return TracerProvider(active_span_processor=chain)
