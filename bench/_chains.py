@@ -11,6 +11,7 @@ installed, each alone in front of the same batch processor as the plain SDK:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SynchronousMultiSpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
@@ -50,9 +51,7 @@ def configured(mode: str | None = None) -> TracerProvider:
     """``tracehound.configure()``'s provider (the process's global one)."""
     import tracehound
 
-    return tracehound.configure(
-        span_exporter=NoopExporter(), mode=mode
-    ).provider
+    return tracehound.configure(span_exporter=NoopExporter(), mode=mode).provider
 
 
 def part(name: str) -> TracerProvider:
@@ -65,13 +64,25 @@ def part(name: str) -> TracerProvider:
         provider = TracerProvider(sampler=runtime.provider.sampler)
         provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
         return provider
-    chain = SynchronousMultiSpanProcessor()
     if name == "guards":
-        for guard in (runtime.roots, runtime.lifecycle):
-            chain.add_span_processor(guard)  # type: ignore[arg-type]
-        chain.add_span_processor(BatchSpanProcessor(NoopExporter()))
+        processors = [runtime.roots, runtime.lifecycle, BatchSpanProcessor(NoopExporter())]
     elif name == "policy":
-        chain.add_span_processor(runtime.policy.processor(BatchSpanProcessor(NoopExporter())))
+        processors = [runtime.policy.processor(BatchSpanProcessor(NoopExporter()))]
     else:
         raise ValueError(f"unknown part {name!r}; choose from {', '.join(PARTS)}")
-    return TracerProvider(active_span_processor=chain)
+    return TracerProvider(active_span_processor=_chain(processors))
+
+
+def _chain(processors: list[Any]) -> Any:
+    """The processors in the chain configure() puts them in (it calls only the hooks
+    that do something, and RootGuard for root spans only), else the SDK's list."""
+    try:
+        from tracehound.runtime.setup import _Processors
+    except ImportError:  # a tree without it
+        chain = SynchronousMultiSpanProcessor()
+        for processor in processors:
+            chain.add_span_processor(processor)
+        return chain
+    switchboard = _Processors()
+    switchboard.processors = tuple(processors)
+    return switchboard

@@ -1,12 +1,19 @@
-"""Runtime benchmark: per-span cost with tracehound's guards vs the plain OpenTelemetry SDK.
+"""Runtime benchmark: per child span, the chain ``configure()`` installs vs the plain SDK.
 
-    python bench/bench_runtime.py [--spans N] [--repeats R] [--memory-spans M]
+    python bench/bench_runtime.py [--spans N] [--repeats R] [--memory-spans M] [--mode MODE]
 
-Defaults: 201 paired rounds of 1,000 spans; 1,000,000 spans for the memory run.
+Defaults: 101 paired rounds of 1,000 spans; 1,000,000 spans for the memory run.
 
-1. Per span: a child span with 12 attributes through a BatchSpanProcessor and a
-   no-op exporter; plain SDK vs the same provider with RootGuard + LifecycleGuard
-   in front (what ``tracehound.configure()`` installs), same run, interleaved.
+1. Per span, full chain first: a child span with 12 clean attributes through
+   what ``tracehound.configure()`` installs (default mode: sampler, guards,
+   attribute policy, batch processor; a no-op exporter) vs the plain SDK
+   (default sampler, ``BatchSpanProcessor``, the same exporter).  Then each
+   part alone in front of the plain SDK's batch processor: the sampler, the
+   guards (RootGuard + LifecycleGuard), the attribute policy
+   (``bench/_chains.py``).  Every round measures every pipeline, in
+   alternating order; the figure is the median of the per-round ratios, CPU
+   time (process) beside wall time.  ``mode="off"`` is measured in a child
+   process (``configure()`` is once per process).
 2. Memory: M spans (default 1,000,000) at full speed through
    ``tracehound.configure()`` while the exporter is stalled: RSS sampled along
    the way must stay flat (the queue is bounded) and every dropped span must be
@@ -16,57 +23,19 @@ Defaults: 201 paired rounds of 1,000 spans; 1,000,000 spans for the memory run.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from pathlib import Path
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import SpanKind
 
-ATTRIBUTES = {
-    "http.request.method": "POST",
-    "url.path": "/orders",
-    "http.response.status_code": 201,
-    "server.address": "orders.svc",
-    "server.port": 8080,
-    "user.id": "u-123",
-    "order.id": "o-456",
-    "order.amount": 99.5,
-    "order.items": 3,
-    "tenant.id": "acme",
-    "feature.flag": True,
-    "retry.count": 0,
-}
-
-
-class NoopExporter(SpanExporter):
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
-
-
-def provider_with(guards: bool) -> TracerProvider:
-    # OTel's default batch settings (queue 2048, batches of 512): a huge queue
-    # would make every garbage collection walk it and measure the GC instead.
-    if not guards:
-        provider = TracerProvider()
-        provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
-        return provider
-    from tracehound.findings import report
-    from tracehound.runtime.guards import LifecycleGuard, RootGuard
-    from tracehound.runtime.setup import _Processors
-
-    # The layout configure() installs: its processor chain as the active processor.
-    chain = _Processors()
-    chain.processors = (
-        RootGuard(report),
-        LifecycleGuard(report, open_limit=300.0),
-        BatchSpanProcessor(NoopExporter()),
-    )
-    return TracerProvider(active_span_processor=chain)  # type: ignore[arg-type]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _chains  # bench/ is not a package
 
 
 def per_span_seconds(provider: TracerProvider, spans: int) -> tuple[float, float]:
@@ -75,46 +44,50 @@ def per_span_seconds(provider: TracerProvider, spans: int) -> tuple[float, float
     with tracer.start_as_current_span("parent", kind=SpanKind.SERVER):
         start, cpu = time.perf_counter(), time.process_time()
         for _ in range(spans):
-            with tracer.start_as_current_span("child", attributes=ATTRIBUTES):
+            with tracer.start_as_current_span("child", attributes=_chains.ATTRIBUTES):
                 pass
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-    provider.force_flush()
     return elapsed / spans, cpu / spans
 
 
-def bench_cost(spans: int, repeats: int) -> None:
+def bench_cost(spans: int, repeats: int, mode: str | None, parts: bool) -> None:
     """Paired rounds, order alternating; the median of per-round ratios resists drift.
 
-    Short rounds, many of them: on a shared host a pause hits a few pairs,
+    Short rounds, many of them: on a shared host a pause hits a few rounds,
     not the whole comparison.  CPU time is reported beside wall time because
     it leaves out the time the host gave to others.
     """
-    plain, guarded = provider_with(False), provider_with(True)
-    per_span_seconds(plain, 2000)
-    per_span_seconds(guarded, 2000)
-    plain_t: list[tuple[float, float]] = []
-    guarded_t: list[tuple[float, float]] = []
+    pipelines = {"plain": _chains.plain(), "full": _chains.configured(mode)}
+    if parts and mode != "off":
+        pipelines.update((name, _chains.part(name)) for name in _chains.PARTS)
+    for provider in pipelines.values():
+        per_span_seconds(provider, 2000)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in pipelines}
+    names = list(pipelines)
     for round_ in range(repeats):
-        pair = [(plain, plain_t), (guarded, guarded_t)]
-        for provider, times in pair if round_ % 2 else reversed(pair):
-            times.append(per_span_seconds(provider, spans))
-    print(f"per span, 12 attributes, batch processor ({repeats} paired rounds x {spans} spans):")
-    for clock, label in ((0, "wall"), (1, "CPU ")):
-        plain_c = [t[clock] for t in plain_t]
-        guarded_c = [t[clock] for t in guarded_t]
-        ratios = sorted(g / p for g, p in zip(guarded_c, plain_c, strict=True))
-        median = statistics.median(ratios)
-        low, high = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
-        print(
-            f"  {label}  plain OTel SDK {statistics.median(plain_c) * 1e6:6.2f} us, "
-            f"tracehound guards {statistics.median(guarded_c) * 1e6:6.2f} us (medians)"
-        )
-        print(
-            f"  {label}  ratio guards/plain median {median:.3f}x, "
-            f"interquartile {low:.3f}-{high:.3f}x (target <= 1.10x)"
-        )
-    plain.shutdown()
-    guarded.shutdown()
+        for name in names if round_ % 2 else reversed(names):
+            times[name].append(per_span_seconds(pipelines[name], spans))
+            pipelines[name].force_flush()
+    label = f'configure(mode="{mode}")' if mode else "configure(), default mode"
+    print(
+        f"per child span, 12 clean attributes, batch processor, {repeats} rounds x {spans} "
+        f"spans; full chain = {label}:"
+    )
+    plain = times["plain"]
+    for name in names:
+        row = []
+        for clock, clock_name in ((1, "CPU"), (0, "wall")):
+            ratios = sorted(t[clock] / p[clock] for t, p in zip(times[name], plain, strict=True))
+            low, high = ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]
+            median_us = statistics.median(t[clock] for t in times[name]) * 1e6
+            row.append(
+                f"{clock_name} {median_us:6.2f} us {statistics.median(ratios):.3f}x "
+                f"({low:.3f}-{high:.3f})"
+            )
+        print(f"  {name:8} " + "   ".join(row))
+    print("  (medians; ratio = median of per-round ratios to plain, interquartile in brackets)")
+    for provider in pipelines.values():
+        provider.shutdown()
 
 
 MEMORY_CHILD = r"""
@@ -185,10 +158,19 @@ def bench_memory(spans: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=1_000)
-    parser.add_argument("--repeats", type=int, default=201)
+    parser.add_argument("--repeats", type=int, default=101)
     parser.add_argument("--memory-spans", type=int, default=1_000_000)
+    parser.add_argument("--mode", choices=("warn", "strict", "off"), default=None)
+    parser.add_argument("--no-parts", action="store_true", help="the full chain only")
     args = parser.parse_args()
-    bench_cost(args.spans, args.repeats)
+    os.environ.pop("TRACEHOUND_MODE", None)
+    bench_cost(args.spans, args.repeats, args.mode, not args.no_parts)
+    if args.mode is None:  # the same comparison with the guards and the policy off
+        subprocess.run(
+            [sys.executable, __file__, "--mode", "off", "--spans", str(args.spans),
+             "--repeats", str(args.repeats), "--memory-spans", "0", "--no-parts"],
+            check=False,
+        )  # fmt: skip
     if args.memory_spans:
         bench_memory(args.memory_spans)
     return 0

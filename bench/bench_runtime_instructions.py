@@ -94,7 +94,8 @@ def main() -> int:
             plain = per_span
             print(f"  {variant:8} {per_span:10,.0f}")
         else:
-            print(f"  {variant:8} {per_span:10,.0f}  (+{per_span - plain:,.0f}, {per_span / plain:.3f}x)")
+            extra = per_span - plain
+            print(f"  {variant:8} {per_span:10,.0f}  (+{extra:,.0f}, {per_span / plain:.3f}x)")
         sys.stdout.flush()
     return 0
 

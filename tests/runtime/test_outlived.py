@@ -42,9 +42,10 @@ def test_a_background_thread_span_outliving_the_request(configure: Callable[...,
     assert found[0].details["request"] == "POST /orders"
     assert found[0].span_id == f"{recorded.named('send receipt').context.span_id:016x}"
     # the child is still exported, just late
-    assert recorded.named("send receipt").parent.span_id == recorded.named(
-        "POST /orders"
-    ).context.span_id
+    assert (
+        recorded.named("send receipt").parent.span_id
+        == recorded.named("POST /orders").context.span_id
+    )
 
 
 async def audit(started: asyncio.Event, release: asyncio.Event) -> None:

@@ -36,9 +36,7 @@ def test_start_span_with_a_name_that_is_not_text_does_not_raise(
 
 
 @pytest.mark.parametrize("mode", ["warn", "strict"])
-def test_update_name_with_a_number_keeps_the_span(
-    configure: Callable[..., Any], mode: str
-) -> None:
+def test_update_name_with_a_number_keeps_the_span(configure: Callable[..., Any], mode: str) -> None:
     recorded = configure(mode=mode)
     with tracehound.new_trace("job") as span:
         span.update_name(456)  # type: ignore[arg-type]

@@ -126,9 +126,7 @@ def _before_fork(generation: int) -> None:
     if _watched is None or _watched[0] != generation:
         return
     try:
-        _alive_at_fork[:] = [
-            item for item in worker_threads(_watched[1]()) if item[2].is_alive()
-        ]
+        _alive_at_fork[:] = [item for item in worker_threads(_watched[1]()) if item[2].is_alive()]
     except Exception:  # a fork must never fail because of tracehound
         _alive_at_fork.clear()
 
