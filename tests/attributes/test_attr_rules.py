@@ -45,6 +45,21 @@ def test_reserved_types_and_values(key: str, value: object, bad: bool) -> None:
     assert ("A002" in codes(key, value)) is bad
 
 
+def test_a_reserved_value_cached_clean_does_not_clear_an_equal_value_of_another_type() -> None:
+    # 201.0 == 201 and True == 1: the per-span cache of clean reserved values
+    # must not let the float or the int through once the other was seen.
+    checker = AttributePolicy().checker
+    for key, clean, bad in (
+        ("http.response.status_code", 201, 201.0),
+        ("error", True, 1),
+        ("server.port", 8080, 8080.0),
+    ):
+        assert checker.dirty_keys({key: clean}) == {}
+        assert checker.dirty_keys({key: clean}) == {}  # from the cache
+        assert [v.code for v in checker.dirty_keys({key: bad})[key]] == ["A002"]
+        assert checker.dirty_keys({key: clean}) == {}
+
+
 @pytest.mark.parametrize(
     ("spec", "value", "fixed"),
     [

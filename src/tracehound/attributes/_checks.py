@@ -9,6 +9,7 @@ possibly with every value stored as a string).  It never changes anything:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -87,8 +88,8 @@ class Checker:
         self._clean_strings: set[str] = set()
         """Strings with no secret that are not numbers (bounded, like every cache here)."""
         self._numeric_strings: set[str] = set()
-        self._reserved_clean: set[tuple[str, type, Any]] = set()
-        """``(key, class, value)`` of reserved keys found clean (bounded)."""
+        self._reserved_clean: dict[str, dict[Any, type]] = {}
+        """Per reserved key, the values found clean and their class (bounded)."""
         self.clean_names: dict[str, None] = {}
         """Span names known to pass A007 (bounded)."""
 
@@ -336,21 +337,25 @@ class Checker:
                     continue
             elif fast == 2:
                 # Reserved keys take few distinct values (methods, status codes,
-                # ports): a value found clean once is one set look-up after that.
-                seen = (key, cls, value)
+                # ports): a value found clean once costs two look-ups after that,
+                # its class compared too (201.0 == 201, True == 1).
+                known = reserved_ok.get(key)
                 try:
-                    if seen in reserved_ok:
+                    if known is not None and known.get(value) is cls:
                         continue
                 except TypeError:  # an unhashable value (rows the doctor reads)
-                    seen = None
+                    known = None
                 if self.key_info(key).reserved.accepts(value) and (  # type: ignore[union-attr]
                     cls is not str
                     or value in clean
                     or value in numeric
                     or self._string_kind(value) != 2  # type: ignore[arg-type]
                 ):
-                    if seen is not None and len(reserved_ok) < size:
-                        reserved_ok.add(seen)
+                    if known is None:
+                        known = reserved_ok.setdefault(key, {})
+                    if len(known) < size:
+                        with contextlib.suppress(TypeError):
+                            known[value] = cls
                     continue
             found = self.violations(key, value)
             if found:
