@@ -75,6 +75,13 @@ def test_every_path_names_the_users_line(
         )
         assert started_at(guard) == [f"{HERE}:{line_of('MARK-MULTI')}"]
         span.end()
+        with contextlib.ExitStack() as stack:  # its __enter__ caller is plumbing too
+            stack.enter_context(tracer.start_as_current_span("stacked"))  # MARK-STACK
+            assert started_at(guard) == [f"{HERE}:{line_of('MARK-STACK')}"]
+        manager = tracer.start_as_current_span("entered by hand")
+        manager.__enter__()  # MARK-BY-HAND
+        assert started_at(guard) == [f"{HERE}:{line_of('MARK-BY-HAND')}"]
+        manager.__exit__(None, None, None)
     assert guard.open_spans() == []
 
 

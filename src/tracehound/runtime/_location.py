@@ -29,6 +29,12 @@ try:
     _SPAN_START = _SdkSpan.start.__code__
 except (ImportError, AttributeError):  # pragma: no cover - the SDK's shape changed
     _SPAN_START = None
+try:  # the generator behind ``with tracer.start_as_current_span(...)``
+    from opentelemetry.sdk.trace import Tracer as _SdkTracer
+
+    _AS_CURRENT = _SdkTracer.start_as_current_span.__wrapped__.__code__  # type: ignore[attr-defined]
+except (ImportError, AttributeError):  # pragma: no cover - the SDK's shape changed
+    _AS_CURRENT = None
 _UNKNOWN = compile("", "<unknown>", "exec")
 
 # One decision per code object, keyed by id(): hashing a code object hashes its
@@ -72,11 +78,17 @@ def caller_site(depth: int = 2) -> tuple[CodeType, int]:
     learnt = _start_caller
     if learnt is not None:
         try:
-            current = sys._getframe(learnt[0])
+            current = sys._getframe(learnt[0] + 1)
+            if current.f_code is _AS_CURRENT:
+                # The most common path, and every frame materialised costs an
+                # allocation: start_as_current_span's generator is only ever run
+                # by its context manager's __enter__, whose caller is next.
+                current = sys._getframe(learnt[0] + 3)
+            else:
+                current = sys._getframe(learnt[0])
+                current = current.f_back if current.f_code is learnt[1] else None
         except ValueError:  # a shallower stack: not called the usual way
-            pass
-        else:
-            current = current.f_back if current.f_code is learnt[1] else None
+            current = None
     if current is None:
         current = _first_candidate(depth + 1)
     known = _is_plumbing
