@@ -7,9 +7,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 import tracehound
+from tracehound.runtime import guards
 
 HERE = __file__
 
@@ -111,3 +114,20 @@ def test_another_request_of_the_same_trace_is_not_this_one_s_work(
         release.set()
         two.join(10)
     assert "L010" not in recorded.codes()
+
+
+def test_not_checked_while_more_spans_are_open_than_the_scan_limit(
+    configure: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(guards, "MAX_SCANNED", 1)
+    recorded = configure()
+    tracer = trace.get_tracer("app")
+    with tracehound.new_trace("GET /a", kind=SpanKind.SERVER):
+        first = tracer.start_span("left open")
+    assert [f.details["span"] for f in recorded.findings if f.code == "L010"] == ["left open"]
+    with tracehound.new_trace("GET /b", kind=SpanKind.SERVER):
+        second = tracer.start_span("left open too")
+    # two spans open when GET /b ended: over the limit, not scanned
+    assert [f.details["span"] for f in recorded.findings if f.code == "L010"] == ["left open"]
+    first.end()
+    second.end()
