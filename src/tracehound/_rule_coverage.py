@@ -38,6 +38,9 @@ DETECTORS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "L005": (_DOCTOR,),
         "L006": (_DOCTOR,),
         "L007": (_RUNTIME,),
+        "L008": (_RUNTIME,),
+        "L009": (_RUNTIME, _PYTEST),
+        "L010": (_RUNTIME,),
         "L011": (_DOCTOR,),
         # the attribute policy: the runtime processor and the doctor's attribute family
         **{f"A00{n}": (_RUNTIME, _DOCTOR) for n in range(1, 8)},
