@@ -14,8 +14,8 @@ call to them broke and nothing continued to learn from.
   URL has none), the request (``path``, ``method``), the messaging destination
   and message ID, and, for calls to databases and the like, the peer system
   (``system``);
-- ``th_served``: the same for SERVER spans (a sample per service, plus every
-  root, since those are the answers C003 pairs);
+- ``th_served``: the same for SERVER spans (every root, since those are the
+  answers C003 pairs, and a sample per service of those that answered a call);
 - ``th_addr``: ``key`` → ``service`` with the number of spans that say so, and
   whether a ``h:`` host's servers said their ports (``ported``); keys are
   ``hp:host:port`` (from the server spans) and ``h:host`` (their host
@@ -27,13 +27,17 @@ from __future__ import annotations
 
 __all__ = ["ENDPOINTS", "SERVED_SAMPLE"]
 
-SERVED_SAMPLE = 2000
-"""Non-root SERVER spans read per service to learn its addresses (they repeat)."""
+SERVED_SAMPLE = 256
+"""SERVER spans that answered a call, read per service to learn its addresses (they repeat)."""
 
 _MACROS = r"""
-CREATE OR REPLACE MACRO th_val(al, k) AS coalesce(
-    list_filter(al, lambda x: x.key = k)[1].value ->> 'stringValue',
-    list_filter(al, lambda x: x.key = k)[1].value ->> 'intValue');
+-- the entries of an attribute list that name an address, a request or a message, with
+-- their value as text: the lists are long, the look-ups many, the entries wanted few
+CREATE OR REPLACE MACRO th_wanted(a) AS list_transform(
+    list_filter(th_attrs(a), lambda x: x.key IN ({keys})),
+    lambda x: {{'key': x.key,
+               'v': coalesce(x.value ->> 'stringValue', x.value ->> 'intValue')}});
+CREATE OR REPLACE MACRO th_val(al, k) AS list_filter(al, lambda x: x.key = k)[1].v;
 CREATE OR REPLACE MACRO th_url(u) AS regexp_extract(u,
     '^([a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^/?#@]*@)?(\[[^\]/]*\]|[^/:?#]*)(?::([0-9]*))?([^?#]*)',
     ['scheme', 'host', 'port', 'path']);
@@ -53,15 +57,15 @@ WITH d AS (
     SELECT DISTINCT SpanAttributes AS a FROM otel_traces
     WHERE SpanKind IN ('Client', 'Producer', 'Consumer')
 ), l AS (
-    SELECT a, th_attrs(a) AS al FROM d
+    SELECT a, th_wanted(a) AS al FROM d
 ), v AS (
     SELECT a, al, th_url(coalesce(th_val(al, 'url.full'), th_val(al, 'http.url'))) AS u,
            th_hostport(th_val(al, 'http.host')) AS hh
     FROM l
 )
 -- service.peer.name replaced peer.service in the semantic conventions: read both
-SELECT a, coalesce(th_str(al, 'service.peer.name'), th_str(al, 'peer.service')) AS peer,
-       CASE WHEN th_str(al, 'service.peer.name') IS NOT NULL
+SELECT a, coalesce(th_val(al, 'service.peer.name'), th_val(al, 'peer.service')) AS peer,
+       CASE WHEN th_val(al, 'service.peer.name') IS NOT NULL
             THEN 'service.peer.name' ELSE 'peer.service' END AS peer_key,
        nullif(lower(coalesce(th_val(al, 'server.address'), th_val(al, 'net.peer.name'),
                              nullif(u.host, ''), nullif(hh.host, ''))), '') AS host,
@@ -72,8 +76,8 @@ SELECT a, coalesce(th_str(al, 'service.peer.name'), th_str(al, 'peer.service')) 
        coalesce(th_path(u.path), CASE WHEN u.host <> '' THEN '/' END,
                 th_path(th_val(al, 'url.path')), th_path(th_val(al, 'http.target'))) AS path,
        upper(coalesce(th_val(al, 'http.request.method'), th_val(al, 'http.method'))) AS method,
-       coalesce(th_str(al, 'messaging.destination.name'),
-                th_str(al, 'messaging.destination')) AS dest,
+       coalesce(th_val(al, 'messaging.destination.name'),
+                th_val(al, 'messaging.destination')) AS dest,
        coalesce(th_val(al, 'db.system.name'), th_val(al, 'db.system'),
                 th_val(al, 'messaging.system'), th_val(al, 'rpc.system')) AS system,
        coalesce(th_val(al, 'messaging.message.id'), th_val(al, 'messaging.message_id'))
@@ -82,16 +86,23 @@ FROM v;
 """
 
 _SERVED = """
+-- the roots (C003's answers) and the spans that answered a call of another service: what a
+-- server says it was called at is the same on every request, so a sample per service does
 CREATE OR REPLACE TEMP TABLE th_server_spans AS
-SELECT rowid AS rid, ServiceName, SpanAttributes AS a, ResourceAttributes AS r
-FROM otel_traces WHERE SpanKind = 'Server'
-QUALIFY row_number() OVER (PARTITION BY ServiceName ORDER BY rowid) <= {sample}
-     OR rowid IN (SELECT child FROM th_link WHERE parent IS NULL AND kind = 'Server');
+WITH picked AS (
+    SELECT child AS rid, parent IS NULL AS root, service FROM th_link
+    WHERE kind = 'Server' AND (parent IS NULL OR pkind = 'Client')
+)
+SELECT o.rowid AS rid, o.ServiceName, o.SpanAttributes AS a, o.ResourceAttributes AS r
+FROM otel_traces o
+WHERE o.rowid IN (
+    SELECT rid FROM picked
+    QUALIFY root OR row_number() OVER (PARTITION BY service ORDER BY rid) <= {sample});
 CREATE OR REPLACE TEMP TABLE th_served AS
 WITH d AS (
     SELECT DISTINCT a FROM th_server_spans
 ), l AS (
-    SELECT a, th_attrs(a) AS al FROM d
+    SELECT a, th_wanted(a) AS al FROM d
 ), v AS (
     SELECT a, al, th_url(coalesce(th_val(al, 'url.full'), th_val(al, 'http.url'))) AS u,
            th_hostport(coalesce(th_val(al, 'http.host'), th_val(al, 'net.host.name'))) AS hh,
@@ -124,7 +135,8 @@ WITH said AS (
     SELECT 'h:' || e.host, s.ServiceName
     FROM th_server_spans s JOIN th_served e ON e.a = s.a WHERE e.host IS NOT NULL
 ), resources AS (
-    SELECT DISTINCT ServiceName AS service, th_attrs(r) AS al FROM th_server_spans
+    SELECT service, th_wanted(r) AS al
+    FROM (SELECT DISTINCT ServiceName AS service, r FROM th_server_spans)
 ), named AS (  -- where the service runs, as a client's host name would say it
     SELECT service, unnest([th_val(al, 'host.name'), th_val(al, 'k8s.pod.ip'),
                             th_val(al, 'k8s.pod.name'), th_val(al, 'k8s.deployment.name'),
@@ -143,4 +155,19 @@ WHERE host IS NOT NULL AND host <> ''
   AND 'h:' || lower(host) NOT IN (SELECT key FROM said);
 """
 
-ENDPOINTS = _MACROS + _TARGETS + _SERVED.format(sample=SERVED_SAMPLE) + _ADDRESSES
+_KEYS = (
+    "url.full", "http.url", "http.host", "server.address", "server.port", "net.peer.name",
+    "net.peer.port", "url.scheme", "http.scheme", "url.path", "http.target",
+    "http.request.method", "http.method", "service.peer.name", "peer.service",
+    "messaging.destination.name", "messaging.destination", "messaging.message.id",
+    "messaging.message_id", "db.system.name", "db.system", "messaging.system", "rpc.system",
+    "net.host.name", "host.name", "k8s.pod.ip", "k8s.pod.name", "k8s.deployment.name",
+    "k8s.statefulset.name", "k8s.daemonset.name",
+)  # fmt: skip
+
+ENDPOINTS = (
+    _MACROS.format(keys=", ".join(f"'{k}'" for k in _KEYS))
+    + _TARGETS
+    + _SERVED.format(sample=SERVED_SAMPLE)
+    + _ADDRESSES
+)

@@ -84,49 +84,60 @@ CREATE OR REPLACE TEMP TABLE th_services AS SELECT DISTINCT ServiceName AS name 
 CREATE OR REPLACE TEMP TABLE th_open AS
 SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ServiceName AS caller, o.SpanKind, o.SpanName,
        epoch_ns(o."Timestamp") AS s, epoch_ns(o."Timestamp") + o.Duration AS e,
-       t.peer, t.peer_key, t.host, t.port, t.path, t.method, t.dest, t.system, t.message_id
+       t.peer, t.peer_key, t.host, t.port, t.path, t.method, t.dest, t.system, t.message_id,
+       hash(o.ServiceName, o.SpanName, t.peer, t.host, t.port, t.dest) AS target
 FROM otel_traces o LEFT JOIN th_targets t ON t.a = o.SpanAttributes
 WHERE o.SpanKind IN ('Client', 'Producer') AND o.rowid NOT IN (SELECT call FROM th_cont);
--- Who each open call may have reached, strongest evidence first; only the first level
--- that names anyone counts, and each service it names is a candidate (a shared host).
+-- Who the calls to each target may have reached (calls repeat their targets: each is
+-- resolved once), strongest evidence first; only the first level that names anyone
+-- counts, and each service it names is a candidate (a shared host).
 CREATE OR REPLACE TEMP TABLE th_callees AS
-WITH levels AS (
-    SELECT c.rid, c.peer AS callee, 1 AS level, 1.0 AS base, c.peer_key AS resolution, 1 AS n
-    FROM th_open c JOIN th_services s ON s.name = c.peer
+WITH c AS (
+    SELECT DISTINCT target, caller, SpanName, peer, peer_key, host, port, dest,
+           'hp:' || host || ':' || port AS hp, 'h:' || host AS h
+    FROM th_open
+), levels AS (
+    SELECT c.target, c.peer AS callee, 1 AS level, 1.0 AS base, c.peer_key AS resolution, 1 AS n
+    FROM c JOIN th_services s ON s.name = c.peer
     UNION ALL
-    SELECT c.rid, l.callee, 2, 0.95, 'target seen continued', 1
-    FROM th_open c JOIN th_learn l
-      ON l.value IN (c.peer, c.dest, 'hp:' || c.host || ':' || c.port)
+    SELECT c.target, l.callee, 2, 0.95, 'target seen continued', 1
+    FROM c JOIN th_learn l ON l.value = c.peer
     UNION ALL
-    SELECT c.rid, a.service, 3, 0.95, 'server address ' || c.host || ':' || c.port, a.n
-    FROM th_open c JOIN th_addr a ON a.key = 'hp:' || c.host || ':' || c.port
+    SELECT c.target, l.callee, 2, 0.95, 'target seen continued', 1
+    FROM c JOIN th_learn l ON l.value = c.dest
     UNION ALL
-    SELECT c.rid, a.service, 4, 0.85, 'server host ' || c.host, a.n
-    FROM th_open c JOIN th_addr a
-      ON a.key = 'h:' || c.host AND (c.port IS NULL OR NOT a.ported)
+    SELECT c.target, l.callee, 2, 0.95, 'target seen continued', 1
+    FROM c JOIN th_learn l ON l.value = c.hp
     UNION ALL
-    SELECT c.rid, l.callee, 4, 0.85, 'host seen continued', 1
-    FROM th_open c JOIN th_learn l ON l.value = 'h:' || c.host
+    SELECT c.target, a.service, 3, 0.95, 'server address ' || c.host || ':' || c.port, a.n
+    FROM c JOIN th_addr a ON a.key = c.hp
     UNION ALL
-    SELECT c.rid, s.name, 5, 0.8, 'host name', 1
-    FROM th_open c JOIN th_services s
-      ON s.name = split_part(split_part(c.host, ':', 1), '.', 1)
+    SELECT c.target, a.service, 4, 0.85, 'server host ' || c.host, a.n
+    FROM c JOIN th_addr a ON a.key = c.h AND (c.port IS NULL OR NOT a.ported)
     UNION ALL
-    SELECT c.rid, a.service, 5, 0.8, 'host name', a.n
-    FROM th_open c JOIN th_addr a ON a.key = 'h:' || split_part(c.host, '.', 1)
+    SELECT c.target, l.callee, 4, 0.85, 'host seen continued', 1
+    FROM c JOIN th_learn l ON l.value = c.h
+    UNION ALL
+    SELECT c.target, s.name, 5, 0.8, 'host name', 1
+    FROM c JOIN th_services s ON s.name = split_part(split_part(c.host, ':', 1), '.', 1)
+    UNION ALL
+    SELECT c.target, a.service, 5, 0.8, 'host name', a.n
+    FROM c JOIN th_addr a ON a.key = 'h:' || split_part(c.host, '.', 1)
     WHERE c.host NOT SIMILAR TO '[0-9.]+'
     UNION ALL
-    SELECT c.rid, l.callee, 6, 0.7, 'span name', 1
-    FROM th_open c JOIN th_learn l ON l.value = c.caller || ' ' || c.SpanName
+    SELECT c.target, l.callee, 6, 0.7, 'span name', 1
+    FROM c JOIN th_learn l ON l.value = c.caller || ' ' || c.SpanName
     WHERE c.host IS NULL AND c.peer IS NULL  -- a call that says where it went is judged by that
-
 ), best AS (
-    SELECT rid, callee, min(level) AS level, arg_min(base, level) AS base,
+    SELECT target, callee, min(level) AS level, arg_min(base, level) AS base,
            arg_min(resolution, level) AS resolution, sum(n) AS n
-    FROM levels GROUP BY rid, callee
+    FROM levels GROUP BY target, callee
+), resolved AS (
+    SELECT target, callee, base, resolution, n FROM best
+    QUALIFY level = min(level) OVER (PARTITION BY target)
 )
-SELECT rid, callee, base, resolution, n FROM best
-QUALIFY level = min(level) OVER (PARTITION BY rid);
+SELECT o.rid, r.callee, r.base, r.resolution, r.n
+FROM th_open o JOIN resolved r ON r.target = o.target;
 CREATE OR REPLACE TEMP TABLE th_answers AS
 WITH a AS (
     SELECT rowid AS rid, TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, SpanName,

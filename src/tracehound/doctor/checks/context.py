@@ -82,13 +82,14 @@ ORDER BY d.loc
 _SUSPICIOUS = """
 WITH cand AS (
     SELECT rowid AS rid, TraceId, SpanId, SpanName, SpanKind, ServiceName,
-           ResourceAttributes AS res, epoch_ns("Timestamp") AS s, Source || ':' || "Offset" AS loc
+           hash(ResourceAttributes) AS res, epoch_ns("Timestamp") AS s,
+           Source || ':' || "Offset" AS loc
     FROM otel_traces
     WHERE ParentSpanId = '' AND SpanKind NOT IN ('Server', 'Consumer')
       -- a root tracehound.new_trace made on purpose (the runtime marks it)
       AND NOT contains(SpanAttributes::VARCHAR, '"tracehound.new_trace"')
 ), entries AS (
-    SELECT TraceId, ServiceName, SpanName, ResourceAttributes AS res,
+    SELECT TraceId, ServiceName, SpanName, hash(ResourceAttributes) AS res,
            epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e
     FROM otel_traces
     WHERE SpanKind IN ('Server', 'Consumer') AND Duration > 0
@@ -97,18 +98,18 @@ WITH cand AS (
     SELECT c.rid, arg_min(e.SpanName, e.s) AS entry, arg_min(e.TraceId, e.s) AS entry_trace
     FROM cand c JOIN entries e
       ON e.ServiceName = c.ServiceName AND c.s > e.s AND c.s < e.e
-     AND e.TraceId <> c.TraceId AND e.res IS NOT DISTINCT FROM c.res
+     AND e.TraceId <> c.TraceId AND e.res = c.res
     GROUP BY c.rid
-), usual AS (
-    SELECT c.rid, count(*) AS n
-    FROM cand c JOIN otel_traces o
-      ON o.ServiceName = c.ServiceName AND o.SpanName = c.SpanName AND o.ParentSpanId <> ''
-    GROUP BY c.rid
+), usual AS (  -- the candidates' names are few: filter by them before grouping
+    SELECT ServiceName, SpanName, count(*) AS n FROM otel_traces
+    WHERE ParentSpanId <> '' AND SpanName IN (SELECT SpanName FROM cand)
+    GROUP BY ALL
 )
 SELECT c.TraceId, c.SpanId, c.SpanName, c.SpanKind, c.ServiceName, c.loc,
        d.entry, d.entry_trace, coalesce(u.n, 0)
-FROM cand c LEFT JOIN during d USING (rid) LEFT JOIN usual u USING (rid)
-WHERE d.rid IS NOT NULL OR u.rid IS NOT NULL
+FROM cand c LEFT JOIN during d USING (rid)
+LEFT JOIN usual u ON u.ServiceName = c.ServiceName AND u.SpanName = c.SpanName
+WHERE d.rid IS NOT NULL OR u.n IS NOT NULL
 ORDER BY c.loc
 """
 
