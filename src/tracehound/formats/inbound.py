@@ -40,7 +40,7 @@ HEADER_OF: Mapping[Format, str] = {
     Format.TRACECONTEXT: w3c.TRACEPARENT,
     Format.JAEGER: jaeger.UBER_TRACE_ID,
     Format.B3: b3.B3_SINGLE,
-    Format.B3MULTI: "X-B3-TraceId",
+    Format.B3MULTI: b3.TRACE_ID,
 }
 """The header that carries each format's trace ID."""
 
@@ -173,9 +173,9 @@ def _read_all(
         elif isinstance(parsed_b, Rejection):
             rejections.append(parsed_b)
     if b3_trace:
+        # Read even beside a valid ``b3``: a multi set naming another trace is a
+        # conflict (P002), and ``legacy_order`` decides which of the two is followed.
         seen.append(Format.B3MULTI)
-    if b3_trace and Format.B3 not in found:
-        # B3: a valid single header takes precedence over the multi headers.
         multi = {b3.TRACE_ID: _last(b3_trace)}
         for name in (b3.SPAN_ID, b3.PARENT_SPAN_ID, b3.SAMPLED, b3.FLAGS):
             values = get(name)
