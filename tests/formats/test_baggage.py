@@ -50,7 +50,7 @@ def test_read_as_otel_python_writes_it() -> None:
 
 
 def test_written_so_every_peer_reads_it_back() -> None:
-    """``%20`` for a space and ``%2B`` for a plus: unambiguous for quote_plus and RFC 3986 readers."""
+    """``%20`` for a space, ``%2B`` for a plus: unambiguous for quote_plus and RFC 3986 readers."""
     header = format_baggage([("k", "a b+c=d;e"), ("x+y", "1")])
     assert header == "k=a%20b%2Bc%3Dd%3Be,x%2By=1"
     assert parse_baggage([header]).as_dict() == {"k": "a b+c=d;e", "x+y": "1"}

@@ -91,7 +91,10 @@ def _values(value: Any) -> list[str] | None:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return [bytes(value).decode("latin-1")]
     if isinstance(value, Iterable):
-        out = [text for v in value if (text := _text(v)) is not None]
+        try:
+            out = [text for v in value if (text := _text(v)) is not None]
+        except Exception:  # a getter's value that cannot be iterated carries nothing
+            return None
         return out or None
     return _one(value)
 

@@ -225,7 +225,7 @@ def continue_trace(
     location = caller_location()
 
     def parent() -> tuple[Context | None, list[Link], dict[str, AttributeValue]]:
-        headers = read_carrier(carrier)
+        headers = _readable(carrier)
         context = _propagator().extract(headers)
         if not trace.get_current_span(context).get_span_context().is_valid:
             # A rejected header leaves the context untouched; its reason is kept aside.
@@ -295,7 +295,17 @@ def inject(carrier: object | None = None) -> dict[str, str]:
 
 def extract(carrier: object) -> Context:
     """The context an inbound carrier names (read with tracehound's propagator)."""
-    return cast(Context, _propagator().extract(read_carrier(carrier)))
+    return cast(Context, _propagator().extract(_readable(carrier)))
+
+
+def _readable(carrier: object) -> object:
+    """``carrier`` as headers; an object only OpenTelemetry's getter reads (``get``) as it is."""
+    try:
+        return read_carrier(carrier)
+    except TypeError:
+        if callable(getattr(carrier, "get", None)):
+            return carrier
+        raise
 
 
 def current_trace_id() -> str | None:
