@@ -208,7 +208,9 @@ def _read_all(
 
     others = tuple([c for c in found.values() if c is not winner])
     conflicts = (
-        tuple([c for c in others if not _same_trace(c, winner)]) if winner and others else ()
+        tuple([c for c in others if c.trace_id != winner.trace_id and not _same_trace(c, winner)])
+        if winner and others
+        else ()
     )
     if conflicts and winner is not None:
         described = ", ".join(f"{c.format.value} trace {c.trace_id_hex}" for c in conflicts)

@@ -11,7 +11,7 @@ is read once into lower-case names; another getter owns its case handling.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from opentelemetry.propagators.textmap import DefaultGetter, Getter
 
@@ -22,20 +22,25 @@ __all__ = ["Lookup", "lookup"]
 _ASGI_TYPES = ("http", "websocket")
 
 
-class Lookup(NamedTuple):
-    """A carrier's headers: values by lower-case name, every name, and a set-like view of them."""
-
-    get: Callable[[str], Sequence[str] | None]
-    keys: Callable[[], Iterable[str]]
-    names: Collection[str] | None
-    """Lower-case names as a set-like view, when the carrier has one (a fast membership test)."""
+Get = Callable[[str], "Sequence[str] | None"]
+Lookup = tuple[Get, Callable[[], Iterable[str]], "Collection[str] | None"]
+"""``get(lower_name)``, ``keys()``, and the lower-case names as a set-like view when the
+carrier has one (a fast membership test); a plain tuple: one is made per request."""
 
 
 def lookup(carrier: Any, getter: Getter[Any]) -> Lookup:
     """Read ``carrier`` through ``getter`` (see the module docstring); a broken getter raises."""
     if type(getter) is DefaultGetter or isinstance(getter, CarrierGetter):
-        if carrier.__class__ is dict and _lower_case_headers(carrier):
-            return _from_dict(carrier)  # the common case: a framework's lower-case headers
+        if carrier.__class__ is dict:
+            try:
+                # C-level passes: any upper-case ASCII letter in any name (header names are
+                # ASCII tokens; a non-str name raises TypeError, a lone surrogate
+                # UnicodeEncodeError). bytes.islower is far cheaper than str.islower.
+                lower = "".join(carrier).encode().islower()
+            except (TypeError, UnicodeEncodeError):
+                lower = False
+            if lower and not ("headers" in carrier and _is_asgi_scope(carrier)):
+                return _from_dict(carrier)  # the common case: a framework's lower-case headers
         try:
             headers = read_carrier(carrier)
         except TypeError:  # not a shape tracehound knows: let the getter try
@@ -46,16 +51,9 @@ def lookup(carrier: Any, getter: Getter[Any]) -> Lookup:
     return _from_getter(carrier, getter)
 
 
-def _lower_case_headers(carrier: dict[Any, Any]) -> bool:
-    """True when every name is a lower-case string and the dict is not an ASGI scope."""
-    try:
-        joined = "".join(carrier)  # one C-level pass; a non-str key raises
-    except TypeError:
-        return False
-    if not joined.islower():  # an upper-case letter anywhere (or no letters at all)
-        return False
+def _is_asgi_scope(carrier: dict[Any, Any]) -> bool:
     kind = carrier.get("type")
-    return not (kind.__class__ is str and kind in _ASGI_TYPES and "headers" in carrier)
+    return kind.__class__ is str and kind in _ASGI_TYPES
 
 
 def _from_dict(headers: dict[Any, Any]) -> Lookup:
@@ -69,7 +67,7 @@ def _from_dict(headers: dict[Any, Any]) -> Lookup:
             return (value,)
         return _values(value)
 
-    return Lookup(get_from_dict, headers.keys, headers.keys())
+    return get_from_dict, headers.keys, headers.keys()
 
 
 def _from_getter(carrier: Any, getter: Getter[Any]) -> Lookup:
@@ -79,7 +77,7 @@ def _from_getter(carrier: Any, getter: Getter[Any]) -> Lookup:
     def keys() -> list[str]:
         return [k for k in getter.keys(carrier) if isinstance(k, str)]
 
-    return Lookup(get_from_getter, keys, None)
+    return get_from_getter, keys, None
 
 
 def _values(value: Any) -> list[str] | None:
