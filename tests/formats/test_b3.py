@@ -101,7 +101,7 @@ def test_multi_missing_span_id_and_bad_sampled() -> None:
 def test_format() -> None:
     assert format_b3_single(int(T128, 16), int(S, 16), sampled=True) == f"{T128}-{S}-1"
     assert format_b3_multi(int(T128, 16), int(S, 16), sampled=False) == {
-        "X-B3-TraceId": T128,
-        "X-B3-SpanId": S,
-        "X-B3-Sampled": "0",
+        "x-b3-traceid": T128,
+        "x-b3-spanid": S,
+        "x-b3-sampled": "0",
     }

@@ -119,15 +119,29 @@ def test_pairs_with_repeated_names() -> None:
     assert codes(inbound) == ["P001"]
 
 
-def test_b3_single_takes_precedence_over_multi() -> None:
+def test_b3_single_beside_a_conflicting_multi_set_is_p002() -> None:
+    """A valid ``b3`` no longer hides an ``X-B3-*`` set naming another trace."""
     inbound = read_headers({
         "b3": f"{TID}-{SID}-1",
         "X-B3-TraceId": OTHER, "X-B3-SpanId": SID,
     })
     assert inbound.context is not None
-    assert inbound.context.format is Format.B3
+    assert inbound.context.format is Format.B3  # default order: jaeger, b3, b3multi
     assert Format.B3MULTI in inbound.formats_seen
-    assert inbound.conflicts == ()
+    assert [c.format for c in inbound.conflicts] == [Format.B3MULTI]
+    assert "P002" in codes(inbound)
+
+
+def test_legacy_order_decides_between_b3_single_and_multi() -> None:
+    headers = {"b3": f"{TID}-{SID}-1", "x-b3-traceid": OTHER, "x-b3-spanid": SID}
+    multi_first = read_headers(headers, legacy_order=(Format.B3MULTI, Format.B3))
+    assert multi_first.context is not None
+    assert multi_first.context.format is Format.B3MULTI
+    assert multi_first.context.trace_id_hex == OTHER
+    assert [c.format for c in multi_first.conflicts] == [Format.B3]
+    agreeing = read_headers({**headers, "x-b3-traceid": TID})
+    assert agreeing.conflicts == ()
+    assert "P002" not in codes(agreeing)
     broken_single = read_headers({"b3": "nonsense-x", "X-B3-TraceId": TID, "X-B3-SpanId": SID})
     assert broken_single.context is not None
     assert broken_single.context.format is Format.B3MULTI

@@ -70,6 +70,8 @@ def test_inject_writes_the_flags_the_context_has() -> None:
     assert format_uber_trace_id(0xABC, 0xDEF, sampled=True).endswith(":0:1")
     assert format_uber_trace_id(0xABC, 0xDEF, sampled=False).endswith(":0:0")
     assert format_uber_trace_id(0xABC, 0xDEF, sampled=True, debug=True).endswith(":0:3")
+    with_parent = format_uber_trace_id(0xABC, 0xDEF, sampled=True, parent_span_id=0x123)
+    assert with_parent.split(":")[2] == "0000000000000123"
     round_trip = parse_uber_trace_id(format_uber_trace_id(0xABC, 0xDEF, sampled=True))
     assert isinstance(round_trip, TraceContext)
     assert (round_trip.trace_id, round_trip.span_id) == (0xABC, 0xDEF)

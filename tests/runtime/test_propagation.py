@@ -19,6 +19,7 @@ from tracehound.runtime.propagation import (
     conflict_attributes,
     conflict_links,
     get_extraction,
+    take_rejection,
 )
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -110,11 +111,16 @@ def test_legacy_only_reports_p003() -> None:
     assert findings.summary().by_code == {"P003": 1}
 
 
-def test_invalid_traceparent_reports_p001_and_starts_a_new_trace() -> None:
-    context = TracehoundPropagator().extract({"traceparent": f"00-{TID}-{SID}-1"})
-    assert not parent_of(context).is_valid
-    extraction = get_extraction(context)
+def test_invalid_traceparent_reports_p001_and_leaves_the_context_as_it_was() -> None:
+    carrier = {"traceparent": f"00-{TID}-{SID}-1"}
+    given = Context({"x": 1})
+    context = TracehoundPropagator().extract(carrier, given)
+    assert context == given  # OTel: MUST NOT store a value it could not parse
+    assert get_extraction(context) is None
+    assert take_rejection({"traceparent": f"00-{TID}-{SID}-1"}) is None  # another carrier
+    extraction = take_rejection(carrier)
     assert extraction is not None
+    assert take_rejection(carrier) is None  # taken once
     assert extraction.findings[0].code == "P001"
     assert "trace-flags" in extraction.findings[0].message
 
@@ -200,10 +206,11 @@ def test_inject_legacy_formats_during_migration(tracer: trace.Tracer) -> None:
     assert carrier["traceparent"] == f"00-{t}-{s}-{sc.trace_flags:02x}"
     assert carrier["uber-trace-id"] == f"{t}:{s}:0:1"  # the debug bit only if the context has it
     assert carrier["b3"] == f"{t}-{s}-1"
-    assert (carrier["X-B3-TraceId"], carrier["X-B3-SpanId"]) == (t, s)
+    assert (carrier["x-b3-traceid"], carrier["x-b3-spanid"]) == (t, s)
     assert carrier["baggage"] == "user=a%20b"
     assert carrier["uberctx-user"] == "a%20b"
     assert set(carrier) - {"uberctx-user"} <= propagator.fields
+    assert all(name == name.lower() for name in carrier)  # gRPC metadata requires it
 
 
 def test_inject_formats_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

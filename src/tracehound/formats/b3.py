@@ -204,10 +204,15 @@ def format_b3_single(trace_id: int, span_id: int, *, sampled: bool, debug: bool 
 def format_b3_multi(
     trace_id: int, span_id: int, *, sampled: bool, debug: bool = False
 ) -> dict[str, str]:
-    """The B3 multi headers for this context, with canonical names."""
-    headers = {"X-B3-TraceId": f"{trace_id:032x}", "X-B3-SpanId": f"{span_id:016x}"}
+    """The B3 multi headers for this context, names in lower case.
+
+    Lower case because gRPC metadata rejects upper-case keys and Kafka header
+    readers (and OpenTelemetry's ``B3MultiFormat``) match names exactly;
+    HTTP peers read header names in any case.
+    """
+    headers = {TRACE_ID: f"{trace_id:032x}", SPAN_ID: f"{span_id:016x}"}
     if debug:
-        headers["X-B3-Flags"] = "1"
+        headers[FLAGS] = "1"
     else:
-        headers["X-B3-Sampled"] = "1" if sampled else "0"
+        headers[SAMPLED] = "1" if sampled else "0"
     return headers

@@ -40,7 +40,7 @@ HEADER_OF: Mapping[Format, str] = {
     Format.TRACECONTEXT: w3c.TRACEPARENT,
     Format.JAEGER: jaeger.UBER_TRACE_ID,
     Format.B3: b3.B3_SINGLE,
-    Format.B3MULTI: "X-B3-TraceId",
+    Format.B3MULTI: b3.TRACE_ID,
 }
 """The header that carries each format's trace ID."""
 
@@ -80,6 +80,7 @@ _NOTHING = Inbound(None, w3c.TraceState(), (), (), (), (), (), ())
 _NO_STATE = w3c.TraceState()
 _W3C_SEEN = (Format.TRACECONTEXT,)
 _LEGACY_NAMES = frozenset({jaeger.UBER_TRACE_ID, b3.B3_SINGLE, b3.TRACE_ID})
+_B3_REST = (b3.SPAN_ID, b3.PARENT_SPAN_ID, b3.SAMPLED, b3.FLAGS)
 _make_inbound = functools.partial(tuple.__new__, Inbound)  # C-level, no length check
 
 
@@ -129,7 +130,7 @@ def read_inbound(
         b3_single,
         b3_trace,
         baggage_values,
-        names is not None,
+        names,
     )
 
 
@@ -142,7 +143,7 @@ def _read_all(
     b3_single: Sequence[str] | None,
     b3_trace: Sequence[str] | None,
     baggage_values: Sequence[str] | None,
-    lowercase_names: bool,
+    names: Collection[str] | None,
 ) -> Inbound:
     problems: list[Problem] = []
     rejections: list[Rejection] = []
@@ -160,27 +161,29 @@ def _read_all(
             problems.append(Problem("P001", parsed.header, parsed.reason))
     if uber:
         seen.append(Format.JAEGER)
-        parsed_j = jaeger.parse_uber_trace_id(_last(uber))
+        parsed_j = jaeger.parse_uber_trace_id(uber[-1])
         if isinstance(parsed_j, TraceContext):
             found[Format.JAEGER] = parsed_j
         else:
             rejections.append(parsed_j)
     if b3_single:
         seen.append(Format.B3)
-        parsed_b = b3.parse_b3_single(_last(b3_single))
+        parsed_b = b3.parse_b3_single(b3_single[-1])
         if isinstance(parsed_b, TraceContext):
             found[Format.B3] = parsed_b
         elif isinstance(parsed_b, Rejection):
             rejections.append(parsed_b)
     if b3_trace:
+        # Read even beside a valid ``b3``: a multi set naming another trace is a
+        # conflict (P002), and ``legacy_order`` decides which of the two is followed.
         seen.append(Format.B3MULTI)
-    if b3_trace and Format.B3 not in found:
-        # B3: a valid single header takes precedence over the multi headers.
-        multi = {b3.TRACE_ID: _last(b3_trace)}
-        for name in (b3.SPAN_ID, b3.PARENT_SPAN_ID, b3.SAMPLED, b3.FLAGS):
+        multi = {b3.TRACE_ID: b3_trace[-1]}
+        for name in _B3_REST:
+            if names is not None and name not in names:
+                continue  # a set look-up, cheaper than asking the carrier
             values = get(name)
             if values:
-                multi[name] = _last(values)
+                multi[name] = values[-1]
         parsed_m = b3.parse_b3_multi(multi)
         if isinstance(parsed_m, TraceContext):
             found[Format.B3MULTI] = parsed_m
@@ -208,7 +211,9 @@ def _read_all(
 
     others = tuple([c for c in found.values() if c is not winner])
     conflicts = (
-        tuple([c for c in others if not _same_trace(c, winner)]) if winner and others else ()
+        tuple([c for c in others if c.trace_id != winner.trace_id and not _same_trace(c, winner)])
+        if winner and others
+        else ()
     )
     if conflicts and winner is not None:
         described = ", ".join(f"{c.format.value} trace {c.trace_id_hex}" for c in conflicts)
@@ -226,7 +231,7 @@ def _read_all(
 
     bag: dict[str, str] = {}
     if uber and keys is not None:
-        bag.update(_jaeger_baggage(get, keys, lowercase_names))
+        bag.update(_jaeger_baggage(get, keys, names is not None))
     if baggage_values:
         bag.update(parse_baggage(baggage_values).entries)
 

@@ -100,7 +100,20 @@ def _check_hex(name: str, text: str, max_digits: int) -> str | None:
     return None
 
 
-def format_uber_trace_id(trace_id: int, span_id: int, *, sampled: bool, debug: bool = False) -> str:
-    """The ``uber-trace-id`` for this context; the debug bit only when the context has it."""
+def format_uber_trace_id(
+    trace_id: int,
+    span_id: int,
+    *,
+    sampled: bool,
+    debug: bool = False,
+    parent_span_id: int | None = None,
+) -> str:
+    """The ``uber-trace-id`` for this context; the debug bit only when the context has it.
+
+    ``parent_span_id`` is the sending span's own parent, written as the Jaeger
+    clients and OpenTelemetry's ``JaegerPropagator`` write it; ``0`` (what
+    jaeger-client-go/java write for a root span) when there is none.
+    """
     flags = (SAMPLED if sampled else 0) | (DEBUG if debug else 0)
-    return f"{trace_id:032x}:{span_id:016x}:0:{flags:x}"
+    parent = f"{parent_span_id:016x}" if parent_span_id else "0"
+    return f"{trace_id:032x}:{span_id:016x}:{parent}:{flags:x}"

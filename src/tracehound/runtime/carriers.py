@@ -158,19 +158,25 @@ def _add(out: Headers, name: object, value: object) -> None:
     if not key:
         return
     if isinstance(value, (list, tuple)):
-        texts = [_text(v) for v in value if v is not None]
+        texts = [text for v in value if (text := _text(v)) is not None]
         if texts:
             out.setdefault(key, []).extend(texts)
-    else:
-        out.setdefault(key, []).append(_text(value))
+    elif (text := _text(value)) is not None:
+        out.setdefault(key, []).append(text)
 
 
-def _text(value: object) -> str:
+def _text(value: object) -> str | None:
+    """A header value as text; ``None`` (skipped) for ``None`` or a value whose ``str()`` fails."""
     if isinstance(value, str):
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _decode(value)
-    return str(value)
+    if value is None:
+        return None
+    try:
+        return str(value)
+    except Exception:  # one odd value in a request's headers must not fail the request
+        return None
 
 
 def _decode(raw: bytes | bytearray | memoryview) -> str:

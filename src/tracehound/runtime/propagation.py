@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +27,6 @@ from opentelemetry import trace
 from opentelemetry.context import Context, create_key, get_value, set_value
 from opentelemetry.propagators.textmap import (
     CarrierT,
-    DefaultGetter,
     Getter,
     Setter,
     TextMapPropagator,
@@ -38,7 +38,7 @@ from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags,
 from tracehound import findings
 from tracehound.formats import b3, jaeger, w3c
 from tracehound.formats._types import Format, TraceContext
-from tracehound.formats.baggage import BAGGAGE, JAEGER_BAGGAGE_PREFIX, format_baggage
+from tracehound.formats.baggage import BAGGAGE, JAEGER_BAGGAGE_PREFIX, encode_baggage
 from tracehound.formats.inbound import (
     DEFAULT_LEGACY_ORDER,
     Inbound,
@@ -46,6 +46,7 @@ from tracehound.formats.inbound import (
     read_inbound,
 )
 from tracehound.rules import Finding, get_rule
+from tracehound.runtime._header_lookup import lookup
 
 __all__ = [
     "INJECT_ENV",
@@ -55,6 +56,7 @@ __all__ = [
     "conflict_attributes",
     "conflict_links",
     "get_extraction",
+    "take_rejection",
 ]
 
 INJECT_ENV = "TRACEHOUND_PROPAGATION_INJECT"
@@ -63,21 +65,32 @@ LEGACY_ORDER_ENV = "TRACEHOUND_PROPAGATION_LEGACY_ORDER"
 _log = logging.getLogger("tracehound")
 _EXTRACTION_KEY = create_key("tracehound-extraction")
 _BAGGAGE_KEY: str | None = getattr(otel_baggage, "_BAGGAGE_KEY", None)
-_B3_MULTI_FIELDS = ("X-B3-TraceId", "X-B3-SpanId", "X-B3-Sampled", "X-B3-Flags")
+_B3_MULTI_FIELDS = (b3.TRACE_ID, b3.SPAN_ID, b3.SAMPLED)
+"""What inject writes for B3 multi: OTel's SpanContext has no debug bit, so never ``x-b3-flags``."""
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass(frozen=True)
 class Extraction:
     """What the propagator saw on the request a context came from.
 
-    Stored on the extracted context only when there is something to say
-    (problems or a conflict), so a healthy request pays nothing.
+    Stored on the extracted context only when a context was found and there
+    is something to say about it (problems or a conflict), so a healthy
+    request pays nothing.  When nothing usable was found, the context is
+    returned as it was (OpenTelemetry: a propagator MUST NOT store a value it
+    could not parse) and the extraction is kept for `take_rejection`.
     """
 
     inbound: Inbound
     findings: tuple[Finding, ...]
     links: tuple[SpanContext, ...]
     """Remote contexts of the formats that lost a conflict (P002)."""
+
+
+_REJECTED: ContextVar[tuple[int, Extraction] | None] = ContextVar(
+    "tracehound_rejected_extraction", default=None
+)
+"""The last extract's problems when it found no context: (id of the carrier, what was wrong)."""
 
 
 class TracehoundPropagator(TextMapPropagator):
@@ -89,6 +102,8 @@ class TracehoundPropagator(TextMapPropagator):
     invalid; default from ``TRACEHOUND_PROPAGATION_LEGACY_ORDER``, else
     ``jaeger,b3,b3multi``.
     ``report``: send findings to `tracehound.findings` (default true).
+
+    Header names are written in lower case (gRPC metadata requires it).
     """
 
     def __init__(
@@ -102,7 +117,9 @@ class TracehoundPropagator(TextMapPropagator):
         self._legacy_order = _formats(legacy_order, LEGACY_ORDER_ENV, DEFAULT_LEGACY_ORDER)
         self._legacy_order = tuple(f for f in self._legacy_order if f is not Format.TRACECONTEXT)
         self._report = report
-        fields = {w3c.TRACEPARENT, w3c.TRACESTATE, BAGGAGE}
+        fields = {BAGGAGE}
+        if Format.TRACECONTEXT in self._inject:
+            fields.update((w3c.TRACEPARENT, w3c.TRACESTATE))
         if Format.JAEGER in self._inject:
             fields.add(jaeger.UBER_TRACE_ID)
         if Format.B3 in self._inject:
@@ -112,11 +129,17 @@ class TracehoundPropagator(TextMapPropagator):
         self._fields = frozenset(fields)
         self._w3c_only = self._inject == (Format.TRACECONTEXT,)
         self._read_errors = 0
+        self._baggage_dropped = 0
 
     @property
     def read_errors(self) -> int:
         """Carriers whose headers could not be read at all (a broken getter)."""
         return self._read_errors
+
+    @property
+    def baggage_dropped(self) -> int:
+        """Baggage entries inject left out because a receiver would drop them (W3C limits)."""
+        return self._baggage_dropped
 
     @property
     def inject_formats(self) -> tuple[Format, ...]:
@@ -128,7 +151,12 @@ class TracehoundPropagator(TextMapPropagator):
 
     @property
     def fields(self) -> set[str]:
-        """The header names `inject` may write (``uberctx-*`` baggage keys vary)."""
+        """The header names `inject` may write with these inject formats.
+
+        ``tracestate`` and ``baggage`` only when the context has them; Jaeger's
+        ``uberctx-<key>`` names depend on the baggage keys, so (as in
+        OpenTelemetry's ``JaegerPropagator``) they are not listed.
+        """
         return set(self._fields)
 
     # -- extract ---------------------------------------------------------
@@ -141,9 +169,10 @@ class TracehoundPropagator(TextMapPropagator):
     ) -> Context:
         if context is None:
             context = Context()
+        if _REJECTED.get() is not None:
+            _REJECTED.set(None)
         try:
-            get, keys = _lookup(carrier, getter)
-            names = keys() if get.__name__ == "get_from_dict" else None
+            get, keys, names = lookup(carrier, getter)
             inbound = read_inbound(get, keys, self._legacy_order, names)
         except Exception:  # a carrier or getter that misbehaves must not break the request
             self._read_errors += 1
@@ -153,23 +182,26 @@ class TracehoundPropagator(TextMapPropagator):
                     "(logged once; TracehoundPropagator.read_errors counts them)"
                 )
             return context
-        return self._apply(inbound, context)
+        return self._apply(inbound, context, carrier)
 
-    def _apply(self, inbound: Inbound, context: Context) -> Context:
+    def _apply(self, inbound: Inbound, context: Context, carrier: object) -> Context:
         found = inbound.context
         if found is not None:
             span_context = _span_context(found, inbound.tracestate.members)
             context = trace.set_span_in_context(NonRecordingSpan(span_context), context)
         if inbound.baggage:
-            for key, value in inbound.baggage:
-                context = otel_baggage.set_baggage(key, value, context)
+            context = _with_baggage(context, inbound.baggage)
         if inbound.problems or inbound.conflicts:
             made = tuple(
                 _finding(problem.code, problem.header, problem.message, found)
                 for problem in inbound.problems
             )
             links = tuple(_span_context(c, ()) for c in inbound.conflicts)
-            context = set_value(_EXTRACTION_KEY, Extraction(inbound, made, links), context)
+            extraction = Extraction(inbound, made, links)
+            if found is not None:
+                context = set_value(_EXTRACTION_KEY, extraction, context)
+            else:  # nothing parsed: the context stays as it was; the reason goes aside
+                _REJECTED.set((id(carrier), extraction))
             if self._report:
                 for finding in made:
                     findings.report(finding)
@@ -183,18 +215,23 @@ class TracehoundPropagator(TextMapPropagator):
         context: Context | None = None,
         setter: Setter[CarrierT] = default_setter,
     ) -> None:
-        span_context = trace.get_current_span(context).get_span_context()
+        span = trace.get_current_span(context)
+        span_context = span.get_span_context()
         entries = _baggage_of(context)
         if span_context.is_valid:
             if self._w3c_only:  # the common case: no loop over formats
                 _inject_w3c(carrier, span_context, setter)
             else:
-                self._inject_each(carrier, span_context, setter)
+                self._inject_each(carrier, span, span_context, setter)
         if entries:
             self._inject_baggage(carrier, entries, setter)
 
     def _inject_each(
-        self, carrier: CarrierT, span_context: SpanContext, setter: Setter[CarrierT]
+        self,
+        carrier: CarrierT,
+        span: trace.Span,
+        span_context: SpanContext,
+        setter: Setter[CarrierT],
     ) -> None:
         trace_id, span_id = span_context.trace_id, span_context.span_id
         sampled = span_context.trace_flags.sampled
@@ -205,7 +242,9 @@ class TracehoundPropagator(TextMapPropagator):
                 setter.set(
                     carrier,
                     jaeger.UBER_TRACE_ID,
-                    jaeger.format_uber_trace_id(trace_id, span_id, sampled=sampled),
+                    jaeger.format_uber_trace_id(
+                        trace_id, span_id, sampled=sampled, parent_span_id=_parent_id(span)
+                    ),
                 )
             elif fmt is Format.B3:
                 setter.set(
@@ -218,12 +257,30 @@ class TracehoundPropagator(TextMapPropagator):
     def _inject_baggage(
         self, carrier: CarrierT, entries: Mapping[str, object], setter: Setter[CarrierT]
     ) -> None:
-        header = format_baggage(entries.items())
-        if header:
-            setter.set(carrier, BAGGAGE, header)
+        encoded = encode_baggage(entries.items())
+        if encoded.header:
+            setter.set(carrier, BAGGAGE, encoded.header)
+        if encoded.dropped:
+            self._note_dropped(encoded.dropped)
         if Format.JAEGER in self._inject:
             for key, value in entries.items():
-                setter.set(carrier, JAEGER_BAGGAGE_PREFIX + key, quote(str(value), safe=""))
+                name = key.lower() if isinstance(key, str) else ""
+                if name and _TOKEN_CHARS.issuperset(name):  # else not a valid header name
+                    setter.set(
+                        carrier,
+                        JAEGER_BAGGAGE_PREFIX + name,
+                        quote(str(value), safe="", errors="replace"),
+                    )
+
+    def _note_dropped(self, dropped: Sequence[str]) -> None:
+        first = self._baggage_dropped == 0
+        self._baggage_dropped += len(dropped)
+        if first:  # once: a program that sets big baggage does it on every request
+            _log.warning(
+                "tracehound: baggage entries not sent, the next hop would drop them: %s "
+                "(logged once; TracehoundPropagator.baggage_dropped counts them)",
+                "; ".join(dropped),
+            )
 
 
 def _inject_w3c(carrier: Any, span_context: SpanContext, setter: Setter[Any]) -> None:
@@ -246,12 +303,47 @@ def _inject_tracestate(carrier: Any, state: TraceState, setter: Setter[Any]) -> 
         setter.set(carrier, w3c.TRACESTATE, header)
 
 
+def _with_baggage(context: Context, entries: Sequence[tuple[str, str]]) -> Context:
+    """``context`` with ``entries`` added to its baggage, in one copy (not one per entry)."""
+    if _BAGGAGE_KEY is None:  # pragma: no cover - an API without the private key
+        for key, value in entries:
+            context = otel_baggage.set_baggage(key, value, context)
+        return context
+    current = get_value(_BAGGAGE_KEY, context)
+    merged = dict(current) if isinstance(current, dict) and current else {}
+    merged.update(entries)
+    return set_value(_BAGGAGE_KEY, merged, context)
+
+
+def _parent_id(span: trace.Span) -> int | None:
+    """The sending span's own parent, as Jaeger clients write it (only a recording span has one)."""
+    if not span.is_recording():
+        return None
+    parent = getattr(span, "parent", None)
+    return parent.span_id if isinstance(parent, SpanContext) else None
+
+
 def _baggage_of(context: Context | None) -> Mapping[str, object] | None:
     # get_all() copies the baggage into a new mapping on every call; read it in place.
     if _BAGGAGE_KEY is None:  # pragma: no cover - an API without the private key
         return otel_baggage.get_all(context)
     value = get_value(_BAGGAGE_KEY, context)
     return value if isinstance(value, Mapping) else None
+
+
+def take_rejection(carrier: object) -> Extraction | None:
+    """What was wrong with ``carrier`` when the last extract in this context found nothing.
+
+    `extract` leaves the context untouched when it finds no usable trace
+    context, so the reasons (P001, P006, ...) cannot ride on it; they are
+    kept here, for the same carrier object only, until the next extract.
+    ``continue_trace`` reads them to say why it starts a new trace.
+    """
+    held = _REJECTED.get()
+    if held is None or held[0] != id(carrier):
+        return None
+    _REJECTED.set(None)
+    return held[1]
 
 
 def get_extraction(context: Context | None = None) -> Extraction | None:
@@ -313,17 +405,33 @@ def _formats(
         return default
 
 
+_FLAGS = tuple(TraceFlags(bits) for bits in range(256))
+_2_128, _2_64 = 2**128, 2**64
+
+
 def _span_context(found: TraceContext, members: Sequence[tuple[str, str]]) -> SpanContext:
-    return SpanContext(
-        trace_id=found.trace_id,
-        span_id=found.span_id,
-        is_remote=True,
-        trace_flags=TraceFlags(found.trace_flags & 0xFF),
-        trace_state=_trace_state(members) if members else _EMPTY_STATE,
+    state = _trace_state(members) if members else _EMPTY_STATE
+    flags = _FLAGS[found.trace_flags & 0xFF]
+    if _SPAN_CONTEXT_IS_TUPLE:  # one per request: skip the re-validation of parsed IDs
+        trace_id, span_id = found.trace_id, found.span_id
+        valid = 0 < trace_id < _2_128 and 0 < span_id < _2_64
+        return _new_tuple(SpanContext, (trace_id, span_id, True, flags, state, valid))
+    return SpanContext(  # pragma: no cover - an API whose SpanContext is laid out otherwise
+        found.trace_id, found.span_id, is_remote=True, trace_flags=flags, trace_state=state
     )
 
 
 _EMPTY_STATE = TraceState()
+_new_tuple = tuple.__new__
+
+
+def _span_context_is_tuple() -> bool:
+    """True when SpanContext is the tuple (trace, span, remote, flags, state, valid) it is today."""
+    made = SpanContext(0xA, 0xB, True, TraceFlags(1), _EMPTY_STATE)
+    return isinstance(made, tuple) and tuple(made) == (0xA, 0xB, True, 1, made.trace_state, True)
+
+
+_SPAN_CONTEXT_IS_TUPLE = _span_context_is_tuple()
 _STATE_HAS_DICT = isinstance(getattr(_EMPTY_STATE, "_dict", None), dict)
 _new_state = object.__new__
 
@@ -351,57 +459,3 @@ def _finding(code: str, header: str, message: str, found: TraceContext | None) -
         location=f"header {header}",
         details={"header": header},
     )
-
-
-def _values(value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (bytes, bytearray)):
-        return [bytes(value).decode("latin-1")]
-    if isinstance(value, Iterable):
-        out = [
-            v
-            if isinstance(v, str)
-            else bytes(v).decode("latin-1")
-            if isinstance(v, (bytes, bytearray))
-            else str(v)
-            for v in value
-        ]
-        return out or None
-    return [str(value)]
-
-
-def _lookup(carrier: Any, getter: Getter[Any]) -> tuple[Any, Any]:
-    """A ``get(lower_name)`` and ``keys()`` pair for ``carrier``.
-
-    OpenTelemetry's default getter is case-sensitive, which misses
-    ``Traceparent`` in ``dict(request.headers)``.  For plain dicts: when
-    ``traceparent`` is there in lower case the names were normalised by the
-    framework (HTTP/2, ASGI, most clients) and are read directly; otherwise
-    the names are indexed in lower case once.  Other getters own their case
-    handling.
-    """
-    if type(getter) is DefaultGetter and isinstance(carrier, dict):
-        if w3c.TRACEPARENT not in carrier:
-            carrier = {k.lower() if isinstance(k, str) else k: v for k, v in carrier.items()}
-        raw = carrier.get
-
-        def get_from_dict(name: str) -> Sequence[str] | None:
-            value = raw(name)
-            if value is None:
-                return None
-            if value.__class__ is str:
-                return (value,)
-            return _values(value)
-
-        return get_from_dict, carrier.keys
-
-    def get_from_getter(name: str) -> list[str] | None:
-        return _values(getter.get(carrier, name))
-
-    def keys() -> list[str]:
-        return [k for k in getter.keys(carrier) if isinstance(k, str)]
-
-    return get_from_getter, keys

@@ -36,6 +36,7 @@ from tracehound.runtime.propagation import (
     conflict_attributes,
     conflict_links,
     get_extraction,
+    take_rejection,
 )
 
 __all__ = [
@@ -224,9 +225,11 @@ def continue_trace(
     location = caller_location()
 
     def parent() -> tuple[Context | None, list[Link], dict[str, AttributeValue]]:
-        context = _propagator().extract(read_carrier(carrier))
+        headers = _readable(carrier)
+        context = _propagator().extract(headers)
         if not trace.get_current_span(context).get_span_context().is_valid:
-            extraction = get_extraction(context)
+            # A rejected header leaves the context untouched; its reason is kept aside.
+            extraction = get_extraction(context) or take_rejection(headers)
             why = (
                 "; ".join(f"{f.code}: {f.message}" for f in extraction.findings)
                 if extraction
@@ -292,7 +295,17 @@ def inject(carrier: object | None = None) -> dict[str, str]:
 
 def extract(carrier: object) -> Context:
     """The context an inbound carrier names (read with tracehound's propagator)."""
-    return cast(Context, _propagator().extract(read_carrier(carrier)))
+    return cast(Context, _propagator().extract(_readable(carrier)))
+
+
+def _readable(carrier: object) -> object:
+    """``carrier`` as headers; an object only OpenTelemetry's getter reads (``get``) as it is."""
+    try:
+        return read_carrier(carrier)
+    except TypeError:
+        if callable(getattr(carrier, "get", None)):
+            return carrier
+        raise
 
 
 def current_trace_id() -> str | None:
