@@ -3,7 +3,9 @@
 Every finding is counted.  The logger gets the first occurrence of each
 (code, location) pair, within a rate limit, so a broken hop on a busy service
 produces a handful of log lines and an exact count, not a flood.  Listeners
-(strict mode, the pytest plugin, metrics) see every finding.
+(strict mode, the pytest plugin, metrics) see every finding; recorders (the
+findings file) see every finding too, with whether it was logged, before the
+listeners (which may raise).
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ __all__ = [
 logger = logging.getLogger("tracehound")
 
 Listener = Callable[[Finding], None]
+Recorder = Callable[[Finding, bool], None]
+"""Called with each finding and whether it was logged (the first of its kind, within the
+rate limit); must not raise."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class FindingsSink:
         self._logged = 0
         self._suppressed = 0
         self._listeners: list[Listener] = []
+        self._recorders: list[Recorder] = []
 
     def report(self, finding: Finding) -> None:
         """Record ``finding``; listeners run in the caller's thread and may raise."""
@@ -79,6 +85,9 @@ class FindingsSink:
             else:
                 self._suppressed += 1
             listeners = tuple(self._listeners)
+            recorders = tuple(self._recorders)
+        for recorder in recorders:
+            recorder(finding, should_log)
         if should_log:
             level = (
                 logging.ERROR
@@ -123,6 +132,15 @@ class FindingsSink:
         with self._lock:
             if listener in self._listeners:
                 self._listeners.remove(listener)
+
+    def add_recorder(self, recorder: Recorder) -> None:
+        with self._lock:
+            self._recorders.append(recorder)
+
+    def remove_recorder(self, recorder: Recorder) -> None:
+        with self._lock:
+            if recorder in self._recorders:
+                self._recorders.remove(recorder)
 
 
 _SINK = FindingsSink()

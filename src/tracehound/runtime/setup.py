@@ -29,6 +29,8 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, Sa
 from tracehound import findings
 from tracehound.runtime._errors import ConfigurationError
 from tracehound.runtime._exporters import CountingBatch, exporters_for
+from tracehound.runtime._findings_file import install as install_findings_file
+from tracehound.runtime._findings_file import uninstall as uninstall_findings_file
 from tracehound.runtime._mode import Mode, reporter_for
 from tracehound.runtime._placement import (
     does_nothing,
@@ -224,6 +226,7 @@ def configure(
     open_span_limit: float | None = 300.0,
     batch: bool = True,
     log_correlation: bool = True,
+    findings_file: str | os.PathLike[str] | None = None,
 ) -> Runtime:
     """Install tracing with tracehound's propagator and guards; safe to call again.
 
@@ -263,12 +266,16 @@ def configure(
         except _ForeignProvider as exc:
             if resolved is Mode.STRICT:
                 raise ConfigurationError(str(exc)) from None
+            install_findings_file(findings_file, service_name or _env_service())
             propagate.set_global_textmap(choice.propagator)
             _runtime = Runtime(exc.provider, choice.propagator, resolved, policy=policy,
                                unguarded=[str(exc)])
             _log.warning("tracehound: %s", exc)
             _log.info("%s", choice.description)
             return _runtime
+        # a bad path fails here, before the chain changes
+        service = provider.resource.attributes.get("service.name")
+        install_findings_file(findings_file, str(service or "unknown_service"))
         delegate = _sampler_with_drops(sampler, drop_spans)
         held, misplaced = ([], "") if created else held_processors(provider, switchboard)
         unguarded = (
@@ -384,6 +391,7 @@ def shutdown() -> findings.Summary:
                 board.added_later.clear()
         uninstall_submitter_hooks()
         unwatch_forks()
+        uninstall_findings_file()  # after the spans still open were reported
     if error is not None:
         raise error
     return findings.summary()
@@ -466,6 +474,10 @@ def _sampler_with_drops(sampler: Sampler | None, patterns: Iterable[str] | None)
         return DropSpansSampler([*DEFAULT_LOW_VALUE_PATTERNS, *(patterns or ())], base)
     except ValueError as exc:  # configure() is an explicit call: a bad setting is an error
         raise ConfigurationError(str(exc)) from None
+
+
+def _env_service() -> str:
+    return os.environ.get("OTEL_SERVICE_NAME", "").strip() or "unknown_service"
 
 
 def _sampler_from_env() -> Sampler:
