@@ -6,7 +6,7 @@ Version 1 (``docs/findings-file.md``).  Every line is one JSON object whose
 - ``tracehound.findings``: the header, first line of each process's file
   (``service``, ``pid``, ``time``, ``tool``);
 - ``tracehound.finding``: one finding, written when the runtime reports it
-  (``service``, ``code``, ``name``, ``severity``, ``message``, ``trace_id``,
+  (``service``, ``pid``, ``code``, ``name``, ``severity``, ``message``, ``trace_id``,
   ``span_id``, ``location``, ``details``, ``time``);
 - ``tracehound.findings.summary``: written at shutdown: how often each
   finding occurred (``counts``: ``code``, ``location``, ``count``) and how
@@ -45,13 +45,16 @@ def timestamp(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def finding_record(finding: Finding, service: str | None, seconds: float) -> dict[str, Any]:
-    """The line for ``finding``, reported by ``service`` at ``seconds``."""
+def finding_record(
+    finding: Finding, service: str | None, pid: int, seconds: float
+) -> dict[str, Any]:
+    """The line for ``finding``, reported by ``service`` (process ``pid``) at ``seconds``."""
     return {
         "kind": FINDING,
         "version": VERSION,
         "time": timestamp(seconds),
         "service": finding.service or service,
+        "pid": pid,
         "code": finding.rule.code,
         "name": finding.rule.name,
         "severity": str(finding.rule.severity),

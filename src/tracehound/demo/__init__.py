@@ -57,7 +57,7 @@ def run_demo(
             f"tracehound demo: needs {', '.join(missing)}: pip install 'tracehound[doctor,otlp]'\n"
         )
         return EXIT_FAILED
-    from tracehound.demo._diagnosis import diagnose, planted
+    from tracehound.demo._diagnosis import diagnose, planted, reproduce_command
     from tracehound.demo._faults import fault_keys
     from tracehound.demo._orchestrator import (
         SERVICE_ORDER,
@@ -121,7 +121,7 @@ def run_demo(
         say(f"\ntracehound demo: every service it started is stopped; their files: {directory}")
         raise
     step = time.monotonic()
-    report = diagnose(directory, SERVICE_ORDER)
+    report = diagnose(directory)
     html_path = directory / "report.html"
     html_path.write_text(html.render(report), encoding="utf-8")
     timings["doctor"] = _since(step)
@@ -134,7 +134,7 @@ def run_demo(
     )
     if as_json:
         _write_json(out, report, results, directory, html_path, traffic, timings, fixed)
-        _epilogue(progress, directory, html_path, fixed, timings)
+        _epilogue(progress, directory, html_path, fixed, timings, reproduce_command(directory))
     else:
         from tracehound.doctor.report import terminal
 
@@ -142,7 +142,7 @@ def run_demo(
         out.write("\n")
         terminal.render(report, out, color=color)
         _lesson(out, results, report)
-        _epilogue(out, directory, html_path, fixed, timings)
+        _epilogue(out, directory, html_path, fixed, timings, reproduce_command(directory))
     return EXIT_OK if as_expected else EXIT_UNEXPECTED
 
 
@@ -239,12 +239,16 @@ def _verdict(result: Any) -> str:
 
 
 def _epilogue(
-    out: TextIO, directory: Path, html_path: Path, fixed: bool, timings: dict[str, float]
+    out: TextIO,
+    directory: Path,
+    html_path: Path,
+    fixed: bool,
+    timings: dict[str, float],
+    command: str,
 ) -> None:
     out.write(f"Open the HTML report (edges, findings, waterfalls): {html_path}\n")
-    out.write(
-        f"Spans and service logs: {directory}  (tracehound check {directory}/spans-*.jsonl)\n"
-    )
+    out.write(f"Spans, runtime findings and service logs: {directory}\n")
+    out.write(f"The same diagnosis again: {command}\n")
     out.write(
         "Follow one order through the logs (each line carries its trace ID): "
         f"grep -h o-1001 {directory}/*.log | sort\n"
@@ -269,6 +273,7 @@ def _write_json(
 ) -> None:
     import orjson
 
+    from tracehound.demo._diagnosis import reproduce_command
     from tracehound.doctor.report import json as json_report
 
     data = json_report.to_dict(report)
@@ -277,6 +282,7 @@ def _write_json(
         "out_dir": str(directory),
         "html": str(html_path),
         "requests": {"sent": traffic.sent, "ok": traffic.ok, "failures": traffic.failures},
+        "command": reproduce_command(directory),
         "faults": [r.to_dict() for r in results],
         "seconds": timings,
     }

@@ -1,16 +1,17 @@
-"""The demo's diagnosis: the doctor on the exported spans, plus what each service's runtime saw.
+"""The demo's diagnosis: the doctor on the exported spans and each service's runtime findings.
 
 The doctor only sees what was exported; a span never ended is never
 exported, and a context lost in a worker thread looks like any other root.
-The runtime inside each service saw those happen, with the ``file:line``.
-Its findings (one per rule and service, with the number of occurrences) are
-added to the doctor's report, marked ``details["reported_by"] = "runtime"``.
+The runtime inside each service saw those happen, with the ``file:line``,
+and wrote them to its runtime findings file; ``tracehound check`` reads those
+beside the spans (marked ``details["reported_by"] = "runtime"``), so the
+demo's diagnosis is one command a user can run again (`reproduce_command`).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Collection, Iterable
+import shlex
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,17 @@ from typing import Any
 from tracehound.demo._faults import FAULTS, Fault
 from tracehound.demo._process import findings_path, spans_path
 from tracehound.doctor import Report, check_paths
-from tracehound.rules import Finding, UnknownRuleError, get_rule
+from tracehound.rules import Finding
 
-__all__ = ["Caught", "FaultResult", "diagnose", "is_runtime", "planted", "runtime_findings"]
+__all__ = [
+    "Caught",
+    "FaultResult",
+    "command_paths",
+    "diagnose",
+    "is_runtime",
+    "planted",
+    "reproduce_command",
+]
 
 
 Caught = tuple[str, str]
@@ -73,48 +82,23 @@ def is_runtime(finding: Finding) -> bool:
     return finding.details.get("reported_by") == "runtime"
 
 
-def runtime_findings(out: Path, services: Iterable[str]) -> list[Finding]:
-    """One finding per rule each service's runtime reported, from its findings file."""
-    found: list[Finding] = []
-    for service in services:
-        path = findings_path(out, service)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        for code, count in sorted(data.get("by_code", {}).items()):
-            example = data.get("examples", {}).get(code) or {}
-            try:
-                rule = get_rule(code)
-            except UnknownRuleError:
-                continue
-            times = "once" if count == 1 else f"{count} times"
-            found.append(
-                Finding(
-                    rule,
-                    f"reported by the runtime in {service} ({times}): {example.get('message', '')}",
-                    trace_id=example.get("trace_id"),
-                    span_id=example.get("span_id"),
-                    service=service,
-                    location=example.get("location"),
-                    details={
-                        **(example.get("details") or {}),
-                        "reported_by": "runtime",
-                        "occurrences": count,
-                    },
-                )
-            )
-    return found
+def command_paths(out: Path) -> list[str]:
+    """The inputs of the diagnosis, as on the command line: every span file and every
+    runtime findings file the services wrote."""
+    return [str(spans_path(out, "*")), str(findings_path(out, "*"))]
 
 
-def diagnose(out: Path, services: Iterable[str]) -> Report:
-    """The doctor's report on every service's span file, with the runtime's findings added."""
-    names = list(services)
-    paths = [str(spans_path(out, name)) for name in names if spans_path(out, name).exists()]
-    report = check_paths(paths)
-    report.findings.extend(runtime_findings(out, names))
-    report.findings.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
-    return report
+def reproduce_command(out: Path) -> str:
+    """The command that gives the same diagnosis from the files the demo left."""
+    where = shlex.quote(str(out))
+    names = (spans_path(out, "*").name, findings_path(out, "*").name)
+    return "tracehound check " + " ".join(f"{where}/{name}" for name in names)
+
+
+def diagnose(out: Path) -> Report:
+    """The doctor's report on every service's span file and runtime findings file: what
+    `reproduce_command` prints."""
+    return check_paths(command_paths(out))
 
 
 def planted(report: Report, faults_on: Collection[str]) -> list[FaultResult]:

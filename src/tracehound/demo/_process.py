@@ -3,9 +3,10 @@
 The orchestrator hands over a listening socket (``--fd``), so ports are
 picked without races and requests queue until the service is up.  The
 process configures tracehound (warn mode) to export its spans to
-``OUT/spans-NAME.jsonl``, prints ``ready`` on stdout, serves until ``POST
-/shutdown``, SIGTERM or the death of its parent, then flushes and writes
-what the runtime reported to ``OUT/findings-NAME.json``.
+``OUT/spans-NAME.jsonl`` and what its runtime reports to the runtime findings
+file ``OUT/findings-NAME.jsonl`` (as a user would, see
+``docs/findings-file.md``), prints ``ready`` on stdout, serves until ``POST
+/shutdown``, SIGTERM or the death of its parent, then flushes both.
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def spans_path(out: Path, service: str) -> Path:
 
 
 def findings_path(out: Path, service: str) -> Path:
-    """Where ``service`` writes what its runtime reported."""
-    return out / f"findings-{service}.json"
+    """Where ``service``'s runtime writes its findings (a runtime findings file)."""
+    return out / f"findings-{service}.jsonl"
 
 
 class _Server(ThreadingHTTPServer):
@@ -124,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         span_exporter=OtlpJsonFileExporter(spans_path(args.out, args.name)),
         mode="warn",
         attribute_policy=attribute_policy(args.fault),
+        findings_file=findings_path(args.out, args.name),
     )
     peers = {name: int(port) for name, _, port in (p.partition("=") for p in args.peer)}
     service = SERVICES[args.name](args.fault, peers)
@@ -148,13 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server.shutdown()
     server.server_close()
     service.close()
-    summary = tracehound.shutdown()
-    report = {
-        "service": args.name,
-        "by_code": summary.by_code,
-        "examples": {code: finding.to_dict() for code, finding in summary.examples.items()},
-    }
-    findings_path(args.out, args.name).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    summary = tracehound.shutdown()  # writes the counts to the findings file
     _log.info("stopped; runtime findings: %s", summary.by_code or "none")
     return 0
 

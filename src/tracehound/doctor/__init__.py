@@ -151,7 +151,9 @@ def _inputs(paths: Sequence[str | Input]) -> tuple[list[Input], list[InputError]
 def _complete(inp: Input, result: ReadResult, report: Report) -> None:
     result.complete()
     report.errors.extend(result.errors)
-    report.inputs.append(InputSummary(inp.name, result.format, result.spans, len(result.errors)))
+    report.inputs.append(
+        InputSummary(inp.name, result.format, result.spans, len(result.errors), result.findings)
+    )
 
 
 def check_paths(

@@ -81,6 +81,8 @@ class InputSummary:
     format: str | None
     spans: int
     errors: int
+    findings: int = 0
+    """Runtime findings read from it (a runtime findings file)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +90,7 @@ class InputSummary:
             "format": self.format,
             "spans": self.spans,
             "errors": self.errors,
+            "findings": self.findings,
         }
 
 
@@ -190,9 +193,19 @@ class Report:
     def has_input_errors(self) -> bool:
         return bool(self.errors or self.rejections)
 
+    @property
+    def runtime_findings_read(self) -> int:
+        """Runtime findings read from runtime findings files."""
+        return sum(i.findings for i in self.inputs)
+
+    @property
+    def analysed_anything(self) -> bool:
+        """Whether any span or runtime finding could be read."""
+        return bool(self.spans_analysed or self.runtime_findings_read)
+
     def no_findings_text(self) -> str:
         """What "no findings" means here: nothing analysed, part analysed, or all well."""
-        if not self.spans_analysed:
+        if not self.analysed_anything:
             return "Nothing was analysed: no span could be read (see the input problems)."
         if self.has_input_errors:
             return "No findings in what could be read; the input problems were not analysed."

@@ -213,7 +213,7 @@ def _names_an_input(target: str, inputs: list[Any]) -> bool:
 
 
 def _status(report: Any, bad_paths: bool, threshold: Severity) -> int:
-    if bad_paths or not report.spans_analysed:
+    if bad_paths or not report.analysed_anything:
         return EXIT_USAGE
     return EXIT_FINDINGS if report.failed(threshold) else EXIT_OK
 
@@ -224,7 +224,7 @@ def _tell_problems(report: Any, bad_paths: bool) -> None:
         _say(str(error))
     for rejection in report.rejections:
         _say(f"{rejection.count} spans rejected: {rejection.reason} (first at {rejection.example})")
-    if not report.spans_analysed:
+    if not report.analysed_anything:
         sys.stderr.write("tracehound check: nothing could be analysed (exit status 2)\n")
     elif bad_paths:
         sys.stderr.write("tracehound check: a PATH named nothing to read (exit status 2)\n")

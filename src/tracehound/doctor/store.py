@@ -35,6 +35,7 @@ import duckdb
 import orjson
 
 from tracehound.doctor import _chunks, _load_sql
+from tracehound.doctor.sources import runtime_findings
 
 __all__ = ["CHUNK_ROWS", "LOADERS", "LoadError", "Store"]
 
@@ -93,6 +94,7 @@ class Store:
         # no automatic checkpoints: the loaders checkpoint (see CHECKPOINT_EVERY), then `finish`
         self.con.execute("SET checkpoint_threshold = '1TB'")
         self.con.execute(_load_sql.SCHEMA)
+        self.con.execute(runtime_findings.SCHEMA)
         for number in range(LOADERS):
             # each loader stages its chunks in a database of its own: temporary
             # tables of one database are created one at a time, these in parallel
@@ -101,6 +103,7 @@ class Store:
         # each connection's own)
         self.con.execute("ATTACH ':memory:' AS th_work")
         self.rows: list[bytes] = []
+        self._evidence: dict[str, list[tuple[Any, ...]]] = {}
         self._docs: BinaryIO | None = None  # the chunk file requests are written to
         self._doc_spans = 0
         self._doc_size = 0
@@ -154,6 +157,11 @@ class Store:
 
     def reject(self, reason: str, offset: str) -> None:
         self._rejects.append((self._sources[self._source], offset, reason, None, None))
+
+    def add_evidence(self, table: str, row: tuple[Any, ...]) -> None:
+        """Add ``row`` (after the current input's name) to ``table``, a table of evidence
+        other than spans (runtime findings): few rows, inserted by `finish`."""
+        self._evidence.setdefault(table, []).append((self._sources[self._source], *row))
 
     def flush_if_full(self) -> None:
         if len(self.rows) + self._doc_spans >= CHUNK_ROWS:
@@ -259,6 +267,10 @@ class Store:
         if self._rejects:
             self.con.executemany("INSERT INTO rejected VALUES (?, ?, ?, ?, ?)", self._rejects)
             self._rejects = []
+        for table, rows in self._evidence.items():
+            marks = ", ".join("?" * len(rows[0]))
+            self.con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        self._evidence = {}
         self.con.execute("CHECKPOINT")  # compresses the table, on every thread
         self.con.execute("RESET checkpoint_threshold")
 

@@ -105,7 +105,7 @@ class FindingsFile:
                 else:
                     self._other[finding.rule.code] += 1
                 if logged:
-                    self._write(finding_record(finding, self.service, time.time()))
+                    self._write(finding_record(finding, self.service, self._pid, time.time()))
                 else:
                     self._suppressed += 1
         except Exception as exc:

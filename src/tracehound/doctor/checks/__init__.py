@@ -14,6 +14,7 @@ from tracehound.doctor.checks import (
     context,
     lifecycle,
     propagation,
+    runtime,
     timestamps,
 )
 from tracehound.doctor.checks.propagation import HeaderEvidence
@@ -51,6 +52,7 @@ def run_checks(store: Store, formats: Mapping[str, str | None] | None = None) ->
             found = list(ctx.findings)
             found.extend(lifecycle.check(store, formats))
             found.extend(timestamps.check(store))
+            found.extend(runtime.check(store))
         except BaseException:
             stop.set()  # no need to wait for the other families
             own.con.interrupt()

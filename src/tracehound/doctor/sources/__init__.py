@@ -85,6 +85,8 @@ class ReadResult:
 
     format: str | None = None
     spans: int = 0
+    findings: int = 0
+    """Runtime findings read (a runtime findings file)."""
     errors: list[InputError] = field(default_factory=list)
     _dropped: int = 0
     _pending: Callable[[], None] | None = field(default=None, repr=False, compare=False)
@@ -392,7 +394,10 @@ def _handle(
     elif result.format != name:
         result.format = "mixed"
     doc = Document(inner, source, line, sink, raw=raw)
-    result.spans += reader_for(fmt)(doc)
+    if fmt is SourceFormat.TRACEHOUND_FINDINGS:
+        result.findings += reader_for(fmt)(doc)
+    else:
+        result.spans += reader_for(fmt)(doc)
     for position, message in doc.errors:
         result.error(inp.name, position, message)
     sink.flush_if_full()

@@ -5,7 +5,14 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from tracehound.doctor.sources import jaeger, otel_console, otel_go_stdout, otlp_json, zipkin
+from tracehound.doctor.sources import (
+    jaeger,
+    otel_console,
+    otel_go_stdout,
+    otlp_json,
+    runtime_findings,
+    zipkin,
+)
 from tracehound.doctor.sources._rows import Reader
 
 __all__ = ["SourceFormat", "detect", "error_response", "reader_for", "sniff_json", "unwrap"]
@@ -20,6 +27,8 @@ class SourceFormat(str, enum.Enum):
     ZIPKIN = "zipkin"
     OTEL_CONSOLE = "otel-console"
     OTEL_GO_STDOUT = "otel-go-stdout"
+    TRACEHOUND_FINDINGS = "tracehound-findings"
+    """Not spans: what a service's runtime reported (``TRACEHOUND_FINDINGS_FILE``)."""
 
     def __str__(self) -> str:
         return self.value
@@ -40,13 +49,15 @@ _READERS: dict[SourceFormat, Reader] = {
     SourceFormat.ZIPKIN: zipkin.read,
     SourceFormat.OTEL_CONSOLE: otel_console.read,
     SourceFormat.OTEL_GO_STDOUT: otel_go_stdout.read,
+    SourceFormat.TRACEHOUND_FINDINGS: runtime_findings.read,
 }
 
 EXPECTED = (
     'expected OTLP/JSON ({"resourceSpans": ...}, also as Jaeger API v3 {"result": ...} or '
     'Tempo {"batches": [...]}/{"trace": ...}), OTLP protobuf, Jaeger JSON '
     '({"data": [{"spans": ...}]} or a span array), Zipkin v2 JSON (a span array), or the '
-    "span objects of the OpenTelemetry Python SDK's console exporter or Go's stdouttrace"
+    "span objects of the OpenTelemetry Python SDK's console exporter or Go's stdouttrace; "
+    "or a tracehound runtime findings file"
 )
 
 
@@ -62,6 +73,8 @@ def detect(value: Any) -> SourceFormat | None:
         return SourceFormat.OTEL_CONSOLE
     if otel_go_stdout.looks_like(value):
         return SourceFormat.OTEL_GO_STDOUT
+    if runtime_findings.looks_like(value):
+        return SourceFormat.TRACEHOUND_FINDINGS
     return None
 
 

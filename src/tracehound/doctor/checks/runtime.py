@@ -1,0 +1,90 @@
+"""What the services' runtimes reported (runtime findings files), beside the doctor's findings.
+
+The doctor only sees what was exported: a span never ended is never
+exported, and a context lost in a worker thread looks like any other root.
+The runtime inside the service saw it happen, with the ``file:line``.  Each
+(service, rule, location) becomes one finding, marked
+``details["reported_by"] = "runtime"``, with the number of occurrences: the
+counts each process wrote at shutdown, or the lines it wrote when it wrote
+no counts (it crashed, or is still running).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tracehound.doctor.sources.runtime_findings import COUNTS_TABLE, TABLE
+from tracehound.doctor.store import Store
+from tracehound.rules import Finding, get_rule
+
+__all__ = ["check"]
+
+_FIRST_LINES = f"""
+SELECT ServiceName, Code, Location, Message, TraceId, SpanId, Details, "Time",
+       Source || ':' || "Offset", Source, Pid
+FROM {TABLE} ORDER BY rowid
+"""
+_COUNTS = f"""
+SELECT ServiceName, Code, Location, Source, Pid, sum("Count")
+FROM {COUNTS_TABLE} GROUP BY ALL
+"""
+
+
+def check(store: Store) -> list[Finding]:
+    """One finding per service, rule and program location the runtimes reported."""
+    counted: dict[tuple[Any, ...], int] = {}
+    processes_counted: set[tuple[Any, ...]] = set()
+    for service, code, location, source, pid, count in store.query(_COUNTS):
+        counted[(service, code, location, source, pid)] = int(count)
+        processes_counted.add((source, pid))
+    groups: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+    for service, code, location, message, trace_id, span_id, details, time, where, source, pid in (
+        store.query(_FIRST_LINES)
+    ):
+        group = groups.setdefault(
+            (service, code, location),
+            {
+                "message": message,
+                "trace_id": trace_id,
+                "span_id": span_id,
+                "details": orjson.loads(details) if details else {},
+                "time": time,
+                "where": where,
+                "lines": {},
+            },
+        )
+        process = (source, pid)
+        group["lines"][process] = group["lines"].get(process, 0) + 1
+    found = []
+    for (service, code, location), group in groups.items():
+        occurrences = 0
+        complete = True
+        for process, lines in group["lines"].items():
+            if process in processes_counted:
+                occurrences += counted.get((service, code, location, *process), lines)
+            else:
+                occurrences += lines
+                complete = False
+        times = "once" if occurrences == 1 else f"{occurrences} times"
+        found.append(
+            Finding(
+                get_rule(code),
+                f"reported by the runtime in {service} ({times}): {group['message']}",
+                trace_id=group["trace_id"],
+                span_id=group["span_id"],
+                service=service,
+                location=location,
+                details={
+                    **group["details"],
+                    "reported_by": "runtime",
+                    "occurrences": occurrences,
+                    "counted": complete,
+                    "processes": len(group["lines"]),
+                    "first_reported": group["time"],
+                    "read_from": group["where"],
+                },
+            )
+        )
+    return found
