@@ -200,8 +200,11 @@ class Report:
 
     @property
     def analysed_anything(self) -> bool:
-        """Whether any span or runtime finding could be read."""
-        return bool(self.spans_analysed or self.runtime_findings_read)
+        """Whether any span could be read, or any runtime findings file (one with no
+        finding says the runtime found nothing)."""
+        return bool(self.spans_analysed) or any(
+            i.format == "tracehound-findings" or i.findings for i in self.inputs
+        )
 
     def no_findings_text(self) -> str:
         """What "no findings" means here: nothing analysed, part analysed, or all well."""

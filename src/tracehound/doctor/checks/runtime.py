@@ -11,9 +11,8 @@ no counts (it crashed, or is still running).
 
 from __future__ import annotations
 
+import json
 from typing import Any
-
-import orjson
 
 from tracehound.doctor.sources.runtime_findings import COUNTS_TABLE, TABLE
 from tracehound.doctor.store import Store
@@ -49,7 +48,8 @@ def check(store: Store) -> list[Finding]:
                 "message": message,
                 "trace_id": trace_id,
                 "span_id": span_id,
-                "details": orjson.loads(details) if details else {},
+                # json, not orjson: an integer over 64 bits stays exact (findings are few)
+                "details": json.loads(details) if details else {},
                 "time": time,
                 "where": where,
                 "lines": {},

@@ -388,16 +388,18 @@ def _handle(
         else:
             result.error(inp.name, where, f"not a trace export: {EXPECTED}")
         return
-    name = label or fmt.value
-    if result.format is None:
-        result.format = name
-    elif result.format != name:
-        result.format = "mixed"
     doc = Document(inner, source, line, sink, raw=raw)
     if fmt is SourceFormat.TRACEHOUND_FINDINGS:
         result.findings += reader_for(fmt)(doc)
     else:
         result.spans += reader_for(fmt)(doc)
+    name = label or fmt.value
+    if doc.errors and fmt is SourceFormat.TRACEHOUND_FINDINGS:
+        pass  # a record not read: the input is not (yet) a findings file
+    elif result.format is None:
+        result.format = name
+    elif result.format != name:
+        result.format = "mixed"
     for position, message in doc.errors:
         result.error(inp.name, position, message)
     sink.flush_if_full()

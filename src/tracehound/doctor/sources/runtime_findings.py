@@ -11,6 +11,7 @@ never a span.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -71,7 +72,7 @@ def read(doc: Document) -> int:
                 _id(record.get("trace_id")),
                 _id(record.get("span_id")),
                 record.get("location"),
-                orjson.dumps(details, option=orjson.OPT_NON_STR_KEYS).decode(),
+                _json(details),
                 record.get("time"),
             ),
         )
@@ -157,6 +158,13 @@ def _summary_problem(record: dict[str, Any]) -> str | None:
     ):
         return "other is not an object of counts"
     return None
+
+
+def _json(details: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(details).decode()
+    except (TypeError, ValueError):  # an integer over 64 bits, say: kept as JSON all the same
+        return json.dumps(details, default=repr)
 
 
 def _is_id(value: Any, width: int) -> bool:
