@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import queue
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -136,6 +138,34 @@ def test_runtime_findings_point_at_the_faulty_lines(broken: Any) -> None:
     )
 
 
+def run_command(command: str) -> tuple[int, dict[str, Any]]:
+    """``command`` as a shell runs it: globs expanded, then ``tracehound check``."""
+    words = shlex.split(command)
+    assert words[:2] == ["tracehound", "check"]
+    paths = [match for word in words[2:] for match in sorted(glob.glob(word))]
+    out = io.StringIO()
+    code = main(["check", *paths, "--json"], out)
+    return code, json.loads(out.getvalue())
+
+
+@pytest.mark.parametrize("run", ["broken", "fixed"])
+def test_the_printed_command_gives_the_same_diagnosis(run: str, request: Any) -> None:
+    _, report, out_dir = request.getfixturevalue(run)
+    command = report["demo"]["command"]
+    assert command == (
+        f"tracehound check {out_dir}/spans-*.jsonl {out_dir}/findings-*.jsonl"
+    )
+    code, again = run_command(command)
+    assert code == (1 if run == "broken" else 0)
+    for key in ("findings", "counts", "edges", "inputs", "spans", "services", "errors"):
+        assert again[key] == report[key], key
+    formats = {i["format"] for i in again["inputs"]}
+    assert formats == {"otlp-json", "tracehound-findings"}
+    if run == "broken":
+        _, runtime = by_reporter(again)
+        assert {(f["code"], f["service"]) for f in runtime} == set(BROKEN_RUNTIME)
+
+
 def test_broken_run_says_each_fault_was_caught(broken: Any) -> None:
     _, report, out_dir = broken
     faults = report["demo"]["faults"]
@@ -174,6 +204,8 @@ def test_one_fault_fixed_terminal_report(tmp_path: Path) -> None:
     assert "✓ thread-pool [on]" in text and "caught by C004 (doctor), C005 (runtime)" in text
     assert f"Open the HTML report (edges, findings, waterfalls): {tmp_path}/report.html" in text
     assert "Next: tracehound demo --fixed" in text
+    command = f"tracehound check {tmp_path}/spans-*.jsonl {tmp_path}/findings-*.jsonl"
+    assert f"The same diagnosis again: {command}" in text
     assert_no_process_left(tmp_path)
 
 
