@@ -31,8 +31,9 @@ exit status:
   0  no finding at or above --fail-on
   1  findings at or above --fail-on
   2  usage error (bad option, a PATH that names nothing, a report that cannot be
-     written), no span could be analysed, or an internal error (one line on
-     stderr; --debug or TRACEHOUND_DEBUG=1 adds the traceback)
+     written), nothing analysable (no span, no runtime findings file), or an
+     internal error (one line on stderr; --debug or TRACEHOUND_DEBUG=1 adds
+     the traceback)
   Rejected spans and unreadable parts are listed with their reasons; next to
   analysed spans they do not change the status.
 
@@ -43,6 +44,7 @@ examples:
   tracehound check traces/ --fail-on warning   CI: fail on warnings too
   tracehound check traces/ --ignore C004,numeric-string
   tracehound check traces/ --json > report.json
+  tracehound check spans-*.jsonl findings-*.jsonl   with the runtime's findings
   tracehound check traces/ --sarif report.sarif --html report.html
   tracehound rules C003                        what a code means, how to fix it"""
 

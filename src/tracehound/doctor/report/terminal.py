@@ -74,6 +74,13 @@ def _summary(console: Console, report: Report) -> None:
         f"{report.spans_rejected} rejected",
     )
     table.add_row("traces", f"{report.traces} across {len(report.services)} services")
+    files = [i for i in report.inputs if i.format == "tracehound-findings" or i.findings]
+    if files:
+        table.add_row(
+            "runtime",
+            f"{report.runtime_findings_read} findings reported inside the services "
+            f"({len(files)} runtime findings files)",
+        )
     if report.remote_entries:
         table.add_row("entry spans", f"{report.remote_entries} with a remote parent (normal)")
     counts = Text()
