@@ -132,3 +132,16 @@ def test_details_any_json_can_hold_are_kept(tmp_path: Path) -> None:
     # an integer over 64 bits is read as the doctor's JSON parser reads numbers (a double)
     assert finding.details["big"] == float(2**70 + 1)
     assert finding.details["nested"] == details["nested"]
+
+
+def test_sarif_points_at_the_program_line_the_runtime_reported(tmp_path: Path) -> None:
+    from tracehound.doctor.report.sarif import to_sarif
+
+    attribute = {**FINDING, "code": "A005", "location": "span 'charge' attribute 'token'"}
+    report = check_paths([str(write(tmp_path / "f.jsonl", FINDING, attribute))])
+    results = {r["ruleId"]: r for r in to_sarif(report)["runs"][0]["results"]}
+    (where,) = results["L001"]["locations"]
+    assert where["physicalLocation"] == {
+        "artifactLocation": {"uri": "app/orders.py"}, "region": {"startLine": 42}
+    }
+    assert "locations" not in results["A005"]  # not a place in a file

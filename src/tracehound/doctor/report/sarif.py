@@ -87,7 +87,7 @@ def _result(f: Finding, rule_index: int, sources: list[str]) -> dict[str, Any]:
             "details": dict(f.details),
         },
     }
-    location = _location(f.location, sources)
+    location = _location(f.location, sources) or _program_location(f)
     if location is not None:
         result["locations"] = [location]
     return result
@@ -111,6 +111,21 @@ def _location(where: str | None, sources: list[str]) -> dict[str, Any] | None:
     if offset:
         location["logicalLocations"] = [{"fullyQualifiedName": offset, "kind": "element"}]
     return location
+
+
+def _program_location(f: Finding) -> dict[str, Any] | None:
+    """The ``file:line`` in the program a runtime finding names (code scanning shows it there)."""
+    if f.details.get("reported_by") != "runtime" or not f.location:
+        return None
+    path, _, line = f.location.rpartition(":")
+    if not path or not (line.isascii() and line.isdigit()):
+        return None  # an attribute or header finding: no place in a file
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": path.replace("\\", "/")},
+            "region": {"startLine": max(int(line), 1)},
+        }
+    }
 
 
 def dumps(report: Report) -> bytes:
