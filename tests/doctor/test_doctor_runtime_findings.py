@@ -145,3 +145,31 @@ def test_sarif_points_at_the_program_line_the_runtime_reported(tmp_path: Path) -
         "artifactLocation": {"uri": "app/orders.py"}, "region": {"startLine": 42}
     }
     assert "locations" not in results["A005"]  # not a place in a file
+
+
+def test_a_finding_only_counted_is_reported_and_counts_merge_across_processes(
+    tmp_path: Path,
+) -> None:
+    summary = {
+        "kind": "tracehound.findings.summary", "version": 1, "service": "orders",
+        "counts": [
+            {"code": "L001", "location": "app/orders.py:42", "count": 5},
+            {"code": "C005", "location": "app/orders.py:9", "count": 70},  # never written
+        ],
+        "other": {"L003": 2},
+    }
+    one = write(tmp_path / "a.jsonl", HEADER, FINDING, {**summary, "pid": 7})
+    # a second process only counted the leak (the first wrote it): 5 + 3
+    counts = [{"code": "L001", "location": "app/orders.py:42", "count": 3}]
+    two = write(tmp_path / "b.jsonl", {**summary, "pid": 8, "counts": counts, "other": {}})
+    report = check_paths([str(one), str(two)])
+    found = {f.code: f for f in report.findings}
+    assert found["L001"].details["occurrences"] == 8
+    assert (found["L001"].details["processes"], found["L001"].details["counted"]) == (2, True)
+    assert found["C005"].details["occurrences"] == 70
+    assert found["C005"].details["written"] is False and found["C005"].location == "app/orders.py:9"
+    assert "not written" in found["C005"].message
+    assert found["L003"].location is None and found["L003"].details["occurrences"] == 2
+    bad = write(tmp_path / "c.jsonl", {**summary, "counts": [{"code": "Z1", "count": 1}]})
+    (error,) = check_paths([str(bad)]).errors
+    assert error.message == "runtime finding not read: counts[0]: unknown rule code 'Z1'"

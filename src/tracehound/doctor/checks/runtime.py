@@ -20,6 +20,11 @@ from tracehound.rules import Finding, get_rule
 
 __all__ = ["check"]
 
+_Key = tuple[str, str, str | None]
+"""(service, rule code, location)"""
+_Process = tuple[str, int | None]
+"""(input, process ID)"""
+
 _FIRST_LINES = f"""
 SELECT ServiceName, Code, Location, Message, TraceId, SpanId, Details, "Time",
        Source || ':' || "Offset", Source, Pid
@@ -33,12 +38,12 @@ FROM {COUNTS_TABLE} GROUP BY ALL
 
 def check(store: Store) -> list[Finding]:
     """One finding per service, rule and program location the runtimes reported."""
-    counted: dict[tuple[Any, ...], int] = {}
-    processes_counted: set[tuple[Any, ...]] = set()
+    counted: dict[_Key, dict[_Process, int]] = {}
+    processes_counted: set[_Process] = set()
     for service, code, location, source, pid, count in store.query(_COUNTS):
-        counted[(service, code, location, source, pid)] = int(count)
+        counted.setdefault((service, code, location), {})[(source, pid)] = int(count)
         processes_counted.add((source, pid))
-    groups: dict[tuple[str, str, str | None], dict[str, Any]] = {}
+    groups: dict[_Key, dict[str, Any]] = {}
     for service, code, location, message, trace_id, span_id, details, time, where, source, pid in (
         store.query(_FIRST_LINES)
     ):
@@ -58,16 +63,33 @@ def check(store: Store) -> list[Finding]:
         process = (source, pid)
         group["lines"][process] = group["lines"].get(process, 0) + 1
     found = []
-    for (service, code, location), group in groups.items():
-        occurrences = 0
-        complete = True
-        for process, lines in group["lines"].items():
-            if process in processes_counted:
-                occurrences += counted.get((service, code, location, *process), lines)
-            else:
-                occurrences += lines
-                complete = False
+    for key in [*groups, *(k for k in counted if k not in groups)]:
+        service, code, location = key
+        counts = counted.get(key, {})
+        group = groups.get(key)
+        lines: dict[_Process, int] = group["lines"] if group else {}
+        # a process that wrote its counts counted every occurrence, written or not
+        uncounted = {p: n for p, n in lines.items() if p not in processes_counted}
+        occurrences = sum(counts.values()) + sum(uncounted.values())
         times = "once" if occurrences == 1 else f"{occurrences} times"
+        details = {
+            "reported_by": "runtime",
+            "occurrences": occurrences,
+            "counted": not uncounted,
+            "processes": len(set(counts) | set(lines)),
+        }
+        if group is None:  # counted only: over the rate limit, never written nor logged
+            found.append(
+                Finding(
+                    get_rule(code),
+                    f"reported by the runtime in {service} ({times}); counted at shutdown, "
+                    "not written (over the rate limit of the log and the findings file)",
+                    service=service,
+                    location=location,
+                    details={**details, "written": False},
+                )
+            )
+            continue
         found.append(
             Finding(
                 get_rule(code),
@@ -78,10 +100,7 @@ def check(store: Store) -> list[Finding]:
                 location=location,
                 details={
                     **group["details"],
-                    "reported_by": "runtime",
-                    "occurrences": occurrences,
-                    "counted": complete,
-                    "processes": len(group["lines"]),
+                    **details,
                     "first_reported": group["time"],
                     "read_from": group["where"],
                 },

@@ -121,9 +121,7 @@ def _finding_problem(record: dict[str, Any]) -> str | None:
     code = record.get("code")
     if not isinstance(code, str):
         return "no rule code"
-    try:
-        get_rule(code)
-    except UnknownRuleError:
+    if not _known(code):
         return f"unknown rule code {code!r} (written by a newer tracehound?)"
     if not isinstance(record.get("message"), str):
         return "no message"
@@ -147,6 +145,8 @@ def _summary_problem(record: dict[str, Any]) -> str | None:
     for k, entry in enumerate(counts or []):
         if not isinstance(entry, dict) or not isinstance(entry.get("code"), str):
             return f"counts[{k}] has no rule code"
+        if not _known(entry["code"]):
+            return f"counts[{k}]: unknown rule code {entry['code']!r}"
         if not _is_count(entry.get("count")):
             return f"counts[{k}].count is not a non-negative integer"
         location = entry.get("location")
@@ -154,9 +154,10 @@ def _summary_problem(record: dict[str, Any]) -> str | None:
             return f"counts[{k}].location is not a string"
     other = record.get("other")
     if other is not None and (
-        not isinstance(other, dict) or not all(_is_count(v) for v in other.values())
+        not isinstance(other, dict)
+        or not all(_is_count(v) and _known(k) for k, v in other.items())
     ):
-        return "other is not an object of counts"
+        return "other is not an object of counts by known rule code"
     return None
 
 
@@ -165,6 +166,14 @@ def _json(details: dict[str, Any]) -> str:
         return orjson.dumps(details).decode()
     except (TypeError, ValueError):  # an integer over 64 bits, say: kept as JSON all the same
         return json.dumps(details, default=repr)
+
+
+def _known(code: str) -> bool:
+    try:
+        get_rule(code)
+    except UnknownRuleError:
+        return False
+    return True
 
 
 def _is_id(value: Any, width: int) -> bool:
