@@ -194,3 +194,52 @@ def test_a_write_that_fails_later_never_reaches_the_application(
     writer.close()
     warnings = [r.getMessage() for r in caplog.records if "runtime findings" in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].endswith("; stopped")
+
+
+FORKING = """\
+import multiprocessing, sys
+import tracehound
+from tracehound import findings
+from tracehound.rules import Finding, get_rule
+
+def child():
+    for _ in range(4):
+        findings.report(Finding(get_rule("L003"), "ended twice", location="child.py:3"))
+
+tracehound.configure(service_name="worker", batch=False)
+findings.report(Finding(get_rule("L003"), "ended twice", location="parent.py:1"))
+process = multiprocessing.get_context("fork").Process(target=child)
+process.start()
+process.join()
+if sys.argv[1] == "shutdown":
+    tracehound.shutdown()
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("how", ["shutdown", "exit"])
+def test_each_process_writes_its_own_file_with_its_counts(tmp_path: Path, how: str) -> None:
+    """A forked child (multiprocessing leaves through os._exit) and a process that never
+    called shutdown() still write their counts."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRACEHOUND_"))},
+        "OTEL_TRACES_EXPORTER": "none",
+        "TRACEHOUND_FINDINGS_FILE": str(tmp_path / "findings-{pid}.jsonl"),
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", FORKING, how],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60, check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    files = list(tmp_path.glob("findings-*.jsonl"))
+    assert len(files) == 2
+    summaries = {}
+    for path in files:
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        assert str(lines[0]["pid"]) in path.name
+        assert lines[-1]["kind"] == "tracehound.findings.summary"
+        (count,) = lines[-1]["counts"]
+        summaries[count["location"]] = count["count"]
+    assert summaries == {"parent.py:1": 1, "child.py:3": 4}
+    _, report = check(*files)
+    assert {f["location"]: f["details"]["occurrences"] for f in report["findings"]} == summaries

@@ -5,14 +5,16 @@ Switched on by ``configure(findings_file=...)`` or ``TRACEHOUND_FINDINGS_FILE``
 ``{service}`` the service name; a directory gets ``findings-{service}-{pid}.jsonl``.
 Each finding the sink logs (the first of each code and location, within the
 rate limit) is written and flushed when it is reported, so a crash loses
-none; the others are counted, and `FindingsFile.close` (``tracehound.shutdown()``)
-writes the counts.  Findings are rare and written in the reporting thread;
-nothing here runs per span.  A write that fails is logged once and the file
+none; the others are counted, and `FindingsFile.close` writes the counts
+(``tracehound.shutdown()``, else at exit, a ``multiprocessing`` child's too).
+Findings are rare and written in the reporting thread; nothing here runs per
+span.  A write that fails is logged once and the file
 given up: the application never sees the error.  Format: `tracehound._findings_format`.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -191,7 +193,20 @@ def install(given: str | os.PathLike[str] | None, service: str) -> FindingsFile 
         _stop(current)
         findings.get_sink().add_recorder(writer.record)
         _active = writer
+        _watch_multiprocessing()
         return writer
+
+
+_mp_registered = False
+
+
+def _watch_multiprocessing() -> None:
+    global _mp_registered
+    if not _mp_registered:
+        import multiprocessing.util
+
+        multiprocessing.util.register_after_fork(_anchor, _counts_at_multiprocessing_exit)
+        _mp_registered = True
 
 
 def uninstall() -> None:
@@ -216,5 +231,27 @@ def _after_fork_in_child() -> None:
         _active._lock = threading.Lock()
 
 
+def _counts_at_multiprocessing_exit(_owner: object = None) -> None:
+    """In a ``multiprocessing`` child: write the counts when it exits (through
+    ``os._exit``, which skips ``atexit``; its ``Finalize`` callbacks run first)."""
+    from multiprocessing.util import Finalize
+
+    Finalize(None, _close_in_this_process, exitpriority=0)
+
+
+def _close_in_this_process() -> None:
+    writer = _active
+    if writer is not None and writer._pid == os.getpid():
+        uninstall()
+
+
+class _Anchor:
+    """What multiprocessing's after-fork registry holds on to (it keeps weak references)."""
+
+
+_anchor = _Anchor()
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+# A process that exits without tracehound.shutdown() writes its counts all the same.
+atexit.register(_close_in_this_process)
