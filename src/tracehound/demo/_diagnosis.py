@@ -83,9 +83,11 @@ def is_runtime(finding: Finding) -> bool:
 
 
 def command_paths(out: Path) -> list[str]:
-    """The inputs of the diagnosis, as on the command line: every span file and every
-    runtime findings file the services wrote."""
-    return [str(spans_path(out, "*")), str(findings_path(out, "*"))]
+    """The inputs of the diagnosis, as the shell expands `reproduce_command`'s patterns:
+    every span file, then every runtime findings file the services wrote, each sorted
+    (``out`` itself taken literally, whatever characters it holds)."""
+    patterns = (spans_path(out, "*").name, findings_path(out, "*").name)
+    return [str(path) for pattern in patterns for path in sorted(out.glob(pattern))]
 
 
 def reproduce_command(out: Path) -> str:
