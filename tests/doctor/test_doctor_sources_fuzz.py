@@ -44,7 +44,26 @@ def _seeds() -> dict[str, bytes]:
     message = to_otlp_proto(spans[:10])
     seeds["single.pb"] = message
     seeds["framed.pb"] = b"".join(len(m).to_bytes(4, "big") + m for m in (message, message))
+    seeds["findings.jsonl"] = _findings_file()
     return seeds
+
+
+def _findings_file() -> bytes:
+    """A runtime findings file as the runtime writes it (header, findings, counts)."""
+    import tempfile
+
+    from tracehound.rules import Finding, get_rule
+    from tracehound.runtime._findings_file import FindingsFile
+
+    with tempfile.TemporaryDirectory() as folder:
+        writer = FindingsFile(os.path.join(folder, "f.jsonl"), "orders")
+        leak = Finding(get_rule("L001"), "span 'x' never ended", "ab" * 16, "cd" * 8,
+                       location="app.py:3", details={"span": "x"})
+        writer.record(leak, True)
+        writer.record(leak, False)
+        writer.record(Finding(get_rule("C005"), "lost", location="app.py:9"), True)
+        writer.close()
+        return Path(writer.path).read_bytes()
 
 
 SEEDS = _seeds()
@@ -157,9 +176,11 @@ def test_loading_a_mutated_real_input_never_raises_and_counts_every_span(
     try:
         analysed = store.scalar("SELECT count(*) FROM otel_traces")
         rejected = store.scalar("SELECT count(*) FROM rejected")
+        runtime_findings = store.scalar("SELECT count(*) FROM runtime_findings")
     finally:
         store.close()
     assert report.spans_read == report.spans_analysed + report.spans_rejected
     assert (analysed, rejected) == (report.spans_analysed, report.spans_rejected)
+    assert runtime_findings == sum(i.findings for i in report.inputs)
     # what the readers saw is what the table holds
     assert sum(i.spans for i in report.inputs) == report.spans_read or report.errors
