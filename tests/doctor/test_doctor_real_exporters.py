@@ -215,6 +215,49 @@ def test_zipkin_rpcs_sharing_an_id_are_one_root_and_no_duplicate() -> None:
     assert codes(report, "L006") == codes(report, "C002") == []
 
 
+def _zipkin(kind: str | None, service: str, ip: str, start: int, **more: Any) -> dict[str, Any]:
+    span = {"traceId": "ab" * 8, "id": "cd" * 8, "parentId": "ef" * 8, "name": "send",
+            "timestamp": 1_700_000_000_000_000 + start, "duration": 50,
+            "localEndpoint": {"serviceName": service, "ipv4": ip}, **more}  # fmt: skip
+    if kind:
+        span["kind"] = kind
+    return span
+
+
+def test_one_client_and_any_number_of_servers_that_joined_it_are_one_rpc(
+    tmp_path: Path,
+) -> None:
+    cases = {
+        # a message consumed on three hosts; a retry answered by two
+        "fan-out": [_zipkin("CLIENT", "bouncer", "10.0.0.1", 0)]
+        + [_zipkin("SERVER", "pusher", f"10.0.1.{n}", 10 * n, shared=True) for n in (1, 2, 3)],
+        # servers of a client that reported nothing (an uninstrumented proxy sent B3)
+        "no client": [_zipkin("SERVER", "pusher", f"10.0.1.{n}", n, shared=True) for n in (1, 2)],
+    }
+    for name, spans in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(spans))
+        report = check(path)
+        assert codes(report, "L006") == codes(report, "C002") == [], name
+
+
+def test_a_server_reusing_its_clients_id_in_the_clients_own_service_is_l006(
+    tmp_path: Path,
+) -> None:
+    """Beside a SERVER in another service, a second SERVER, not shared, in the CLIENT's
+    own service is no part of the RPC: an ID reused (OTLP never shares IDs)."""
+    client = _span("02", "01", "GET /pay", 3, 0, 50)
+    mine = _span("02", "01", "GET /pay", 2, 1, 40)
+    theirs = _span("02", "01", "GET /pay", 2, 5, 45)
+    path = tmp_path / "reused.json"
+    path.write_text(json.dumps(_otlp("shop", [client, mine], ("pay", [theirs]))))
+    (dup,) = codes(check(path), "L006")
+    assert dup.span_id == "02".rjust(16, "0")
+    # without the one in the CLIENT's service: one RPC across two services
+    path.write_text(json.dumps(_otlp("shop", [client], ("pay", [theirs]))))
+    assert codes(check(path), "L006") == []
+
+
 # -- helpers ----------------------------------------------------------------------------
 
 T0 = 1_700_000_000_000_000_000

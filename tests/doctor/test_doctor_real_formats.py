@@ -10,6 +10,7 @@ import pytest
 
 from conftest import corpus
 from tracehound.doctor import check_paths, load
+from tracehound.doctor.sources._zipkin_merge import FRAGMENT
 
 REAL = Path(__file__).resolve().parent / "real"
 
@@ -100,13 +101,50 @@ def test_otel_console_exporter_output() -> None:
     assert not [f for f in report.findings if f.code.startswith("C")]
 
 
-def test_zipkin_spans_without_timestamp_are_kept() -> None:
-    path = real("zipkin/smartthings-mobile-web-install.json")
-    report = check_paths([path])
+def test_zipkin_spans_without_timestamp_are_kept(tmp_path: Path) -> None:
+    spans = json.loads(Path(real("zipkin/yelp.json")).read_text())
+    for span in spans[:3]:
+        del span["timestamp"]  # reported late, or by the other side: legal in Zipkin v2
+    path = tmp_path / "untimed.json"
+    path.write_text(json.dumps(spans))
+    report = check_paths([str(path)])
     assert report.inputs[0].format == "zipkin"
-    assert (report.spans_read, report.spans_analysed, report.spans_rejected) == (1041, 1041, 0)
-    assert [(n.reason, n.count) for n in report.normalised] == [(MISSING_START, 84)]
+    assert (report.spans_read, report.spans_analysed, report.spans_rejected) == (16, 16, 0)
+    assert [(n.reason, n.count) for n in report.normalised] == [(MISSING_START, 3)]
     assert report.errors == []
+
+
+def test_zipkin_sideless_record_of_a_shared_server_is_merged_into_it() -> None:
+    """SmartThings' Brave reports a shared SERVER's name and endpoint once more in a
+    record with neither kind, shared flag nor times: part of that server, not a third
+    span under the RPC's ID (was 84 L006, each "kinds Client, Internal, Server")."""
+    path = real("zipkin/smartthings-mobile-web-install.json")
+    store, report = load([path])
+    try:
+        rpc = store.query(
+            """SELECT SpanKind, ServiceName, Shared, SpanName, "Offset" FROM otel_traces
+               WHERE SpanId = 'a0dc23f22c4fee3f' ORDER BY SpanKind"""
+        )
+    finally:
+        store.close()
+    assert rpc == [
+        ("Client", "strongman", False, "post /app-execute", "[56]"),
+        ("Server", "platformapi", True, "post", "[55]"),
+    ]
+    assert (report.spans_read, report.spans_analysed, report.spans_rejected) == (1041, 957, 84)
+    assert [(r.reason, r.count) for r in report.rejections] == [(FRAGMENT, 84)]
+    assert report.normalised == []  # every untimed record was such a part
+    findings = check_paths([path]).findings
+    assert [f for f in findings if f.code in ("L006", "C002")] == []
+
+
+def test_zipkin_sideless_record_with_a_time_of_its_own_stays_a_span(tmp_path: Path) -> None:
+    spans = json.loads(Path(real("zipkin/smartthings-mobile-web-install.json")).read_text())
+    spans[0]["timestamp"] = spans[55]["timestamp"] + 1_000  # a local span reusing the ID
+    path = tmp_path / "reused.json"
+    path.write_text(json.dumps(spans))
+    (dup,) = [f for f in check_paths([str(path)]).findings if f.code == "L006"]
+    assert dup.span_id == "a0dc23f22c4fee3f" and "Internal" in dup.message
 
 
 def test_zipkin_fan_out_servers_are_shared_spans_of_their_client() -> None:

@@ -74,13 +74,20 @@ SELECT * FROM (
 
 
 # Spans of one trace sharing an ID (rows of th_dups) that are one call as Zipkin models
-# it: one CLIENT and the SERVER spans that joined it (retries, fan-out consumers), each
-# marked shared or in another service.  Not a duplicate (L006) and one root (C002).
+# it: at most one CLIENT, and SERVER spans that joined it (retries, fan-out consumers,
+# the servers of a client that reported nothing), each marked shared or, beside the
+# CLIENT, in another service than the CLIENT's.  Not a duplicate (L006) and one root
+# (C002).  A SERVER that is not shared and is in the CLIENT's own service (or has no
+# CLIENT) reused an ID; so did any other kind.
 # `{over}` is "" in a GROUP BY (TraceId, SpanId), or " OVER w" with that partition.
-ONE_RPC = """(count_if(SpanKind = 'Client'){over} = 1
-    AND count_if(SpanKind = 'Server'){over} = count(*){over} - 1
-    AND (bool_and(Shared OR SpanKind = 'Client'){over}
-         OR min(ServiceName){over} <> max(ServiceName){over}))"""
+ONE_RPC = """(count_if(SpanKind = 'Client'){over} <= 1
+    AND count_if(SpanKind IN ('Client', 'Server')){over} = count(*){over}
+    AND (count_if(SpanKind = 'Server' AND NOT coalesce(Shared, false)){over} = 0
+         OR count_if(SpanKind = 'Client'){over} = 1
+            AND NOT list_contains(
+                list(CASE WHEN SpanKind = 'Server' AND NOT coalesce(Shared, false)
+                          THEN coalesce(ServiceName, '') END){over},
+                max(CASE WHEN SpanKind = 'Client' THEN coalesce(ServiceName, '') END){over})))"""
 
 
 def install(store: Store) -> None:

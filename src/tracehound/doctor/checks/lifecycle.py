@@ -26,7 +26,9 @@ reported unless that is how the work is built:
 
 L006 leaves alone a CLIENT and the SERVER spans sharing its ID in other
 services or marked ``shared``: that is how Zipkin models one RPC (several
-servers: retries, fan-out consumers).
+servers: retries, fan-out consumers; shared servers whose client reported
+nothing).  A SERVER that is not shared, in the CLIENT's own service, or any
+other kind of span under the ID, is an ID reused (``_sql.ONE_RPC``).
 """
 
 from __future__ import annotations

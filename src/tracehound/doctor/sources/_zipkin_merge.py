@@ -10,6 +10,15 @@ hosts answering one message.  Two records that each carry a different start
 time are two spans too (a reused ID, reported as such), not pieces of one.
 This reader applies the same rule, and marks a SERVER record that shares its
 CLIENT's ID as shared when the flag is missing, as Zipkin does.
+
+One step further than Zipkin's merge: a record without ``kind`` and without the
+``shared`` flag that no record of its side took (its endpoint agrees with no
+unshared record) is merged into the one shared record whose endpoint and start
+time it agrees with.  ``shared`` describes a server span; a record that does not
+say which side it is on cannot deny being the server's, and its endpoint says it
+is (SmartThings' Brave reports the server's name and endpoint apart from the
+shared SERVER record).  Zipkin keeps it as a second span of that ID, which its
+own tree then drops (it keys unshared spans by ID alone, and the CLIENT has it).
 """
 
 from __future__ import annotations
@@ -49,7 +58,33 @@ def merge_fragments(spans: list[Any]) -> tuple[list[Any], set[int]]:
                 break
         else:
             known.append((index, _endpoint(span.get("localEndpoint"))))
+    for records in by_id.values():
+        if len(records) > 1:
+            _merge_sideless(out, [index for index, _ in records], merged_away)
     return out, merged_away
+
+
+def _merge_sideless(out: list[Any], indexes: list[int], merged_away: set[int]) -> None:
+    """Merge each record of one span ID that names no kind and no ``shared`` flag
+    into the one shared record it can be part of (see the module's docstring)."""
+    for index in indexes:
+        part = out[index]
+        if part is None or part.get("kind") is not None or part.get("shared"):
+            continue
+        endpoint = _endpoint(part.get("localEndpoint"))
+        sides = [
+            other
+            for other in indexes
+            if other != index
+            and out[other] is not None
+            and out[other].get("shared")
+            and _same_time(out[other], part)
+            and _agree(dict(endpoint), out[other].get("localEndpoint"))
+        ]
+        if len(sides) == 1:
+            out[sides[0]] = _merged(out[sides[0]], part)
+            merged_away.add(index)
+            out[index] = None
 
 
 def _same_time(one: dict[str, Any], other: dict[str, Any]) -> bool:
