@@ -133,6 +133,32 @@ def test_zipkin_one_way_spans_have_no_duration_by_design(tmp_path: Path) -> None
     assert "never finished" in never.message
 
 
+def test_l004_says_which_time_is_missing(tmp_path: Path) -> None:
+    """A span without a start time is not "exported before it ended": its end may be
+    there; what is missing is the start (Jaeger's API v3 leaves zero times out)."""
+    (untimed,) = codes(check(Path(__file__).parent / "real/jaeger/api_v3_GetTrace.json"), "L004")
+    assert untimed.message == "span 'foobar' of unknown_service has no start time, so its " \
+        "duration is unknown"  # fmt: skip
+    no_number = _span("01", None, "GET /", 2, 0, 10)
+    no_number["startTimeUnixNano"] = "soon"
+    no_end = _span("02", "01", "SELECT", 3, 1, 5)
+    del no_end["endTimeUnixNano"]
+    path = tmp_path / "times.json"
+    path.write_text(json.dumps(_otlp("shop", [no_number, no_end])))
+    messages = sorted(f.message for f in codes(check(path), "L004"))
+    assert messages == [
+        "span 'GET /' of shop has no usable start (start time is not a number), so its "
+        "duration is unknown",
+        "span 'SELECT' of shop has no end time: it was exported before it ended",
+    ]
+    # in Zipkin a record without timestamp is legal (reported late); the load notes it
+    spans = json.loads((ZIPKIN / "envoy.json").read_text())
+    for span in spans:
+        del span["timestamp"]
+    (tmp_path / "late.json").write_text(json.dumps(spans))
+    assert codes(check(tmp_path / "late.json"), "L004") == []
+
+
 def test_clock_skew_between_services_is_still_reported() -> None:
     (skew,) = codes(check(corpus("zipkin/skew.json")), "L005")
     assert "clock skew between servicea and serviceb" in skew.message

@@ -1,8 +1,10 @@
 """Lifecycle checks: L004 bad durations, L005 child outside parent, L006 duplicate span IDs.
 
-L004 reports a missing end time, except in Zipkin data, where the duration is
-"if known": one-way spans (a CLIENT's send, the SERVER that received it) have
-none by design; a span Brave reported unfinished (``brave.flush``) is one.
+L004 reports a missing end time, and a missing start time as what it is (not
+as a span that never ended), except in Zipkin data, where timestamp and
+duration are "if known": one-way spans (a CLIENT's send, the SERVER that
+received it) have no duration by design, a record reported late no timestamp
+(the load notes it); a span Brave reported unfinished (``brave.flush``) is one.
 
 L005 compares a span with its parent (when Zipkin shared spans make the ID
 ambiguous, with every span of that ID in the child's service): across
@@ -46,10 +48,17 @@ from tracehound.rules import Finding
 
 __all__ = ["check"]
 
+# the load's note on a span's start time says why it has none (missing, not a number,
+# beyond 64-bit nanoseconds)
 _DURATIONS = """
-SELECT TraceId, SpanId, SpanName, ServiceName, Source || ':' || "Offset" AS loc, Duration,
-       Source, Duration IS NULL AND contains(coalesce(Events::VARCHAR, ''), '"brave.flush"')
-FROM otel_traces WHERE Duration IS NULL OR Duration <= 0 ORDER BY loc
+SELECT t.TraceId, t.SpanId, t.SpanName, t.ServiceName, t.Source || ':' || t."Offset" AS loc,
+       t.Duration, t.Source,
+       t.Duration IS NULL AND contains(coalesce(t.Events::VARCHAR, ''), '"brave.flush"'),
+       t."Timestamp" IS NULL,
+       (SELECT min(n.Reason) FROM normalised n
+        WHERE t."Timestamp" IS NULL AND n.Source = t.Source AND n."Offset" = t."Offset"
+          AND n.SpanId = t.SpanId AND n.Reason LIKE '%start time%')
+FROM otel_traces t WHERE t.Duration IS NULL OR t.Duration <= 0 ORDER BY loc
 """
 
 # A parent ID several spans share (Zipkin: a CLIENT and the SERVERs that joined it) is
@@ -108,11 +117,17 @@ def check(store: Store, formats: Mapping[str, str | None] | None = None) -> list
     input (the Source column) to the export format it was read as."""
     formats = formats or {}
     findings: list[Finding] = []
-    for trace_id, span_id, name, service, loc, duration, source, flushed in store.query(_DURATIONS):
+    for row in store.query(_DURATIONS):
+        trace_id, span_id, name, service, loc, duration, source, flushed, no_start, note = row
         if duration is None and formats.get(source) == "zipkin" and not flushed:
-            continue  # Zipkin's duration is "if known": one-way spans have none
+            continue  # Zipkin's timestamp and duration are "if known": one-way spans, late parts
         if flushed:
             what = "was never finished: Brave reported it unfinished (brave.flush)"
+        elif duration is None and no_start:
+            # the start is what is missing: whether the span ended is not known
+            why = note.split(" (")[0] if note else "missing start time"
+            start = "no start time" if why.startswith("missing") else f"no usable start ({why})"
+            what = f"has {start}, so its duration is unknown"
         elif duration is None:
             what = "has no end time: it was exported before it ended"
         elif duration == 0:
