@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from tracehound.attributes import AttributePolicy
 from tracehound.attributes._naming import split_words
 from tracehound.attributes._secret_keys import secret_family
 from tracehound.attributes._secret_values import find_secrets, is_card_number, redact
+from tracehound.doctor import check_paths
+from tracehound.runtime.export import OtlpJsonFileExporter
 
 # Fakes are assembled at run time so the source holds no token-shaped string.
 FAKE = "Zx81" + "kQ2mN9vLp4Rt7Ws3Yb6Hc"
@@ -198,6 +204,45 @@ def test_sequences_and_mappings_are_searched() -> None:
     policy = AttributePolicy()
     assert [v.code for v in policy.check_attribute("headers", ("a", "Bearer " + FAKE))] == ["A005"]
     assert [v.code for v in policy.check_attribute("body", {"password": "x"})] == ["A005"]
+
+
+def test_a_value_already_redacted_is_not_a_leak() -> None:
+    """The marker is what is left after redaction: no A004/A005 on it, so the doctor does
+    not report what tracehound's own runtime removed, and redacting twice changes nothing."""
+    policy = AttributePolicy()
+    assert policy.check_attribute("api_token", "[REDACTED]") == []
+    assert policy.check_attribute("http.request.header.authorization", ("[REDACTED]",)) == []
+    assert policy.check_attribute("db.query.text", "SELECT 1 WHERE password='[REDACTED]'") == []
+    assert policy.check_attribute("body", {"password": "[REDACTED]"}) == []
+    # a marker beside a secret, or a secret spelled like a marker elsewhere, still is one
+    assert [v.code for v in policy.check_attribute("api_token", "tok-4c9e1a7f3b2d")] == ["A004"]
+    assert [v.code for v in policy.check_attribute("api_token", ("[REDACTED]", "x"))] == ["A004"]
+    assert [v.code for v in policy.check_attribute("api_token", "[redacted]x")] == ["A004"]
+    own = AttributePolicy.from_config(overrides={"redaction_marker": "***"}, env={})
+    assert own.check_attribute("api_token", "***") == []
+
+
+def test_the_doctor_reports_no_leak_in_what_tracehound_exported(tmp_path: Path) -> None:
+    """`tracehound check` on the file tracehound's exporter wrote behind the policy: the
+    token and the password were redacted in-process, and nothing is reported; the same
+    spans exported without the policy are reported."""
+    for behind_policy in (True, False):
+        path = tmp_path / f"spans-{behind_policy}.jsonl"
+        policy = AttributePolicy()
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": "orders"}),
+            **({"active_span_processor": policy.processor()} if behind_policy else {}),
+        )
+        provider.add_span_processor(SimpleSpanProcessor(OtlpJsonFileExporter(str(path))))
+        with provider.get_tracer("orders").start_as_current_span("SELECT orders") as span:
+            span.set_attribute("api_token", "tok-4c9e1a7f3b2d8e60")
+            span.set_attribute("db.query.text", "SELECT 1 WHERE password='hunter2-" + FAKE + "'")
+        provider.shutdown()
+        report = check_paths([str(path)])
+        assert report.spans_analysed == 1
+        found = sorted(f.code for f in report.findings if f.code in ("A004", "A005"))
+        assert found == ([] if behind_policy else ["A004", "A005"]), behind_policy
+        assert ("[REDACTED]" in path.read_text()) is behind_policy
 
 
 def test_extra_secret_words_and_allow_keys() -> None:

@@ -153,11 +153,7 @@ class Checker:
             return _CLEAN
         if value in self._numeric_strings:
             return _NUMERIC
-        if (
-            self._on["A005"]
-            and len(value) >= MIN_SECRET_LENGTH
-            and find_secrets(value, self.param_family)
-        ):
+        if self._on["A005"] and len(value) >= MIN_SECRET_LENGTH and self._find_secrets(value):
             return _SECRET  # never cached: secrets are not kept around
         numeric = self._on["A003"] and parse_numeric(value) is not None
         if len(value) <= 256:
@@ -175,10 +171,27 @@ class Checker:
     def secrets_in(self, value: object) -> list[SecretHit]:
         """Secret ranges in a string value; a card-number int is one whole-value hit."""
         if isinstance(value, str):
-            return find_secrets(value, self.param_family) if self._on["A005"] else []
+            return self._find_secrets(value) if self._on["A005"] else []
         if isinstance(value, int) and not isinstance(value, bool) and value >= _CARD_MIN:
             return [("card_number", 0, 0)] if is_card_number(str(value)) else []
         return []
+
+    def _find_secrets(self, value: str) -> list[SecretHit]:
+        """`find_secrets`, without the ranges already redacted (the marker itself)."""
+        marker = self.config.redaction_marker
+        return [
+            hit
+            for hit in find_secrets(value, self.param_family)
+            if value[hit[1] : hit[2]] != marker
+        ]
+
+    def redacted(self, value: object) -> bool:
+        """Whether ``value`` is the redaction marker (in a sequence: only markers), i.e.
+        a secret already removed before export, by this policy or one like it."""
+        marker = self.config.redaction_marker
+        if isinstance(value, (tuple, list)):
+            return bool(value) and all(item == marker for item in value)
+        return value == marker
 
     def nested_secret(self, value: object, depth: int = 0) -> str | None:
         """The first secret family inside a sequence or mapping value, or None."""
@@ -193,6 +206,7 @@ class Checker:
                     isinstance(key, str)
                     and self.key_info(key).secret
                     and not isinstance(item, bool)
+                    and not self.redacted(item)
                 ):
                     return self.key_info(key).secret
                 found = self.nested_secret(item, depth + 1)
@@ -246,6 +260,8 @@ class Checker:
         return found
 
     def _secret_violations(self, key: str, value: object, info: KeyInfo) -> list[Violation]:
+        if info.secret and self.redacted(value):
+            return []  # redacted before export: the policy did its job, nothing leaked
         if info.secret and value.__class__ is not bool:
             message = f"attribute {key!r} names a secret ({info.secret})"
             return [Violation("A004", key, message, info.secret)]
