@@ -45,6 +45,22 @@ def test_a_bad_first_line_loses_only_itself(tmp_path: Path) -> None:
         assert report.spans_analysed >= kept, bad
 
 
+@pytest.mark.parametrize("bad_lines", [2, 3])
+def test_several_bad_first_lines_lose_only_themselves(tmp_path: Path, bad_lines: int) -> None:
+    """Was: line 2 bad too made the file one document, and every later line was lost
+    without a word (exit 2 when the cut lines kept nothing)."""
+    good = lines(6)
+    whole = check_paths([write(tmp_path / "ok.jsonl", b"".join(good))])
+    cut = [line[:60] + b"\n" for line in good[:bad_lines]]
+    report = check_paths([write(tmp_path / "bad.jsonl", b"".join(cut + good[bad_lines:]))])
+    accounted(report)
+    lost = sum(line.count(b'"spanId"') for line in good[:bad_lines])
+    assert report.spans_analysed == whole.spans_analysed - lost > 0
+    assert [e.position.split(":")[0] for e in report.errors if e.position] == [
+        str(n) for n in range(1, bad_lines + 1)
+    ]
+
+
 def test_line_one_and_later_lines_are_read_alike(tmp_path: Path) -> None:
     good = lines()
     odd = good[0].rstrip() + b" trailing words\n"  # a whole request, then stray bytes

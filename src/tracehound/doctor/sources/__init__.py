@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import os
 import sys
 import zlib
@@ -218,20 +219,19 @@ def _read_stream(
     values = list(json_values(first))
     clean = len(values) == 1 and values[0].error is None
     pending = bytearray()  # lines read ahead, not yet handled: they start at line 2
-    if not clean and first.lstrip()[:1] in (b"{", b"["):
-        # line 1 alone is not JSON: a document written over several lines, or JSON
-        # lines with a bad first line -- the next line that is not blank tells
-        while True:
-            line = next_line(stream, 2, MAX_DOCUMENT)
-            pending += line
-            if not line or not line.isspace():
-                break
-        if not _is_trace_line(line, forced):
-            first += pending
-            del pending
-            _read_document(inp, _rest(stream, first), source, sink, forced, result)
-            report(total or 0)
-            return
+    # line 1 alone is not JSON: a document written over several lines, or JSON lines
+    # with a bad first line (or several) -- a later line that alone is a trace export
+    # tells; no line of a document written over lines is one
+    if (
+        not clean
+        and first.lstrip()[:1] in (b"{", b"[")
+        and not _trace_line_ahead(stream, pending, forced)
+    ):
+        first += pending
+        del pending
+        _read_document(inp, _rest(stream, first), source, sink, forced, result)
+        report(total or 0)
+        return
     to_duckdb = (
         clean
         and hasattr(sink, "add_lines")
@@ -278,6 +278,31 @@ def _rest(stream: Any, data: bytearray) -> bytearray:
         if len(data) > MAX_DOCUMENT:
             raise TooLarge(too_large("one JSON document", None, MAX_DOCUMENT))
     return data
+
+
+LOOK_AHEAD_LINES = 8
+"""Lines after a bad line 1 searched for one that alone is a trace export."""
+LOOK_AHEAD_BYTES = 4 << 20
+"""Bytes of them read ahead at most (a document's lines are short; JSON lines are not)."""
+
+
+def _trace_line_ahead(stream: Any, pending: bytearray, forced: SourceFormat | None) -> bool:
+    """Whether one of the next few lines that are not blank is a trace export on its own;
+    the lines read are appended to ``pending``."""
+    seen = 0
+    for number in itertools.count(2):
+        if seen >= LOOK_AHEAD_LINES or len(pending) >= LOOK_AHEAD_BYTES:
+            break
+        line = next_line(stream, number, MAX_DOCUMENT)
+        pending += line
+        if not line:
+            return False
+        if line.isspace():
+            continue
+        if _is_trace_line(line, forced):
+            return True
+        seen += 1
+    return False
 
 
 def _is_trace_line(line: bytes | bytearray, forced: SourceFormat | None) -> bool:
