@@ -1,4 +1,4 @@
-"""The doctor on what real instrumentation and exporters write (tests/doctor/data/real).
+"""The doctor on what real instrumentation and exporters write (tests/doctor/real).
 
 Attributes a format's translation wrote are not the sender's fault; the
 messaging and request patterns that end a child after its parent by design
@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import DATA, codes, corpus
+from conftest import codes, corpus
 from tracehound.doctor import Report, check_paths
 
-REAL = DATA / "real"
-ZIPKIN = REAL / "openzipkin-zipkin"
+REAL = Path(__file__).resolve().parent / "real"
+ZIPKIN = REAL / "zipkin"
 
 
 def check(path: Path | str) -> Report:
