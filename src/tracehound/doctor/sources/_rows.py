@@ -22,6 +22,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
+
+from tracehound.doctor.sources._salvage import TRUNCATED
+
 __all__ = [
     "KIND_BY_NAME",
     "Document",
@@ -189,3 +193,28 @@ def why_not_a_span(value: Any) -> str:
     if isinstance(value, dict):
         return "span cut off (the input ends or breaks inside it)"
     return "span is not a JSON object"
+
+
+def read_span_objects(
+    doc: Document,
+    looks_like: Callable[[Any], bool],
+    row: Callable[[Document, dict[str, Any], str], tuple[Any, ...]],
+    not_a_span: str,
+) -> int:
+    """Emit the spans of ``doc``, one object each as SDK console exporters print them (a
+    list of them is read too); returns how many it held.  ``not_a_span`` says why an
+    object that is not truncated is no such span."""
+    spans = doc.value if isinstance(doc.value, list) else [doc.value]
+    for k, span in enumerate(spans):
+        offset = doc.where(f"[{k}]" if isinstance(doc.value, list) else "$")
+        if not looks_like(span):
+            reason = why_not_a_span(span)
+            if isinstance(span, dict) and TRUNCATED not in span:
+                reason = not_a_span
+            doc.sink.reject(reason, offset)
+            continue
+        try:
+            doc.sink.rows.append(orjson.dumps(row(doc, span, offset)))
+        except (TypeError, ValueError, RecursionError) as exc:  # nested too deeply
+            doc.sink.reject(f"span cannot be read ({exc})", offset)
+    return len(spans)

@@ -17,10 +17,9 @@ from tracehound.doctor.sources._rows import (
     Document,
     iso_to_nanos,
     key_values,
+    read_span_objects,
     service_of,
-    why_not_a_span,
 )
-from tracehound.doctor.sources._salvage import TRUNCATED
 
 __all__ = ["looks_like", "read"]
 
@@ -35,20 +34,9 @@ def looks_like(value: Any) -> bool:
 
 def read(doc: Document) -> int:
     """Emit the span of ``doc`` (a list of them is read too); returns how many it held."""
-    spans = doc.value if isinstance(doc.value, list) else [doc.value]
-    for k, span in enumerate(spans):
-        offset = doc.where(f"[{k}]" if isinstance(doc.value, list) else "$")
-        if not looks_like(span):
-            reason = why_not_a_span(span)
-            if isinstance(span, dict) and TRUNCATED not in span:
-                reason = "not a console exporter span (no context with trace_id and span_id)"
-            doc.sink.reject(reason, offset)
-            continue
-        try:
-            doc.sink.rows.append(orjson.dumps(_row(doc, span, offset)))
-        except (TypeError, ValueError, RecursionError) as exc:  # nested too deeply
-            doc.sink.reject(f"span cannot be read ({exc})", offset)
-    return len(spans)
+    return read_span_objects(
+        doc, looks_like, _row, "not a console exporter span (no context with trace_id and span_id)"
+    )
 
 
 def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
