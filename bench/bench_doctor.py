@@ -118,6 +118,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     folder = Path(args.dir or tempfile.mkdtemp(prefix="tracehound-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"traffic-{args.spans}.otlp.jsonl"
     if not path.exists():
         print(f"writing {args.spans} spans to {path} ...", flush=True)
