@@ -145,11 +145,13 @@ WITH a AS (
     FROM otel_traces WHERE rowid IN (
         SELECT child FROM th_link WHERE parent IS NULL AND kind IN ('Server', 'Consumer'))
 )
-SELECT a.* EXCLUDE (SpanAttributes), CASE WHEN a.SpanKind = 'Consumer' THEN t.dest END AS dest,
-       CASE WHEN a.SpanKind = 'Consumer' THEN t.message_id END AS message_id,
-       coalesce(v.path, t.path) AS path, coalesce(v.method, t.method) AS method
-FROM a LEFT JOIN th_targets t ON t.a = a.SpanAttributes
-LEFT JOIN th_served v ON v.a = a.SpanAttributes;
+-- what a server was asked (th_served) and what a consumer received (th_targets): each
+-- kind is joined to its own table only (the keys are whole attribute lists)
+SELECT a.* EXCLUDE (SpanAttributes), NULL AS dest, NULL AS message_id, v.path, v.method
+FROM a LEFT JOIN th_served v ON v.a = a.SpanAttributes WHERE a.SpanKind = 'Server'
+UNION ALL
+SELECT a.* EXCLUDE (SpanAttributes), t.dest, t.message_id, t.path, t.method
+FROM a LEFT JOIN th_targets t ON t.a = a.SpanAttributes WHERE a.SpanKind = 'Consumer';
 """
 
 # Only what depends on the pair is aggregated; what depends on the call alone (caller, base,

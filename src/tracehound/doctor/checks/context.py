@@ -89,16 +89,22 @@ WITH cand AS (
       -- a root tracehound.new_trace made on purpose (the runtime marks it)
       AND NOT contains(SpanAttributes::VARCHAR, '"tracehound.new_trace"')
 ), entries AS (
-    SELECT TraceId, ServiceName, SpanName, hash(ResourceAttributes) AS res,
-           epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e
-    FROM otel_traces
-    WHERE SpanKind IN ('Server', 'Consumer') AND Duration > 0
-      AND ServiceName IN (SELECT ServiceName FROM cand)
+    -- by the seconds they cover (up to ten minutes: longer requests are streams, not
+    -- handlers), so that a root meets the few entries of its second, not all of them
+    SELECT *, unnest(range(s // 1000000000, least(e // 1000000000, s // 1000000000 + 600) + 1))
+              AS b
+    FROM (
+        SELECT TraceId, ServiceName, SpanName, hash(ResourceAttributes) AS res,
+               epoch_ns("Timestamp") AS s, epoch_ns("Timestamp") + Duration AS e
+        FROM otel_traces
+        WHERE SpanKind IN ('Server', 'Consumer') AND Duration > 0
+          AND ServiceName IN (SELECT ServiceName FROM cand)
+    )
 ), during AS (
     SELECT c.rid, arg_min(e.SpanName, e.s) AS entry, arg_min(e.TraceId, e.s) AS entry_trace
     FROM cand c JOIN entries e
-      ON e.ServiceName = c.ServiceName AND c.s > e.s AND c.s < e.e
-     AND e.TraceId <> c.TraceId AND e.res = c.res
+      ON e.ServiceName = c.ServiceName AND e.res = c.res AND e.b = c.s // 1000000000
+     AND c.s > e.s AND c.s < e.e AND e.TraceId <> c.TraceId
     GROUP BY c.rid
 ), usual AS (  -- the candidates' names are few: filter by them before grouping
     SELECT ServiceName, SpanName, count(*) AS n FROM otel_traces
