@@ -60,6 +60,30 @@ def test_a_reserved_value_cached_clean_does_not_clear_an_equal_value_of_another_
         assert checker.dirty_keys({key: clean}) == {}
 
 
+
+def test_a_numeric_string_clean_under_an_identifier_key_is_still_a003_elsewhere() -> None:
+    # "12345" is fine as a user ID; the clean-value cache is shared by every
+    # key, so remembering it there let "order.total": "12345" through A003.
+    checker = AttributePolicy().checker
+    for _ in range(2):
+        assert checker.dirty_keys({"user.id": "12345", "order.ref": 4111111111111111.0}) == {}
+    assert [v.code for v in checker.dirty_keys({"order.total": "12345"})["order.total"]] == [
+        "A003"
+    ]
+    found = checker.dirty_keys({"user.id": "12345", "order.ref": 4111111111111111})
+    assert list(found) == ["order.ref"]
+    assert [v.code for v in found["order.ref"]] == ["A005"]
+
+
+def test_dirty_keys_keep_the_attributes_order_and_read_unhashable_values() -> None:
+    checker = AttributePolicy().checker
+    clean = {"url.path": "/orders", "order.items": 3}
+    checker.dirty_keys(clean)
+    rows = {"b.Count": "7", **clean, "tags": ["a", "b"], "a.Count": "8"}
+    assert list(checker.dirty_keys(rows)) == ["b.Count", "a.Count"]
+    assert list(checker.dirty_keys(dict(reversed(rows.items())))) == ["a.Count", "b.Count"]
+
+
 @pytest.mark.parametrize(
     ("spec", "value", "fixed"),
     [

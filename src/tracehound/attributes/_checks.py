@@ -339,8 +339,11 @@ class Checker:
                     # Too short for a secret and not a number: clean.  A varying
                     # short ID costs this test, not a scan and cache churn.
                     short = len(value) < shortest  # type: ignore[arg-type]
-                    if short and (fast == 1 or not value or value[0] not in first):  # type: ignore[index]
-                        if len(clean) < size:
+                    text = not value or value[0] not in first  # type: ignore[index]
+                    if short and (fast == 1 or text):
+                        # `clean` is shared by every key: a number-like string
+                        # is fine under an identifier key only (A003 elsewhere).
+                        if text and len(clean) < size:
                             clean.add(value)  # type: ignore[arg-type]
                         continue
                     kind = self._string_kind(value)  # type: ignore[arg-type]
