@@ -331,7 +331,7 @@ class Checker:
                 fast = fast_of[key]
             except KeyError:
                 fast = self.key_info(key).fast
-            cls = value.__class__
+            cls = type(value)  # a specialised call: ~100 instructions less than .__class__
             if fast <= 1:
                 if cls is str:
                     if value in clean or (fast == 1 and value in numeric):

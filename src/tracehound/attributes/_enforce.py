@@ -82,7 +82,7 @@ class SpanEnforcer:
         attributes = getattr(attributes, "_dict", attributes)  # see _plain
         dirty = checker.dirty_keys(attributes) if attributes else _NO_KEYS
         name = span._name
-        if name.__class__ is str:
+        if type(name) is str:
             name_violation = None if name in checker.clean_names else checker.name_violation(name)
         else:  # OpenTelemetry accepts any name; OTLP cannot encode it (the batch would fail)
             name_violation = _NOT_TEXT

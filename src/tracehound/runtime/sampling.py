@@ -128,7 +128,7 @@ class DropSpansSampler(Sampler):
         if self._match is not None:
             # Per span: one memo look-up for the name and one per URL attribute
             # present; the patterns run once per distinct string.
-            drop = self._memo.get(name) if name.__class__ is str else False
+            drop = self._memo.get(name) if type(name) is str else False
             if drop is None:
                 drop = self._matches(name)
             if not drop and attributes:
@@ -136,7 +136,7 @@ class DropSpansSampler(Sampler):
                 for key in self._attribute_keys:
                     value = attributes.get(key)
                     if value is not None:
-                        found = urls.get(value) if value.__class__ is str else False
+                        found = urls.get(value) if type(value) is str else False
                         if found is None:
                             found = self._url_matches(value)  # type: ignore[arg-type]
                         if found:
