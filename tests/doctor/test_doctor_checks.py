@@ -303,3 +303,13 @@ def test_a_failing_check_reports_its_own_error_while_the_attributes_run_beside_i
             run_checks(store)
     finally:
         store.close()
+
+
+def test_c004_a_span_named_again_under_its_own_root_is_no_evidence(tmp_path: Path) -> None:
+    # a batch job whose root calls itself (recursion, a retry wrapper): a genuine root
+    child = _span("a", "process batch", start_ms=10, end_ms=20)
+    child["spanId"] = "b" * 16
+    child["parentSpanId"] = "a" * 16
+    spans = [_span("a", "process batch", start_ms=0, end_ms=50), child]
+    report = check_paths([str(_otlp_spans(tmp_path, "jobs", spans))])
+    assert [f for f in report.findings if f.code == "C004"] == []

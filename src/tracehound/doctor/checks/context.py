@@ -107,15 +107,21 @@ WITH cand AS (
      AND c.s > e.s AND c.s < e.e AND e.TraceId <> c.TraceId
     GROUP BY c.rid
 ), usual AS (  -- the candidates' names are few: filter by them before grouping
-    SELECT ServiceName, SpanName, count(*) AS n FROM otel_traces
+    SELECT ServiceName, SpanName, TraceId, count(*) AS n FROM otel_traces
     WHERE ParentSpanId <> '' AND SpanName IN (SELECT SpanName FROM cand)
     GROUP BY ALL
+), totals AS (
+    SELECT ServiceName, SpanName, sum(n) AS n FROM usual GROUP BY ALL
+), elsewhere AS (  -- in other traces: a recursive or retried span under the root is no evidence
+    SELECT c.rid, t.n - coalesce(o.n, 0) AS n
+    FROM cand c JOIN totals t ON t.ServiceName = c.ServiceName AND t.SpanName = c.SpanName
+    LEFT JOIN usual o
+      ON o.ServiceName = c.ServiceName AND o.SpanName = c.SpanName AND o.TraceId = c.TraceId
 )
 SELECT c.TraceId, c.SpanId, c.SpanName, c.SpanKind, c.ServiceName, c.loc,
-       d.entry, d.entry_trace, coalesce(u.n, 0)
-FROM cand c LEFT JOIN during d USING (rid)
-LEFT JOIN usual u ON u.ServiceName = c.ServiceName AND u.SpanName = c.SpanName
-WHERE d.rid IS NOT NULL OR u.n IS NOT NULL
+       d.entry, d.entry_trace, coalesce(x.n, 0)
+FROM cand c LEFT JOIN during d USING (rid) LEFT JOIN elsewhere x USING (rid)
+WHERE d.rid IS NOT NULL OR x.n > 0
 ORDER BY c.loc
 """
 
