@@ -24,6 +24,7 @@ app = Celery("shop", broker="filesystem://", backend=f"file://{DATA / 'results'}
 app.conf.broker_transport_options = {
     "data_folder_in": str(QUEUE),
     "data_folder_out": str(QUEUE),
+    "control_folder": str(DATA / "control"),  # kombu's default is ./control, in the repo
     "polling_interval": 0.1,
 }
 app.conf.broker_connection_retry_on_startup = True
