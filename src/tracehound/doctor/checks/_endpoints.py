@@ -95,9 +95,10 @@ WITH picked AS (
 )
 SELECT o.rowid AS rid, o.ServiceName, o.SpanAttributes AS a, o.ResourceAttributes AS r
 FROM otel_traces o
-WHERE o.rowid IN (
-    SELECT rid FROM picked
-    QUALIFY root OR row_number() OVER (PARTITION BY service ORDER BY rid) <= {sample});
+WHERE o.rowid IN (  -- a grouping, not a sort: at most {sample} answers per service
+    SELECT rid FROM picked WHERE root
+    UNION ALL
+    SELECT min(rid) FROM picked WHERE NOT root GROUP BY service, rid % {sample});
 CREATE OR REPLACE TEMP TABLE th_served AS
 WITH d AS (
     SELECT DISTINCT a FROM th_server_spans
