@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+from _callgrind import instructions_of
 
 BENCH = Path(__file__).resolve().parent
 CHILD = r"""
@@ -63,18 +63,7 @@ CASES = {
 
 def instructions(case: str, calls: int, src: Path) -> int:
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(src)}
-    valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    result = subprocess.run(
-        [*valgrind, sys.executable, "-c", CHILD, case, str(calls), str(BENCH)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    found = re.search(r"Collected : (\d+)", result.stderr)
-    if found is None:
-        raise SystemExit(f"valgrind gave no count for {case}:\n{result.stderr[-2000:]}")
-    return int(found.group(1))
+    return instructions_of(["-c", CHILD, case, str(calls), str(BENCH)], env, case)
 
 
 def per_call(case: str, src: Path) -> float:

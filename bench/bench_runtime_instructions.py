@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+from _callgrind import instructions_of
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = ("plain", "full", "off", "sampler", "guards", "policy")
@@ -57,18 +57,7 @@ def instructions(variant: str, spans: int, src: Path) -> int:
         "OTEL_TRACES_EXPORTER": "none",
     }
     env.pop("TRACEHOUND_MODE", None)
-    valgrind = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-    result = subprocess.run(
-        [*valgrind, sys.executable, "-c", CHILD, variant, str(spans)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    found = re.search(r"Collected : (\d+)", result.stderr)
-    if found is None:
-        raise SystemExit(f"valgrind gave no count:\n{result.stderr[-2000:]}")
-    return int(found.group(1))
+    return instructions_of(["-c", CHILD, variant, str(spans)], env, variant)
 
 
 def main() -> int:
