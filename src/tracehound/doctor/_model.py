@@ -10,8 +10,10 @@ from typing import Any
 from tracehound.rules import Finding, Severity
 
 __all__ = [
+    "CAUSES",
     "DuplicateInput",
     "Edge",
+    "Evidence",
     "InputError",
     "InputSummary",
     "Rejection",
@@ -94,6 +96,43 @@ class InputSummary:
         }
 
 
+CAUSES: dict[str, str] = {
+    "propagator-mismatch": "the caller sends a format the callee does not read",
+    "not-forwarded": "the caller's code does not forward the context it holds",
+    "header-stripped": "a proxy or mesh between them strips or rewrites the header",
+    "not-extracted": "the callee receives a usable context but does not start from it",
+    "invalid-header": "the header is there but its own grammar rejects it",
+    "sampled-out": "the parent was sampled out upstream and its spans were never exported",
+    "spans-dropped": "the parent's spans were dropped or never ended (see L001/L007)",
+    "outside-window": "the parent's spans fall outside the input's time window",
+    "undecided": "the evidence at hand does not decide between the causes",
+}
+"""The stated set of causes a break is attributed to (``Edge.cause_kind``)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One piece of evidence about an edge: what was seen, where, and the cause it points at."""
+
+    kind: str
+    """``"spans"``, ``"http"`` (captures, HAR, curl, access logs), ``"logs"``, ``"k8s"``,
+    ``"runtime"``."""
+    source: str
+    """Where it was read: an input name, ``file:line`` where known."""
+    summary: str
+    """One sentence a user can check against the source."""
+    cause: str | None = None
+    """The key of `CAUSES` this evidence points at, or None when it only describes."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "source": self.source,
+            "summary": self.summary,
+            "cause": self.cause,
+        }
+
+
 @dataclass(frozen=True)
 class Edge:
     """Calls from one service to another, and how many of them lost the trace."""
@@ -115,6 +154,10 @@ class Edge:
     """False when no span of the callee is in the data (a database, an external API, a
     service that exported nothing): its calls are then neither continued nor broken, and
     ``callee`` is the peer as the caller recorded it (``host:port``, ``peer.service``)."""
+    cause_kind: str | None = None
+    """The key of `CAUSES` that ``cause`` names, when ``broken > 0``."""
+    evidence: tuple[Evidence, ...] = ()
+    """What supports ``cause``, strongest first; every kind of input can add to it."""
 
     @property
     def break_rate(self) -> float:
@@ -134,6 +177,8 @@ class Edge:
             "fix": self.fix,
             "example_trace_id": self.example_trace_id,
             "callee_seen": self.callee_seen,
+            "cause_kind": self.cause_kind,
+            "evidence": [e.to_dict() for e in self.evidence],
         }
 
 

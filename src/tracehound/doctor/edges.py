@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from tracehound.doctor._model import Edge
+from tracehound.doctor._model import Edge, Evidence
 from tracehound.doctor.checks._hops import Hops
 from tracehound.doctor.checks.propagation import LONE_TRACEPARENT, HeaderEvidence
 from tracehound.doctor.store import Store
@@ -66,9 +66,10 @@ def build_edges(store: Store, hops: Hops, evidence: Mapping[int, HeaderEvidence]
     for caller, callee, kind, calls, continued, broken, trace, callee_seen in hops.edge_counts:
         key = (caller, callee)
         formats = tuple(sorted({f for item in seen.get(key, ()) for f in item.formats}))
-        cause = fix = None
+        cause = fix = cause_kind = None
+        found: tuple[Evidence, ...] = ()
         if broken:
-            cause, fix = _diagnose(
+            cause_kind, cause, fix = _diagnose(
                 caller,
                 callee,
                 kind,
@@ -79,13 +80,29 @@ def build_edges(store: Store, hops: Hops, evidence: Mapping[int, HeaderEvidence]
                 continues_for[callee] - {caller},
                 reads[callee],
             )
+            found = (_spans_evidence(broken, broken_seen.get(key, []), cause_kind),)
         edges.append(
             Edge(
                 caller, callee, kind, calls, continued, broken, formats, cause, fix, trace,
-                callee_seen,
+                callee_seen, cause_kind, found,
             )
         )
     return edges
+
+
+def _spans_evidence(broken: int, headers: list[HeaderEvidence], cause_kind: str) -> Evidence:
+    if not headers:
+        summary = (
+            f"{broken} calls answered by a new trace; the callee recorded none of the request "
+            "headers that arrived"
+        )
+    else:
+        arrived = sorted({f for item in headers for f in item.formats})
+        summary = (
+            f"{broken} calls answered by a new trace; the request headers the callee recorded "
+            f"carry {', '.join(arrived) if arrived else 'no trace context'}"
+        )
+    return Evidence("spans", "spans", summary, cause_kind)
 
 
 def _diagnose(
@@ -98,13 +115,15 @@ def _diagnose(
     exact: int,
     other_callers: set[str],
     callee_reads: Iterable[str],
-) -> tuple[str, str]:
+) -> tuple[str, str, str]:
+    """The cause (a key of `CAUSES`), the sentence naming it, and the fix."""
     unify = f"set OTEL_PROPAGATORS=tracehound on {callee} (it reads W3C, Jaeger and B3)"
     if headers:
         arrived = {f for item in headers for f in item.formats}
         codes = {c for item in headers for c in item.codes}
         if not arrived:
             return (
+                "not-forwarded",
                 f"{caller} sends no trace headers to {callee} (or a proxy between them strips "
                 "them)",
                 f"inject the context on {caller} (OpenTelemetry HTTP client instrumentation or "
@@ -115,23 +134,27 @@ def _diagnose(
             names = " and ".join(HEADER[f] for f in legacy)
             reads = " and ".join(sorted(_SPOKEN.get(f, f) for f in callee_reads)) or "W3C"
             return (
+                "propagator-mismatch",
                 f"{caller} sends only {names}; {callee} reads only {reads}",
                 f"set OTEL_PROPAGATORS=tracehound (or tracecontext,{legacy[0]}) on {callee}, "
                 f"or make {caller} inject W3C too",
             )
         if "P001" in codes:
             return (
+                "invalid-header",
                 f"{caller} sends a `traceparent` that the W3C grammar rejects",
                 f"fix the sender on {caller}: use an OpenTelemetry propagator instead of "
                 "building the header by hand",
             )
         if "P002" in codes:
             return (
+                "propagator-mismatch",
                 f"the requests carry formats naming different traces and {callee} follows "
                 "another one than the caller's",
                 f"{unify}; find the hop that rewrites one header but forwards the others",
             )
         return (
+            "not-extracted",
             f"{callee} receives a valid `traceparent` but starts a new trace: its server "
             "span is created without the extracted context",
             f"start the {'consumer' if kind == 'message' else 'server'} span on {callee} from "
@@ -139,12 +162,14 @@ def _diagnose(
         )
     if exact:
         return (
+            "propagator-mismatch",
             f"{callee} kept {caller}'s span ID but not its trace ID: it read a second, "
             "conflicting trace-context header",
             f"{unify}, which follows W3C and reports the conflict (P002)",
         )
     if broken < calls:
         return (
+            "not-forwarded",
             f"{broken} of {calls} calls lose the context: some code path on {caller} does not "
             "inject it (a retry, a thread pool, a second client) or some instances run an older "
             "configuration",
@@ -153,11 +178,13 @@ def _diagnose(
         )
     if other_callers:
         return (
+            "undecided",
             f"{callee} continues traces from {', '.join(sorted(other_callers))} but never from "
             f"{caller}: {caller} sends no context or a format {callee} does not read",
             f"make {caller} inject W3C `traceparent`, or {unify}",
         )
     return (
+        "undecided",
         f"{callee} never continues an incoming trace: it reads none of the formats its "
         "callers send, or a proxy strips the headers",
         f"{unify}; check the mesh/proxy forwards `traceparent` and `tracestate`",

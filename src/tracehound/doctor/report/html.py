@@ -98,8 +98,13 @@ def _edges(report: Report) -> str:
             f"<td>{escape(', '.join(e.formats) or '-')}</td></tr>"
         )
         if e.cause:
+            seen = "".join(
+                f"<br><b>evidence</b> ({escape(i.source)}): {escape(i.summary)}"
+                for i in e.evidence
+                if i.kind != "spans"
+            )
             rows.append(
-                f"<tr><td colspan=6><b>cause:</b> {escape(e.cause)}<br><b>fix:</b> "
+                f"<tr><td colspan=6><b>cause:</b> {escape(e.cause)}{seen}<br><b>fix:</b> "
                 f"{escape(e.fix or '')}</td></tr>"
             )
     return f"<h2>Edges</h2><table><tr>{head}</tr>{''.join(rows)}</table>"

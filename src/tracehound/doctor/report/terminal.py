@@ -163,6 +163,9 @@ def _edges(console: Console, report: Report) -> None:
             line.append(printable(f"  {edge.caller} → {edge.callee}"), style="bold")
             line.append(printable(f": {edge.cause}"))
             console.print(line)
+            for item in edge.evidence:
+                if item.kind != "spans":  # the cause sentence already says what spans show
+                    console.print(_text(f"    evidence ({item.source}): {item.summary}"))
             console.print(_text(f"    fix: {edge.fix}"))
     console.print()
 

@@ -1,0 +1,52 @@
+"""Evidence beside the spans: HTTP exchanges, service logs, cluster configuration.
+
+Each kind has its own reader and table; what it says about a caller → callee edge is
+attached to the edge with `attach_evidence`, which also lets stronger evidence name the
+cause where the spans alone could not decide.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable
+
+from tracehound.doctor._model import CAUSES, Edge, Evidence
+
+__all__ = ["STRENGTH", "attach_evidence"]
+
+STRENGTH = ("http", "logs", "k8s", "runtime", "spans")
+"""Evidence kinds, strongest first: what was seen on the wire beats what the spans imply."""
+
+
+def attach_evidence(
+    edges: Iterable[Edge], found: Iterable[tuple[str, str, Evidence]]
+) -> list[Edge]:
+    """The edges with each ``(caller, callee, evidence)`` attached, strongest first.
+
+    A broken edge whose spans left the cause undecided takes the cause the strongest
+    evidence points at; evidence that does not match an edge is dropped (the reader that
+    found it reports it as a finding of its own).
+    """
+    by_edge: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
+    for caller, callee, item in found:
+        by_edge[(caller, callee)].append(item)
+    out = []
+    for edge in edges:
+        extra = by_edge.get((edge.caller, edge.callee))
+        if not extra:
+            out.append(edge)
+            continue
+        evidence = sorted((*edge.evidence, *extra), key=_strength)
+        changes: dict[str, object] = {"evidence": tuple(evidence)}
+        if edge.broken and edge.cause_kind in (None, "undecided"):
+            decisive = next((e for e in evidence if e.cause not in (None, "undecided")), None)
+            if decisive is not None:
+                changes["cause_kind"] = decisive.cause
+                changes["cause"] = f"{CAUSES[decisive.cause]}: {decisive.summary}"
+        out.append(dataclasses.replace(edge, **changes))
+    return out
+
+
+def _strength(item: Evidence) -> int:
+    return STRENGTH.index(item.kind) if item.kind in STRENGTH else len(STRENGTH)
