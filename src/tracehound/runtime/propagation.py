@@ -17,14 +17,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from opentelemetry import baggage as otel_baggage
 from opentelemetry import trace
-from opentelemetry.context import Context, create_key, get_value, set_value
+from opentelemetry.context import Context, get_value, set_value
 from opentelemetry.propagators.textmap import (
     CarrierT,
     Getter,
@@ -33,7 +31,7 @@ from opentelemetry.propagators.textmap import (
     default_getter,
     default_setter,
 )
-from opentelemetry.trace import Link, NonRecordingSpan, SpanContext, TraceFlags, TraceState
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceState
 
 from tracehound import findings
 from tracehound.formats import b3, jaeger, w3c
@@ -46,7 +44,17 @@ from tracehound.formats.inbound import (
     read_inbound,
 )
 from tracehound.rules import Finding, get_rule
+from tracehound.runtime._extraction import (
+    _EXTRACTION_KEY,
+    _REJECTED,
+    Extraction,
+    conflict_attributes,
+    conflict_links,
+    get_extraction,
+    take_rejection,
+)
 from tracehound.runtime._header_lookup import lookup
+from tracehound.runtime._span_context import remote_span_context
 
 __all__ = [
     "INJECT_ENV",
@@ -63,34 +71,10 @@ INJECT_ENV = "TRACEHOUND_PROPAGATION_INJECT"
 LEGACY_ORDER_ENV = "TRACEHOUND_PROPAGATION_LEGACY_ORDER"
 
 _log = logging.getLogger("tracehound")
-_EXTRACTION_KEY = create_key("tracehound-extraction")
 _BAGGAGE_KEY: str | None = getattr(otel_baggage, "_BAGGAGE_KEY", None)
 _B3_MULTI_FIELDS = (b3.TRACE_ID, b3.SPAN_ID, b3.SAMPLED)
 """What inject writes for B3 multi: OTel's SpanContext has no debug bit, so never ``x-b3-flags``."""
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz")
-
-
-@dataclass(frozen=True)
-class Extraction:
-    """What the propagator saw on the request a context came from.
-
-    Stored on the extracted context only when a context was found and there
-    is something to say about it (problems or a conflict), so a healthy
-    request pays nothing.  When nothing usable was found, the context is
-    returned as it was (OpenTelemetry: a propagator MUST NOT store a value it
-    could not parse) and the extraction is kept for `take_rejection`.
-    """
-
-    inbound: Inbound
-    findings: tuple[Finding, ...]
-    links: tuple[SpanContext, ...]
-    """Remote contexts of the formats that lost a conflict (P002)."""
-
-
-_REJECTED: ContextVar[tuple[int, Extraction] | None] = ContextVar(
-    "tracehound_rejected_extraction", default=None
-)
-"""The last extract's problems when it found no context: (id of the carrier, what was wrong)."""
 
 
 class TracehoundPropagator(TextMapPropagator):
@@ -187,7 +171,7 @@ class TracehoundPropagator(TextMapPropagator):
     def _apply(self, inbound: Inbound, context: Context, carrier: object) -> Context:
         found = inbound.context
         if found is not None:
-            span_context = _span_context(found, inbound.tracestate.members)
+            span_context = remote_span_context(found, inbound.tracestate.members)
             context = trace.set_span_in_context(NonRecordingSpan(span_context), context)
         if inbound.baggage:
             context = _with_baggage(context, inbound.baggage)
@@ -196,7 +180,7 @@ class TracehoundPropagator(TextMapPropagator):
                 _finding(problem.code, problem.header, problem.message, found)
                 for problem in inbound.problems
             )
-            links = tuple(_span_context(c, ()) for c in inbound.conflicts)
+            links = tuple(remote_span_context(c, ()) for c in inbound.conflicts)
             extraction = Extraction(inbound, made, links)
             if found is not None:
                 context = set_value(_EXTRACTION_KEY, extraction, context)
@@ -331,57 +315,6 @@ def _baggage_of(context: Context | None) -> Mapping[str, object] | None:
     return value if isinstance(value, Mapping) else None
 
 
-def take_rejection(carrier: object) -> Extraction | None:
-    """What was wrong with ``carrier`` when the last extract in this context found nothing.
-
-    `extract` leaves the context untouched when it finds no usable trace
-    context, so the reasons (P001, P006, ...) cannot ride on it; they are
-    kept here, for the same carrier object only, until the next extract.
-    ``continue_trace`` reads them to say why it starts a new trace.
-    """
-    held = _REJECTED.get()
-    if held is None or held[0] != id(carrier):
-        return None
-    _REJECTED.set(None)
-    return held[1]
-
-
-def get_extraction(context: Context | None = None) -> Extraction | None:
-    """What the propagator noted when it extracted ``context`` (``None``: nothing to say)."""
-    value = get_value(_EXTRACTION_KEY, context)
-    return value if isinstance(value, Extraction) else None
-
-
-def conflict_links(context: Context | None = None) -> list[Link]:
-    """Links to the contexts that lost a propagation conflict (P002), for a new span."""
-    extraction = get_extraction(context)
-    if extraction is None:
-        return []
-    return [
-        Link(
-            sc,
-            {
-                "tracehound.link.reason": "propagation-conflict",
-                "tracehound.propagation.format": c.format.value,
-            },
-        )
-        for sc, c in zip(extraction.links, extraction.inbound.conflicts, strict=True)
-    ]
-
-
-def conflict_attributes(context: Context | None = None) -> dict[str, str]:
-    """Span attributes naming a propagation conflict, empty when there is none."""
-    extraction = get_extraction(context)
-    if extraction is None or not extraction.inbound.conflicts:
-        return {}
-    winner = extraction.inbound.context
-    lost = ", ".join(f"{c.format.value}={c.trace_id_hex}" for c in extraction.inbound.conflicts)
-    return {
-        "tracehound.propagation.conflict": lost,
-        "tracehound.propagation.format": winner.format.value if winner else "",
-    }
-
-
 # -- helpers -------------------------------------------------------------
 
 
@@ -403,51 +336,6 @@ def _formats(
         # A typo in tracing config must not take the service down: say so, use the default.
         _log.error("tracehound: %s; using %s", exc, ",".join(f.value for f in default))
         return default
-
-
-_FLAGS = tuple(TraceFlags(bits) for bits in range(256))
-_2_128, _2_64 = 2**128, 2**64
-
-
-def _span_context(found: TraceContext, members: Sequence[tuple[str, str]]) -> SpanContext:
-    state = _trace_state(members) if members else _EMPTY_STATE
-    flags = _FLAGS[found.trace_flags & 0xFF]
-    if _SPAN_CONTEXT_IS_TUPLE:  # one per request: skip the re-validation of parsed IDs
-        trace_id, span_id = found.trace_id, found.span_id
-        valid = 0 < trace_id < _2_128 and 0 < span_id < _2_64
-        return _new_tuple(SpanContext, (trace_id, span_id, True, flags, state, valid))
-    return SpanContext(  # pragma: no cover - an API whose SpanContext is laid out otherwise
-        found.trace_id, found.span_id, is_remote=True, trace_flags=flags, trace_state=state
-    )
-
-
-_EMPTY_STATE = TraceState()
-_new_tuple = tuple.__new__
-
-
-def _span_context_is_tuple() -> bool:
-    """True when SpanContext is the tuple (trace, span, remote, flags, state, valid) it is today."""
-    made = SpanContext(0xA, 0xB, True, TraceFlags(1), _EMPTY_STATE)
-    return isinstance(made, tuple) and tuple(made) == (0xA, 0xB, True, 1, made.trace_state, True)
-
-
-_SPAN_CONTEXT_IS_TUPLE = _span_context_is_tuple()
-_STATE_HAS_DICT = isinstance(getattr(_EMPTY_STATE, "_dict", None), dict)
-_new_state = object.__new__
-
-
-def _trace_state(members: Sequence[tuple[str, str]]) -> TraceState:
-    """A TraceState holding members valid under the W3C Level 2 key grammar.
-
-    OpenTelemetry validates keys with the older Level 1 pattern and drops keys
-    such as ``1vendor``; the members were already validated by
-    `tracehound.formats.w3c`, so they are stored as they are.
-    """
-    if _STATE_HAS_DICT:
-        state = _new_state(TraceState)
-        state._dict = dict(members)  # type: ignore[attr-defined]
-        return state
-    return TraceState(list(members))  # pragma: no cover - a future SDK without _dict
 
 
 def _finding(code: str, header: str, message: str, found: TraceContext | None) -> Finding:
