@@ -51,8 +51,6 @@ _REJECTED: ContextVar[tuple[int, Extraction] | None] = ContextVar(
 """The last extract's problems when it found no context: (id of the carrier, what was wrong)."""
 
 
-
-
 def take_rejection(carrier: object) -> Extraction | None:
     """What was wrong with ``carrier`` when the last extract in this context found nothing.
 
