@@ -40,7 +40,8 @@ def test_detected_rules_are_reported_by_their_part() -> None:
     mentions = _mentions()
     where = {"runtime": ("runtime/", "attributes/", "formats/"),
              "doctor": ("doctor/", "attributes/", "formats/"),
-             "headers": ("formats/",), "pytest": ("testing/", "pytest_plugin")}  # fmt: skip
+             "headers": ("formats/",), "pytest": ("testing/", "pytest_plugin"),
+             "k8s": ("doctor/checks/cluster", "doctor/checks/_cluster")}  # fmt: skip
     for code, parts in DETECTORS.items():
         for part in parts:
             assert any(m.startswith(where[part]) for m in mentions[code]), (code, part)

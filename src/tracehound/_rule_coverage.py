@@ -12,7 +12,7 @@ from types import MappingProxyType
 
 __all__ = ["DETECTORS", "detectors"]
 
-_RUNTIME, _DOCTOR, _HEADERS, _PYTEST = "runtime", "doctor", "headers", "pytest"
+_RUNTIME, _DOCTOR, _HEADERS, _PYTEST, _K8S = "runtime", "doctor", "headers", "pytest", "k8s"
 
 DETECTORS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -44,14 +44,13 @@ DETECTORS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "L011": (_DOCTOR,),
         # the attribute policy: the runtime processor and the doctor's attribute family
         **{f"A00{n}": (_RUNTIME, _DOCTOR) for n in range(1, 8)},
-        "K001": (),
-        "K002": (),
-        "K003": (),
+        # the cluster family: `tracehound k8s`, and manifests among `tracehound check` inputs
+        **{f"K00{n}": (_DOCTOR, _K8S) for n in range(1, 10)},
     }
 )
 """Rule code → the parts that report it: ``runtime`` (guards, propagator, attribute
 processor), ``doctor`` (`tracehound check`), ``headers`` (`tracehound headers`),
-``pytest`` (the plugin's own checks)."""
+``pytest`` (the plugin's own checks), ``k8s`` (`tracehound k8s`)."""
 
 
 def detectors(code: str) -> tuple[str, ...]:

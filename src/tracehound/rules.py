@@ -486,6 +486,65 @@ _RULES = (
         "Allow `traceparent`, `tracestate` and `baggage` through the proxy (header "
         "allow-lists, Envoy `request_headers_to_remove`).",
     ),
+    Rule(
+        "K004",
+        "tracing-provider-missing",
+        _W,
+        "the mesh has no tracing provider enabled, or its proxies' tracer is `none`",
+        "The proxies create no spans, so the mesh's hops are missing from every trace; "
+        "Istio configures no provider by default since 1.22.",
+        "Enable a provider: `meshConfig.defaultProviders.tracing` or a `Telemetry` "
+        "resource naming one of `meshConfig.extensionProviders`.",
+    ),
+    Rule(
+        "K005",
+        "zipkin-provider-b3-only",
+        _W,
+        "Istio's Zipkin provider sends only B3 headers (`traceContextOption` USE_B3) "
+        "while apps read only W3C",
+        "A trace the proxy starts reaches a W3C-only application without `traceparent`; "
+        "the application starts a trace of its own.",
+        "Set `traceContextOption: USE_B3_WITH_W3C` on the Zipkin provider, or add `b3` to "
+        "the applications' `OTEL_PROPAGATORS`.",
+    ),
+    Rule(
+        "K006",
+        "inject-annotation-misplaced",
+        _E,
+        "the OpenTelemetry Operator's inject annotation is on the workload's metadata, "
+        "not its pod template",
+        "The Operator reads pod annotations only: the workload runs without instrumentation "
+        "and no warning says so.",
+        "Move the annotation to `spec.template.metadata.annotations`.",
+    ),
+    Rule(
+        "K007",
+        "env-overrides-instrumentation",
+        _W,
+        "a container's env sets what its `Instrumentation` resource sets, to another value",
+        "The Operator never overrides a variable the container sets: the resource's "
+        "propagators, sampler or endpoint silently do not apply to this workload.",
+        "Remove the variable from the container, or make both say the same.",
+    ),
+    Rule(
+        "K008",
+        "tracing-disabled",
+        _E,
+        "`OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none` on a workload",
+        "The SDK creates or exports no spans: the service is missing from every trace "
+        "and its callers' calls look broken.",
+        "Remove the variable, or set `OTEL_TRACES_EXPORTER=otlp`.",
+    ),
+    Rule(
+        "K009",
+        "mesh-sampling-too-low",
+        _W,
+        "mesh sampling so low that the apps' parent-based samplers drop almost every trace",
+        "A parent-based sampler follows the proxy's decision: at 1 % mesh sampling the "
+        "applications record 1 trace in 100.",
+        "Raise the mesh's sampling (`randomSamplingPercentage`, "
+        "`defaultConfig.tracing.sampling`), or sample in the applications instead.",
+    ),
 )
 
 CATALOGUE: Mapping[str, Rule] = MappingProxyType({rule.code: rule for rule in _RULES})

@@ -245,10 +245,10 @@ class Report:
 
     @property
     def analysed_anything(self) -> bool:
-        """Whether any span could be read, or any runtime findings file (one with no
-        finding says the runtime found nothing)."""
+        """Whether any span could be read, any runtime findings file (one with no
+        finding says the runtime found nothing) or any Kubernetes manifest."""
         return bool(self.spans_analysed) or any(
-            i.format == "tracehound-findings" or i.findings for i in self.inputs
+            i.format in ("tracehound-findings", "kubernetes") or i.findings for i in self.inputs
         )
 
     def no_findings_text(self) -> str:

@@ -35,6 +35,7 @@ import duckdb
 import orjson
 
 from tracehound.doctor import _chunks, _load_sql
+from tracehound.doctor.evidence import k8s as k8s_evidence
 from tracehound.doctor.sources import runtime_findings
 
 __all__ = ["CHUNK_ROWS", "LOADERS", "LoadError", "Store"]
@@ -95,6 +96,7 @@ class Store:
         self.con.execute("SET checkpoint_threshold = '1TB'")
         self.con.execute(_load_sql.SCHEMA)
         self.con.execute(runtime_findings.SCHEMA)
+        self.con.execute(k8s_evidence.SCHEMA)
         for number in range(LOADERS):
             # each loader stages its chunks in a database of its own: temporary
             # tables of one database are created one at a time, these in parallel

@@ -1,4 +1,4 @@
-"""The doctor's checks, one module per rule family, each a query over the span table."""
+"""The doctor's checks, one module per rule family, each a query over the tables."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tracehound.doctor._model import Edge, SkippedCheck
 from tracehound.doctor.checks import (
     _sql,
     attributes,
+    cluster,
     context,
     lifecycle,
     propagation,
@@ -19,6 +20,7 @@ from tracehound.doctor.checks import (
 )
 from tracehound.doctor.checks.propagation import HeaderEvidence
 from tracehound.doctor.edges import build_edges
+from tracehound.doctor.evidence import attach_evidence
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
@@ -60,8 +62,13 @@ def run_checks(store: Store, formats: Mapping[str, str | None] | None = None) ->
         attribute_findings, skipped, header_findings, evidence = beside.result()
     found.extend(header_findings)
     found.extend(attribute_findings)
-    found.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
     edges = build_edges(store, ctx.hops, evidence)
+    # manifests among the inputs: their findings, and the ones on a broken edge's hop
+    # as that edge's evidence
+    configured = cluster.check(store, [(e.caller, e.callee) for e in edges])
+    found.extend(configured.findings)
+    edges = attach_evidence(edges, cluster.cluster_evidence(configured, edges))
+    found.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
     return CheckResults(found, edges, skipped, ctx.remote_entries)
 
 

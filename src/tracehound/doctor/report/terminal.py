@@ -190,6 +190,9 @@ def _findings(console: Console, report: Report, examples: int | None) -> None:
         for f in shown:
             where = f" [{f.location}]" if f.location else ""
             console.print(_text(f"    {f.message}{where}"))
+            fix_yaml = f.details.get("fix_yaml")  # cluster findings: the fix at that place
+            if isinstance(fix_yaml, str):
+                console.print(_text("      " + fix_yaml.replace("\n", "\n      "), "dim"))
         if len(items) > len(shown):
             console.print(f"    … and {len(items) - len(shown)} more (--all lists them)")
         console.print(_text(f"  fix: {rule.fix}", "dim"))

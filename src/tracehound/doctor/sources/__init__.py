@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from tracehound.doctor._model import DuplicateInput, InputError
+from tracehound.doctor.evidence import k8s
 from tracehound.doctor.sources._decode import utf8_stream
 from tracehound.doctor.sources._detect import (
     EXPECTED,
@@ -206,6 +207,9 @@ def _read_stream(
     if not head.strip():
         result.error(inp.name, None, "empty input")
         return
+    if forced is None and not sniff_json(head) and k8s.looks_like_manifest(stream.peek(8192)):
+        _read_manifest(inp, stream, sink, result)
+        return
     if forced is SourceFormat.OTLP_PROTO or (forced is None and not sniff_json(head)):
         _read_proto(inp, stream, source, sink, forced, result)
         return
@@ -268,6 +272,16 @@ def _read_stream(
         if at % 64 == 0:
             report(raw.tell() if inp.path else 0)
     report(total or 0)
+
+
+def _read_manifest(inp: Input, stream: Any, sink: Any, result: ReadResult) -> None:
+    """A Kubernetes manifest: configuration facts, not spans (see `evidence.k8s`)."""
+    data = stream.read(k8s.MAX_MANIFEST + 1)
+    read = k8s.read_manifest(data, sink)
+    if read.objects:
+        result.format = k8s.FORMAT
+    for position, message in read.errors:
+        result.error(inp.name, position, message)
 
 
 def _rest(stream: Any, data: bytearray) -> bytearray:

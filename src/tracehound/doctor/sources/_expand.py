@@ -20,10 +20,12 @@ from tracehound.doctor._model import InputError
 if TYPE_CHECKING:
     from tracehound.doctor.sources import Input
 
-__all__ = ["TRACE_SUFFIXES", "display_name", "expand_inputs"]
+__all__ = ["MANIFEST_SUFFIXES", "TRACE_SUFFIXES", "display_name", "expand_inputs"]
 
 TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".pb", ".binpb", ".protobuf", ".otlp")
 """File name endings a directory is searched for (each also with ``.gz``)."""
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+"""Kubernetes manifests found in a directory: taken when their first bytes are one."""
 
 
 def display_name(name: str) -> str:
@@ -36,7 +38,8 @@ def display_name(name: str) -> str:
 
 
 def expand_inputs(args: Sequence[str]) -> tuple[list[Input], list[InputError]]:
-    """Files, directories (searched for trace files), globs and ``-`` (stdin) as inputs."""
+    """Files, directories (searched for trace files and Kubernetes manifests), globs and
+    ``-`` (stdin) as inputs."""
     from tracehound.doctor.sources import Input
 
     make = Input
@@ -94,14 +97,28 @@ def _search(top: Path, arg: str, errors: list[InputError]) -> list[Path]:
         seen.add((info.st_dev, info.st_ino))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
-            if name.startswith(".") or not name.lower().removesuffix(".gz").endswith(
-                TRACE_SUFFIXES
-            ):
+            if name.startswith("."):
                 continue
             path = Path(folder, name)
+            if name.lower().endswith(MANIFEST_SUFFIXES):
+                if _is_manifest(path):  # other YAML (a compose file, CI) is not ours
+                    found.append(path)
+                continue
+            if not name.lower().removesuffix(".gz").endswith(TRACE_SUFFIXES):
+                continue
             if _is_file(path):
                 found.append(path)
     return sorted(found)
+
+
+def _is_manifest(path: Path) -> bool:
+    from tracehound.doctor.evidence.k8s import looks_like_manifest
+
+    try:
+        with path.open("rb") as file:
+            return path.is_file() and looks_like_manifest(file.read(8192))
+    except OSError:
+        return False
 
 
 def _is_file(path: str | Path) -> bool:

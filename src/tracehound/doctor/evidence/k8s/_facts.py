@@ -140,10 +140,7 @@ class _Object:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    else:
-        text = str(value)
+    text = ("true" if value else "false") if isinstance(value, bool) else str(value)
     return text[:MAX_VALUE]
 
 
@@ -151,7 +148,9 @@ def leaves(node: Any, path: str, line: int, budget: list[int]) -> Iterator[tuple
     """``(path, value, line)`` of every scalar under ``node`` (``a.b[0].c``)."""
     if isinstance(node, YMap):
         for key, value in node.items():
-            yield from leaves(value, f"{path}.{key}" if path else str(key), node.line_of(key), budget)
+            yield from leaves(
+                value, f"{path}.{key}" if path else str(key), node.line_of(key), budget
+            )
     elif isinstance(node, YList):
         for index, (at, value) in enumerate(zip(node.lines, node, strict=False)):
             yield from leaves(value, f"{path}[{index}]", at, budget)
@@ -217,10 +216,14 @@ def _container(obj: _Object, container: YMap, path: str) -> Iterator[Fact]:
             var = item["name"]
             where = f"{path}.env[{index}]"
             if "value" in item:
-                yield obj.fact(item.line_of("value"), f"env:{var}", item["value"], f"{where}.value", name)
+                yield obj.fact(
+                    item.line_of("value"), f"env:{var}", item["value"], f"{where}.value", name
+                )
             elif isinstance(item.get("valueFrom"), YMap):
                 ref = _value_from(item["valueFrom"])
-                yield obj.fact(item.line_of("valueFrom"), f"env-ref:{var}", ref, f"{where}.valueFrom", name)
+                yield obj.fact(
+                    item.line_of("valueFrom"), f"env-ref:{var}", ref, f"{where}.valueFrom", name
+                )
             else:
                 yield obj.fact(at, f"env:{var}", "", f"{where}.name", name)
     env_from = container.get("envFrom")
@@ -288,7 +291,9 @@ def _istio_operator(obj: _Object) -> Iterator[Fact]:
     if not isinstance(spec, YMap):
         return
     if isinstance(spec.get("meshConfig"), YMap):
-        yield obj.fact(spec.line_of("meshConfig"), "mesh-config", "IstioOperator", "spec.meshConfig")
+        yield obj.fact(
+            spec.line_of("meshConfig"), "mesh-config", "IstioOperator", "spec.meshConfig"
+        )
         yield from _spec_facts(obj, spec["meshConfig"], "mesh", "spec.meshConfig")
     if isinstance(spec.get("values"), YMap):
         yield from _spec_facts(obj, spec["values"], "values", "spec.values")

@@ -26,6 +26,7 @@ except AttributeError:  # PyYAML built without libyaml
 
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+_NULL = "tag:yaml.org,2002:null"
 
 
 class YamlProblem(Exception):
@@ -106,7 +107,11 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE:
                 value = self.build(value_node, depth + 1)
-                merged.extend(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, YMap))
+                merged.extend(
+                    v
+                    for v in (value if isinstance(value, list) else [value])
+                    if isinstance(v, YMap)
+                )
                 continue
             key = self.build(key_node, depth + 1)
             if isinstance(key, (dict, list)):
@@ -139,8 +144,8 @@ def documents(text: str, *, offset: int = 0) -> Iterator[tuple[int, Any]]:
     builder = _Builder(offset)
     try:
         for node in yaml.compose_all(text, Loader=_Loader):
-            if node is None:
-                continue
+            if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL):
+                continue  # an empty document (a trailing `---`)
             yield builder.line(node), builder.build(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

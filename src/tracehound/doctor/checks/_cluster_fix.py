@@ -1,0 +1,92 @@
+"""Findings of the cluster family: the place in the file, the workloads affected, the
+fix as a YAML snippet to paste at that place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tracehound.doctor.checks._cluster_model import Fact, Workload
+from tracehound.rules import Finding, get_rule
+
+__all__ = ["container_env_fix", "finding", "mapping_fix"]
+
+
+def finding(
+    code: str,
+    message: str,
+    fact: Fact,
+    workloads: Sequence[Workload],
+    fix_yaml: str,
+    **details: object,
+) -> Finding:
+    """One finding at ``fact`` (its file and line), naming the workloads it affects."""
+    names = list(dict.fromkeys(w.obj.name for w in workloads))
+    affected = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    where = f" [{fact.kind} {fact.name}: {fact.key_path}]" if fact.name else f" [{fact.key_path}]"
+    text = f"{message}{where}" + (f"; affects {affected}" if names else "")
+    return Finding(
+        get_rule(code),
+        text,
+        service=workloads[0].label if workloads else None,
+        location=fact.where,
+        details={
+            "workloads": names,
+            "services": list(dict.fromkeys(w.label for w in workloads)),
+            "object": f"{fact.kind}/{fact.name}" if fact.name else fact.kind,
+            "namespace": fact.namespace,
+            "key": fact.key_path,
+            "value": fact.value,
+            "fix_yaml": fix_yaml,
+            **details,
+        },
+    )
+
+
+def container_env_fix(fact: Fact | None, workload: Workload, env: dict[str, str]) -> str:
+    """The ``env`` entries to set in the workload's container (a comment says where)."""
+    container = fact.container if fact is not None and fact.container else None
+    if container is None:
+        container = next(
+            (f.container for f in workload.obj.facts if f.setting == "container"), None
+        )
+    lines = [
+        f"# {workload.obj.kind} {workload.obj.name}, container {container or '?'}:",
+        "env:",
+    ]
+    for name, value in env.items():
+        lines += [f"  - name: {name}", f"    value: {_scalar(value)}"]
+    return "\n".join(lines)
+
+
+def mapping_fix(comment: str, path: Sequence[str], leaf: dict[str, object]) -> str:
+    """``path`` as nested keys ending in ``leaf`` (``"-name"`` opens a list item)."""
+    lines = [f"# {comment}"] if comment else []
+    indent = ""
+    for key in path:
+        if key.startswith("- "):
+            lines.append(f"{indent}{key}")
+            indent += "  "
+        else:
+            lines.append(f"{indent}{key}:")
+            indent += "  "
+    for key, value in leaf.items():
+        if isinstance(value, list):
+            lines.append(f"{indent}{key}: [{', '.join(str(v) for v in value)}]")
+        else:
+            lines.append(f"{indent}{key}: {_scalar(value)}")
+    return "\n".join(lines)
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    text = str(value)
+    plain = (
+        text and text.replace(",", "").replace("_", "").replace("-", "").replace(".", "").isalnum()
+    )
+    reserved = text.lower() in ("true", "false", "yes", "no", "on", "off", "null")
+    if plain and not reserved and not text.replace(".", "", 1).isdigit():
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
