@@ -266,6 +266,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_cmd_demo)
     add_check_command(sub)
+    from tracehound.doctor.k8s_cli import add_k8s_command
+
+    add_k8s_command(sub)
     return parser
 
 
