@@ -69,12 +69,21 @@ def mapping_fix(comment: str, path: Sequence[str], leaf: dict[str, object]) -> s
         else:
             lines.append(f"{indent}{key}:")
             indent += "  "
+    lines += _leaf(leaf, indent)
+    return "\n".join(lines)
+
+
+def _leaf(leaf: dict[str, object], indent: str) -> list[str]:
+    lines = []
     for key, value in leaf.items():
-        if isinstance(value, list):
-            lines.append(f"{indent}{key}: [{', '.join(str(v) for v in value)}]")
+        if isinstance(value, dict):
+            lines.append(f"{indent}{key}:")
+            lines += _leaf(value, indent + "  ")
+        elif isinstance(value, list):
+            lines.append(f"{indent}{key}: [{', '.join(_scalar(v) for v in value)}]")
         else:
             lines.append(f"{indent}{key}: {_scalar(value)}")
-    return "\n".join(lines)
+    return lines
 
 
 def _scalar(value: object) -> str:

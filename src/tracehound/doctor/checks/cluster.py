@@ -16,6 +16,7 @@ Each finding names the workloads affected and carries the fix as YAML.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -57,6 +58,7 @@ _CAUSE = {
     "K009": "sampled-out",
 }
 _SIDECAR_INJECT = "sidecar.opentelemetry.io/inject"
+_ENV_NAME = re.compile(r"spec:(?:[A-Za-z]+\.)?env\[\d+\]\.name")
 
 
 @dataclass
@@ -292,7 +294,7 @@ def _misplaced_inject(cluster: Cluster) -> list[Finding]:
 
 
 def _env_overrides(cluster: Cluster) -> list[Finding]:
-    found = []
+    found = _instrumentation_self_overrides(cluster)
     for w in cluster.workloads:
         if w.instrumentation is None:
             continue
@@ -313,6 +315,54 @@ def _env_overrides(cluster: Cluster) -> list[Finding]:
                     "container's",
                     own,
                     [w],
+                    fix,
+                )
+            )
+    return found
+
+
+def _instrumentation_self_overrides(cluster: Cluster) -> list[Finding]:
+    """An Instrumentation whose ``env`` sets the variable its ``propagators`` or ``sampler``
+    stand for: the Operator injects ``env`` first, so those fields never apply."""
+    found = []
+    for obj in cluster.of_kind("Instrumentation"):
+        fields = {
+            "OTEL_PROPAGATORS": [f for f in obj.facts if f.setting.startswith("spec:propagators[")],
+            "OTEL_TRACES_SAMPLER": [f for f in obj.facts if f.setting == "spec:sampler.type"],
+        }
+        env = {
+            f.value: obj.get(f.setting[: -len("name")] + "value")
+            for f in obj.facts
+            if _ENV_NAME.fullmatch(f.setting)
+        }
+        for name, facts in fields.items():
+            own = env.get(name)
+            if not facts or own is None:
+                continue
+            written = ",".join(f.value or "" for f in facts)
+            if (own.value or "") == written:
+                continue
+            key = facts[0].key_path.split("[")[0]
+            wanted: dict[str, object] = (
+                {"propagators": written.split(",")}
+                if name == "OTEL_PROPAGATORS"
+                else {"sampler": {"type": written}}
+            )
+            fix = mapping_fix(
+                f"Instrumentation {obj.name}: delete {name} from "
+                f"{own.key_path.rsplit('[', 1)[0]}, so that this applies",
+                ["spec"],
+                wanted,
+            )
+            workloads = [w for w in cluster.workloads if w.instrumentation is obj]
+            found.append(
+                finding(
+                    "K007",
+                    f"Instrumentation {obj.name} sets {name}={own.value} in its env, which the "
+                    f"Operator injects first: its {key} ({written}, {facts[0].where}) never "
+                    "applies",
+                    own,
+                    workloads,
                     fix,
                 )
             )

@@ -1,0 +1,283 @@
+"""The cluster checks (K001-K009) on real manifests: clean ones give no error, copies with
+one fault planted give the right code at the right line, with the workloads and a fix."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tracehound.cli import main
+
+MANIFESTS = Path(__file__).parents[1] / "evidence" / "k8s" / "manifests"
+
+
+def _k8s(*paths: Path | str) -> tuple[int, dict]:  # type: ignore[type-arg]
+    out = io.StringIO()
+    code = main(["k8s", "--json", *map(str, paths)], out=out)
+    return code, json.loads(out.getvalue())
+
+
+def _plant(tmp_path: Path, name: str, old: str, new: str) -> tuple[Path, list[str]]:
+    """A copy of the real manifest ``name`` with ``old`` (found once) replaced by ``new``."""
+    text = (MANIFESTS / name).read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    planted = text.replace(old, new)
+    target = tmp_path / name
+    target.write_text(planted, encoding="utf-8")
+    return target, planted.splitlines()
+
+
+def _line_of(lines: list[str], marker: str) -> int:
+    [number] = [n for n, line in enumerate(lines, 1) if marker in line]
+    return number
+
+
+def test_real_manifests_give_no_error_except_the_sampling_istio_ships_at_zero() -> None:
+    code, report = _k8s(MANIFESTS)
+    assert report["errors"] == []
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
+    # Istio's own OpenTelemetry sample ships `randomSamplingPercentage: 0` ("tracing is
+    # still not enabled because of 0 sampling percentage", its README says)
+    assert [(f["code"], f["location"]) for f in errors] == [
+        ("K002", f"{MANIFESTS / 'istio-otel-tracing-telemetry.yaml'}:9")
+    ]
+    assert code == 1
+    clean = [p for p in MANIFESTS.glob("*.yaml") if "otel-tracing-telemetry" not in p.name]
+    code, report = _k8s(*clean)
+    assert not [f for f in report["findings"] if f["severity"] == "error"]
+    assert code == 0
+
+
+def test_the_opentelemetry_demo_is_clean_and_its_calls_are_seen() -> None:
+    code, report = _k8s(MANIFESTS / "opentelemetry-demo.yaml")
+    assert (code, report["findings"], report["objects"]) == (0, [], 39)
+
+
+DEMO = "opentelemetry-demo.yaml"
+PAYMENT_ENV = "            - name: PAYMENT_PORT\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "old", "new", "marker", "code", "workloads"),
+    [
+        (
+            DEMO,
+            PAYMENT_ENV,
+            "            - name: OTEL_PROPAGATORS\n              value: b3\n" + PAYMENT_ENV,
+            "value: b3",
+            "K001",
+            {"checkout", "payment", "flagd"},
+        ),
+        (
+            DEMO,
+            PAYMENT_ENV,
+            "            - name: OTEL_TRACES_SAMPLER\n              value: always_off\n"
+            + PAYMENT_ENV,
+            "value: always_off",
+            "K002",
+            {"payment"},
+        ),
+        (
+            DEMO,
+            PAYMENT_ENV,
+            "            - name: OTEL_TRACES_EXPORTER\n              value: none\n" + PAYMENT_ENV,
+            "value: none",
+            "K008",
+            {"payment"},
+        ),
+        (
+            "ingress-nginx-otel-configmap.yaml",
+            'opentelemetry-trust-incoming-span: "true"',
+            'opentelemetry-trust-incoming-span: "false"',
+            "trust-incoming-span",
+            "K003",
+            set(),
+        ),
+        (
+            "ingress-nginx-otel-configmap.yaml",
+            'otel-sampler: "AlwaysOn"',
+            'otel-sampler: "AlwaysOff"',
+            "AlwaysOff",
+            "K002",
+            set(),
+        ),
+        (
+            "istio-helm-profile-demo.yaml",
+            "traceSampling: 100",
+            "traceSampling: 0",
+            "traceSampling",
+            "K002",
+            set(),
+        ),
+        (
+            "istio-telemetry-otel-tracing-100.yaml",
+            "randomSamplingPercentage: 100.0",
+            "randomSamplingPercentage: 0.0",
+            "randomSamplingPercentage",
+            "K002",
+            set(),
+        ),
+        (
+            "istio-telemetry-otel-tracing-100.yaml",
+            "  tracing:\n",
+            "  tracing:\n  - disableContextPropagation: true\n",
+            "disableContextPropagation",
+            "K003",
+            set(),
+        ),
+        (
+            "istio-bookinfo-virtual-service-all-v1.yaml",
+            "  - route:\n    - destination:\n        host: reviews\n",
+            "  - headers:\n      request:\n        remove:\n        - traceparent\n"
+            "    route:\n    - destination:\n        host: reviews\n",
+            "- traceparent",
+            "K003",
+            set(),
+        ),
+        (
+            "istio-configmap-mesh.yaml",
+            "    enablePrometheusMerge: true\n",
+            "    enablePrometheusMerge: true\n    enableTracing: false\n",
+            "enableTracing",
+            "K002",
+            set(),
+        ),
+        (
+            "otel-operator-python-app.yaml",
+            "  name: my-python\nspec:\n",
+            "  name: my-python\n  annotations:\n"
+            '    sidecar.opentelemetry.io/inject: "true"\nspec:\n',
+            "sidecar.opentelemetry.io/inject",
+            "K006",
+            {"my-python"},
+        ),
+    ],
+)
+def test_one_planted_fault_gives_its_code_at_its_line(
+    tmp_path: Path, name: str, old: str, new: str, marker: str, code: str, workloads: set[str]
+) -> None:
+    path, lines = _plant(tmp_path, name, old, new)
+    _, report = _k8s(path)
+    assert report["errors"] == []
+    found = [(f["code"], f["location"]) for f in report["findings"] if f["severity"] == "error"]
+    assert found == [(code, f"{path}:{_line_of(lines, marker)}")] or code[1:] >= "004"
+    [finding] = [f for f in report["findings"] if f["code"] == code]
+    assert finding["location"] == f"{path}:{_line_of(lines, marker)}"
+    assert set(finding["details"]["workloads"]) == workloads
+    assert yaml.safe_load(finding["details"]["fix_yaml"]) is not None or code == "K003"
+
+
+def test_misplaced_inject_annotation_with_its_instrumentation(tmp_path: Path) -> None:
+    app, lines = _plant(
+        tmp_path,
+        "otel-operator-python-app.yaml",
+        '      annotations:\n        instrumentation.opentelemetry.io/inject-python: "true"\n',
+        "",
+    )
+    moved = "\n".join(lines).replace(
+        "  name: my-python\nspec:",
+        "  name: my-python\n  annotations:\n"
+        '    instrumentation.opentelemetry.io/inject-python: "true"\nspec:',
+    )
+    app.write_text(moved, encoding="utf-8")
+    _, report = _k8s(app, MANIFESTS / "otel-operator-instrumentation-python.yaml")
+    found = [f for f in report["findings"] if f["code"] != "K007"]  # see the K007 test
+    [finding] = found
+    assert finding["code"] == "K006"
+    assert finding["location"] == f"{app}:{_line_of(moved.splitlines(), 'inject-python')}"
+    fix = yaml.safe_load(finding["details"]["fix_yaml"])
+    assert fix["spec"]["template"]["metadata"]["annotations"] == {
+        "instrumentation.opentelemetry.io/inject-python": "true"
+    }
+
+
+def test_container_env_overriding_the_instrumentation(tmp_path: Path) -> None:
+    app, lines = _plant(
+        tmp_path,
+        "otel-operator-python-app.yaml",
+        "        image: ($APP_IMAGE)\n",
+        "        image: ($APP_IMAGE)\n        env:\n        - name: OTEL_PROPAGATORS\n"
+        "          value: tracecontext\n",
+    )
+    instrumentation = MANIFESTS / "otel-operator-instrumentation-python.yaml"
+    _, report = _k8s(app, instrumentation)
+    by_place = {f["location"]: f for f in report["findings"]}
+    assert {f["code"] for f in by_place.values()} == {"K007"}
+    finding = by_place[f"{app}:{_line_of(lines, 'value: tracecontext')}"]
+    assert "jaeger,b3" in finding["message"]
+    # the resource's own spec.env sets OTEL_TRACES_SAMPLER: its spec.sampler never applies
+    own = by_place[f"{instrumentation}:10"]
+    assert "parentbased_traceidratio" in own["message"]
+    assert set(by_place) == {f"{app}:{_line_of(lines, 'value: tracecontext')}", own["location"]}
+
+
+def test_low_mesh_sampling_with_parent_based_apps(tmp_path: Path) -> None:
+    telemetry, lines = _plant(
+        tmp_path,
+        "istio-telemetry-otel-tracing-100.yaml",
+        "randomSamplingPercentage: 100.0",
+        "randomSamplingPercentage: 1.0",
+    )
+    _, report = _k8s(telemetry, MANIFESTS / DEMO)
+    [finding] = report["findings"]
+    assert finding["code"] == "K009" and finding["severity"] == "warning"
+    assert finding["location"] == f"{telemetry}:{_line_of(lines, 'randomSamplingPercentage')}"
+    assert "1 %" in finding["message"] and "990 of every 1,000" in finding["message"]
+    assert {"checkout", "payment"} <= set(finding["details"]["workloads"])
+    # the Operator's python sample samples always_on (its spec.env beats its spec.sampler)
+    _, report = _k8s(
+        telemetry,
+        MANIFESTS / "otel-operator-python-app.yaml",
+        MANIFESTS / "otel-operator-instrumentation-python.yaml",
+    )
+    assert "K009" not in [f["code"] for f in report["findings"]]
+
+
+def test_zipkin_provider_on_b3_beside_w3c_only_apps(tmp_path: Path) -> None:
+    mesh, lines = _plant(
+        tmp_path,
+        "istio-configmap-mesh.yaml",
+        "    defaultProviders:\n      metrics:\n      - prometheus\n",
+        "    defaultProviders:\n      metrics:\n      - prometheus\n"
+        "      tracing:\n      - zipkin\n"
+        "    extensionProviders:\n    - name: zipkin\n      zipkin:\n"
+        "        service: zipkin.istio-system.svc.cluster.local\n        port: 9411\n",
+    )
+    _, report = _k8s(mesh, MANIFESTS / "opentelemetry-demo.yaml")
+    [finding] = report["findings"]
+    assert finding["code"] == "K005"
+    assert finding["location"] == f"{mesh}:{_line_of(lines, 'service: zipkin.')}"
+    assert "checkout" in finding["details"]["workloads"]
+    fix = yaml.safe_load(finding["details"]["fix_yaml"])
+    assert fix["meshConfig"]["extensionProviders"][0]["zipkin"] == {
+        "traceContextOption": "USE_B3_WITH_W3C"
+    }
+
+
+def test_bad_input_is_an_error_with_file_and_line_never_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: [a\n", encoding="utf-8")
+    out = io.StringIO()
+    assert main(["k8s", str(bad)], out=out) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:5:1: not valid YAML" in err and "Traceback" not in err
+    assert main(["k8s", str(tmp_path / "missing.yaml")], out=out) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_the_terminal_report_names_place_workloads_and_fix() -> None:
+    out = io.StringIO()
+    code = main(["k8s", str(MANIFESTS / "istio-otel-tracing-telemetry.yaml")], out=out)
+    text = out.getvalue()
+    assert code == 1
+    assert (
+        "K002 sampling-disabled (error) at" in text
+        and "istio-otel-tracing-telemetry.yaml:9" in text
+    )
+    assert "randomSamplingPercentage: 100" in text
