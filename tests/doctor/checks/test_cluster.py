@@ -11,6 +11,9 @@ import pytest
 import yaml
 
 from tracehound.cli import main
+from tracehound.doctor.checks._cluster_model import load_cluster
+from tracehound.doctor.evidence.k8s import read_manifest
+from tracehound.doctor.store import Store
 
 MANIFESTS = Path(__file__).parents[1] / "evidence" / "k8s" / "manifests"
 
@@ -55,6 +58,22 @@ def test_real_manifests_give_no_error_except_the_sampling_istio_ships_at_zero() 
 def test_the_opentelemetry_demo_is_clean_and_its_calls_are_seen() -> None:
     code, report = _k8s(MANIFESTS / "opentelemetry-demo.yaml")
     assert (code, report["findings"], report["objects"]) == (0, [], 39)
+    store = Store()
+    try:
+        store.begin_source("demo")
+        read_manifest((MANIFESTS / "opentelemetry-demo.yaml").read_bytes(), store)
+        store.finish()
+        cluster = load_cluster(store)
+    finally:
+        store.close()
+    calls = {(a.obj.name, b.obj.name): fact.value for a, b, fact in cluster.calls()}
+    assert calls[("checkout", "payment")] == "payment:8080"
+    assert calls[("checkout", "email")] == "http://email:8080"
+    assert ("accounting", "postgresql") not in calls  # a connection string, not an address
+    assert len(calls) == 34
+    # OTEL_SERVICE_NAME comes from the pod label app.kubernetes.io/component
+    checkout = next(w for w in cluster.workloads if w.obj.name == "checkout")
+    assert checkout.names[0] == "checkout" and checkout.otel
 
 
 DEMO = "opentelemetry-demo.yaml"

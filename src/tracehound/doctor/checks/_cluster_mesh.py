@@ -1,11 +1,12 @@
-"""The cluster checks of what sits between the workloads: Istio (mesh config, Telemetry,
-VirtualService, EnvoyFilter, ``proxy.istio.io/config``), ingress-nginx and NGINX
-snippets, Envoy Gateway's ``EnvoyProxy`` and Kuma's ``MeshTrace``."""
+"""The cluster checks of the mesh between the workloads: Istio (mesh config, Telemetry,
+VirtualService, EnvoyFilter, ``proxy.istio.io/config``), Envoy Gateway's ``EnvoyProxy``
+and Kuma's ``MeshTrace`` (the ingress controllers: `_cluster_ingress`)."""
 
 from __future__ import annotations
 
 import re
 
+from tracehound.doctor.checks import _cluster_ingress
 from tracehound.doctor.checks._cluster_fix import finding, mapping_fix
 from tracehound.doctor.checks._cluster_model import Cluster, Fact, Obj, Workload
 from tracehound.rules import Finding
@@ -34,8 +35,6 @@ LOW_SAMPLING = 10.0
 """Mesh sampling percentages below this are warned about (K009) when apps follow it."""
 ISTIO_DEFAULT_SAMPLING = 1.0
 """Istio's default ``pilot.traceSampling`` / ``defaultConfig.tracing.sampling``: 1 %."""
-_TRUST = "opentelemetry-trust-incoming-span"
-_NGINX_IGNORE = re.compile(r"\botel_trace_context\s+ignore\b")
 _LEGACY_TRACERS = ("zipkin", "lightstep", "datadog", "stackdriver", "openCensusAgent")
 
 
@@ -50,7 +49,7 @@ def check(cluster: Cluster) -> list[Finding]:
     root = _root_namespace(meshes)
     found += _mesh_sampling(cluster, meshes, telemetries, root)
     found += _headers(cluster, telemetries, root)
-    found += _nginx(cluster)
+    found += _cluster_ingress.check(cluster)
     found += _providers(cluster, meshes, telemetries)
     return found
 
@@ -84,7 +83,7 @@ def _mesh_sampling(
     cluster: Cluster, meshes: list[Obj], telemetries: list[Obj], root: str
 ) -> list[Finding]:
     found: list[Finding] = []
-    low: list[tuple[Fact, float, list[Workload]]] = []
+    low: list[_Low] = []
     everyone = cluster.in_scope(None)
     for mesh in meshes:
         for fact in mesh.facts:
@@ -104,21 +103,13 @@ def _mesh_sampling(
         scope = _telemetry_scope(cluster, obj, root)
         for fact in obj.facts:
             if re.fullmatch(r"spec:tracing\[\d+\]\.randomSamplingPercentage", fact.setting):
-                fix = mapping_fix(
-                    f"Telemetry {obj.name}",
-                    ["spec", "tracing", "- providers: [...]"],
-                    {"randomSamplingPercentage": 100},
-                )
+                fix = _telemetry_fix(obj, fact, {"randomSamplingPercentage": 100})
                 low += _percent(fact, scope, found, fix)
             elif (
                 fact.setting.endswith(".disableSpanReporting")
                 and (fact.value or "").lower() == "true"
             ):
-                fix = mapping_fix(
-                    f"Telemetry {obj.name}",
-                    ["spec", "tracing", "- providers: [...]"],
-                    {"disableSpanReporting": False},
-                )
+                fix = _telemetry_fix(obj, fact, {"disableSpanReporting": False})
                 found.append(finding("K002", "span reporting is disabled", fact, scope, fix))
     for w in cluster.workloads:
         fact = w.obj.get("proxy-config:tracing.sampling")
@@ -159,9 +150,23 @@ def _mesh_fix(fact: Fact) -> str:
     )
 
 
-def _percent(
-    fact: Fact, scope: list[Workload], found: list[Finding], fix: str
-) -> list[tuple[Fact, float, list[Workload]]]:
+_Low = tuple[Fact, float, list[Workload], str]
+"""A sampling percentage above 0 but low: where, how much, the workloads behind it, the fix."""
+
+
+def _telemetry_fix(obj: Obj, fact: Fact, leaf: dict[str, object]) -> str:
+    """``leaf`` in the ``spec.tracing`` entry of ``fact``, its providers written out."""
+    entry = fact.setting.split(".", 1)[0]  # spec:tracing[i]
+    names = [
+        f.value
+        for f in obj.facts
+        if f.setting.startswith(f"{entry}.providers[") and f.setting.endswith("].name")
+    ]
+    item = f"- providers: [{', '.join(f'{{name: {n}}}' for n in names)}]" if names else "- "
+    return mapping_fix(f"Telemetry {obj.name}", ["spec", "tracing", item], leaf)
+
+
+def _percent(fact: Fact, scope: list[Workload], found: list[Finding], fix: str) -> list[_Low]:
     value = _number(fact.value)
     if value is None:
         return []
@@ -171,13 +176,13 @@ def _percent(
         )
         return []
     if value < LOW_SAMPLING:
-        return [(fact, value, scope)]
+        return [(fact, value, scope, fix)]
     return []
 
 
-def _low_sampling(low: list[tuple[Fact, float, list[Workload]]]) -> list[Finding]:
+def _low_sampling(low: list[_Low]) -> list[Finding]:
     found = []
-    for fact, percent, scope in low:
+    for fact, percent, scope, fix in low:
         following = []
         for w in scope:
             sampler = w.setting("OTEL_TRACES_SAMPLER")
@@ -193,24 +198,8 @@ def _low_sampling(low: list[tuple[Fact, float, list[Workload]]]) -> list[Finding
             f"{round((1 - kept) * 1000):,} of every 1,000 traces they start from the mesh "
             "are dropped"
         )
-        found.append(
-            finding("K009", message, fact, [w for w, _ in following], _fix_for_percent(fact))
-        )
+        found.append(finding("K009", message, fact, [w for w, _ in following], fix))
     return found
-
-
-def _fix_for_percent(fact: Fact) -> str:
-    if fact.kind == "Telemetry":
-        return mapping_fix(
-            f"Telemetry {fact.name}",
-            ["spec", "tracing", "- providers: [...]"],
-            {"randomSamplingPercentage": 100},
-        )
-    if fact.setting.startswith("proxy-config:"):
-        return mapping_fix(
-            "pod annotation", ["proxy.istio.io/config: |", "tracing"], {"sampling": 100}
-        )
-    return _mesh_fix(fact)
 
 
 def _headers(cluster: Cluster, telemetries: list[Obj], root: str) -> list[Finding]:
@@ -272,11 +261,7 @@ def _headers(cluster: Cluster, telemetries: list[Obj], root: str) -> list[Findin
                 fact.setting.endswith(".disableContextPropagation")
                 and (fact.value or "").lower() == "true"
             ):
-                fix = mapping_fix(
-                    f"Telemetry {obj.name}",
-                    ["spec", "tracing", "- providers: [...]"],
-                    {"disableContextPropagation": False},
-                )
+                fix = _telemetry_fix(obj, fact, {"disableContextPropagation": False})
                 found.append(
                     finding(
                         "K003",
@@ -287,90 +272,6 @@ def _headers(cluster: Cluster, telemetries: list[Obj], root: str) -> list[Findin
                     )
                 )
     return found
-
-
-def _nginx(cluster: Cluster) -> list[Finding]:
-    found = []
-    for obj in cluster.of_kind("ConfigMap", "Ingress"):
-        settings = obj.mapping("data:") if obj.kind == "ConfigMap" else obj.mapping("annotation:")
-        for key, fact in settings.items():
-            value = (fact.value or "").strip().lower()
-            if key.endswith(_TRUST) and value == "false":
-                scope = _ingress_backends(cluster, obj)
-                path = ["data"] if obj.kind == "ConfigMap" else ["metadata", "annotations"]
-                fix = mapping_fix(f"{obj.kind} {obj.name}", path, {key: "true"})
-                found.append(
-                    finding(
-                        "K003",
-                        "the ingress does not trust incoming spans: it starts a new trace for "
-                        "every request",
-                        fact,
-                        scope,
-                        fix,
-                    )
-                )
-            elif _NGINX_IGNORE.search(fact.value or ""):
-                fix = (
-                    f"# {obj.kind} {obj.name}, {key}: read the incoming context and send it "
-                    "on\notel_trace_context propagate;"
-                )
-                found.append(
-                    finding(
-                        "K003",
-                        "NGINX is told `otel_trace_context ignore`: incoming trace headers are "
-                        "neither read nor sent on",
-                        fact,
-                        _ingress_backends(cluster, obj),
-                        fix,
-                    )
-                )
-        if obj.kind != "ConfigMap":
-            continue
-        sampler = settings.get("otel-sampler")
-        ratio = settings.get("otel-sampler-ratio")
-        if sampler is not None and (sampler.value or "").strip() == "AlwaysOff":
-            found.append(
-                finding(
-                    "K002",
-                    "the ingress's sampler is AlwaysOff",
-                    sampler,
-                    [],
-                    mapping_fix(f"ConfigMap {obj.name}", ["data"], {"otel-sampler": "AlwaysOn"}),
-                )
-            )
-        elif (
-            sampler is not None
-            and (sampler.value or "").strip() == "TraceIdRatioBased"
-            and ratio is not None
-            and _number(ratio.value) == 0
-        ):
-            found.append(
-                finding(
-                    "K002",
-                    "the ingress samples a ratio of 0",
-                    ratio,
-                    [],
-                    mapping_fix(f"ConfigMap {obj.name}", ["data"], {"otel-sampler-ratio": "1.0"}),
-                )
-            )
-    return found
-
-
-def _ingress_backends(cluster: Cluster, obj: Obj) -> list[Workload]:
-    if obj.kind != "Ingress":
-        return []
-    names = {
-        f.value
-        for f in obj.facts
-        if f.setting.endswith(("backend.service.name", "backend.serviceName"))
-    }
-    return [
-        w
-        for name in names
-        for s in [cluster.service_named(name or "", None, obj.namespace)]
-        if s
-        for w in cluster.selected_by(s)
-    ]
 
 
 def _providers(cluster: Cluster, meshes: list[Obj], telemetries: list[Obj]) -> list[Finding]:
