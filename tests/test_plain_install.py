@@ -107,6 +107,15 @@ def test_doctor_commands_say_which_extra_to_install(plain_venv: Path, tmp_path: 
         assert "Traceback" not in result.stderr
 
 
+def test_k8s_says_which_extra_to_install(plain_venv: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "deploy.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: a}\n")
+    result = run(plain_venv, "tracehound", "k8s", str(manifest))
+    assert result.returncode == 2
+    assert "pip install 'tracehound[k8s]'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 RUNTIME = """
 import logging, sys
 import tracehound

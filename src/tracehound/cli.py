@@ -28,37 +28,41 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 _DOCTOR_EXTRA = ("orjson", "duckdb", "rich", "google", "opentelemetry.proto")
 
 
-def _doctor_missing(module: str) -> Any:
-    """A ``check`` command that says which extra to install (a plain install has no doctor)."""
+def _doctor_missing(module: str, command: str = "check", extra: str = "doctor") -> Any:
+    """A ``check`` (or ``k8s``) command that says which extra to install (a plain install
+    has no doctor)."""
+    what = "diagnose exported traces" if command == "check" else "check cluster manifests"
 
-    def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
-        check = subparsers.add_parser(
-            "check",
-            help="diagnose exported traces (needs tracehound[doctor])",
+    def add_command(subparsers: Any) -> argparse.ArgumentParser:
+        parser = subparsers.add_parser(
+            command,
+            help=f"{what} (needs tracehound[{extra}])",
             prefix_chars="\x1f",  # no options: every argument, --help too, gets the hint
             add_help=False,
         )
-        check.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-        check.set_defaults(run=lambda args, out: _needs_doctor(module))
-        return check
+        parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+        parser.set_defaults(run=lambda args, out: _needs_doctor(module, command, extra))
+        return parser
 
-    return add_check_command
+    return add_command
 
 
-def _needs_doctor(module: str) -> int:
+def _needs_doctor(module: str, command: str = "check", extra: str = "doctor") -> int:
     sys.stderr.write(
-        f"tracehound check: the doctor is not installed (no module {module!r}); "
-        "install it with: pip install 'tracehound[doctor]'\n"
+        f"tracehound {command}: the doctor is not installed (no module {module!r}); "
+        f"install it with: pip install 'tracehound[{extra}]'\n"
     )
     return EXIT_USAGE
 
 
 try:
     from tracehound.doctor.cli import add_check_command
+    from tracehound.doctor.k8s_cli import add_k8s_command
 except ModuleNotFoundError as missing:  # a plain install: the doctor's extra is absent
     if not (missing.name or "").startswith(_DOCTOR_EXTRA):
         raise
     add_check_command = _doctor_missing(missing.name or "")
+    add_k8s_command = _doctor_missing(missing.name or "", "k8s", "k8s")
 
 _DEBUG_HELP = "on an internal error, print the traceback (also TRACEHOUND_DEBUG=1)"
 
@@ -266,8 +270,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_cmd_demo)
     add_check_command(sub)
-    from tracehound.doctor.k8s_cli import add_k8s_command
-
     add_k8s_command(sub)
     return parser
 
