@@ -300,3 +300,104 @@ def test_the_terminal_report_names_place_workloads_and_fix() -> None:
         and "istio-otel-tracing-telemetry.yaml:9" in text
     )
     assert "randomSamplingPercentage: 100" in text
+
+
+ENV_FROM = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: otel, namespace: shop}
+data:
+  OTEL_PROPAGATORS: b3multi
+---
+apiVersion: v1
+kind: Service
+metadata: {name: payments, namespace: shop}
+spec:
+  selector: {app: payments}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: payments, namespace: shop}
+spec:
+  jobTemplate:
+    spec:
+      template:
+        metadata:
+          labels: {app: payments}
+        spec:
+          containers:
+            - name: job
+              image: payments:1
+              envFrom:
+                - configMapRef: {name: otel}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: orders, namespace: shop}
+spec:
+  template:
+    metadata:
+      labels: {app: orders}
+    spec:
+      containers:
+        - name: orders
+          image: orders:1
+          env:
+            - name: OTEL_SERVICE_NAME
+              value: orders
+            - name: PAYMENTS_URL
+              value: http://payments.shop.svc.cluster.local:8080/charge
+"""
+
+
+def test_env_from_a_configmap_and_a_url_to_a_service(tmp_path: Path) -> None:
+    path = tmp_path / "shop.yaml"
+    path.write_text(ENV_FROM, encoding="utf-8")
+    _, report = _k8s(path)
+    [finding] = report["findings"]
+    assert finding["code"] == "K001"
+    assert finding["location"] == f"{path}:5"  # the ConfigMap's key the CronJob reads
+    assert (
+        "orders sends W3C" in finding["message"] and "payments reads only B3" in finding["message"]
+    )
+    assert finding["details"]["pairs"] == [["orders", "payments"]]
+    # the same as JSON (`kubectl get -o json`): JSON is YAML, the lines are kept
+    docs = list(yaml.safe_load_all(ENV_FROM))
+    dump = tmp_path / "dump.json"
+    dump.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}, indent=1))
+    _, report = _k8s(dump)
+    [finding] = report["findings"]
+    assert finding["code"] == "K001"
+    line = dump.read_text().splitlines()[int(finding["location"].rsplit(":", 1)[1]) - 1]
+    assert '"OTEL_PROPAGATORS": "b3multi"' in line
+
+
+def test_a_namespace_annotation_injects_the_instrumentation(tmp_path: Path) -> None:
+    namespace = tmp_path / "ns.yaml"
+    namespace.write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n  annotations:\n"
+        '    instrumentation.opentelemetry.io/inject-python: "true"\n',
+        encoding="utf-8",
+    )
+    app, _ = _plant(
+        tmp_path,
+        "otel-operator-python-app.yaml",
+        '        instrumentation.opentelemetry.io/inject-python: "true"\n',
+        "        other: x\n",
+    )
+    text = app.read_text(encoding="utf-8").replace(
+        "  name: my-python\n", "  name: my-python\n  namespace: apps\n", 1
+    )
+    text += "        env:\n        - name: OTEL_TRACES_SAMPLER\n          value: always_on\n"
+    app.write_text(text, encoding="utf-8")
+    instrumentation = tmp_path / "instrumentation.yaml"
+    instrumentation.write_text(
+        (MANIFESTS / "otel-operator-instrumentation-python.yaml")
+        .read_text(encoding="utf-8")
+        .replace("  name: python\n", "  name: python\n  namespace: apps\n"),
+        encoding="utf-8",
+    )
+    _, report = _k8s(namespace, app, instrumentation)
+    codes = {f["code"]: f for f in report["findings"]}
+    assert set(codes) == {"K007"}  # only the resource's own env beating its sampler
+    assert codes["K007"]["details"]["workloads"] == ["my-python"]  # injected via the Namespace
