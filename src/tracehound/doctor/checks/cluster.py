@@ -88,7 +88,7 @@ def cluster_evidence(
     results: ClusterResults, edges: Sequence[Edge]
 ) -> list[tuple[str, str, Evidence]]:
     """``(caller, callee, evidence)`` for each broken edge whose caller or callee a
-    finding affects (K001 and K005 only for the pair they name)."""
+    finding that can break a hop affects (K001 only for the pairs it names)."""
     cluster = results.cluster
     if cluster is None:
         return []
@@ -98,13 +98,15 @@ def cluster_evidence(
             continue
         caller, callee = cluster.by_name(edge.caller), cluster.by_name(edge.callee)
         for item in results.findings:
+            if item.code not in _CAUSE:  # not a cause of a break on this hop
+                continue
             workloads = set(item.details.get("workloads", ()))
             pairs = item.details.get("pairs")
             if pairs is not None:
                 hit = any(
                     caller is not None
                     and callee is not None
-                    and (caller.label, callee.label) == tuple(p)
+                    and (caller.obj.name, callee.obj.name) == tuple(p)
                     for p in pairs
                 )
             else:
@@ -180,7 +182,7 @@ def _propagators(cluster: Cluster, span_edges: Iterable[tuple[str, str]]) -> lis
                 fact,
                 workloads,
                 fix,
-                pairs=[[c.label, e.label] for c, e, _ in items],
+                pairs=[[c.obj.name, e.obj.name] for c, e, _ in items],
             )
         )
     return found
