@@ -401,3 +401,30 @@ def test_a_namespace_annotation_injects_the_instrumentation(tmp_path: Path) -> N
     codes = {f["code"]: f for f in report["findings"]}
     assert set(codes) == {"K007"}  # only the resource's own env beating its sampler
     assert codes["K007"]["details"]["workloads"] == ["my-python"]  # injected via the Namespace
+
+
+def test_the_operators_sampler_at_zero(tmp_path: Path) -> None:
+    text = (MANIFESTS / "otel-operator-instrumentation-python.yaml").read_text(encoding="utf-8")
+    # without the resource's own env override (see the K007 test), its sampler applies
+    text = text.replace("    - name: OTEL_TRACES_SAMPLER\n      value: always_on\n", "")
+    planted = text.replace('argument: "0.25"', 'argument: "0"')
+    instrumentation = tmp_path / "instrumentation.yaml"
+    instrumentation.write_text(planted, encoding="utf-8")
+    _, report = _k8s(instrumentation, MANIFESTS / "otel-operator-python-app.yaml")
+    [finding] = report["findings"]
+    assert finding["code"] == "K002"
+    line = _line_of(planted.splitlines(), 'argument: "0"')
+    assert finding["location"] == f"{instrumentation}:{line}"
+    assert finding["details"]["workloads"] == ["my-python"]
+    fix = yaml.safe_load(finding["details"]["fix_yaml"])
+    assert fix == {
+        "spec": {"sampler": {"type": "parentbased_traceidratio", "argument": "1"}}
+    }  # a string in the CRD
+
+
+def test_k8s_reads_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = (MANIFESTS / "istio-otel-tracing-telemetry.yaml").read_bytes()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    code, report = _k8s("-")
+    assert code == 1
+    assert [(f["code"], f["location"]) for f in report["findings"]] == [("K002", "<stdin>:9")]
