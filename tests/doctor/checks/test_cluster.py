@@ -361,6 +361,8 @@ def test_env_from_a_configmap_and_a_url_to_a_service(tmp_path: Path) -> None:
         "orders sends W3C" in finding["message"] and "payments reads only B3" in finding["message"]
     )
     assert finding["details"]["pairs"] == [["orders", "payments"]]
+    fix = yaml.safe_load(finding["details"]["fix_yaml"])
+    assert fix == {"data": {"OTEL_PROPAGATORS": "b3multi,tracecontext,baggage"}}
     # the same as JSON (`kubectl get -o json`): JSON is YAML, the lines are kept
     docs = list(yaml.safe_load_all(ENV_FROM))
     dump = tmp_path / "dump.json"

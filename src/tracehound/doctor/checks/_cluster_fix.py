@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from tracehound.doctor.checks._cluster_model import Fact, Workload
 from tracehound.rules import Finding, get_rule
 
-__all__ = ["container_env_fix", "finding", "mapping_fix"]
+__all__ = ["container_env_fix", "env_fix", "finding", "mapping_fix"]
 
 
 def finding(
@@ -56,6 +56,40 @@ def container_env_fix(fact: Fact | None, workload: Workload, env: dict[str, str]
     for name, value in env.items():
         lines += [f"  - name: {name}", f"    value: {_scalar(value)}"]
     return "\n".join(lines)
+
+
+def env_fix(fact: Fact, workloads: Sequence[Workload], env: dict[str, str]) -> str:
+    """The variables ``env`` set where ``fact`` sets them: the container's ``env``, the
+    ConfigMap the container reads them from, or the Instrumentation resource."""
+    if fact.kind == "ConfigMap":
+        return mapping_fix(f"ConfigMap {fact.name}", ["data"], dict(env))
+    if fact.kind == "Instrumentation":
+        comment = f"Instrumentation {fact.name}"
+        if fact.setting.startswith("spec:propagators["):
+            return mapping_fix(
+                comment, ["spec"], {"propagators": env["OTEL_PROPAGATORS"].split(",")}
+            )
+        if fact.setting.startswith("spec:sampler."):
+            sampler = {
+                "type": env.get("OTEL_TRACES_SAMPLER", ""),
+                "argument": env.get("OTEL_TRACES_SAMPLER_ARG", "1"),
+            }
+            return mapping_fix(comment, ["spec", "sampler"], sampler)
+        # a variable of the resource's own env (spec.env, spec.python.env, ...)
+        keys = fact.key_path.rsplit("[", 1)[0].split(".")
+        lines = mapping_fix(comment, keys[:-1], {}).split("\n")
+        indent = "  " * (len(keys) - 1)
+        lines.append(f"{indent}{keys[-1]}:")
+        for name, value in env.items():
+            lines += [f"{indent}  - name: {name}", f"{indent}    value: {_scalar(value)}"]
+        return "\n".join(lines)
+    owner = next(
+        (w for w in workloads if (w.obj.kind, w.obj.name) == (fact.kind, fact.name)),
+        workloads[0] if workloads else None,
+    )
+    if owner is None:
+        return mapping_fix(f"{fact.kind} {fact.name}", [], dict(env))
+    return container_env_fix(fact, owner, env)
 
 
 def mapping_fix(comment: str, path: Sequence[str], leaf: dict[str, object]) -> str:

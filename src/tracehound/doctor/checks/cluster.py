@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from tracehound.doctor._model import Edge, Evidence
 from tracehound.doctor.checks import _cluster_mesh
-from tracehound.doctor.checks._cluster_fix import container_env_fix, finding, mapping_fix
+from tracehound.doctor.checks._cluster_fix import container_env_fix, env_fix, finding, mapping_fix
 from tracehound.doctor.checks._cluster_model import (
     INJECT,
     Cluster,
@@ -163,18 +163,8 @@ def _propagators(cluster: Cluster, span_edges: Iterable[tuple[str, str]]) -> lis
     found = []
     for fact, items in blamed.items():
         merged = items[0][2].split("|", 1)[1]
-        target = (
-            items[0][1]
-            if fact.kind != "Instrumentation" and fact.name == items[0][1].obj.name
-            else items[0][0]
-        )
-        if fact.kind == "Instrumentation":
-            fix = mapping_fix(
-                f"Instrumentation {fact.name}", ["spec"], {"propagators": merged.split(",")}
-            )
-        else:
-            fix = container_env_fix(fact, target, {"OTEL_PROPAGATORS": merged})
         workloads = list(dict.fromkeys(w for c, e, _ in items for w in (c, e)))
+        fix = env_fix(fact, workloads, {"OTEL_PROPAGATORS": merged})
         found.append(
             finding(
                 "K001",
@@ -196,26 +186,28 @@ def _origin(value: object) -> str:
 
 
 # -- K008, K002 (SDK) -----------------------------------------------------------------------
+_DISABLED = {
+    "OTEL_SDK_DISABLED": ("true", "false", "the OpenTelemetry SDK is disabled: no span is made"),
+    "OTEL_TRACES_EXPORTER": ("none", "otlp", "no span is exported"),
+}
+
+
 def _sdk_disabled(cluster: Cluster) -> list[Finding]:
     hits: list[tuple[Fact | None, Workload]] = []
+    names: dict[Fact, str] = {}
     for w in cluster.workloads:
-        for name, bad in (("OTEL_SDK_DISABLED", ("true",)), ("OTEL_TRACES_EXPORTER", ("none",))):
+        for name, (bad, _good, _what) in _DISABLED.items():
             value = w.env.get(name)
-            if value is not None and value.fact is not None and value.value.strip().lower() in bad:
+            if value is not None and value.fact is not None and value.value.strip().lower() == bad:
                 hits.append((value.fact, w))
+                names[value.fact] = name
     found = []
     for fact, workloads in group(hits).items():
         assert fact is not None
-        name = fact.setting.split(":", 1)[-1] if fact.setting.startswith("env:") else "the variable"
-        what = (
-            "the OpenTelemetry SDK is disabled"
-            if "SDK" in (fact.setting + name)
-            else "no span is exported"
-        )
-        fix = container_env_fix(
-            fact, workloads[0], {"OTEL_SDK_DISABLED": "false", "OTEL_TRACES_EXPORTER": "otlp"}
-        )
-        found.append(finding("K008", f"{fact.value!r}: {what}", fact, workloads, fix))
+        name = names[fact]
+        _bad, good, what = _DISABLED[name]
+        fix = env_fix(fact, workloads, {name: good})
+        found.append(finding("K008", f"{name}={fact.value}: {what}", fact, workloads, fix))
     return found
 
 
@@ -235,21 +227,11 @@ def _sdk_sampling(cluster: Cluster) -> list[Finding]:
     found = []
     for fact, workloads in group(hits).items():
         assert fact is not None
-        if fact.kind == "Instrumentation":
-            fix = mapping_fix(
-                f"Instrumentation {fact.name}",
-                ["spec", "sampler"],
-                {"type": "parentbased_traceidratio", "argument": "1"},
-            )
-        else:
-            fix = container_env_fix(
-                fact,
-                workloads[0],
-                {
-                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                    "OTEL_TRACES_SAMPLER_ARG": "1.0",
-                },
-            )
+        fix = env_fix(
+            fact,
+            workloads,
+            {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1"},
+        )
         found.append(
             finding("K002", f"the sampler records nothing ({fact.value})", fact, workloads, fix)
         )
