@@ -162,7 +162,10 @@ def _propagators(cluster: Cluster, span_edges: Iterable[tuple[str, str]]) -> lis
         blamed.setdefault(fact, []).append((caller, callee, words + f"|{merged}"))
     found = []
     for fact, items in blamed.items():
-        merged = items[0][2].split("|", 1)[1]
+        # one list every pair blamed on this setting can share
+        merged = ",".join(
+            dict.fromkeys(f for _, _, words in items for f in words.split("|", 1)[1].split(","))
+        )
         workloads = list(dict.fromkeys(w for c, e, _ in items for w in (c, e)))
         fix = env_fix(fact, workloads, {"OTEL_PROPAGATORS": merged})
         found.append(
