@@ -166,6 +166,14 @@ PAYMENT_ENV = "            - name: PAYMENT_PORT\n"
             set(),
         ),
         (
+            "envoy-gateway-tracing.yaml",
+            "samplingRate: 100",
+            "samplingRate: 0",
+            "samplingRate",
+            "K002",
+            set(),
+        ),
+        (
             "otel-operator-python-app.yaml",
             "  name: my-python\nspec:\n",
             "  name: my-python\n  annotations:\n"
