@@ -125,6 +125,14 @@ PAYMENT_ENV = "            - name: PAYMENT_PORT\n"
             set(),
         ),
         (
+            "ingress-nginx-otel-configmap.yaml",
+            '  otel-sampler-parent-based: "false"\n',
+            '  otel-sampler-parent-based: "false"\n  http-snippet: "otel_trace_context ignore;"\n',
+            "http-snippet",
+            "K003",
+            set(),
+        ),
+        (
             "istio-helm-profile-demo.yaml",
             "traceSampling: 100",
             "traceSampling: 0",
@@ -438,3 +446,37 @@ def test_k8s_reads_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
     code, report = _k8s("-")
     assert code == 1
     assert [(f["code"], f["location"]) for f in report["findings"]] == [("K002", "<stdin>:9")]
+
+
+INGRESS = """\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: bookinfo
+  annotations:
+    nginx.ingress.kubernetes.io/enable-opentelemetry: "true"
+    nginx.ingress.kubernetes.io/opentelemetry-trust-incoming-span: "false"
+spec:
+  rules:
+    - http:
+        paths:
+          - path: /productpage
+            pathType: Prefix
+            backend:
+              service:
+                name: productpage
+                port: {number: 9080}
+"""
+
+
+def test_an_ingress_that_distrusts_incoming_spans_names_its_backends(tmp_path: Path) -> None:
+    ingress = tmp_path / "ingress.yaml"
+    ingress.write_text(INGRESS, encoding="utf-8")
+    _, report = _k8s(ingress, MANIFESTS / "istio-bookinfo.yaml")
+    [finding] = report["findings"]
+    assert (finding["code"], finding["location"]) == ("K003", f"{ingress}:7")
+    assert finding["details"]["workloads"] == ["productpage-v1"]
+    fix = yaml.safe_load(finding["details"]["fix_yaml"])
+    assert fix["metadata"]["annotations"] == {
+        "nginx.ingress.kubernetes.io/opentelemetry-trust-incoming-span": "true"
+    }

@@ -104,3 +104,15 @@ def test_manifests_alone_are_analysed_by_check(tmp_path: Path) -> None:
     report = check_paths([str(deploy / "apps.yaml")])
     assert report.analysed_anything and report.spans_analysed == 0
     assert [f.code for f in report.findings] == []  # no call between them is known
+
+
+def test_sarif_places_a_cluster_finding_on_its_line() -> None:
+    manifests = Path(__file__).parents[1] / "evidence" / "k8s" / "manifests"
+    path = manifests / "istio-otel-tracing-telemetry.yaml"
+    out = io.StringIO()
+    assert main(["check", "--sarif", "-", str(path)], out=out) == 1
+    [result] = json.loads(out.getvalue())["runs"][0]["results"]
+    assert result["ruleId"] == "K002"
+    physical = result["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"]["uri"] == str(path)
+    assert physical["region"]["startLine"] == 9
