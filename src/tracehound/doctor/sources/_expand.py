@@ -59,7 +59,11 @@ def expand_inputs(args: Sequence[str]) -> tuple[list[Input], list[InputError]]:
         if is_dir:
             found = _search(path, arg, errors)
             if not found and not any(e.source.startswith(shown) for e in errors):
-                errors.append(InputError(shown, None, "directory holds no trace files"))
+                errors.append(
+                    InputError(
+                        shown, None, "directory holds no trace files nor Kubernetes manifests"
+                    )
+                )
             inputs.extend(make(display_name(str(p)), p) for p in found)
         elif exists:
             inputs.append(make(shown, path))
