@@ -139,38 +139,61 @@ class Workload:
         return None
 
 
-@dataclass
+@dataclass(eq=False)
 class Cluster:
     objects: list[Obj]
     workloads: list[Workload]
+    _kinds: dict[str, list[Obj]] = field(default_factory=dict, repr=False)
+    _labelled: dict[tuple[str, str], list[Workload]] = field(default_factory=dict, repr=False)
+    _selected: dict[int, list[Workload]] = field(default_factory=dict, repr=False)
+    _services: dict[str, list[Obj]] = field(default_factory=dict, repr=False)
 
     def of_kind(self, *kinds: str) -> list[Obj]:
-        return [o for o in self.objects if o.kind in kinds]
+        if not self._kinds and self.objects:
+            for obj in self.objects:
+                self._kinds.setdefault(obj.kind, []).append(obj)
+        return [o for kind in kinds for o in self._kinds.get(kind, ())]
 
     def in_scope(
         self, namespace: str | None, selector: dict[str, str] | None = None
     ) -> list[Workload]:
         """Workloads in ``namespace`` (None: all) whose pod labels match ``selector``."""
+        candidates = self.workloads
+        if selector:
+            if not self._labelled:  # an index: a cluster has thousands of workloads
+                for w in self.workloads:
+                    for item in w.labels.items():
+                        self._labelled.setdefault(item, []).append(w)
+            candidates = self._labelled.get(next(iter(selector.items())), [])
         return [
             w
-            for w in self.workloads
+            for w in candidates
             if _same_namespace(namespace, w.obj.namespace)
             and all(w.labels.get(k) == v for k, v in (selector or {}).items())
         ]
 
     def selected_by(self, service: Obj) -> list[Workload]:
-        selector = {k: f.value or "" for k, f in service.mapping("selector:").items()}
-        if not selector:
-            return []
-        return self.in_scope(service.namespace, selector)
+        found = self._selected.get(id(service))
+        if found is None:
+            selector = {k: f.value or "" for k, f in service.mapping("selector:").items()}
+            found = self.in_scope(service.namespace, selector) if selector else []
+            self._selected[id(service)] = found
+        return found
 
     def service_named(self, host: str, namespace: str | None, near: str | None) -> Obj | None:
         found = [
             s
-            for s in self.of_kind("Service")
-            if s.name == host and (namespace is None or _same_namespace(namespace, s.namespace))
+            for s in self.services(host)
+            if namespace is None or _same_namespace(namespace, s.namespace)
         ]
         return next((s for s in found if s.namespace == near), found[0] if found else None)
+
+    def services(self, name: str) -> list[Obj]:
+        """The Services of that name (in any namespace)."""
+        if not self._services:
+            for service in self.of_kind("Service"):
+                self._services.setdefault(service.name, []).append(service)
+        return self._services.get(name, [])
 
     def calls(self) -> list[tuple[Workload, Workload, Fact]]:
         """(caller, callee, the env fact naming the callee's Service) the manifests show."""
