@@ -480,3 +480,64 @@ def test_an_ingress_that_distrusts_incoming_spans_names_its_backends(tmp_path: P
     assert fix["metadata"]["annotations"] == {
         "nginx.ingress.kubernetes.io/opentelemetry-trust-incoming-span": "true"
     }
+
+
+OWNED = """\
+apiVersion: v1
+kind: List
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: web, namespace: a}
+  spec:
+    template:
+      metadata: {labels: {app: web}}
+      spec:
+        containers:
+        - name: web
+          image: web
+          env:
+          - {name: OTEL_TRACES_EXPORTER, value: none}
+- apiVersion: apps/v1
+  kind: ReplicaSet
+  metadata:
+    name: web-5d8f
+    namespace: a
+    ownerReferences:
+    - {apiVersion: apps/v1, kind: Deployment, name: web, uid: x}
+  spec:
+    template:
+      metadata: {labels: {app: web}}
+      spec:
+        containers:
+        - name: web
+          image: web
+          env:
+          - {name: OTEL_TRACES_EXPORTER, value: none}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: web-5d8f-x1
+    namespace: a
+    labels: {app: web}
+    ownerReferences:
+    - {apiVersion: apps/v1, kind: ReplicaSet, name: web-5d8f, uid: y}
+  spec:
+    containers:
+    - name: web
+      image: web
+      env:
+      - {name: OTEL_TRACES_EXPORTER, value: none}
+"""
+
+
+def test_a_kubectl_get_all_dump_reports_a_deployment_once_not_its_replicaset_and_pod(
+    tmp_path: Path,
+) -> None:
+    dump = tmp_path / "all.yaml"
+    dump.write_text(OWNED, encoding="utf-8")
+    _, report = _k8s(dump)
+    assert report["objects"] == 3
+    [finding] = report["findings"]
+    assert (finding["code"], finding["location"]) == ("K008", f"{dump}:15")
+    assert finding["details"]["workloads"] == ["web"]

@@ -252,8 +252,12 @@ def load_cluster(store: Store) -> Cluster:
         obj.facts.append(fact)
     cluster = Cluster(all_objects, [])
     configmaps = {(o.namespace, o.name): o for o in cluster.of_kind("ConfigMap")}
+    present = {(o.kind, o.namespace, o.name) for o in all_objects}
     for obj in all_objects:
-        if obj.kind in _WORKLOAD_KINDS:
+        owners = [f.value or "" for f in obj.facts if f.setting == "owner"]
+        if obj.kind in _WORKLOAD_KINDS and not any(
+            (*o.split("/", 1)[:1], obj.namespace, o.split("/", 1)[-1]) in present for o in owners
+        ):  # a Pod or ReplicaSet whose owner is in the input is that owner's
             cluster.workloads.append(_workload(obj, configmaps, cluster))
     return cluster
 

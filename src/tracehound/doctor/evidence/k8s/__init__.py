@@ -62,7 +62,8 @@ class ManifestRead:
     """What reading one manifest input gave."""
 
     objects: int = 0
-    """Documents read: analysed, or of a kind known to hold nothing tracing depends on."""
+    """Objects read (a `List`'s items each): analysed, or of a kind known to hold nothing
+    tracing depends on."""
     facts: int = 0
     errors: list[tuple[str | None, str]] = field(default_factory=list)
     """``(line or line:column, message)``"""
@@ -101,7 +102,7 @@ def read_manifest(data: bytes, sink: Any) -> ManifestRead:
             except YamlProblem as exc:  # YAML written inside a string (Istio's mesh config)
                 result.errors.append((exc.position, str(exc)))
                 continue
-            result.objects += 1
+            result.objects += sum(1 for row in rows if row[5] == "object") or 1  # a List's items
             result.facts += len(rows)
             if add is not None:
                 for row in rows:

@@ -170,6 +170,12 @@ def _spec_facts(obj: _Object, node: Any, setting: str, path: str) -> Iterator[Fa
 def _workload(obj: _Object) -> Iterator[Fact]:
     yield obj.head()
     yield from obj.mapping(obj.meta.get("annotations"), "annotation", "metadata.annotations")
+    owners = obj.meta.get("ownerReferences")
+    if isinstance(owners, YList):  # `kubectl get all`: a Pod of a ReplicaSet of a Deployment
+        for index, (at, owner) in enumerate(zip(owners.lines, owners, strict=False)):
+            if isinstance(owner, YMap) and owner.get("kind") and owner.get("name"):
+                value = f"{owner['kind']}/{owner['name']}"
+                yield obj.fact(at, "owner", value, f"metadata.ownerReferences[{index}]")
     path: tuple[str, ...] = _TEMPLATE.get(obj.kind, ("spec", "template"))
     template: Any = obj.doc
     for key in path:
