@@ -541,3 +541,45 @@ def test_a_kubectl_get_all_dump_reports_a_deployment_once_not_its_replicaset_and
     [finding] = report["findings"]
     assert (finding["code"], finding["location"]) == ("K008", f"{dump}:15")
     assert finding["details"]["workloads"] == ["web"]
+
+
+def test_proxy_sampling_zero_means_unset_and_istio_falls_back_to_one_percent(
+    tmp_path: Path,
+) -> None:
+    mesh, lines = _plant(
+        tmp_path,
+        "istio-configmap-mesh.yaml",
+        "      discoveryAddress: istiod.istio-system.svc:15012\n",
+        "      discoveryAddress: istiod.istio-system.svc:15012\n"
+        "      tracing:\n        sampling: 0\n",
+    )
+    _, report = _k8s(mesh, MANIFESTS / DEMO, MANIFESTS / "istio-telemetry-otel-tracing-100.yaml")
+    assert [f["code"] for f in report["findings"]] == []  # the Telemetry's 100 % applies
+    _, report = _k8s(mesh, MANIFESTS / DEMO)
+    assert [f["code"] for f in report["findings"]] == ["K004"]  # no provider: no sampling
+    telemetry, _ = _plant(
+        tmp_path,
+        "istio-telemetry-otel-tracing-100.yaml",
+        "    randomSamplingPercentage: 100.0\n",
+        "",
+    )
+    _, report = _k8s(mesh, MANIFESTS / DEMO, telemetry)
+    codes = {f["code"]: f for f in report["findings"]}
+    assert set(codes) == {"K009"}  # 0 there is "unset", not "off" (istio tracing.go)
+    k009 = codes["K009"]
+    assert k009["location"] == f"{mesh}:{_line_of(lines, 'sampling: 0')}"
+    assert k009["message"].startswith("0 is read as unset: the mesh samples 1 %")
+
+
+def test_pilot_sampling_zero_matters_only_where_no_telemetry_sets_a_percentage(
+    tmp_path: Path,
+) -> None:
+    values, _ = _plant(
+        tmp_path, "istio-helm-profile-demo.yaml", "traceSampling: 100", "traceSampling: 0"
+    )
+    telemetry = MANIFESTS / "istio-telemetry-otel-tracing-100.yaml"
+    _, report = _k8s(values, telemetry, MANIFESTS / DEMO)
+    assert [f["code"] for f in report["findings"]] == []
+    _, report = _k8s(values, MANIFESTS / DEMO)
+    [k002] = [f for f in report["findings"] if f["code"] == "K002"]
+    assert "checkout" in k002["details"]["workloads"]

@@ -85,6 +85,20 @@ def _mesh_sampling(
     found: list[Finding] = []
     low: list[_Low] = []
     everyone = cluster.in_scope(None)
+    # Istio's order: a Telemetry's randomSamplingPercentage, else the proxy config's
+    # tracing.sampling (0 or over 100 count as unset), else PILOT_TRACE_SAMPLING
+    # (`pilot.traceSampling`, 1 % by default) -- pilot/pkg/networking/core/tracing.go
+    covered = {
+        id(w)
+        for t in telemetries
+        if any(_PERCENT.fullmatch(f.setting) for f in t.facts)
+        for w in _telemetry_scope(cluster, t, root)
+    }
+    mesh_scope = [w for w in everyone if id(w) not in covered]
+    proxy_set = [
+        f for m in meshes for f in m.facts if f.setting == "mesh:defaultConfig.tracing.sampling"
+    ]
+    proxy_effective = [f for f in proxy_set if 0 < (_number(f.value) or 0) <= 100]
     for mesh in meshes:
         for fact in mesh.facts:
             if fact.setting == "mesh:enableTracing" and (fact.value or "").lower() == "false":
@@ -94,15 +108,16 @@ def _mesh_sampling(
                         "K002", "tracing is switched off for the whole mesh", fact, everyone, fix
                     )
                 )
-            elif fact.setting in (
-                "mesh:defaultConfig.tracing.sampling",
-                "values:pilot.traceSampling",
-            ):
-                low += _percent(fact, everyone, found, _mesh_fix(fact))
+            elif everyone and not mesh_scope:
+                continue  # every workload's sampling is a Telemetry's
+            elif fact.setting == "values:pilot.traceSampling" and not proxy_effective:
+                low += _percent(fact, mesh_scope, found, _mesh_fix(fact))
+            elif fact.setting == "mesh:defaultConfig.tracing.sampling":
+                low += _proxy_percent(fact, mesh_scope, found, _mesh_fix(fact), meshes)
     for obj in telemetries:
         scope = _telemetry_scope(cluster, obj, root)
         for fact in obj.facts:
-            if re.fullmatch(r"spec:tracing\[\d+\]\.randomSamplingPercentage", fact.setting):
+            if _PERCENT.fullmatch(fact.setting):
                 fix = _telemetry_fix(obj, fact, {"randomSamplingPercentage": 100})
                 low += _percent(fact, scope, found, fix)
             elif (
@@ -113,13 +128,13 @@ def _mesh_sampling(
                 found.append(finding("K002", "span reporting is disabled", fact, scope, fix))
     for w in cluster.workloads:
         fact = w.obj.get("proxy-config:tracing.sampling")
-        if fact is not None:
+        if fact is not None and id(w) not in covered:
             fix = mapping_fix(
                 f"{w.obj.kind} {w.obj.name}: pod annotation",
                 ["proxy.istio.io/config: |", "tracing"],
                 {"sampling": 100},
             )
-            low += _percent(fact, [w], found, fix)
+            low += _proxy_percent(fact, [w], found, fix, meshes)
     for obj in cluster.of_kind("EnvoyProxy", "MeshTrace"):
         for fact in obj.facts:
             if (
@@ -138,7 +153,9 @@ def _mesh_sampling(
                         mapping_fix(f"{obj.kind} {obj.name}", path, {leaf: 100}),
                     )
                 )
-    found += _low_sampling(low)
+    # without a tracing provider the proxies make no sampling decision (that is K004)
+    if not meshes or _used_providers(meshes, telemetries) or _legacy_tracer(meshes):
+        found += _low_sampling(low)
     return found
 
 
@@ -150,8 +167,10 @@ def _mesh_fix(fact: Fact) -> str:
     )
 
 
-_Low = tuple[Fact, float, list[Workload], str]
-"""A sampling percentage above 0 but low: where, how much, the workloads behind it, the fix."""
+_Low = tuple[Fact, float, list[Workload], str, str]
+"""A sampling percentage above 0 but low: where, how much, the workloads behind it, the fix,
+and what to say first (when the value written is not the one used)."""
+_PERCENT = re.compile(r"spec:tracing\[\d+\]\.randomSamplingPercentage")
 
 
 def _telemetry_fix(obj: Obj, fact: Fact, leaf: dict[str, object]) -> str:
@@ -166,6 +185,27 @@ def _telemetry_fix(obj: Obj, fact: Fact, leaf: dict[str, object]) -> str:
     return mapping_fix(f"Telemetry {obj.name}", ["spec", "tracing", item], leaf)
 
 
+def _proxy_percent(
+    fact: Fact, scope: list[Workload], found: list[Finding], fix: str, meshes: list[Obj]
+) -> list[_Low]:
+    """A proxy config's ``tracing.sampling``: 0 and values over 100 mean "unset", and the
+    proxies fall back to ``pilot.traceSampling`` (1 % unless set)."""
+    value = _number(fact.value)
+    if value is None:
+        return []
+    if 0 < value <= 100:
+        return _percent(fact, scope, found, fix)
+    pilot = next(
+        (f for m in meshes for f in m.facts if f.setting == "values:pilot.traceSampling"), None
+    )
+    fallback = _number(pilot.value) if pilot is not None else None
+    if fallback is None or not 0 <= fallback <= 100:
+        fallback = ISTIO_DEFAULT_SAMPLING
+    if fallback >= LOW_SAMPLING or fallback == 0:
+        return []  # 0: reported at pilot.traceSampling itself
+    return [(fact, fallback, scope, fix, f"{fact.value} is read as unset: ")]
+
+
 def _percent(fact: Fact, scope: list[Workload], found: list[Finding], fix: str) -> list[_Low]:
     value = _number(fact.value)
     if value is None:
@@ -176,13 +216,13 @@ def _percent(fact: Fact, scope: list[Workload], found: list[Finding], fix: str) 
         )
         return []
     if value < LOW_SAMPLING:
-        return [(fact, value, scope, fix)]
+        return [(fact, value, scope, fix, "")]
     return []
 
 
 def _low_sampling(low: list[_Low]) -> list[Finding]:
     found = []
-    for fact, percent, scope, fix in low:
+    for fact, percent, scope, fix, preface in low:
         following = []
         for w in scope:
             sampler = w.setting("OTEL_TRACES_SAMPLER")
@@ -193,7 +233,7 @@ def _low_sampling(low: list[_Low]) -> list[Finding]:
         kept = percent / 100
         samplers = ", ".join(sorted({s for _, s in following}))
         message = (
-            f"the mesh samples {percent:g} % of the requests it traces; {len(following)} "
+            f"{preface}the mesh samples {percent:g} % of the requests it traces; {len(following)} "
             f"workload(s) use {samplers}, which follows that decision: about "
             f"{round((1 - kept) * 1000):,} of every 1,000 traces they start from the mesh "
             "are dropped"
@@ -274,9 +314,8 @@ def _headers(cluster: Cluster, telemetries: list[Obj], root: str) -> list[Findin
     return found
 
 
-def _providers(cluster: Cluster, meshes: list[Obj], telemetries: list[Obj]) -> list[Finding]:
-    if not meshes:
-        return []
+def _used_providers(meshes: list[Obj], telemetries: list[Obj]) -> set[str | None]:
+    """The tracing providers the mesh config or a Telemetry enables."""
     used = {f.value for m in meshes for f in m.with_prefix("mesh:defaultProviders.tracing")}
     used |= {
         f.value
@@ -284,11 +323,23 @@ def _providers(cluster: Cluster, meshes: list[Obj], telemetries: list[Obj]) -> l
         for f in t.facts
         if re.fullmatch(r"spec:tracing\[\d+\]\.providers\[\d+\]\.name", f.setting)
     }
-    legacy = any(
+    return used
+
+
+def _legacy_tracer(meshes: list[Obj]) -> bool:
+    """Whether the proxy config names a tracer of its own (before the Telemetry API)."""
+    return any(
         f.setting.startswith(tuple(f"mesh:defaultConfig.tracing.{t}" for t in _LEGACY_TRACERS))
         for m in meshes
         for f in m.facts
     )
+
+
+def _providers(cluster: Cluster, meshes: list[Obj], telemetries: list[Obj]) -> list[Finding]:
+    if not meshes:
+        return []
+    used = _used_providers(meshes, telemetries)
+    legacy = _legacy_tracer(meshes)
     found = []
     for mesh in meshes:
         tracer = mesh.get("values:global.proxy.tracer")
