@@ -60,19 +60,13 @@ def install(dist: metadata.Distribution, site: Path, bin_dir: Path, python: Path
 @pytest.fixture(scope="module")
 def plain_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("plain-venv")
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", str(root)], check=True, timeout=60
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True,
+                   timeout=60)
     python = root / "bin" / "python"
-    site = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout.strip()
-    )
+    site = Path(subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip())
     for dist in core_distributions():
         install(dist, site, root / "bin", python)
     return root
@@ -80,21 +74,14 @@ def plain_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run(venv: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(venv / "bin" / args[0]), *args[1:]],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=60,
-        check=False,
-        env={"PATH": str(venv / "bin"), "OTEL_TRACES_EXPORTER": "none"},
+        [str(venv / "bin" / args[0]), *args[1:]], capture_output=True, text=True, input=stdin,
+        timeout=60, check=False, env={"PATH": str(venv / "bin"), "OTEL_TRACES_EXPORTER": "none"},
     )
 
 
 def test_the_environment_has_only_the_core_dependencies(plain_venv: Path) -> None:
-    probe = (
-        "import importlib.util, json, sys; print(json.dumps([m for m in sys.argv[1:] "
+    probe = "import importlib.util, json, sys; print(json.dumps([m for m in sys.argv[1:] " \
         "if importlib.util.find_spec(m.split('.')[0]) and importlib.util.find_spec(m)]))"
-    )
     result = run(plain_venv, "python", "-c", probe, *EXTRAS_ONLY)
     assert json.loads(result.stdout) == [], result.stderr
 
@@ -104,13 +91,8 @@ def test_rules_headers_and_help_run(plain_venv: Path) -> None:
         result = run(plain_venv, "tracehound", *args)
         assert result.returncode == 0, (args, result.stderr)
         assert "Traceback" not in result.stderr
-    headers = run(
-        plain_venv,
-        "tracehound",
-        "headers",
-        "-H",
-        "uber-trace-id: 4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1",
-    )
+    headers = run(plain_venv, "tracehound", "headers", "-H",
+                  "uber-trace-id: 4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1")
     assert headers.returncode == 0, headers.stderr  # P003 is a warning
     assert "continues trace 4bf92f3577b34da6a3ce929d0e0e4736" in headers.stdout
 
@@ -170,10 +152,8 @@ def test_the_default_otlp_exporter_says_which_extra(plain_venv: Path) -> None:
     code = "import os, tracehound; os.environ.pop('OTEL_TRACES_EXPORTER'); tracehound.configure()"
     result = run(plain_venv, "python", "-c", code)
     assert result.returncode == 1
-    assert (
-        "ConfigurationError: OTEL_TRACES_EXPORTER=otlp needs the OTLP exporter: "
+    assert "ConfigurationError: OTEL_TRACES_EXPORTER=otlp needs the OTLP exporter: " \
         "pip install 'tracehound[otlp]'" in result.stderr
-    )
 
 
 def test_the_demo_says_which_extras(plain_venv: Path) -> None:
