@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import difflib
 import errno
+import importlib.util
 import os
 import sys
 import textwrap
@@ -63,6 +64,48 @@ except ModuleNotFoundError as missing:  # a plain install: the doctor's extra is
         raise
     add_check_command = _doctor_missing(missing.name or "")
     add_k8s_command = _doctor_missing(missing.name or "", "k8s", "k8s")
+
+_SERVE_EXTRA = (*_DOCTOR_EXTRA, "starlette", "uvicorn")
+
+
+def _serve_missing(module: str) -> Any:
+    """A ``serve`` command that says which extra to install."""
+
+    def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
+        serve = subparsers.add_parser(
+            "serve",
+            help="a local OTLP endpoint that diagnoses traces live (needs tracehound[serve])",
+            prefix_chars="\x1f",
+            add_help=False,
+        )
+        serve.add_argument("args", nargs="*", help=argparse.SUPPRESS)
+        serve.set_defaults(run=lambda args, out: _needs_serve(module))
+        return serve
+
+    return add_serve_command
+
+
+def _needs_serve(module: str) -> int:
+    sys.stderr.write(
+        f"tracehound serve: not installed (no module {module!r}); "
+        "install it with: pip install 'tracehound[serve]'\n"
+    )
+    return EXIT_USAGE
+
+
+# found, not imported: the web stack loads only when `serve` runs
+_SERVE_ABSENT = next(
+    (m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None), None
+)
+if _SERVE_ABSENT is not None:
+    add_serve_command = _serve_missing(_SERVE_ABSENT)
+else:
+    try:
+        from tracehound.doctor.serve.cli import add_serve_command
+    except ModuleNotFoundError as missing:  # the doctor's extra is absent
+        if not (missing.name or "").startswith(_SERVE_EXTRA):
+            raise
+        add_serve_command = _serve_missing(missing.name or "")
 
 _DEBUG_HELP = "on an internal error, print the traceback (also TRACEHOUND_DEBUG=1)"
 
@@ -271,6 +314,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_cmd_demo)
     add_check_command(sub)
     add_k8s_command(sub)
+    add_serve_command(sub)
     return parser
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from tracehound.doctor._copies import drop_copies
 from tracehound.doctor._db_target import check_db_target
@@ -58,8 +58,10 @@ __all__ = [
     "SkippedCheck",
     "SourceFormat",
     "check_paths",
+    "diagnose",
     "expand_inputs",
     "load",
+    "tally",
 ]
 
 
@@ -112,6 +114,13 @@ def load(
     finally:
         if collecting:
             gc.enable()
+    tally(store, report)
+    return store, report
+
+
+def tally(store: Store, report: Report) -> None:
+    """Fill ``report``'s counts from a loaded ``store``: spans analysed, rejected and
+    normalised (with the reasons), traces and services."""
     report.spans_analysed = int(store.scalar("SELECT count(*) FROM otel_traces"))
     report.rejections = [
         Rejection(reason, int(count), example)
@@ -132,7 +141,6 @@ def load(
     report.services = tuple(
         name for (name,) in store.query("SELECT DISTINCT ServiceName FROM otel_traces ORDER BY 1")
     )
-    return store, report
 
 
 def _inputs(paths: Sequence[str | Input]) -> tuple[list[Input], list[InputError]]:
@@ -167,17 +175,30 @@ def check_paths(
     """Read ``paths``, run every check, and return the report (see `load` for the
     arguments); findings of the rule codes ``ignore`` are left out (`Report.ignored`)."""
     from tracehound.doctor._waterfall import waterfalls
-    from tracehound.doctor.checks import run_checks
 
     store, report = load(paths, source_format=source_format, db=db, progress=progress)
     try:
-        results = run_checks(store, {i.source: i.format for i in report.inputs})
-        report.findings = results.findings
-        report.ignore(ignore)
-        report.edges = results.edges
-        report.skipped = results.skipped
-        report.remote_entries = results.remote_entries
+        diagnose(store, report, {i.source: i.format for i in report.inputs}, ignore=ignore)
         report.waterfalls = waterfalls(store, report.findings)
     finally:
         store.close()
     return report
+
+
+def diagnose(
+    store: Store,
+    report: Report,
+    formats: Mapping[str, str | None] | None = None,
+    *,
+    ignore: Collection[str] = (),
+) -> None:
+    """Run every check over a loaded ``store`` into ``report`` (findings, edges, skipped
+    families); ``formats`` maps each input (the Source column) to its export format."""
+    from tracehound.doctor.checks import run_checks
+
+    results = run_checks(store, formats)
+    report.findings = results.findings
+    report.ignore(ignore)
+    report.edges = results.edges
+    report.skipped = results.skipped
+    report.remote_entries = results.remote_entries

@@ -286,6 +286,17 @@ class Store:
         self.con.execute("CHECKPOINT")  # compresses the table, on every thread
         self.con.execute("RESET checkpoint_threshold")
 
+    def settle(self) -> None:
+        """Load what was handed over so far and wait for it; the loaders keep running
+        for more (a table that grows between checks, as under ``tracehound serve``)."""
+        self.flush()
+        with self._turns:
+            self._turns.wait_for(lambda: self._turn >= self._chunks or self._failure is not None)
+        self._raise_failure()
+        if self._rejects:
+            self.con.executemany("INSERT INTO rejected VALUES (?, ?, ?, ?, ?)", self._rejects)
+            self._rejects = []
+
     def close(self) -> None:
         if self._closed:
             return
