@@ -152,29 +152,37 @@ def _json(text: str | None) -> Any:
     return orjson.loads(text) if text else None
 
 
-_COPY = """
-COPY (SELECT * FROM {table} WHERE TraceId IN (
-    SELECT DISTINCT TraceId FROM otel_traces
-    WHERE ($service IS NULL OR ServiceName = $service)
-      AND ($since IS NULL OR epoch_ns("Timestamp") >= $since)
-      AND ($until IS NULL OR epoch_ns("Timestamp") < $until)))
-TO '{path}' (FORMAT parquet)
+_MATCHING = """
+SELECT DISTINCT TraceId FROM otel_traces
+WHERE ($service IS NULL OR ServiceName = $service)
+  AND ($since IS NULL OR epoch_ns("Timestamp") >= $since)
+  AND ($until IS NULL OR epoch_ns("Timestamp") < $until)
 """
+_COPY = "COPY (SELECT * FROM {table} WHERE TraceId IN (SELECT unnest($ids::VARCHAR[]))) TO '{path}'"
 
 
 def filtered_report(
     engine: Engine, service: str | None, since: int | None, until: int | None
 ) -> bytes:
     """The report over the traces with a span of ``service`` and a span starting in
-    [``since``, ``until``) (Unix ns), checked on their own: the same schema, its counts
-    and edges those traces'."""
+    [``since``, ``until``) (Unix ns), with the traces their broken calls continued in
+    (or came from), checked on their own: the same schema, its counts and edges those
+    traces'."""
     work = Path(tempfile.mkdtemp(prefix="tracehound-window-"))
     params = {"service": service, "since": since, "until": until}
     try:
         with engine.store.on_own_connection() as own:
+            ids = {trace_id for (trace_id,) in own.query(_MATCHING, params)}
+            for f in engine.snapshot.report.findings:  # a broken call's two halves go together
+                other = f.details.get("callee_trace_id") if f.code == "C003" else None
+                if other and (f.trace_id in ids or other in ids):
+                    ids.update((f.trace_id, other))
             for table in ("otel_traces", "normalised"):
                 path = str(work / f"{table}.parquet").replace("'", "''")
-                own.con.execute(_COPY.format(table=table, path=path), params)
+                own.con.execute(
+                    _COPY.format(table=table, path=path) + " (FORMAT parquet)",
+                    {"ids": sorted(i for i in ids if i)},
+                )
         window = Store(None)
         try:
             for table in ("otel_traces", "normalised"):
