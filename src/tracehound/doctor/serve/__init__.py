@@ -102,8 +102,11 @@ def serve(config: ServeConfig, out: TextIO) -> int:
         base = f"http://{_url_host(config.host)}:{port}"
         lines = [
             f"tracehound serve: journal {db} ({replayed} requests read back"
-            + (f"; {receiver.journal.dropped_tail} bytes of an unacknowledged request dropped"
-               if receiver.journal.dropped_tail else "")
+            + (
+                f"; {receiver.journal.dropped_tail} bytes of an unacknowledged request dropped"
+                if receiver.journal.dropped_tail
+                else ""
+            )
             + ")",
             f"  OTLP/HTTP  {base}/v1/traces",
         ]
@@ -150,4 +153,3 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
-

@@ -64,8 +64,10 @@ def build_app(
         kind = KINDS.get(ctype)
         if kind is None:
             return _refuse(
-                JSON, 415, f"Content-Type {ctype or 'none'!r}: send application/x-protobuf "
-                "or application/json"
+                JSON,
+                415,
+                f"Content-Type {ctype or 'none'!r}: send application/x-protobuf "
+                "or application/json",
             )
         try:
             declared = int(request.headers.get("content-length") or 0)

@@ -297,9 +297,7 @@ class Engine:
             store.con.execute("SET threads = 1")
         kinds = {"otlp-proto" if k == PROTOBUF else "otlp-json" for k in self._kinds}
         fmt = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
-        report.inputs = [
-            InputSummary(self.name, fmt, report.spans_read, len(report.errors))
-        ]
+        report.inputs = [InputSummary(self.name, fmt, report.spans_read, len(report.errors))]
         return report
 
     def status(self) -> dict[str, Any]:

@@ -47,9 +47,7 @@ def count_spans(kind: bytes, body: bytes) -> int:
         try:
             message = ExportTraceServiceRequest.FromString(body)
         except Exception as exc:
-            raise Refused(
-                400, f"not an OTLP protobuf ExportTraceServiceRequest ({exc})"
-            ) from None
+            raise Refused(400, f"not an OTLP protobuf ExportTraceServiceRequest ({exc})") from None
         return sum(len(ss.spans) for rs in message.resource_spans for ss in rs.scope_spans)
     try:
         value = orjson.loads(body)

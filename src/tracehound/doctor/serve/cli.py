@@ -85,7 +85,8 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
         type=_count,
         default=defaults.max_spans,
         metavar="N",
-        help=f"spans kept for the report; the oldest traces go first (default {defaults.max_spans})",
+        help="spans kept for the report; the oldest traces go first "
+        f"(default {defaults.max_spans})",
     )
     serve.add_argument(
         "--no-fsync",
