@@ -165,7 +165,11 @@ def build_app(
             return answer
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)
+
     routes = [
+        Route("/favicon.ico", no_icon),
         Route("/v1/traces", traces, methods=["POST"]),
         Route("/api/report", report),
         Route("/api/status", status),
