@@ -108,7 +108,9 @@ def test_the_overview_shows_the_broken_edge(page: Any) -> None:
     row = page.locator("tr.broken", has_text="orders → payments")
     assert row.count() == 1
     assert "100 %" in row.inner_text()
-    assert page.locator("tr", has_text="gateway → orders").locator("td.num").nth(1).inner_text() == "0"
+    assert (
+        page.locator("tr", has_text="gateway → orders").locator("td.num").nth(1).inner_text() == "0"
+    )
     assert page.locator("svg.map .edge.broken").count() == 1
     assert page.locator("a", has_text="broken-edge").count() == 1  # findings by rule
     shot(page, "serve-overview.png")

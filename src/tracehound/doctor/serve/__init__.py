@@ -24,11 +24,23 @@ from tracehound.doctor.serve._forward import Forwarder
 from tracehound.doctor.serve._journal import Journal, JournalError
 from tracehound.doctor.serve._receiver import Receiver
 
-__all__ = ["DEFAULT_MAX_BODY", "JournalError", "ServeConfig", "Settings", "default_db", "serve"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "JournalError",
+    "ListenError",
+    "ServeConfig",
+    "Settings",
+    "default_db",
+    "serve",
+]
 
 DEFAULT_MAX_BODY = 16 << 20
 """Largest request body, on the wire and decompressed (the Collector's OTLP receiver
 has no default limit; 16 MiB holds ~30,000 typical spans)."""
+
+
+class ListenError(OSError):
+    """An address or port that cannot be listened on (in use, not this machine's)."""
 
 
 @dataclass
@@ -143,9 +155,9 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host.strip("[]"), port))
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

@@ -54,7 +54,9 @@ def start_grpc(
     )
     bound = server.add_insecure_port(f"{_bracketed(host)}:{port}")
     if bound == 0:
-        raise OSError(f"cannot listen on {host}:{port} for OTLP/gRPC")
+        from tracehound.doctor.serve import ListenError
+
+        raise ListenError(f"cannot listen on {host}:{port} for OTLP/gRPC")
     server.start()
     return server, bound
 

@@ -99,7 +99,7 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> int:
-    from tracehound.doctor.serve import JournalError, ServeConfig, serve
+    from tracehound.doctor.serve import JournalError, ListenError, ServeConfig, serve
     from tracehound.doctor.serve._engine import Settings
 
     config = ServeConfig(
@@ -126,12 +126,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_USAGE
     try:
         return serve(config, out)
-    except JournalError as exc:
+    except (JournalError, ListenError) as exc:
         sys.stderr.write(f"tracehound serve: {exc}\n")
-        return EXIT_USAGE
-    except OSError as exc:
-        where = f"{args.host}:{args.port}"
-        sys.stderr.write(f"tracehound serve: cannot listen on {where}: {exc.strerror or exc}\n")
         return EXIT_USAGE
 
 
