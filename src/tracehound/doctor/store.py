@@ -115,6 +115,7 @@ class Store:
         self._new_scopes: list[tuple[Any, ...]] = []
         self._rejects: list[tuple[str, str, str, None, None]] = []
         self._sources: list[str] = []
+        self._new_sources: list[str] = []  # not yet in th_sources
         self._source = 0
         self._chunks = 0  # chunks queued so far: the next one's turn
         self._files = 0
@@ -138,7 +139,8 @@ class Store:
         """Register an input; its rows carry the returned ID."""
         self._sources.append(name)
         self._source = len(self._sources) - 1
-        self.con.execute("INSERT INTO th_sources VALUES (?, ?)", [self._source, name])
+        # inserted with the next chunk (`flush`): one statement for many small inputs
+        self._new_sources.append(name)
         return self._source
 
     def use_source(self, source: int) -> int:
@@ -231,6 +233,13 @@ class Store:
         if self._new_scopes:
             self.con.executemany("INSERT INTO th_scopes VALUES (?, ?, ?, ?, ?)", self._new_scopes)
             self._new_scopes = []
+        if self._new_sources:
+            first = len(self._sources) - len(self._new_sources)
+            self.con.execute(
+                "INSERT INTO th_sources SELECT unnest($1::INTEGER[]), unnest($2::VARCHAR[])",
+                [list(range(first, len(self._sources))), self._new_sources],
+            )
+            self._new_sources = []
         if self._docs is not None:
             try:
                 written = self._docs.tell()

@@ -50,9 +50,9 @@ class Settings:
     """Seconds a trace receives no span before it is checked."""
     check_every: float = 1.0
     """Least seconds between two runs of the checks."""
-    max_backlog: int = 64 << 20
+    max_backlog: int = 32 << 20
     """Request bytes accepted and not yet parsed; over it, requests are refused (retry later)."""
-    max_pending: int = 200_000
+    max_pending: int = 100_000
     """Spans waiting for their trace to go quiet; over it, the oldest traces are checked early."""
     max_spans: int = 2_000_000
     """Spans kept in the table; over it, the oldest traces are dropped (and counted)."""
@@ -118,7 +118,12 @@ class Engine:
         self._loaded = 0  # spans handed to the store since the last check
         self._next_check = 0.0
         self.snapshot = self._publish(0.0, time.monotonic())
+        self._checking = threading.Event()  # the checks run: the table must not change
+        self._due = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tracehound-engine", daemon=True)
+        self._checker = threading.Thread(
+            target=self._check_loop, name="tracehound-checks", daemon=True
+        )
 
     # -- the receivers' side -------------------------------------------------------
     def reserve(self, size: int) -> bool:
@@ -153,32 +158,63 @@ class Engine:
     # -- the thread ----------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
+        self._checker.start()
 
     def stop(self) -> None:
         with self._wake:
             self._stop = True
             self._wake.notify()
-        if self._thread.is_alive():
-            self._thread.join()
+        self._due.set()
+        for thread in (self._thread, self._checker):
+            if thread.is_alive():
+                thread.join()
         self.store.close()
 
     def _run(self) -> None:
+        """Parse what the journal hands over; between checks, load quiet traces."""
         while True:
             with self._wake:
                 if not self._inbox and not self._stop:
                     self._wake.wait(0.1)
                 if self._stop:
                     return
-                work = list(self._inbox)
-                self._inbox.clear()
+                # while the checks run, parse only as far as the pending limit: past it the
+                # backlog fills and the receivers ask the exporters to retry later
+                room = self.settings.max_pending - self.pending_spans
+                if self._checking.is_set() and room <= 0:
+                    work = []
+                else:
+                    work = list(self._inbox)
+                    self._inbox.clear()
             for number, kind, body in work:
                 self._ingest(number, kind, body)
                 with self._lock:
                     self._backlog -= len(body)
+            if self._checking.is_set():
+                continue  # the table stays as the checks see it
             now = time.monotonic()
             self._release(now)
             if self._loaded and now >= self._next_check:
-                self._check(now)
+                self.store.settle()
+                self._evict()
+                self._loaded = 0
+                self._checking.set()
+                self._due.set()
+
+    def _check_loop(self) -> None:
+        """Run the checks when `_run` has settled the table, beside the parsing."""
+        while True:
+            self._due.wait()
+            self._due.clear()
+            if self._stop:
+                return
+            started = time.perf_counter()
+            try:
+                self.snapshot = self._publish(started, time.monotonic())
+            finally:
+                took = time.perf_counter() - started
+                self._next_check = time.monotonic() + max(self.settings.check_every, 2 * took)
+                self._checking.clear()
 
     def _ingest(self, number: int, kind: bytes, body: bytes) -> None:
         """Parse one request; its rows wait with their trace."""
@@ -236,15 +272,6 @@ class Engine:
             self._loaded += len(trace.rows)
             store.rows.extend(trace.rows)
             store.flush_if_full()
-
-    def _check(self, now: float) -> None:
-        started = time.perf_counter()
-        self.store.settle()
-        self._evict()
-        self._loaded = 0
-        self.snapshot = self._publish(started, now)
-        took = time.perf_counter() - started
-        self._next_check = time.monotonic() + max(self.settings.check_every, 2 * took)
 
     def _evict(self) -> None:
         """Drop the traces that arrived first while the table holds over `max_spans`."""
