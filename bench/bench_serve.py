@@ -172,6 +172,9 @@ def _serve(path: Path, spans: int, work: Path, fsync: bool) -> dict[str, float]:
             "syncs": status["journal"]["syncs"],
             "requests": status["requests"],
             "check_s": status["check_seconds"],
+            "checks": status["checks"],
+            "parse_cpu": status["parse_cpu_seconds"],
+            "check_cpu": status["check_cpu_seconds"],
         }
     finally:
         server.terminate()
@@ -209,6 +212,9 @@ def main() -> None:
                 "rss_per_input": synced["rss"] / size,
                 "retries": synced["retries"],
                 "last_check_s": synced["check_s"],
+                "check_runs": synced["checks"],
+                "parse_cpu_us_per_span": 1e6 * synced["parse_cpu"] / spans,
+                "check_cpu_share": synced["check_cpu"] / synced["cpu_s"],
             }
             rows.append(row)
             print(f"round {n + 1}: " + ", ".join(f"{k} {v:,.3f}" for k, v in row.items()), flush=True)

@@ -132,7 +132,7 @@ def build_app(
             return _error(400, "limit is not a number")
         service = request.query_params.get("service")
         rows = await run_in_threadpool(trace_list, engine, service, limit)
-        return _json({"traces": rows, "pending": len(engine._pending)})
+        return _json({"traces": rows, "pending": engine.pending_traces})
 
     async def trace(request: Request) -> Response:
         trace_id = request.path_params["trace_id"]

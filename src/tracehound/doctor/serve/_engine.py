@@ -38,6 +38,13 @@ from tracehound.doctor.store import Store
 
 __all__ = ["Engine", "Settings", "Snapshot"]
 
+CHECK_SPACING = 3
+"""A run of the checks waits this many times as long as the last one took, so that on
+a large table the checks take at most a third of a core and the parsing the rest."""
+
+MEMORY_LIMIT = "1GB"
+"""DuckDB's memory for the table and the checks' queries; past it, it spills to disk."""
+
 MAX_ERRORS = 20
 """Input errors kept for the report (the most recent); the rest are counted."""
 
@@ -75,18 +82,14 @@ class Snapshot:
 
 
 @dataclass
-class _Trace:
-    rows: list[bytes]
-    last: float
+class _Held:
+    """A request waiting for its traces to go quiet: its body (compact), and its traces."""
 
-
-class _Sink:
-    """Where the readers put one request's rows (the store keeps scopes and rejections)."""
-
-    def __init__(self, store: Store) -> None:
-        self.rows: list[bytes] = []
-        self.scope = store.scope
-        self.reject = store.reject
+    number: int
+    kind: bytes
+    body: bytes
+    traces: frozenset[Any]
+    spans: int
 
 
 class Engine:
@@ -97,21 +100,29 @@ class Engine:
         """The input name the report gives (the journal's path)."""
         self.settings = settings or Settings()
         self.store = Store(None)
+        self.store.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         self._inbox: collections.deque[tuple[int, bytes, bytes]] = collections.deque()
         self._wake = threading.Condition()
         self._stop = False
         self._lock = threading.Lock()
         self._backlog = 0
-        self._pending: collections.OrderedDict[bytes, _Trace] = collections.OrderedDict()
+        self._held: collections.deque[_Held] = collections.deque()
+        self._last_seen: dict[Any, float] = {}  # by trace: when its last span arrived
+        self._holding: collections.Counter[Any] = collections.Counter()  # held requests, by trace
         self.pending_spans = 0
         self.requests = 0
         self.spans_received = 0
         self.refused = 0
         """Requests refused because the backlog was full."""
         self.released_early = 0
-        """Spans checked before their trace went quiet (too many waiting)."""
+        """Spans checked before their traces went quiet (too many waiting)."""
         self.evicted = 0
         """Spans dropped from the table to keep it under `Settings.max_spans`."""
+        self.parse_cpu = 0.0
+        """CPU seconds the engine's thread spent parsing requests."""
+        self.check_cpu = 0.0
+        """CPU seconds the checks' thread spent (DuckDB's own threads not counted)."""
+        self.checks = 0
         self._kinds: set[bytes] = set()
         self._errors: collections.deque[InputError] = collections.deque(maxlen=MAX_ERRORS)
         self._more_errors = 0
@@ -151,10 +162,6 @@ class Engine:
             self._inbox.append((number, kind, body))
             self._wake.notify()
 
-    def replay(self, number: int, kind: bytes, body: bytes) -> None:
-        """A request read back from the journal at start (before `start`)."""
-        self._ingest(number, kind, body)
-
     # -- the thread ----------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
@@ -187,13 +194,13 @@ class Engine:
                     work = list(self._inbox)
                     self._inbox.clear()
             for number, kind, body in work:
-                self._ingest(number, kind, body)
-                with self._lock:
-                    self._backlog -= len(body)
+                self._hold(number, kind, body)
             if self._checking.is_set():
                 continue  # the table stays as the checks see it
             now = time.monotonic()
+            cpu = time.thread_time()
             self._release(now)
+            self.parse_cpu += time.thread_time() - cpu
             if self._loaded and now >= self._next_check:
                 self.store.settle()
                 self._evict()
@@ -209,69 +216,87 @@ class Engine:
             if self._stop:
                 return
             started = time.perf_counter()
+            cpu = time.thread_time()
             try:
                 self.snapshot = self._publish(started, time.monotonic())
             finally:
+                self.check_cpu += time.thread_time() - cpu
+                self.checks += 1
                 took = time.perf_counter() - started
-                self._next_check = time.monotonic() + max(self.settings.check_every, 2 * took)
+                wait = max(self.settings.check_every, CHECK_SPACING * took)
+                self._next_check = time.monotonic() + wait
                 self._checking.clear()
 
+    def _hold(self, number: int, kind: bytes, body: bytes) -> None:
+        """Keep a request until its traces are quiet (its body: far smaller than its rows)."""
+        traces, spans = _trace_ids(kind, body)
+        held = _Held(number, kind, body, traces, spans)
+        now = time.monotonic()
+        for trace in traces:
+            self._last_seen[trace] = now
+        self._holding.update(traces)
+        self._held.append(held)
+        self.pending_spans += held.spans
+
+    def replay(self, number: int, kind: bytes, body: bytes) -> None:
+        """A request read back from the journal at start (before `start`): loaded at
+        once, its traces went quiet long ago."""
+        self._ingest(number, kind, body)
+
+    def _release(self, now: float) -> None:
+        """Parse and load the requests whose traces are all quiet (and the oldest ones,
+        over `max_pending`), in the order they arrived."""
+        quiet = now - self.settings.idle
+        last_seen = self._last_seen
+        kept: collections.deque[_Held] = collections.deque()
+        for held in self._held:
+            over = self.pending_spans > self.settings.max_pending
+            if not over and any(last_seen[t] > quiet for t in held.traces):
+                kept.append(held)
+                continue
+            if any(last_seen[t] > quiet for t in held.traces):
+                self.released_early += held.spans
+            self.pending_spans -= held.spans
+            for trace in held.traces:
+                self._holding[trace] -= 1
+                if not self._holding[trace]:
+                    del self._holding[trace]
+                    del last_seen[trace]
+            self._ingest(held.number, held.kind, held.body)
+            with self._lock:
+                self._backlog -= len(held.body)
+        self._held = kept
+
     def _ingest(self, number: int, kind: bytes, body: bytes) -> None:
-        """Parse one request; its rows wait with their trace."""
+        """Parse one request into the store (the doctor's readers)."""
         store = self.store
         source = store.begin_source(f"{self.name}#{number}")
-        sink = _Sink(store)
         errors: list[tuple[str, str]] = []
         self.requests += 1
         self._kinds.add(kind)
         if kind == PROTOBUF:
             try:
-                self.spans_received += read_bytes(body, source, sink, errors)
+                seen = read_bytes(body, source, store, errors)
             except ProtoError as exc:
+                seen = 0
                 errors.append(("byte 0", str(exc)))
         else:
             try:
                 value = orjson.loads(body)
             except orjson.JSONDecodeError as exc:  # the receiver checked it; a journal edited?
+                seen = 0
                 errors.append(("byte 0", f"invalid JSON ({exc})"))
             else:
-                doc = Document(value, source, None, sink)
-                self.spans_received += otlp_json.read(doc)
+                doc = Document(value, source, None, store)
+                seen = otlp_json.read(doc)
                 errors.extend(doc.errors)
+        self.spans_received += seen
+        self._loaded += 1
         for position, message in errors:
             if len(self._errors) == MAX_ERRORS:
                 self._more_errors += 1
             self._errors.append(InputError(f"{self.name}#{number}", position, message))
-        now = time.monotonic()
-        pending = self._pending
-        for row in sink.rows:
-            key = row[2 : row.find(b'"', 2)] if row.startswith(b'["') else b""
-            trace = pending.get(key)
-            if trace is None:
-                pending[key] = _Trace([row], now)
-            else:
-                trace.rows.append(row)
-                trace.last = now
-                pending.move_to_end(key)
-        self.pending_spans += len(sink.rows)
-
-    def _release(self, now: float) -> None:
-        """Hand quiet traces to the store (and the oldest ones, over `max_pending`)."""
-        pending = self._pending
-        quiet = now - self.settings.idle
-        store = self.store
-        while pending:
-            key, trace = next(iter(pending.items()))
-            over = self.pending_spans > self.settings.max_pending
-            if trace.last > quiet and not over:
-                break
-            del pending[key]
-            if over and trace.last > quiet:
-                self.released_early += len(trace.rows)
-            self.pending_spans -= len(trace.rows)
-            self._loaded += len(trace.rows)
-            store.rows.extend(trace.rows)
-            store.flush_if_full()
+        store.flush_if_full()
 
     def _evict(self) -> None:
         """Drop the traces that arrived first while the table holds over `max_spans`."""
@@ -316,16 +341,17 @@ class Engine:
             report.errors.append(
                 InputError(self.name, None, f"{self._more_errors} more errors not shown")
             )
-        store.con.execute("RESET threads")  # the checks use every core; loading, one
-        try:
-            tally(store, report)
-            diagnose(store, report)
-        finally:
-            store.con.execute("SET threads = 1")
+        # one thread (the store's loading setting): the checks run beside the parsing
+        tally(store, report)
+        diagnose(store, report)
         kinds = {"otlp-proto" if k == PROTOBUF else "otlp-json" for k in self._kinds}
         fmt = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
         report.inputs = [InputSummary(self.name, fmt, report.spans_read, len(report.errors))]
         return report
+
+    @property
+    def pending_traces(self) -> int:
+        return len(self._last_seen)
 
     def status(self) -> dict[str, Any]:
         snap = self.snapshot
@@ -337,10 +363,55 @@ class Engine:
             "spans_received": self.spans_received,
             "spans_checked": snap.report.spans_analysed,
             "spans_pending": self.pending_spans,
-            "traces_pending": len(self._pending),
+            "traces_pending": len(self._last_seen),
             "backlog_bytes": self._backlog,
             "refused": self.refused,
             "released_early": self.released_early,
             "evicted": self.evicted,
             "idle_seconds": self.settings.idle,
+            "checks": self.checks,
+            "parse_cpu_seconds": round(self.parse_cpu, 3),
+            "check_cpu_seconds": round(self.check_cpu, 3),
         }
+
+
+def _trace_ids(kind: bytes, body: bytes) -> tuple[frozenset[Any], int]:
+    """The trace IDs a request holds, as written (bytes, or JSON strings), and its spans."""
+    spans = 0
+    found: set[Any] = set()
+    if kind == PROTOBUF:
+        try:
+            message = _request_type().FromString(body)
+        except Exception:
+            return frozenset({b""}), 1  # the reader names what is wrong with it
+        for rs in message.resource_spans:
+            for ss in rs.scope_spans:
+                spans += len(ss.spans)
+                found.update(span.trace_id for span in ss.spans)
+        return frozenset(found), spans
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return frozenset({""}), 1
+    for rs in _items(value, "resourceSpans", "resource_spans"):
+        for ss in _items(rs, "scopeSpans", "scope_spans"):
+            for span in _items(ss, "spans", "spans"):
+                spans += 1
+                trace = span.get("traceId", span.get("trace_id")) if type(span) is dict else None
+                found.add(trace if isinstance(trace, str) else "")
+    return frozenset(found), spans
+
+
+def _items(value: Any, camel: str, snake: str) -> list[Any]:
+    if not isinstance(value, dict):
+        return []
+    found = value.get(camel, value.get(snake))
+    return found if isinstance(found, list) else []
+
+
+def _request_type() -> Any:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    return ExportTraceServiceRequest

@@ -74,6 +74,14 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
         help=f"check a trace once no span of it arrived for this long (default {defaults.idle})",
     )
     serve.add_argument(
+        "--check-every",
+        type=_seconds,
+        default=defaults.check_every,
+        metavar="SECONDS",
+        help=f"least time between two runs of the checks (default {defaults.check_every}; "
+        "a run waits three times as long as the last one took)",
+    )
+    serve.add_argument(
         "--max-body",
         type=_size,
         default=DEFAULT_MAX_BODY,
@@ -111,7 +119,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         token=args.token,
         fsync=not args.no_fsync,
         max_body=args.max_body,
-        settings=Settings(idle=args.idle, max_spans=args.max_spans),
+        settings=Settings(idle=args.idle, check_every=args.check_every, max_spans=args.max_spans),
     )
     if args.forward and not args.forward.startswith(("http://", "https://")):
         sys.stderr.write(f"tracehound serve: --forward {args.forward!r} is not an http(s) URL\n")
