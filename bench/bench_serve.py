@@ -217,7 +217,9 @@ def main() -> None:
                 "check_cpu_share": synced["check_cpu"] / synced["cpu_s"],
             }
             rows.append(row)
-            print(f"round {n + 1}: " + ", ".join(f"{k} {v:,.3f}" for k, v in row.items()), flush=True)
+            print(
+                f"round {n + 1}: " + ", ".join(f"{k} {v:,.3f}" for k, v in row.items()), flush=True
+            )
         print("\nmedians:")
         for key in rows[0]:
             print(f"  {key:22} {statistics.median(r[key] for r in rows):,.3f}")
