@@ -1,25 +1,28 @@
 """The live diagnosis: journaled requests in, spans checked once their trace is quiet.
 
-One thread owns the span table.  It parses each request the journal made
-durable with the doctor's own readers (`otlp_proto`, `otlp_json`), holds the
-spans of each trace until the trace has been idle for `Settings.idle`
-seconds (a trace checked half-arrived would show breaks that are not
-there), then loads them into the `Store`.  When new spans were loaded it runs
-every check (`tracehound.doctor.diagnose`, the same as ``tracehound check``)
-and publishes a `Snapshot`; checks run at most every `Settings.check_every`
-seconds, and never take more than about a third of the time (the next run waits
-twice as long as the last one took).
+One thread takes the requests the journal made durable and holds each,
+as its body, until every trace in it has been idle for `Settings.idle`
+seconds (a trace checked half-arrived would show breaks that are not there);
+then it parses it with the doctor's own readers (`otlp_proto`, `otlp_json`)
+into the `Store`.  When new spans were loaded, another thread runs every
+check (`tracehound.doctor.diagnose`, the same as ``tracehound check``) and
+publishes a `Snapshot`, while the first goes on parsing (the table is held
+still meanwhile).  A run waits `CHECK_SPACING` times as long as the last one
+took, and at least `Settings.check_every` seconds.
 
 Memory stays bounded: request bytes accepted and not yet parsed
 (`Settings.max_backlog`; the receivers answer "retry later" over it), spans
-waiting for their trace to go quiet (`Settings.max_pending`; the oldest traces
-are checked early over it) and spans in the table (`Settings.max_spans`; the
+waiting for their traces to go quiet (`Settings.max_pending`; the oldest
+requests are checked early over it), DuckDB's memory (`MEMORY_LIMIT`, past
+which it spills to disk) and spans in the table (`Settings.max_spans`; the
 oldest traces are dropped over it, and counted).
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,7 +37,7 @@ from tracehound.doctor.serve._journal import PROTOBUF
 from tracehound.doctor.sources import otlp_json
 from tracehound.doctor.sources._rows import Document
 from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
-from tracehound.doctor.store import Store
+from tracehound.doctor.store import CHUNK_ROWS, Store
 
 __all__ = ["Engine", "Settings", "Snapshot"]
 
@@ -123,6 +126,9 @@ class Engine:
         self.check_cpu = 0.0
         """CPU seconds the checks' thread spent (DuckDB's own threads not counted)."""
         self.checks = 0
+        self.failed = False
+        """The engine's thread stopped on an error: requests are refused."""
+        self.last_error: str | None = None
         self._kinds: set[bytes] = set()
         self._errors: collections.deque[InputError] = collections.deque(maxlen=MAX_ERRORS)
         self._more_errors = 0
@@ -140,6 +146,8 @@ class Engine:
     def reserve(self, size: int) -> bool:
         """Count ``size`` request bytes as accepted; ``False`` (refused) when the backlog
         is full.  One request is always taken when nothing waits, whatever its size."""
+        if self.failed:
+            return False
         with self._lock:
             if self._backlog and self._backlog + size > self.settings.max_backlog:
                 self.refused += 1
@@ -179,6 +187,19 @@ class Engine:
 
     def _run(self) -> None:
         """Parse what the journal hands over; between checks, load quiet traces."""
+        try:
+            self._loop()
+        except Exception as exc:  # the store failed (DuckDB, the temporary directory)
+            self._fail("loading spans", exc)
+            self.failed = True  # the receivers refuse from now on: nothing would be read
+
+    def _fail(self, stage: str, exc: Exception) -> None:
+        text = " ".join(str(exc).split())[:300]
+        self.last_error = f"{stage} failed: {type(exc).__name__}: {text}"
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(f"tracehound serve: {self.last_error}\n")
+
+    def _loop(self) -> None:
         while True:
             with self._wake:
                 if not self._inbox and not self._stop:
@@ -195,12 +216,15 @@ class Engine:
                     self._inbox.clear()
             for number, kind, body in work:
                 self._hold(number, kind, body)
-            if self._checking.is_set():
-                continue  # the table stays as the checks see it
             now = time.monotonic()
+            checking = self._checking.is_set()
             cpu = time.thread_time()
-            self._release(now)
+            # while the checks run, the table stays as they see it: requests are parsed
+            # (a chunk's worth of rows at most) and loaded after
+            self._release(now, load=not checking)
             self.parse_cpu += time.thread_time() - cpu
+            if checking:
+                continue
             if self._loaded and now >= self._next_check:
                 self.store.settle()
                 self._evict()
@@ -219,6 +243,8 @@ class Engine:
             cpu = time.thread_time()
             try:
                 self.snapshot = self._publish(started, time.monotonic())
+            except Exception as exc:  # the last report stays; the next run tries again
+                self._fail("running the checks", exc)
             finally:
                 self.check_cpu += time.thread_time() - cpu
                 self.checks += 1
@@ -243,15 +269,20 @@ class Engine:
         once, its traces went quiet long ago."""
         self._ingest(number, kind, body)
 
-    def _release(self, now: float) -> None:
-        """Parse and load the requests whose traces are all quiet (and the oldest ones,
-        over `max_pending`), in the order they arrived."""
+    def _release(self, now: float, *, load: bool = True) -> None:
+        """Parse (and ``load``) the requests whose traces are all quiet (and the oldest
+        ones, over `max_pending`), in the order they arrived.  Without ``load`` nothing
+        reaches DuckDB: at most `CHUNK_ROWS` rows of protobuf requests wait in memory."""
         quiet = now - self.settings.idle
         last_seen = self._last_seen
         kept: collections.deque[_Held] = collections.deque()
+        full = False
         for held in self._held:
+            if not load and not full:
+                # a JSON request may go to DuckDB whole (`Store.add_request`)
+                full = held.kind != PROTOBUF or len(self.store.rows) >= CHUNK_ROWS
             over = self.pending_spans > self.settings.max_pending
-            if not over and any(last_seen[t] > quiet for t in held.traces):
+            if full or (not over and any(last_seen[t] > quiet for t in held.traces)):
                 kept.append(held)
                 continue
             if any(last_seen[t] > quiet for t in held.traces):
@@ -262,12 +293,12 @@ class Engine:
                 if not self._holding[trace]:
                     del self._holding[trace]
                     del last_seen[trace]
-            self._ingest(held.number, held.kind, held.body)
+            self._ingest(held.number, held.kind, held.body, load=load)
             with self._lock:
                 self._backlog -= len(held.body)
         self._held = kept
 
-    def _ingest(self, number: int, kind: bytes, body: bytes) -> None:
+    def _ingest(self, number: int, kind: bytes, body: bytes, *, load: bool = True) -> None:
         """Parse one request into the store (the doctor's readers)."""
         store = self.store
         source = store.begin_source(f"{self.name}#{number}")
@@ -292,11 +323,13 @@ class Engine:
                 errors.extend(doc.errors)
         self.spans_received += seen
         self._loaded += 1
-        for position, message in errors:
-            if len(self._errors) == MAX_ERRORS:
-                self._more_errors += 1
-            self._errors.append(InputError(f"{self.name}#{number}", position, message))
-        store.flush_if_full()
+        with self._lock:  # `build_report` reads them from other threads
+            for position, message in errors:
+                if len(self._errors) == MAX_ERRORS:
+                    self._more_errors += 1
+                self._errors.append(InputError(f"{self.name}#{number}", position, message))
+        if load:
+            store.flush_if_full()
 
     def _evict(self) -> None:
         """Drop the traces that arrived first while the table holds over `max_spans`."""
@@ -336,7 +369,8 @@ class Engine:
         """The report over ``store`` (the live table by default), as ``tracehound check``
         gives it; this engine's requests are its one input."""
         store = store or self.store
-        report = Report(errors=list(self._errors))
+        with self._lock:
+            report = Report(errors=list(self._errors))
         if self._more_errors:
             report.errors.append(
                 InputError(self.name, None, f"{self._more_errors} more errors not shown")
@@ -370,6 +404,7 @@ class Engine:
             "evicted": self.evicted,
             "idle_seconds": self.settings.idle,
             "checks": self.checks,
+            "last_error": self.last_error,
             "parse_cpu_seconds": round(self.parse_cpu, 3),
             "check_cpu_seconds": round(self.check_cpu, 3),
         }

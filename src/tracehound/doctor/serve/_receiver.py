@@ -82,6 +82,8 @@ class Receiver:
     def _begin(self, kind: bytes, body: bytes) -> int:
         spans = count_spans(kind, body)
         if spans and not self.engine.reserve(len(body)):
+            if self.engine.failed:
+                raise Refused(503, f"tracehound cannot take spans: {self.engine.last_error}")
             raise Refused(503, "tracehound is behind with this load; retry later", retry=True)
         return spans
 
