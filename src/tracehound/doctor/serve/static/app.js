@@ -211,7 +211,11 @@ async function traceView(id) {
 function showSpan(s, found, details, row) {
   for (const r of document.querySelectorAll(".wf-row.selected")) r.classList.remove("selected");
   row.classList.add("selected");
-  const attrs = (s.attributes || []).map((kv) => el("tr", {}, el("td", {}, kv.key), el("td", {}, JSON.stringify(Object.values(kv.value || {})[0] ?? null))));
+  const shown = (value) => {
+    const [type, v] = Object.entries(value || {})[0] || ["", null];
+    return type === "intValue" ? String(v) : JSON.stringify(v ?? null);  // OTLP/JSON writes int64 as a string
+  };
+  const attrs = (s.attributes || []).map((kv) => el("tr", {}, el("td", {}, kv.key), el("td", {}, shown(kv.value))));
   details.replaceChildren();
   append(details, [el("strong", {}, s.service, " · ", s.name), el("div", { class: "muted mono" }, "span ", s.span_id, s.parent_span_id ? " · parent " + s.parent_span_id : " · root", " · ", s.kind, " · ", ms(s.duration_ns), " · status ", s.status, s.status_message ? ": " + s.status_message : ""),
     found.map((f) => el("p", { class: "pre" }, badge(f.code, f.severity), f.message)),
