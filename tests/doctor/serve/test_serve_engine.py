@@ -1,0 +1,100 @@
+"""The live diagnosis: a trace is checked once quiet and whole; waiting and table are capped."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from _bodies import body, sdk_spans, trace_id
+
+from tracehound.doctor.serve._engine import Engine, Settings
+from tracehound.doctor.serve._journal import PROTOBUF
+
+
+@pytest.fixture
+def engine_factory() -> Iterator[Callable[..., Engine]]:
+    made: list[Engine] = []
+
+    def make(**settings: Any) -> Engine:
+        engine = Engine("test.journal", Settings(**{"check_every": 0.05, **settings}))
+        engine.start()
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.stop()
+
+
+def feed(engine: Engine, number: int, data: bytes) -> None:
+    assert engine.reserve(len(data))
+    engine.submit(number, PROTOBUF, data)
+
+
+def wait_until(what: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (found := what()):
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.02)
+    return found
+
+
+def test_a_trace_arriving_in_two_requests_is_checked_whole(
+    engine_factory: Callable[..., Engine],
+) -> None:
+    """The children come first, their parent a moment later (as two services export): no
+    check may see the children without their parent (no C001 orphan, ever)."""
+    engine = engine_factory(idle=2.0)
+    spans = sdk_spans("svc", 1, 4)[0]
+    children, root = spans[:-1], spans[-1:]
+    seen: list[dict[str, Any]] = []
+    feed(engine, 0, body(children))
+    time.sleep(0.3)  # less than --idle: the trace still waits
+    assert engine.snapshot.report.spans_analysed == 0
+    assert engine.pending_traces == 1
+    feed(engine, 1, body(root))
+    deadline = time.monotonic() + 20
+    while engine.snapshot.report.spans_analysed < 4:
+        seen.append({f.code for f in engine.snapshot.report.findings})  # type: ignore[arg-type]
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    report = engine.snapshot.report
+    assert report.spans_analysed == 4 and report.traces == 1
+    assert not any("C001" in codes for codes in seen)
+    assert [f.code for f in report.findings if f.code.startswith("C")] == []
+    assert engine.status()["traces_pending"] == 0
+
+
+def test_the_table_keeps_at_most_max_spans_dropping_the_oldest_traces(
+    engine_factory: Callable[..., Engine],
+) -> None:
+    engine = engine_factory(idle=0.0, max_spans=1000)
+    traces = sdk_spans("svc", 150, 10)  # 1,500 spans, in 15 requests
+    for n in range(15):
+        feed(engine, n, body([s for spans in traces[n * 10 : n * 10 + 10] for s in spans]))
+        wait_until(lambda n=n: engine.requests == n + 1)
+    wait_until(lambda: engine.snapshot.report.spans_analysed and engine.evicted)
+    feed(engine, 15, body(sdk_spans("svc", 1, 10)[0]))  # one more run of the checks
+    report = wait_until(
+        lambda: engine.snapshot.report if engine.requests == 16 and not engine._loaded else None
+    )
+    assert report.spans_analysed <= 1000
+    assert engine.evicted >= 500
+    with engine.store.on_own_connection() as own:
+        kept = {t for (t,) in own.query("SELECT DISTINCT TraceId FROM otel_traces")}
+    assert trace_id(traces[0]) not in kept  # the first to arrive went first
+    assert trace_id(traces[-1]) in kept
+
+
+def test_over_max_pending_the_oldest_requests_are_checked_early(
+    engine_factory: Callable[..., Engine],
+) -> None:
+    engine = engine_factory(idle=60.0, max_pending=50)
+    for n, spans in enumerate(sdk_spans("svc", 3, 40)):
+        feed(engine, n, body(spans))
+    # the traces never go quiet within the test; the waiting is capped all the same
+    wait_until(lambda: engine.snapshot.report.spans_analysed >= 80)
+    assert engine.pending_spans <= 50
+    assert engine.released_early >= 80
