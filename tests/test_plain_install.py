@@ -116,6 +116,14 @@ def test_k8s_says_which_extra_to_install(plain_venv: Path, tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
 
 
+def test_serve_says_which_extra_to_install(plain_venv: Path) -> None:
+    for args in ([], ["--port", "0"], ["-h"]):
+        result = run(plain_venv, "tracehound", "serve", *args)
+        assert result.returncode == 2, args
+        assert "install it with: pip install 'tracehound[serve]'" in result.stderr, args
+        assert "Traceback" not in result.stderr
+
+
 RUNTIME = """
 import logging, sys
 import tracehound
