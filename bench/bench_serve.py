@@ -133,7 +133,7 @@ def _status(port: int) -> dict:
 def _serve(path: Path, spans: int, work: Path, fsync: bool) -> dict[str, float]:
     db = work / f"journal-{time.monotonic_ns()}"
     command = [sys.executable, "-m", "tracehound.cli", "serve", "--port", "0", "--db", str(db),
-               "--idle", "0.5"] + ([] if fsync else ["--no-fsync"])  # fmt: skip
+               "--idle", "0.5", "--no-grpc"] + ([] if fsync else ["--no-fsync"])  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:

@@ -99,8 +99,8 @@ class Served:
 def start_serve(db: Path, *args: str, grpc: bool = False, token: str | None = None) -> Served:
     """``tracehound serve --port 0 --db DB ARGS`` running, its ports read from its output."""
     command = [sys.executable, "-m", "tracehound.cli", "serve", "--port", "0", "--db", str(db)]
-    if grpc:
-        command += ["--grpc-port", "0"]
+    # never the fixed 4317: other test runs share this machine
+    command += ["--grpc-port", "0"] if grpc else ["--no-grpc"]
     if token:
         command += ["--token", token]
     command += ["--idle", "0.3", *args]

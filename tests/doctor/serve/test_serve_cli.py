@@ -31,7 +31,7 @@ def test_forward_passes_every_request_on_to_the_next_collector(tmp_path: Path) -
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tracehound.cli", "serve", *args],
+        [sys.executable, "-m", "tracehound.cli", "serve", "--no-grpc", *args],
         capture_output=True,
         text=True,
         env=clean_env(),

@@ -1,7 +1,7 @@
 """``tracehound serve``: a local OTLP endpoint that says where traces break, as spans arrive.
 
 Point an exporter at it (OTLP/HTTP on 127.0.0.1:4318 by default, OTLP/gRPC
-with ``--grpc-port``): every request is appended to a journal file and synced
+on 4317 with the ``grpc`` extra): every request is appended to a journal file and synced
 before it is acknowledged (`_journal`), parsed by the doctor's readers and
 checked by the doctor's checks once its trace has gone quiet (`_engine`).
 ``GET /api/report`` gives the ``tracehound check --json`` report of what has
@@ -34,6 +34,9 @@ __all__ = [
     "serve",
 ]
 
+GRPC_PORT = 4317
+"""OTLP/gRPC's port, where the SDKs' gRPC exporters send by default."""
+
 DEFAULT_MAX_BODY = 16 << 20
 """Largest request body, on the wire and decompressed (the Collector's OTLP receiver
 has no default limit; 16 MiB holds ~30,000 typical spans)."""
@@ -50,6 +53,8 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 4318
     grpc_port: int | None = None
+    grpc_default: bool = False
+    """Listen for OTLP/gRPC on `GRPC_PORT` if it is free (a warning if not)."""
     db: Path | None = None
     forward: str | None = None
     token: str | None = None
@@ -104,12 +109,18 @@ def serve(config: ServeConfig, out: TextIO) -> int:
         sock = _listen(config.host, config.port)
         port = sock.getsockname()[1]
         grpc_port = None
-        if config.grpc_port is not None:
+        if config.grpc_port is not None or config.grpc_default:
             from tracehound.doctor.serve._grpc import start_grpc
 
-            grpc_server, grpc_port = start_grpc(
-                receiver, config.host, config.grpc_port, max_body=config.max_body, token=token
-            )
+            wanted = GRPC_PORT if config.grpc_port is None else config.grpc_port
+            try:
+                grpc_server, grpc_port = start_grpc(
+                    receiver, config.host, wanted, max_body=config.max_body, token=token
+                )
+            except ListenError:
+                if config.grpc_port is not None:
+                    raise
+                out.write(f"tracehound serve: port {wanted} is taken; no OTLP/gRPC receiver\n")
         app = build_app(receiver, max_body=config.max_body, token=token, loopback=loopback)
         base = f"http://{_url_host(config.host)}:{port}"
         lines = [

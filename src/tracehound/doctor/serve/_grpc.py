@@ -52,7 +52,10 @@ def start_grpc(
             ("grpc.so_reuseport", 0),
         ],
     )
-    bound = server.add_insecure_port(f"{_bracketed(host)}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{_bracketed(host)}:{port}")
+    except RuntimeError:  # grpcio raises where older versions returned 0
+        bound = 0
     if bound == 0:
         from tracehound.doctor.serve import ListenError
 

@@ -24,8 +24,8 @@ Every request is written to the journal (--db) and synced to disk before it is
 acknowledged; a restart with the same --db reads every acknowledged span back.
 
 examples:
-  tracehound serve                               OTLP/HTTP and the UI on 127.0.0.1:4318
-  tracehound serve --grpc-port 4317              OTLP/gRPC too (tracehound[grpc])
+  tracehound serve                               OTLP/HTTP and the UI on 127.0.0.1:4318,
+                                                 OTLP/gRPC on 4317 (with tracehound[grpc])
   tracehound serve --port 4319 --forward http://collector:4318/v1/traces
   tracehound serve --host 0.0.0.0 --token "$TOKEN"   reachable from elsewhere
   curl -s localhost:4318/api/report?service=orders"""
@@ -48,9 +48,14 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
     serve.add_argument(
         "--port", type=_port, default=4318, help="OTLP/HTTP and web UI port (default 4318)"
     )
-    serve.add_argument(
-        "--grpc-port", type=_port, metavar="PORT", help="also receive OTLP/gRPC here (4317)"
+    grpc = serve.add_mutually_exclusive_group()
+    grpc.add_argument(
+        "--grpc-port",
+        type=_port,
+        metavar="PORT",
+        help="receive OTLP/gRPC here (default 4317 when tracehound[grpc] is installed)",
     )
+    grpc.add_argument("--no-grpc", action="store_true", help="no OTLP/gRPC receiver")
     serve.add_argument(
         "--db",
         metavar="FILE",
@@ -113,7 +118,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     config = ServeConfig(
         host=args.host,
         port=args.port,
-        grpc_port=args.grpc_port,
+        grpc_port=None if args.no_grpc else args.grpc_port,
+        grpc_default=not args.no_grpc and args.grpc_port is None and _has_grpc(),
         db=Path(args.db) if args.db else None,
         forward=args.forward,
         token=args.token,
@@ -124,19 +130,22 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if args.forward and not args.forward.startswith(("http://", "https://")):
         sys.stderr.write(f"tracehound serve: --forward {args.forward!r} is not an http(s) URL\n")
         return EXIT_USAGE
-    if args.grpc_port is not None:
-        try:
-            import grpc  # noqa: F401
-        except ModuleNotFoundError:
-            sys.stderr.write(
-                "tracehound serve: --grpc-port needs grpcio: pip install 'tracehound[grpc]'\n"
-            )
-            return EXIT_USAGE
+    if args.grpc_port is not None and not _has_grpc():
+        sys.stderr.write(
+            "tracehound serve: --grpc-port needs grpcio: pip install 'tracehound[grpc]'\n"
+        )
+        return EXIT_USAGE
     try:
         return serve(config, out)
     except (JournalError, ListenError) as exc:
         sys.stderr.write(f"tracehound serve: {exc}\n")
         return EXIT_USAGE
+
+
+def _has_grpc() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("grpc") is not None
 
 
 def _port(text: str) -> int:
