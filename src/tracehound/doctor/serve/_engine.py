@@ -34,6 +34,7 @@ from tracehound.doctor import diagnose, tally
 from tracehound.doctor._model import InputError, InputSummary, Report
 from tracehound.doctor.report.json import to_dict
 from tracehound.doctor.serve._journal import PROTOBUF
+from tracehound.doctor.serve._waiting import Held, trace_ids
 from tracehound.doctor.sources import otlp_json
 from tracehound.doctor.sources._rows import Document
 from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
@@ -84,17 +85,6 @@ class Snapshot:
     """Rule codes found in each trace (for the trace list)."""
 
 
-@dataclass
-class _Held:
-    """A request waiting for its traces to go quiet: its body (compact), and its traces."""
-
-    number: int
-    kind: bytes
-    body: bytes
-    traces: frozenset[Any]
-    spans: int
-
-
 class Engine:
     """Parses, holds, loads and checks; `start` runs it on its own thread."""
 
@@ -109,7 +99,7 @@ class Engine:
         self._stop = False
         self._lock = threading.Lock()
         self._backlog = 0
-        self._held: collections.deque[_Held] = collections.deque()
+        self._held: collections.deque[Held] = collections.deque()
         self._last_seen: dict[Any, float] = {}  # by trace: when its last span arrived
         self._holding: collections.Counter[Any] = collections.Counter()  # held requests, by trace
         self.pending_spans = 0
@@ -255,8 +245,8 @@ class Engine:
 
     def _hold(self, number: int, kind: bytes, body: bytes) -> None:
         """Keep a request until its traces are quiet (its body: far smaller than its rows)."""
-        traces, spans = _trace_ids(kind, body)
-        held = _Held(number, kind, body, traces, spans)
+        traces, spans = trace_ids(kind, body)
+        held = Held(number, kind, body, traces, spans)
         now = time.monotonic()
         for trace in traces:
             self._last_seen[trace] = now
@@ -275,7 +265,7 @@ class Engine:
         reaches DuckDB: at most `CHUNK_ROWS` rows of protobuf requests wait in memory."""
         quiet = now - self.settings.idle
         last_seen = self._last_seen
-        kept: collections.deque[_Held] = collections.deque()
+        kept: collections.deque[Held] = collections.deque()
         full = False
         for held in self._held:
             if not load and not full:
@@ -408,45 +398,3 @@ class Engine:
             "parse_cpu_seconds": round(self.parse_cpu, 3),
             "check_cpu_seconds": round(self.check_cpu, 3),
         }
-
-
-def _trace_ids(kind: bytes, body: bytes) -> tuple[frozenset[Any], int]:
-    """The trace IDs a request holds, as written (bytes, or JSON strings), and its spans."""
-    spans = 0
-    found: set[Any] = set()
-    if kind == PROTOBUF:
-        try:
-            message = _request_type().FromString(body)
-        except Exception:
-            return frozenset({b""}), 1  # the reader names what is wrong with it
-        for rs in message.resource_spans:
-            for ss in rs.scope_spans:
-                spans += len(ss.spans)
-                found.update(span.trace_id for span in ss.spans)
-        return frozenset(found), spans
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return frozenset({""}), 1
-    for rs in _items(value, "resourceSpans", "resource_spans"):
-        for ss in _items(rs, "scopeSpans", "scope_spans"):
-            for span in _items(ss, "spans", "spans"):
-                spans += 1
-                trace = span.get("traceId", span.get("trace_id")) if type(span) is dict else None
-                found.add(trace if isinstance(trace, str) else "")
-    return frozenset(found), spans
-
-
-def _items(value: Any, camel: str, snake: str) -> list[Any]:
-    if not isinstance(value, dict):
-        return []
-    found = value.get(camel, value.get(snake))
-    return found if isinstance(found, list) else []
-
-
-def _request_type() -> Any:
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-
-    return ExportTraceServiceRequest
