@@ -78,14 +78,13 @@ def build_app(
         try:
             body = await read_limited(request.stream(), max_body)
             body = decompress(body, request.headers.get("content-encoding", ""), max_body)
-            accepted = await receiver.take(kind, body)
+            await receiver.take(kind, body)
         except TooLarge as exc:
             return _refuse(kind, 413, str(exc))
         except BadBody as exc:
             return _refuse(kind, 415 if "unsupported" in str(exc) else 400, str(exc))
         except Refused as exc:
             return _refuse(kind, exc.status, exc.message, retry=exc.retry)
-        del accepted
         # an empty ExportTraceServiceResponse: everything was accepted
         if kind == JSON:
             return Response(b"{}", media_type="application/json")
