@@ -5,7 +5,8 @@ the exporter given as an argument), built by ``configure()`` itself so the
 figure follows whatever it installs.  The parts are the pieces ``configure()``
 installed, each alone in front of the same batch processor as the plain SDK:
 ``sampler`` (its sampler), ``guards`` (its RootGuard and LifecycleGuard),
-``policy`` (its attribute policy processor).
+``policy`` (its attribute policy processor, with the batch processor behind
+it built as ``configure()`` builds it).
 """
 
 from __future__ import annotations
@@ -67,10 +68,21 @@ def part(name: str) -> TracerProvider:
     if name == "guards":
         processors = [runtime.roots, runtime.lifecycle, BatchSpanProcessor(NoopExporter())]
     elif name == "policy":
-        processors = [runtime.policy.processor(BatchSpanProcessor(NoopExporter()))]
+        processors = [runtime.policy.processor(_batch_as_configured(runtime.policy))]
     else:
         raise ValueError(f"unknown part {name!r}; choose from {', '.join(PARTS)}")
     return TracerProvider(active_span_processor=_chain(processors))
+
+
+def _batch_as_configured(policy: Any) -> Any:
+    """The batch processor behind the policy as configure() builds it (the policy may
+    run in its export thread), else, in a tree where it cannot, the SDK's."""
+    try:
+        from tracehound.runtime._exporters import CountingBatch
+
+        return CountingBatch(NoopExporter(), policy)
+    except (ImportError, TypeError):  # a tree without it
+        return BatchSpanProcessor(NoopExporter())
 
 
 def _chain(processors: list[Any]) -> Any:

@@ -5,7 +5,8 @@
 Wall-clock ratios on a shared host move by ±10 % from run to run; instruction
 counts do not.  Each variant runs in a child process under callgrind, once
 with 1,000 and once with 3,000 spans; the difference divided by 2,000 is the
-cost of one child span with 12 attributes without the start-up.  Variants
+cost of one child span with 12 attributes without the start-up (every
+span exported: the child flushes before it exits).  Variants
 (see ``bench/_chains.py``): ``plain`` the plain SDK with a batch processor,
 ``full`` what ``tracehound.configure()`` installs (default mode), ``off``
 the same with ``mode="off"``, and the parts ``sampler``, ``guards``,
@@ -45,6 +46,7 @@ with tracer.start_as_current_span("parent", kind=SpanKind.SERVER):
     for _ in range(spans):
         with tracer.start_as_current_span("child", attributes=_chains.ATTRIBUTES):
             pass
+provider.force_flush()  # what the export thread does is paid per span too
 os._exit(0)
 """
 

@@ -133,6 +133,36 @@ def test_secrets_are_redacted_before_any_exporter(configure: Callable[..., Any])
     assert {"A004", "A005"} <= set(recorded.codes())
 
 
+def test_batched_spans_are_redacted_in_front_of_the_exporter(
+    configure: Callable[..., Any],
+) -> None:
+    """With the batch processor the policy runs in the export thread, before the exporter."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    recorded = configure(batch=True)
+    provider = trace.get_tracer_provider()
+    with tracehound.span("login", kind=SpanKind.SERVER) as span:
+        span.set_attribute("user.token", "s3cr3t-value")
+    provider.force_flush()  # type: ignore[attr-defined]
+    (exported,) = recorded.exporter.get_finished_spans()
+    assert exported.attributes["user.token"] == "[REDACTED]"
+    assert recorded.codes().count("A004") == 1
+    # a processor added later: it gets checked spans, the batch still redacts, and each
+    # finding is reported once, in the thread that ended the span
+    added_later = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(added_later))  # type: ignore[attr-defined]
+    with tracehound.span("login", kind=SpanKind.SERVER) as span:
+        span.set_attribute("user.token", "s3cr3t-value")
+    assert recorded.codes().count("A004") == 2
+    provider.force_flush()  # type: ignore[attr-defined]
+    for exporter in (recorded.exporter, added_later):
+        exported = exporter.get_finished_spans()[-1]
+        assert exported.attributes["user.token"] == "[REDACTED]"
+    assert len(recorded.exporter.get_finished_spans()) == 2
+    assert recorded.codes().count("A004") == 2
+
+
 def test_mode_off_leaves_attributes_alone(configure: Callable[..., Any]) -> None:
     recorded = configure(mode="off")
     with tracehound.span("login", kind=SpanKind.SERVER) as span:

@@ -18,6 +18,13 @@ the policy before any exporter.  For a provider you do not create, wrap the
 processors (``provider.add_span_processor(policy.processor(BatchSpanProcessor(e)))``)
 or the exporter (`PolicyExporter`).
 
+A processor behind it that applies the same policy itself before anything
+leaves the process (tracehound's own batch processor, whose exporter is a
+`PolicyExporter`: its ``checks_on_export`` attribute is the policy) is handed
+the span as it is, and checked in the export thread, a batch at a time: the
+code that ends the span pays nothing per attribute.  Every other processor
+behind still receives only spans the policy has checked.
+
 Strict mode raises `PolicyViolation` at the offending call: ``on_start``
 checks the span name and start attributes (the span is ended, then the error
 propagates out of ``start_span``), and swaps the span's class for a subclass
@@ -41,7 +48,7 @@ from tracehound.attributes._enforce import SpanEnforcer
 from tracehound.attributes._policy import AttributePolicy, PolicyViolation
 from tracehound.rules import Finding
 
-__all__ = ["AttributePolicyProcessor", "PolicyExporter"]
+__all__ = ["AttributePolicyProcessor", "PolicyExporter", "checks_on_export"]
 
 logger = logging.getLogger("tracehound")
 _FAILED = "tracehound attribute policy failed on span %r; span dropped"
@@ -113,7 +120,14 @@ class AttributePolicyProcessor(SynchronousMultiSpanProcessor):
 
         processors = self._behind
         self._starts = active_hooks(processors, "on_start")
-        self._ends = tuple(p.on_end for p in processors)
+        at_export = tuple(p for p in processors if checks_on_export(p, self.policy))
+        checked_here = tuple(p for p in processors if p not in at_export)
+        self._raw_ends = tuple(p.on_end for p in at_export)
+        self._ends = tuple(p.on_end for p in checked_here)
+        # One place reports each finding: here, when spans are checked here anyway
+        # (findings then come in the thread that ended the span), else the export side.
+        for processor in at_export:
+            processor.policy_exporter.report_findings = not checked_here
         self._endings = active_hooks(processors, "_on_ending")
         if self._strict or self._starts:
             self.__dict__.pop("on_start", None)
@@ -158,6 +172,12 @@ class AttributePolicyProcessor(SynchronousMultiSpanProcessor):
             raise
 
     def on_end(self, span: ReadableSpan) -> None:
+        for on_end in self._raw_ends:  # they check it themselves before exporting
+            on_end(span)
+        if self._ends:
+            self._check_and_hand_on(span)
+
+    def _check_and_hand_on(self, span: ReadableSpan) -> None:
         found: Sequence[Finding] = ()
         if self._enabled:
             try:
@@ -172,33 +192,59 @@ class AttributePolicyProcessor(SynchronousMultiSpanProcessor):
             _findings.report(finding)
 
 
+def checks_on_export(processor: object, policy: AttributePolicy) -> bool:
+    """Whether ``processor`` applies ``policy`` itself before anything it holds exports.
+
+    Such a processor says so with a ``checks_on_export`` attribute naming the
+    policy and a ``policy_exporter`` (the `PolicyExporter` in front of its
+    exporter); tracehound's batch processor does, when `configure` builds it.
+    """
+    return getattr(processor, "checks_on_export", None) is policy and isinstance(
+        getattr(processor, "policy_exporter", None), PolicyExporter
+    )
+
+
 class PolicyExporter(SpanExporter):
     """Wraps an exporter so it only ever receives spans the policy has checked.
 
     For providers you do not build yourself; prefer `AttributePolicyProcessor`
     as the active processor, which also covers exporters added later.
+    ``report_findings`` False leaves the reporting to someone else (an
+    `AttributePolicyProcessor` checking the same spans); the spans are still
+    checked and redacted here.
     """
 
     def __init__(self, inner: SpanExporter, policy: AttributePolicy | None = None) -> None:
         self.inner = inner
         self.policy = policy if policy is not None else AttributePolicy.from_config()
         self._enforcer = SpanEnforcer(self.policy)
+        self.report_findings = True
+        self.dropped_on_error = 0
+        """Spans not exported because the policy raised on them."""
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not self.policy.enabled:
             return self.inner.export(spans)
-        checked, found = [], []
+        checked: list[ReadableSpan] = []
+        found: list[Finding] = []
+        enforce, keep = self._enforcer.enforce, checked.append
         for span in spans:
             try:
-                span_out, span_findings = self._enforcer.enforce(span)
+                span_out, span_findings = enforce(span)
             except Exception:
+                self.dropped_on_error += 1
                 logger.exception(_FAILED, span.name)
                 continue
-            checked.append(span_out)
-            found.extend(span_findings)
+            keep(span_out)
+            if span_findings:
+                found += span_findings
         result = self.inner.export(checked)
-        for finding in found:
-            _findings.report(finding)
+        if self.report_findings:
+            for finding in found:
+                try:
+                    _findings.report(finding)
+                except Exception:  # a listener's error: the other findings still count
+                    logger.exception("tracehound: reporting a finding failed")
         return result
 
     def shutdown(self) -> None:

@@ -55,9 +55,20 @@ class CountingBatch(SpanProcessor):
     else by looking at the queue before handing the span over.  Both are
     private attributes: without them (a future SDK) drops go uncounted, and
     `counts_drops` says so.
+
+    Given the attribute ``policy``, the exporter is wrapped in its
+    `tracehound.attributes.PolicyExporter` (``policy_exporter``): nothing
+    reaches the exporter unchecked, and the policy's processor in front hands
+    this processor the spans unchecked (``checks_on_export``).
     """
 
-    def __init__(self, exporter: SpanExporter) -> None:
+    def __init__(self, exporter: SpanExporter, policy: Any = None) -> None:
+        self.checks_on_export = self.policy_exporter = None
+        if policy is not None and policy.enabled:
+            # The policy runs in the export thread, a batch at a time, in front of
+            # the exporter: the thread ending a span pays nothing per attribute.
+            self.policy_exporter = exporter = policy.exporter(exporter)
+            self.checks_on_export = policy
         self.batch = BatchSpanProcessor(exporter)
         self.dropped = 0
         inner = getattr(self.batch, "_batch_processor", None)

@@ -311,8 +311,11 @@ def configure(
             switchboard.adopted += take_over(provider, switchboard)
         switchboard.added_to_provider = True
         behind = [*switchboard.adopted, *span_processors]
+        checked_by = policy if resolved is not Mode.OFF else None
         for exporter in exporters:
-            behind.append(CountingBatch(exporter) if batch else SimpleSpanProcessor(exporter))
+            behind.append(
+                CountingBatch(exporter, checked_by) if batch else SimpleSpanProcessor(exporter)
+            )
         behind += switchboard.added_later
         gate = policy.processor(*behind) if resolved is not Mode.OFF else None
         chain += [gate] if gate is not None else behind
