@@ -134,3 +134,43 @@ def test_a_listener_failing_does_not_lose_the_other_findings(reported: list[Find
         findings.remove_listener(failing)
     assert [f.code for f in reported] == ["A004", "A004"]
     assert len(behind.exporter.get_finished_spans()) == 1
+
+
+def test_a_batch_is_enforced_exactly_as_each_span_alone() -> None:
+    """`enforce_all`'s inlined clean path against `enforce`, span by span."""
+    from opentelemetry.sdk.resources import Resource
+
+    from tracehound.attributes._enforce import SpanEnforcer
+
+    def spans_of(provider: TracerProvider) -> list[ReadableSpan]:
+        exporter = InMemorySpanExporter()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tracer = provider.get_tracer("t")
+        for name, attributes in [
+            ("GET /orders", {"order.id": 7, "url.path": "/orders"}),
+            ("login", {"user.token": TOKEN}),
+            ("GET /orders/8412", {}),
+            (1234, {"k": 1}),
+            ("retry", {"retry.count": "3", "http.response.status_code": 201.0}),
+        ]:
+            with tracer.start_as_current_span(name, attributes=attributes) as span:  # type: ignore[arg-type]
+                if name == "retry":
+                    span.add_event("sent", {"api_key": TOKEN})
+        return list(exporter.get_finished_spans())
+
+    policy = AttributePolicy.from_config(env={})
+    clean = spans_of(TracerProvider())
+    secret_resource = spans_of(TracerProvider(resource=Resource({"db.password": TOKEN})))
+    for spans in (clean, secret_resource, clean + secret_resource):
+        one_by_one = SpanEnforcer(policy)
+        expected = [one_by_one.enforce(span) for span in spans]
+        out, found, dropped = SpanEnforcer(policy).enforce_all(spans)
+        assert dropped == 0
+        # the span itself when clean, a copy otherwise, for the same spans
+        assert [o is i for o, i in zip(out, spans, strict=True)] == [
+            e is i for (e, _), i in zip(expected, spans, strict=True)
+        ]
+        assert not all(e is i for (e, _), i in zip(expected, spans, strict=True))
+        assert [dict(s.attributes) for s in out] == [dict(e.attributes) for e, _ in expected]
+        assert [s.name for s in out] == [e.name for e, _ in expected]
+        assert [f.code for f in found] == [f.code for _, fs in expected for f in fs]

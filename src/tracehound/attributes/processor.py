@@ -225,19 +225,8 @@ class PolicyExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not self.policy.enabled:
             return self.inner.export(spans)
-        checked: list[ReadableSpan] = []
-        found: list[Finding] = []
-        enforce, keep = self._enforcer.enforce, checked.append
-        for span in spans:
-            try:
-                span_out, span_findings = enforce(span)
-            except Exception:
-                self.dropped_on_error += 1
-                logger.exception(_FAILED, span.name)
-                continue
-            keep(span_out)
-            if span_findings:
-                found += span_findings
+        checked, found, dropped = self._enforcer.enforce_all(spans)
+        self.dropped_on_error += dropped
         result = self.inner.export(checked)
         if self.report_findings:
             for finding in found:

@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanContext, SpanKind
 
 from tracehound.rules import Finding, get_rule
+from tracehound.runtime import _location
 from tracehound.runtime._location import caller_location, caller_site, site_location
 from tracehound.runtime._outlived import MAX_SCANNED, outlived_finding, outliving
 from tracehound.runtime.concurrency import submitter
@@ -152,6 +153,9 @@ _ENDED_TWICE = "Calling end() on an ended span."
 _monotonic = time.monotonic
 _ref = weakref.ref
 _get_ident = threading.get_ident
+_getframe = sys._getframe
+_AS_CURRENT = _location._AS_CURRENT
+_is_plumbing = _location._is_plumbing
 
 
 def never_ended(entry: OpenSpan, how: str) -> Finding:
@@ -224,6 +228,8 @@ class LifecycleGuard(SpanProcessor):
         self._untracked = 0
         self._reported_long: set[int] = set()
         self._on_collected = self._collected  # bound once, not per span
+        self._user_code: Any = None
+        """The code object that started the last span, known not to be plumbing."""
         self._open_limit = open_limit
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
@@ -274,14 +280,35 @@ class LifecycleGuard(SpanProcessor):
             span_context, name = span._context, span._name
         except AttributeError:  # pragma: no cover - an SDK whose Span changed shape
             span_context, name = span.get_span_context(), span.name
+        # Where it started.  The usual path inline (a call per span costs): a
+        # ``with tracer.start_as_current_span(...)``, recognised by the generator
+        # behind it at the depth `caller_site` learnt; the user's frame is the
+        # caller of that generator's ``__enter__``.  Anything else: the walk.
+        learnt = _location._start_caller
+        code: Any = None
+        if learnt is not None:
+            depth = learnt[0]  # caller_site's depth of Tracer.start_span: here, its caller's
+            try:
+                frame = _getframe(depth)
+                if frame.f_code is _AS_CURRENT:
+                    frame = _getframe(depth + 2)
+                    code = frame.f_code
+                    if code is self._user_code or _is_plumbing.get(id(code)) is False:
+                        self._user_code, lasti = code, frame.f_lasti
+                    else:
+                        code = None
+            except ValueError:  # a shallower stack: not called the usual way
+                code = None
+        if code is None:
+            code, lasti = caller_site()
         # Keyed by the identity of the span's context: the span and the copy
         # on_end receives share it, and id() costs less than reading span_id.
-        key = id(span_context)
         # A plain weakref (C-fast, unlike a subclass); on_end drops it, so its
         # callback only ever runs for a span collected without end().
-        ref = _ref(span, self._on_collected)
-        code, lasti = caller_site()
-        opened[key] = (name, span_context, code, lasti, _monotonic(), _get_ident(), ref)
+        opened[id(span_context)] = (
+            name, span_context, code, lasti, _monotonic(), _get_ident(),
+            _ref(span, self._on_collected),
+        )  # fmt: skip
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
