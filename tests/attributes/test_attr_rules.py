@@ -263,6 +263,10 @@ VALUE_POOL = st.one_of(
     st.booleans(),
     st.floats(allow_nan=False),
     st.text(max_size=20),
+    # equal across types (201 == 201.0, 1 == True): the caches must keep them apart
+    st.sampled_from([201, 201.0, 1, True, 0, False, 8080, 8080.0, 4111111111111111,
+                     4111111111111111.0]),
+    st.tuples(st.sampled_from(["a", "42", "Bearer " + "Zx81kQ2mN9vLp4Rt7Ws3", 1, 1.0])),
 )
 
 

@@ -151,7 +151,8 @@ def test_batched_spans_are_redacted_in_front_of_the_exporter(
     # a processor added later: it gets checked spans, the batch still redacts, and each
     # finding is reported once, in the thread that ended the span
     added_later = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(added_later))  # type: ignore[attr-defined]
+    added_later_processor = SimpleSpanProcessor(added_later)
+    provider.add_span_processor(added_later_processor)  # type: ignore[attr-defined]
     with tracehound.span("login", kind=SpanKind.SERVER) as span:
         span.set_attribute("user.token", "s3cr3t-value")
     assert recorded.codes().count("A004") == 2
@@ -161,6 +162,14 @@ def test_batched_spans_are_redacted_in_front_of_the_exporter(
         assert exported.attributes["user.token"] == "[REDACTED]"
     assert len(recorded.exporter.get_finished_spans()) == 2
     assert recorded.codes().count("A004") == 2
+    # taken out again (the pytest plugin does): the export side reports once more
+    provider._active_span_processor.remove_span_processor(added_later_processor)  # type: ignore[attr-defined]
+    with tracehound.span("login", kind=SpanKind.SERVER) as span:
+        span.set_attribute("user.token", "s3cr3t-value")
+    provider.force_flush()  # type: ignore[attr-defined]
+    assert len(added_later.get_finished_spans()) == 1
+    assert recorded.exporter.get_finished_spans()[-1].attributes["user.token"] == "[REDACTED]"
+    assert recorded.codes().count("A004") == 3
 
 
 def test_mode_off_leaves_attributes_alone(configure: Callable[..., Any]) -> None:

@@ -84,6 +84,9 @@ class Checker:
         self._cache_size = cache_size
         self._keys: dict[str, KeyInfo] = {}
         self._fast: dict[str, int] = {}
+        self._plain_keys: set[str] = set()
+        """Keys of class `_PLAIN` or `_PLAIN_ID`: a clean string, a float, a bool or a small
+        int under them is clean."""
         self._params: dict[str, str | None] = {}
         self._clean_strings: set[str] = set()
         """Strings with no secret that are not numbers (bounded, like every cache here)."""
@@ -103,8 +106,11 @@ class Checker:
             if len(self._keys) >= self._cache_size:
                 self._keys.clear()
                 self._fast.clear()
+                self._plain_keys.clear()
             self._keys[key] = info
             self._fast[key] = info.fast
+            if info.fast <= _PLAIN_ID:
+                self._plain_keys.add(key)
         return info
 
     def _classify(self, key: str) -> KeyInfo:
@@ -322,11 +328,31 @@ class Checker:
         dirty: dict[str, list[Violation]] | None = None
         fast_of, card_min = self._fast, self._card_min
         clean, numeric = self._clean_strings, self._numeric_strings
+        plain = self._plain_keys
         reserved_ok = self._reserved_clean
         size, first, shortest = self._cache_size, _NUMBER_START, MIN_SECRET_LENGTH
         # Literals, not the module constants: global lookups cost on this path.
         # fast: 0 plain, 1 plain identifier, 2 reserved, 3 flagged; kind 2 is a secret.
         for key, value in attributes.items():
+            # The common cases first, in the fewest steps: under a plain key a
+            # string found clean (`clean` holds only strings), a float, a bool
+            # or a small int; under a reserved key a value found clean before.
+            try:
+                if key in plain:
+                    if value in clean:
+                        continue
+                    cls = type(value)
+                    if cls is int:
+                        if value < card_min:
+                            continue
+                    elif cls is float or cls is bool:
+                        continue
+                else:
+                    known = reserved_ok.get(key)
+                    if known is not None and known.get(value) is type(value):
+                        continue
+            except TypeError:  # an unhashable value (rows the doctor reads)
+                pass
             try:
                 fast = fast_of[key]
             except KeyError:

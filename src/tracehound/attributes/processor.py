@@ -93,6 +93,8 @@ class AttributePolicyProcessor(SynchronousMultiSpanProcessor):
         self._strict = self.policy.strict
         self.dropped_on_error = 0
         """Spans not exported because the policy raised on them."""
+        self.on_change: Any = None
+        """Called after the processors behind changed (a chain using `end_hooks` re-reads)."""
         for processor in processors:
             self.add_span_processor(processor)
         self._bind_hooks()
@@ -137,6 +139,19 @@ class AttributePolicyProcessor(SynchronousMultiSpanProcessor):
             self.__dict__.pop("_on_ending", None)
         else:
             self._on_ending = SpanProcessor._on_ending.__get__(self)  # type: ignore[method-assign]
+        if self.on_change is not None:
+            self.on_change()
+
+    def end_hooks(self) -> tuple[Any, ...]:
+        """What a chain may call instead of this processor's ``on_end``, in order.
+
+        When every processor behind checks spans on export, that is their own
+        ``on_end``s (one call less per span); otherwise this processor's.  A
+        chain that calls these must re-read them when ``on_change`` is called.
+        """
+        if self._ends or not self._enabled:
+            return (self.on_end,)
+        return self._raw_ends
 
     def _on_ending(self, span: Span) -> None:
         for on_ending in self._endings:

@@ -103,6 +103,7 @@ class DropSpansSampler(Sampler):
         self._patterns = _unique(given + patterns_from_env())
         self._delegate = delegate if delegate is not None else ParentBased(ALWAYS_ON)
         self._attribute_keys = tuple(attribute_keys)
+        self._url_keys = frozenset(self._attribute_keys)
         self._match = _compile(self._patterns)
         self._memo: dict[str, bool] = {}
         self._url_memo: dict[str, bool] = {}
@@ -133,15 +134,16 @@ class DropSpansSampler(Sampler):
                 drop = self._matches(name)
             if not drop and attributes:
                 urls = self._url_memo
-                for key in self._attribute_keys:
-                    value = attributes.get(key)
-                    if value is not None:
-                        found = urls.get(value) if type(value) is str else False
-                        if found is None:
-                            found = self._url_matches(value)  # type: ignore[arg-type]
-                        if found:
-                            drop = True
-                            break
+                # The URL keys present, found in C (a set test per attribute), not
+                # one get() call per URL key: most spans have one or none.
+                for key in self._url_keys.intersection(attributes):
+                    value = attributes[key]
+                    found = urls.get(value) if type(value) is str else False
+                    if found is None:
+                        found = self._url_matches(value)
+                    if found:
+                        drop = True
+                        break
             if drop:
                 return SamplingResult(Decision.DROP, None, _parent_trace_state(parent_context))
         return self._delegate.should_sample(

@@ -71,8 +71,7 @@ class _Processors(SpanProcessor):
         """Processors the provider held before `configure` took it over (the distro's exporters)."""
         self.check: Any = None
         """Checks each processor added later (strict mode: raises when it cannot be guarded)."""
-        self.gate: Any = None
-        """The attribute policy processor the exporting processors sit behind."""
+        self._gate: Any = None
         self.added_to_provider = False
 
     def add_span_processor(self, processor: SpanProcessor) -> None:
@@ -98,6 +97,23 @@ class _Processors(SpanProcessor):
                 )
 
     @property
+    def gate(self) -> Any:
+        """The attribute policy processor the exporting processors sit behind."""
+        return self._gate
+
+    @gate.setter
+    def gate(self, gate: Any) -> None:
+        if self._gate is not None and self._gate is not gate:
+            self._gate.on_change = None
+        self._gate = gate
+        if gate is not None:
+            # what the gate calls on end can change (a processor added behind it)
+            gate.on_change = self._rebind
+
+    def _rebind(self) -> None:
+        self.processors = self._processors
+
+    @property
     def processors(self) -> tuple[SpanProcessor, ...]:
         return self._processors
 
@@ -119,7 +135,14 @@ class _Processors(SpanProcessor):
         # before anything else took note of the span.
         self._root_starts = tuple(s for s in starts if _roots_only(s))
         self._starts = tuple(s for s in starts if not _roots_only(s))
-        self._endings, self._ends = hooks("_on_ending"), hooks("on_end")
+        self._endings = hooks("_on_ending")
+        # The attribute policy's processor may hand spans straight on (its
+        # processors check them on export): call those, not it.
+        self._ends = tuple(
+            hook
+            for end in hooks("on_end")
+            for hook in (end.__self__.end_hooks() if _passes_through(end) else (end,))
+        )
         self._processors = processors
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -148,6 +171,13 @@ class _Processors(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return all(p.force_flush(timeout_millis) for p in self.processors)
+
+
+def _passes_through(hook: Any) -> bool:
+    """Whether ``hook`` is the attribute policy processor's own on_end (see its end_hooks)."""
+    from tracehound.attributes.processor import AttributePolicyProcessor
+
+    return getattr(hook, "__func__", None) is AttributePolicyProcessor.on_end
 
 
 def _roots_only(hook: Any) -> bool:
