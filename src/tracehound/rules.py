@@ -184,6 +184,18 @@ _RULES = (
         "hex; B3: 16 or 32 hex digit trace IDs, 16 digit span IDs), or stop sending the "
         "legacy format once every service reads W3C.",
     ),
+    Rule(
+        "P007",
+        "context-stripped-by-proxy",
+        _E,
+        "a proxy passed a request on without the trace headers it arrived with",
+        "A request reached a proxy (an ingress, a sidecar, a gateway) with a trace context "
+        "and left it, otherwise unchanged, with none: the service behind it starts a new "
+        "trace, and no span of either service shows why.",
+        "Make the proxy forward `traceparent`, `tracestate` (and `baggage`, or the legacy "
+        "headers in use): remove them from its header-removal rules, or enable its tracing "
+        "so that it continues the context instead of dropping it.",
+    ),
     # -- context -----------------------------------------------------------
     Rule(
         "C001",

@@ -160,7 +160,10 @@ def _complete(inp: Input, result: ReadResult, report: Report) -> None:
     result.complete()
     report.errors.extend(result.errors)
     report.inputs.append(
-        InputSummary(inp.name, result.format, result.spans, len(result.errors), result.findings)
+        InputSummary(
+            inp.name, result.format, result.spans, len(result.errors), result.findings,
+            result.exchanges,
+        )
     )
 
 

@@ -85,6 +85,8 @@ class InputSummary:
     errors: int
     findings: int = 0
     """Runtime findings read from it (a runtime findings file)."""
+    exchanges: int = 0
+    """HTTP requests read from it (a capture, HAR, ``curl -v`` transcript, access log)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +95,7 @@ class InputSummary:
             "spans": self.spans,
             "errors": self.errors,
             "findings": self.findings,
+            "exchanges": self.exchanges,
         }
 
 
@@ -155,7 +158,9 @@ class Edge:
     service that exported nothing): its calls are then neither continued nor broken, and
     ``callee`` is the peer as the caller recorded it (``host:port``, ``peer.service``)."""
     cause_kind: str | None = None
-    """The key of `CAUSES` that ``cause`` names, when ``broken > 0``."""
+    """The key of `CAUSES` that ``cause`` names, when ``broken > 0`` or when other evidence
+    shows a break the spans counted as continued (a caller that lost the context before
+    the call: the callee continued a new trace)."""
     evidence: tuple[Evidence, ...] = ()
     """What supports ``cause``, strongest first; every kind of input can add to it."""
 
@@ -244,17 +249,25 @@ class Report:
         return sum(i.findings for i in self.inputs)
 
     @property
+    def exchanges_read(self) -> int:
+        """HTTP requests read from captures, HAR files, transcripts and access logs."""
+        return sum(i.exchanges for i in self.inputs)
+
+    @property
     def analysed_anything(self) -> bool:
-        """Whether any span could be read, any runtime findings file (one with no
-        finding says the runtime found nothing) or any Kubernetes manifest."""
-        return bool(self.spans_analysed) or any(
+        """Whether any span could be read, any HTTP request, any runtime findings file
+        (one with no finding says the runtime found nothing) or any Kubernetes manifest."""
+        return bool(self.spans_analysed or self.exchanges_read) or any(
             i.format in ("tracehound-findings", "kubernetes") or i.findings for i in self.inputs
         )
 
     def no_findings_text(self) -> str:
         """What "no findings" means here: nothing analysed, part analysed, or all well."""
         if not self.analysed_anything:
-            return "Nothing was analysed: no span could be read (see the input problems)."
+            return (
+                "Nothing was analysed: no span or HTTP request could be read (see the input "
+                "problems)."
+            )
         if self.has_input_errors:
             return "No findings in what could be read; the input problems were not analysed."
         return "No findings: the traces hold together."

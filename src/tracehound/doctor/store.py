@@ -36,6 +36,7 @@ import orjson
 
 from tracehound.doctor import _chunks, _load_sql
 from tracehound.doctor.evidence import k8s as k8s_evidence
+from tracehound.doctor.evidence.http import _table as http_table
 from tracehound.doctor.sources import runtime_findings
 
 __all__ = ["CHUNK_ROWS", "LOADERS", "LoadError", "Store"]
@@ -97,6 +98,7 @@ class Store:
         self.con.execute(_load_sql.SCHEMA)
         self.con.execute(runtime_findings.SCHEMA)
         self.con.execute(k8s_evidence.SCHEMA)
+        self.con.execute(http_table.SCHEMA)
         for number in range(LOADERS):
             # each loader stages its chunks in a database of its own: temporary
             # tables of one database are created one at a time, these in parallel

@@ -17,6 +17,7 @@ from tracehound.doctor.checks import (
     propagation,
     runtime,
     timestamps,
+    wire,
 )
 from tracehound.doctor.checks.propagation import HeaderEvidence
 from tracehound.doctor.edges import build_edges
@@ -63,6 +64,9 @@ def run_checks(store: Store, formats: Mapping[str, str | None] | None = None) ->
     found.extend(header_findings)
     found.extend(attribute_findings)
     edges = build_edges(store, ctx.hops, evidence)
+    on_the_wire = wire.check(store, edges)  # HTTP exchanges: captures, HAR, curl, access logs
+    found.extend(on_the_wire.findings)
+    edges = attach_evidence(edges, on_the_wire.evidence)
     # manifests among the inputs: their findings, and the ones on a broken edge's hop
     # as that edge's evidence
     configured = cluster.check(store, [(e.caller, e.callee) for e in edges])

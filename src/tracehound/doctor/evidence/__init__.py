@@ -13,10 +13,24 @@ from collections.abc import Iterable
 
 from tracehound.doctor._model import CAUSES, Edge, Evidence
 
-__all__ = ["STRENGTH", "attach_evidence"]
+__all__ = ["FIXES", "STRENGTH", "attach_evidence"]
 
 STRENGTH = ("http", "logs", "k8s", "runtime", "spans")
 """Evidence kinds, strongest first: what was seen on the wire beats what the spans imply."""
+
+
+FIXES: dict[str, str] = {
+    "propagator-mismatch": "make both sides speak one format: OTEL_PROPAGATORS=tracehound on "
+    "the callee (it reads W3C, Jaeger and B3), or make the caller inject W3C too",
+    "not-forwarded": "start the outbound call inside the inbound span and carry the context "
+    "into threads and tasks (`tracehound.ContextExecutor`, `tracehound.inject(headers)`)",
+    "header-stripped": "make the proxy forward `traceparent` and `tracestate` (remove them "
+    "from its header-removal rules, or let it continue the context)",
+    "not-extracted": "start the callee's server span from the extracted context "
+    "(`tracehound.continue_trace`), not from an empty one",
+    "invalid-header": "send the header from an OpenTelemetry propagator, not built by hand",
+}
+"""The fix of each cause, for edges whose cause only other evidence named."""
 
 
 def attach_evidence(
@@ -24,9 +38,9 @@ def attach_evidence(
 ) -> list[Edge]:
     """The edges with each ``(caller, callee, evidence)`` attached, strongest first.
 
-    A broken edge whose spans left the cause undecided takes the cause the strongest
-    evidence points at; evidence that does not match an edge is dropped (the reader that
-    found it reports it as a finding of its own).
+    An edge whose spans left the cause undecided (or found nothing broken) takes the cause
+    the strongest evidence points at; evidence that does not match an edge is dropped (the
+    reader that found it reports it as a finding of its own).
     """
     by_edge: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
     for caller, callee, item in found:
@@ -39,11 +53,14 @@ def attach_evidence(
             continue
         evidence = sorted((*edge.evidence, *extra), key=_strength)
         changes: dict[str, object] = {"evidence": tuple(evidence)}
-        if edge.broken and edge.cause_kind in (None, "undecided"):
+        # calls the spans count as continued can still be broken: the caller lost the
+        # context before the call, which then continued a new trace (seen on the wire)
+        if edge.cause_kind in (None, "undecided"):
             decisive = next((e for e in evidence if e.cause not in (None, "undecided")), None)
             if decisive is not None:
                 changes["cause_kind"] = decisive.cause
                 changes["cause"] = f"{CAUSES[decisive.cause]}: {decisive.summary}"
+                changes["fix"] = FIXES.get(decisive.cause, edge.fix)
         out.append(dataclasses.replace(edge, **changes))
     return out
 

@@ -89,6 +89,8 @@ class ReadResult:
     spans: int = 0
     findings: int = 0
     """Runtime findings read (a runtime findings file)."""
+    exchanges: int = 0
+    """HTTP requests read (a capture, HAR file, ``curl -v`` transcript or access log)."""
     errors: list[InputError] = field(default_factory=list)
     _dropped: int = 0
     _pending: Callable[[], None] | None = field(default=None, repr=False, compare=False)
@@ -201,7 +203,9 @@ def _read_stream(
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
     stream: Any = buffered
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        stream = gzip.GzipFile(fileobj=buffered)
+        stream = io.BufferedReader(gzip.GzipFile(fileobj=buffered), 1 << 16)  # type: ignore[arg-type]
+    if forced is None and _read_http(inp, stream, sink, progress, result):
+        return
     stream, _ = utf8_stream(stream)
     head = stream.peek(64)[:64]
     if not head.strip():
@@ -282,6 +286,27 @@ def _read_manifest(inp: Input, stream: Any, sink: Any, result: ReadResult) -> No
         result.format = k8s.FORMAT
     for position, message in read.errors:
         result.error(inp.name, position, message)
+
+
+def _read_http(
+    inp: Input, stream: Any, sink: Any, progress: Progress | None, result: ReadResult
+) -> bool:
+    """Read ``stream`` as HTTP evidence if it is some (see `tracehound.doctor.evidence.http`)."""
+    from tracehound.doctor.evidence import http
+
+    kind = http.detect(stream.peek(http.SNIFF)[: http.SNIFF])
+    con = getattr(sink, "con", None)
+    if kind is None or con is None:
+        return False
+    total = inp.size
+
+    def report(packets: int) -> None:
+        if progress is not None and inp.path is not None:
+            progress(inp.name, stream.tell() if hasattr(stream, "tell") else 0, total)
+
+    result.format = kind.value
+    result.exchanges += http.read_into(kind, inp.name, stream, con, result.error, progress=report)
+    return True
 
 
 def _rest(stream: Any, data: bytearray) -> bytearray:
