@@ -133,11 +133,11 @@ def test_rules_marks_what_nothing_detects_yet() -> None:
     }
     assert set(lines) == set(CATALOGUE)  # every rule, once
     undetected = {code for code, line in lines.items() if "(not detected yet)" in line}
-    assert undetected == {"P005"}
-    assert "Not detected yet" in run("rules", "P005")[1]
+    assert undetected == set()  # P005, the last one, is detected from HTTP evidence
+    assert "Detected by: doctor" in run("rules", "P005")[1]
     assert "Detected by: doctor, k8s" in run("rules", "K001")[1]
     data = {r["code"]: r for r in json.loads(run("rules", "--json")[1])}
-    assert data["P005"]["detected_by"] == []
+    assert data["P005"]["detected_by"] == ["doctor"]
     assert data["K002"]["detected_by"] == ["doctor", "k8s"]
     assert data["C005"]["detected_by"] == ["runtime"]
 

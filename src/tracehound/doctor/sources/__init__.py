@@ -203,7 +203,7 @@ def _read_stream(
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
     stream: Any = buffered
     if buffered.peek(2)[:2] == b"\x1f\x8b":
-        stream = io.BufferedReader(gzip.GzipFile(fileobj=buffered), 1 << 16)  # type: ignore[arg-type]
+        stream = gzip.GzipFile(fileobj=buffered)
     if forced is None and _read_http(inp, stream, sink, progress, result):
         return
     stream, _ = utf8_stream(stream)
