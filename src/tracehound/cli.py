@@ -186,36 +186,9 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_headers(args: argparse.Namespace, out: TextIO) -> int:
-    from tracehound._headers_report import HeaderSyntaxError, describe, parse_header_lines
+    from tracehound.doctor.evidence._headers_report import run_headers
 
-    pairs: list[tuple[str, str]] = []
-    try:
-        for index, item in enumerate(args.header or [], 1):
-            pairs.extend(parse_header_lines([item], f"-H #{index}"))
-        for name in args.files or []:
-            if name == "-":
-                if sys.stdin is None:
-                    sys.stderr.write("tracehound headers: standard input is closed\n")
-                    return EXIT_USAGE
-                pairs.extend(parse_header_lines(sys.stdin, "<stdin>"))
-                continue
-            path = Path(name)
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except OSError as exc:
-                sys.stderr.write(f"tracehound headers: cannot read {name}: {exc.strerror}\n")
-                return EXIT_USAGE
-            pairs.extend(parse_header_lines(text.splitlines(), name))
-    except HeaderSyntaxError as exc:
-        sys.stderr.write(f"tracehound headers: {exc}\n")
-        return EXIT_USAGE
-    if not pairs:
-        sys.stderr.write(
-            "tracehound headers: no headers given; use -H 'name: value' or a file of "
-            "'name: value' lines (- for stdin)\n"
-        )
-        return EXIT_USAGE
-    return describe(pairs, out, as_json=args.json)
+    return run_headers(args.header or [], args.files or [], out, sys.stderr, as_json=args.json)
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -260,15 +233,19 @@ def _parser() -> argparse.ArgumentParser:
 
     headers = sub.add_parser(
         "headers",
-        help="explain the trace headers of one request",
-        description="Read the trace-context headers of one request and say which trace a "
-        "receiver continues, and what is wrong with them.",
+        help="explain the trace headers of a request, or of the requests in captures, HAR "
+        "files, curl -v transcripts and access logs",
+        description="Read the trace-context headers of one request (typed in) or of every "
+        "request in files of HTTP evidence, and say which trace a receiver continues, what "
+        "is wrong with them, and which hops lost the context.",
     )
     headers.add_argument(
         "-H", "--header", action="append", metavar="'NAME: VALUE'", help="a header (repeatable)"
     )
     headers.add_argument(
-        "files", nargs="*", help="files of 'name: value' lines, e.g. curl -v output; - for stdin"
+        "files", nargs="*", metavar="PATH",
+        help="a capture (pcap, pcapng), HAR file, curl -v transcript, access log, or a file "
+        "of 'name: value' lines; - for stdin",
     )
     headers.add_argument("--json", action="store_true", help="print JSON")
     headers.set_defaults(run=_cmd_headers)

@@ -19,8 +19,6 @@ import gc
 import os
 from collections.abc import Collection, Mapping, Sequence
 
-from tracehound.doctor._copies import drop_copies
-from tracehound.doctor._db_target import check_db_target
 from tracehound.doctor._model import (
     DuplicateInput,
     Edge,
@@ -30,16 +28,28 @@ from tracehound.doctor._model import (
     Report,
     SkippedCheck,
 )
-from tracehound.doctor.sources import (
-    Input,
-    Progress,
-    ReadResult,
-    SourceFormat,
-    expand_inputs,
-    read_input,
-    without_duplicates,
-)
-from tracehound.doctor.store import LoadError, Store
+
+_EXTRA = ("orjson", "duckdb", "rich", "google", "opentelemetry.proto")
+"""The modules of the doctor extra."""
+
+try:
+    from tracehound.doctor._copies import drop_copies
+    from tracehound.doctor._db_target import check_db_target
+    from tracehound.doctor.sources import (
+        Input,
+        Progress,
+        ReadResult,
+        SourceFormat,
+        expand_inputs,
+        read_input,
+        without_duplicates,
+    )
+    from tracehound.doctor.store import LoadError, Store
+except ModuleNotFoundError as _missing:
+    # a plain install (no doctor extra): the package still imports, so that what needs no
+    # extra (`tracehound headers -H`, in doctor.evidence) runs; `load` and `check_paths` do not
+    if not (_missing.name or "").startswith(_EXTRA):
+        raise
 
 READ_AHEAD = 4
 """Inputs read while an earlier one is still loading (200 one-line inputs: 1 ahead

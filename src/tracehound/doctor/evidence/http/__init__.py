@@ -90,7 +90,7 @@ def read_exchanges(
         except _capture.CaptureError as exc:
             raise EvidenceError(str(exc)) from None
     if kind is HttpFormat.HAR:
-        data = stream.read(MAX_HAR + 1)
+        data = stream.read(MAX_HAR + 1).removeprefix(b"\xef\xbb\xbf")
         if len(data) > MAX_HAR:
             raise EvidenceError(f"a HAR file over {MAX_HAR >> 20} MB is not read")
         try:

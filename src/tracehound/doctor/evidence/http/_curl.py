@@ -42,7 +42,10 @@ def read_curl(stream: BinaryIO) -> Iterator[Exchange | Bad]:
     server: str | None = None
     current: dict | None = None
     for number, line in enumerate(text_lines(stream), 1):
-        if line.startswith("> "):
+        if line.rstrip() == ">":
+            if current is not None:
+                current["open"] = False  # the end of the request's headers
+        elif line.startswith("> "):
             request = _REQUEST.match(line)
             if request:
                 if current is not None:
@@ -58,9 +61,6 @@ def read_curl(stream: BinaryIO) -> Iterator[Exchange | Bad]:
                 current["headers"].append((header[1], header[2]))
             else:
                 yield Bad(f"line {number}", f"not a header line: {line[:80]!r}")
-        elif line.rstrip() == ">":
-            if current is not None:
-                current["open"] = False  # the end of the request's headers
         elif line.startswith("< "):
             status = _STATUS.match(line)
             if status and current is not None and current["status"] is None:

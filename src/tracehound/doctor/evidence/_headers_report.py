@@ -1,15 +1,27 @@
-"""``tracehound headers``: read the trace headers of one request and explain them."""
+"""``tracehound headers``: explain the trace headers of a request, or of every request in
+files of HTTP evidence.
+
+Typed-in headers (``-H 'name: value'``, or a file of ``name: value`` lines) are one
+request.  A file (or standard input) that is HTTP evidence -- a capture, a HAR file,
+a ``curl -v`` transcript, an access log (`tracehound.doctor.evidence.http`) -- is
+explained request by request, then the hops it shows (P005, P007) as ``tracehound
+check`` would find them from the files alone.  A file and standard input are read
+the same way, as bytes split at line feeds.  Typed-in use needs no extra; files of
+evidence need the doctor's.
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from tracehound.formats import Format, Inbound, read_headers
 from tracehound.rules import Severity, get_rule
 
-__all__ = ["HeaderSyntaxError", "describe", "parse_header_lines", "to_json"]
+__all__ = ["HeaderSyntaxError", "describe", "parse_header_lines", "run_headers", "to_json"]
 
 
 class HeaderSyntaxError(ValueError):
@@ -17,18 +29,21 @@ class HeaderSyntaxError(ValueError):
 
 
 def parse_header_lines(lines: Iterable[str], source: str) -> list[tuple[str, str]]:
-    """``name: value`` lines (as ``curl -v`` or a proxy log prints them) to pairs.
+    """``name: value`` lines (typed in, or the ``> `` lines of ``curl -v``) to pairs.
 
-    A request line (``GET / HTTP/1.1``), blank lines, ``#`` comments and the
-    ``> ``/``< `` prefixes of ``curl -v`` are skipped.
+    A request line (``GET / HTTP/1.1``), blank lines, ``#`` comments, the ``> ``
+    prefix of ``curl -v``, and its ``*`` notes, ``<`` answer lines (response
+    headers are not request headers) and ``{ [data]`` notes are skipped.
     """
     pairs: list[tuple[str, str]] = []
     for number, raw in enumerate(lines, 1):
         line = raw.rstrip("\r\n")
-        if line.startswith(("> ", "< ")):
+        if line.startswith(("*", "<", "{ [", "} [")):
+            continue
+        if line.startswith("> "):
             line = line[2:]
         stripped = line.strip()
-        if not stripped or stripped.startswith("#") or stripped in (">", "<"):
+        if not stripped or stripped.startswith("#") or stripped == ">":
             continue
         if " HTTP/" in stripped and ":" not in stripped.split(" ", 1)[0]:
             continue  # request or status line
@@ -112,3 +127,61 @@ def describe(pairs: Sequence[tuple[str, str]], out: TextIO, *, as_json: bool = F
         out.write(f"  {problem.message}\n")
         out.write(f"  fix: {rule.fix}\n")
     return 1 if worst is Severity.ERROR else 0
+
+
+def _read_all(name: str) -> bytes:
+    """The bytes of a file, or of standard input for ``-`` (`OSError` when unreadable)."""
+    if name == "-":
+        if sys.stdin is None:
+            raise OSError("standard input is closed")
+        return sys.stdin.buffer.read()
+    return Path(name).read_bytes()
+
+
+def run_headers(
+    typed: Sequence[str], files: Sequence[str], out: TextIO, err: TextIO, *, as_json: bool = False
+) -> int:
+    """The ``headers`` command: 0, 1 (an error finding) or 2 (unusable input)."""
+    pairs: list[tuple[str, str]] = []
+    evidence: list[tuple[str, bytes]] = []
+    try:
+        for index, item in enumerate(typed, 1):
+            pairs.extend(parse_header_lines([item], f"-H #{index}"))
+        for name in files:
+            label = "<stdin>" if name == "-" else name
+            try:
+                data = _read_all(name)
+            except OSError as exc:
+                err.write(f"tracehound headers: cannot read {label}: {exc.strerror or exc}\n")
+                return 2
+            if _is_evidence(data):
+                evidence.append((label, data))
+            else:
+                lines = [line.decode("utf-8", "replace") for line in data.split(b"\n")]
+                pairs.extend(parse_header_lines(lines, label))
+    except HeaderSyntaxError as exc:
+        err.write(f"tracehound headers: {exc}\n")
+        return 2
+    if not pairs and not evidence:
+        err.write(
+            "tracehound headers: no headers given; use -H 'name: value', a file of "
+            "'name: value' lines, or a capture, HAR file, curl -v transcript or access log "
+            "(- for stdin)\n"
+        )
+        return 2
+    status = describe(pairs, out, as_json=as_json) if pairs and not evidence else 0
+    if evidence:
+        from tracehound.doctor.evidence._headers_files import explain_files
+
+        status = max(status, explain_files(evidence, pairs, out, err, as_json=as_json))
+    return status
+
+
+def _is_evidence(data: bytes) -> bool:
+    """Whether ``data`` is a capture, HAR, ``curl -v`` transcript or access log (needs the
+    doctor's extra; without it, only typed-in header lines are read)."""
+    try:
+        from tracehound.doctor.evidence import http
+    except ModuleNotFoundError:
+        return data[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x0a\x0d\x0d\x0a")
+    return http.detect(data[: http.SNIFF]) is not None
