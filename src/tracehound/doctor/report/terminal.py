@@ -74,6 +74,11 @@ def _summary(console: Console, report: Report) -> None:
         f"{report.spans_rejected} rejected",
     )
     table.add_row("traces", f"{report.traces} across {len(report.services)} services")
+    if report.exchanges_read:
+        wire = [i for i in report.inputs if i.exchanges]
+        table.add_row(
+            "http", f"{report.exchanges_read} requests read ({len(wire)} HTTP evidence inputs)"
+        )
     files = [i for i in report.inputs if i.format == "tracehound-findings" or i.findings]
     if files:
         table.add_row(

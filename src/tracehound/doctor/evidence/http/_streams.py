@@ -37,6 +37,8 @@ class _Direction:
     next_seq: int | None = None
     early: dict[int, bytes] = field(default_factory=dict)
     early_bytes: int = 0
+    early_at: int = 0
+    """The packet of the first segment still waiting for a gap to be filled."""
     lost: int = 0
 
 
@@ -125,6 +127,8 @@ class Connections:
                 return
             payload, offset = payload[overlap:], 0
         if offset:
+            if not side.early:
+                side.early_at = number
             if seq not in side.early or len(payload) > len(side.early[seq]):
                 side.early_bytes += len(payload) - len(side.early.get(seq, b""))
                 side.early[seq] = payload
@@ -166,6 +170,10 @@ class Connections:
                 yield Bad(f"packet {number}", conn.dead)
                 return
         if sender == conn.client:
+            if conn.requests is None and not bytes(data[:8]).startswith(_METHOD_START):
+                conn.dead = _not_http(data)  # TLS, HTTP/2, another protocol
+                yield Bad(f"packet {number}", conn.dead)
+                return
             yield from self._requests(conn, bytes(data), time_ns, number)
         else:
             conn.answer_data += data
@@ -242,6 +250,13 @@ class Connections:
             yield _exchange(conn, done, conn.status, time_ns if finished else None)
 
     def _close(self, conn: _Connection, time_ns: int) -> Iterator[Exchange | Bad]:
+        for side in conn.sides.values():
+            if side.early and conn.dead is None:
+                # a gap that was never filled: the bytes before the waiting segments are lost
+                first = min(side.early, key=lambda s: (s - side.next_seq) % _WRAP)  # type: ignore[operator]
+                gap = (first - side.next_seq) % _WRAP  # type: ignore[operator]
+                conn.dead = f"{gap} bytes of the TCP stream were not captured (packets lost)"
+                yield Bad(f"packet {side.early_at}", conn.dead + "; what follows is not read")
         if conn.dead is None:
             yield from self._answers(conn, time_ns, eof=True)
         for pending in conn.waiting:

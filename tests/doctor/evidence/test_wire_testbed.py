@@ -1,0 +1,89 @@
+"""The three-service test bed: each broken hop named, with its cause, from the capture alone
+and from the capture with the spans; the healthy chain gives no hop finding."""
+
+from __future__ import annotations
+
+import pytest
+from testbed.chain import FAULTS, ChainRun
+from testbed.fixtures import capture_of, chain_runs  # noqa: F401 (a fixture)
+
+from tracehound.doctor import check_paths
+from tracehound.doctor.report.json import to_dict
+
+HOP_CODES = {"P005", "P007"}
+BROKEN = sorted(name for name, fault in FAULTS.items() if fault.broken_hop)
+
+
+def _hops(report) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [f.details for f in report.findings if f.code in HOP_CODES]
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_the_capture_alone_names_the_hop_and_the_cause(
+    chain_runs: dict[str, ChainRun],  # noqa: F811
+    name: str,
+) -> None:
+    run = chain_runs[name]
+    report = check_paths([str(capture_of(run))])
+    assert report.exchanges_read == 4 * len(run.calls) + (len(run.calls) if run.fault.proxy else 0)
+    assert not report.errors
+    caller, callee = run.fault.broken_hop  # type: ignore[misc]
+    [hop] = _hops(report)
+    # without spans the services are their addresses
+    assert (hop["caller"], hop["callee"]) == (run.addresses[caller], run.addresses[callee])
+    assert hop["cause"] == run.fault.cause
+    assert hop["requests"] == hop["of"] == len(run.calls)
+    if run.fault.proxy:
+        assert hop["via"] == run.addresses["proxy"]
+
+
+@pytest.mark.parametrize("name", BROKEN)
+def test_the_capture_with_the_spans_names_the_services_and_the_edge_cites_it(
+    chain_runs: dict[str, ChainRun],  # noqa: F811
+    name: str,
+) -> None:
+    run = chain_runs[name]
+    capture = capture_of(run)
+    report = check_paths([str(capture), str(run.traces)])
+    caller, callee = run.fault.broken_hop  # type: ignore[misc]
+    [hop] = _hops(report)
+    assert (hop["caller"], hop["callee"], hop["cause"]) == (caller, callee, run.fault.cause)
+    # the edge the spans found (the proxy by its address, as payments recorded it) now
+    # names the cause and cites the packet that proves it
+    target = run.addresses["proxy"] if run.fault.proxy else callee
+    [edge] = [e for e in report.edges if (e.caller, e.callee) == (caller, target)]
+    assert edge.cause_kind == run.fault.cause
+    assert edge.evidence[0].kind == "http"
+    assert edge.evidence[0].source.startswith(f"{capture}:packet ")
+    document = to_dict(report)
+    [cited] = [e for e in document["edges"] if (e["caller"], e["callee"]) == (caller, target)]
+    assert cited["evidence"][0]["cause"] == run.fault.cause
+
+
+def test_the_spans_alone_cannot_see_the_stripping_proxy_but_the_capture_can(
+    chain_runs: dict[str, ChainRun],  # noqa: F811
+) -> None:
+    run = chain_runs["proxy-strips"]
+    alone = check_paths([str(run.traces)])
+    assert not [e for e in alone.edges if e.broken]
+    assert not {"C001", "C002", "C003"} & {f.code for f in alone.findings}
+    together = check_paths([str(capture_of(run)), str(run.traces)])
+    assert [f.code for f in together.findings if f.code in HOP_CODES] == ["P007"]
+
+
+def test_the_healthy_chain_has_no_hop_finding(chain_runs: dict[str, ChainRun]) -> None:  # noqa: F811
+    run = chain_runs["healthy"]
+    report = check_paths([str(capture_of(run)), str(run.traces)])
+    assert not _hops(report)
+    assert not [e for e in report.edges if e.cause_kind]
+    assert report.exchanges_read == 4 * len(run.calls)
+
+
+def test_the_mismatch_is_also_p003_on_the_requests_the_callee_could_not_read(
+    chain_runs: dict[str, ChainRun],  # noqa: F811
+) -> None:
+    run = chain_runs["propagator-mismatch"]
+    report = check_paths([str(capture_of(run)), str(run.traces)])
+    [p003] = [f for f in report.findings if f.code == "P003"]
+    assert p003.service == "ledger"
+    assert p003.details["requests"] == p003.details["of"] == len(run.calls)
