@@ -8,7 +8,9 @@ request in another trace or none did not forward it (P005); one that passed
 the request on as it came but without its trace headers stripped them (P007).
 With spans in the same run, addresses are named by the services the trace
 IDs in the headers lead to, and every broken hop and every broken edge gets
-the HTTP evidence that proves its cause (`WireResults.evidence`).
+the HTTP evidence that proves its cause (`WireResults.evidence`).  The
+requests are streamed from DuckDB in time order: memory holds the requests
+open at one moment and the tallies, not the table.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tracehound.rules import Finding
 __all__ = ["WireResults", "check"]
 
 _LEGACY_HEADER = {"jaeger": "uber-trace-id", "b3": "b3", "b3multi": "X-B3-TraceId"}
+_FETCH = 8192
 
 _PROBLEMS = f"""
 SELECT p[1] AS code, p[2] AS header, ServerAddress, count(*),
@@ -37,20 +40,19 @@ FROM (SELECT unnest(Problems) AS p, ServerAddress, Seq, Source, "Offset", TraceI
 GROUP BY ALL ORDER BY code, ServerAddress, header
 """
 _TOTALS = f"SELECT ServerAddress, count(*) FROM {TABLE} GROUP BY ALL"
+# the service that sent a request: the exported span its parent ID names
 _REQUESTS = f"""
-SELECT row_number() OVER (ORDER BY TimeUnixNano, Source, Seq) AS k, TimeUnixNano,
-       EndTimeUnixNano, ClientAddress, ServerAddress, Method, Target,
-       [(h.Name, h.Value) FOR h IN Headers] AS hs, Formats, TraceId, ParentSpanId,
-       Source || ':' || "Offset"
-FROM {TABLE} WHERE TimeUnixNano IS NOT NULL ORDER BY k
+SELECT row_number() OVER (ORDER BY x.TimeUnixNano, x.Source, x.Seq) AS k, x.TimeUnixNano,
+       x.EndTimeUnixNano, x.ClientAddress, x.ServerAddress, x.Method, x.Target,
+       [(h.Name, h.Value) FOR h IN x.Headers] AS hs, x.Formats, x.TraceId, x.ParentSpanId,
+       x.Source || ':' || x."Offset", t.ServiceName
+FROM {TABLE} x LEFT JOIN (
+    SELECT TraceId, SpanId, any_value(ServiceName) AS ServiceName FROM otel_traces
+    WHERE TraceId IN (SELECT TraceId FROM {TABLE}) GROUP BY ALL
+) t ON t.TraceId = x.TraceId AND t.SpanId = x.ParentSpanId
+WHERE x.TimeUnixNano IS NOT NULL ORDER BY k
 """
-# which service sent a request (the span its parent ID names) and which one answered it
-# in the same trace (a server span whose parent is that ID)
-_SENT_BY = f"""
-SELECT x.TraceId, x.ParentSpanId, any_value(t.ServiceName), any_value(t.SpanKind)
-FROM {TABLE} x JOIN otel_traces t ON t.TraceId = x.TraceId AND t.SpanId = x.ParentSpanId
-GROUP BY ALL
-"""
+# the service that answered a request in its trace: a server span whose parent is its ID
 _ANSWERED_BY = f"""
 SELECT x.ServerAddress, t.ServiceName, count(*)
 FROM {TABLE} x JOIN otel_traces t
@@ -68,8 +70,27 @@ class WireResults:
 
 
 @dataclass
+class _Group:
+    """Hops broken the same way, by address; the first one kept as the example."""
+
+    first: Hop
+    count: int = 0
+
+
+@dataclass
+class _Sent:
+    """What one caller's requests to one server carried (for the edges the spans broke)."""
+
+    where: str
+    count: int = 0
+    formats: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    named: int = 0
+    """Requests whose parent ID names an exported span."""
+
+
+@dataclass
 class _Break:
-    """Hops of one kind broken the same way: caller → callee (via a proxy), and why."""
+    """Hops broken the same way, named: caller → callee (via a proxy), and why."""
 
     caller: str
     callee: str
@@ -77,9 +98,91 @@ class _Break:
     handler: str
     cause: str
     code: str
-    hops: list[Hop] = field(default_factory=list)
+    first: Hop
+    count: int = 0
     of: int = 0
     """Hops of the same handler → callee that carried a context in."""
+
+
+class _Tally:
+    """One pass over the requests in time order."""
+
+    def __init__(self, store: Store) -> None:
+        self.votes: dict[str, Counter[str]] = defaultdict(Counter)
+        if store.scalar("SELECT count(*) FROM otel_traces"):
+            for address, service, count in store.query(_ANSWERED_BY):
+                self.votes[address][service] += count
+        self.carried: Counter[tuple[str | None, str | None]] = Counter()
+        self.groups: dict[tuple[str, str | None, str | None, str | None], _Group] = {}
+        self.sent: dict[tuple[str, str | None], _Sent] = {}
+
+    def add(self, req: Request, hop: Hop | None) -> None:
+        if hop is not None and hop.handler:
+            if req.sent_by:  # the handler is the service whose span sent this
+                self.votes[hop.handler][req.sent_by] += 1
+            self._hop(hop)
+        caller = None  # the service (s:) or the address (a:) that sent it, where known
+        if req.sent_by:
+            caller = "s:" + req.sent_by
+        elif hop is not None and hop.handler:
+            caller = "a:" + hop.handler
+        if caller is not None:
+            sent = self.sent.get((caller, req.server))
+            if sent is None:
+                sent = self.sent[(caller, req.server)] = _Sent(req.where)
+            sent.count += 1
+            sent.formats[req.formats] += 1
+            sent.named += req.sent_by is not None
+
+    def _hop(self, hop: Hop) -> None:
+        outcome = hop.outcome
+        if outcome == "no-context":
+            return
+        self.carried[(hop.handler, hop.outbound.server)] += 1
+        if outcome == "continued":
+            return
+        if outcome == "stripped":
+            key = ("header-stripped", hop.sender, hop.outbound.server, hop.handler)
+        elif outcome == "new-trace" and hop.unread:
+            key = ("propagator-mismatch", hop.sender, hop.handler, None)
+        else:
+            key = ("not-forwarded", hop.handler, hop.outbound.server, None)
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group(hop)
+        group.count += 1
+
+    def name(self, address: str | None) -> str:
+        if address is None:
+            return "an unknown client"
+        found = self.votes.get(address)
+        return found.most_common(1)[0][0] if found else address
+
+    def breaks(self) -> list[_Break]:
+        """The broken hops, named, the same named hop counted once."""
+        named: dict[tuple[str, str, str | None, str], _Break] = {}
+        for (cause, a, b, via), group in self.groups.items():
+            first = group.first
+            key = (self.name(a), self.name(b), self.name(via) if via else None, cause)
+            item = named.get(key)
+            if item is None:
+                code = "P007" if cause == "header-stripped" else "P005"
+                caller, callee, proxy, _ = key
+                item = named[key] = _Break(caller, callee, proxy, self.name(first.handler),
+                                           cause, code, first)  # fmt: skip
+            item.count += group.count
+            item.of += self.carried[(first.handler, first.outbound.server)]
+        return sorted(named.values(), key=lambda b: (-b.count, b.caller, b.callee))
+
+
+def _stream(store: Store) -> Iterator[Request]:
+    cursor = store.cursor()
+    cursor.execute(_REQUESTS)
+    while rows := cursor.fetchmany(_FETCH):
+        for k, start, end, client, server, method, target, hs, formats, trace, parent, where, \
+                by in rows:  # fmt: skip
+            yield Request(k, start, end, client, server, method, target, tuple(map(tuple, hs)),
+                          tuple(formats or ()), trace, parent, where, by)  # fmt: skip
 
 
 def check(store: Store, edges: Sequence[Edge] = ()) -> WireResults:
@@ -87,13 +190,12 @@ def check(store: Store, edges: Sequence[Edge] = ()) -> WireResults:
     results = WireResults()
     if not store.scalar(f"SELECT count(*) FROM {TABLE}"):
         return results
-    names = _Names(store)
-    requests = _requests(store)
-    found = list(hops(requests))
-    breaks = _breaks(found, names)  # (which also names the addresses it can)
+    tally = _Tally(store)
+    for req, hop in hops(_stream(store)):
+        tally.add(req, hop)
     totals = dict(store.query(_TOTALS))
     for code, header, server, count, message, where, trace, sources in store.query(_PROBLEMS):
-        to = names.of(server)
+        to = tally.name(server)
         total = totals.get(server, count)
         results.findings.append(finding(
             code,
@@ -103,82 +205,17 @@ def check(store: Store, edges: Sequence[Edge] = ()) -> WireResults:
             details={"header": header, "server": server, "requests": count, "of": total,
                      "inputs": sources},
         ))  # fmt: skip
+    breaks = tally.breaks()
     for item in breaks:
-        results.findings.append(_finding(item, names))
+        results.findings.append(_finding(item))
         results.evidence.extend(_hop_evidence(item))
-    results.evidence.extend(_edge_evidence(requests, found, edges, names, breaks))
+    results.evidence.extend(_edge_evidence(tally, edges, breaks))
     return results
 
 
-class _Names:
-    """Service names of addresses, learnt from the spans the headers' IDs lead to."""
-
-    def __init__(self, store: Store) -> None:
-        self.sent_by: dict[tuple[str, str], tuple[str, str]] = {}
-        votes: dict[str, Counter[str]] = defaultdict(Counter)
-        if store.scalar("SELECT count(*) FROM otel_traces"):
-            for trace, parent, service, kind in store.query(_SENT_BY):
-                self.sent_by[(trace, parent)] = (service, kind)
-            for address, service, count in store.query(_ANSWERED_BY):
-                votes[address][service] += count
-        self.votes = votes
-
-    def learn(self, hop: Hop) -> None:
-        """The handler of a hop whose outbound request names a span is that span's service."""
-        out = hop.outbound
-        sent = self.sent_by.get((out.trace_id or "", out.parent_id or ""))
-        if sent is not None and hop.handler:
-            self.votes[hop.handler][sent[0]] += 1
-
-    def of(self, address: str | None) -> str:
-        if address is None:
-            return "an unknown client"
-        found = self.votes.get(address)
-        return found.most_common(1)[0][0] if found else address
-
-
-def _requests(store: Store) -> list[Request]:
-    return [
-        Request(k, start, end, client, server, method, target, tuple(map(tuple, hs)),
-                tuple(formats or ()), trace, parent, where)
-        for k, start, end, client, server, method, target, hs, formats, trace, parent, where
-        in store.query(_REQUESTS)
-    ]  # fmt: skip
-
-
-def _breaks(found: list[Hop], names: _Names) -> list[_Break]:
-    for hop in found:
-        names.learn(hop)
-    groups: dict[tuple[str, str, str | None, str, str], _Break] = {}
-    carried: Counter[tuple[str | None, str | None]] = Counter()
-    for hop in found:
-        outcome = hop.outcome
-        if outcome == "no-context":
-            continue
-        carried[(hop.handler, hop.outbound.server)] += 1
-        if outcome == "continued":
-            continue
-        handler = names.of(hop.handler)
-        if outcome == "stripped":
-            key = (names.of(hop.sender), names.of(hop.outbound.server), handler,
-                   "header-stripped", "P007")  # fmt: skip
-        elif outcome == "new-trace" and hop.unread:
-            key = (names.of(hop.sender), handler, None, "propagator-mismatch", "P005")
-        else:
-            key = (handler, names.of(hop.outbound.server), None, "not-forwarded", "P005")
-        item = groups.get(key)
-        if item is None:
-            item = groups[key] = _Break(*key[:3], handler=handler, cause=key[3], code=key[4])
-        item.hops.append(hop)
-    for item in groups.values():
-        first = item.hops[0]
-        item.of = carried[(first.handler, first.outbound.server)]
-    return sorted(groups.values(), key=lambda b: (-len(b.hops), b.caller, b.callee))
-
-
 def _what(item: _Break) -> str:
-    first = item.hops[0]
-    n = f"{len(item.hops)} of {item.of}"
+    first = item.first
+    n = f"{item.count} of {item.of}"
     arrived = ", ".join(first.inbound.formats)
     if item.cause == "header-stripped":
         return (
@@ -203,8 +240,8 @@ def _headers(formats: Sequence[str]) -> str:
     return " and ".join(_LEGACY_HEADER.get(f, "traceparent") for f in formats) or "nothing"
 
 
-def _finding(item: _Break, names: _Names) -> Finding:
-    first = item.hops[0]
+def _finding(item: _Break) -> Finding:
+    first = item.first
     via = f" via {item.via}" if item.via else ""
     return finding(
         item.code,
@@ -212,7 +249,7 @@ def _finding(item: _Break, names: _Names) -> Finding:
         trace_id=first.inbound.trace_id, service=item.handler, loc=first.outbound.where,
         details={
             "caller": item.caller, "callee": item.callee, "via": item.via,
-            "cause": item.cause, "requests": len(item.hops), "of": item.of,
+            "cause": item.cause, "requests": item.count, "of": item.of,
             "inbound_trace_id": first.inbound.trace_id,
             "outbound_trace_id": first.outbound.trace_id,
             "handler_address": first.handler, "callee_address": first.outbound.server,
@@ -221,65 +258,53 @@ def _finding(item: _Break, names: _Names) -> Finding:
 
 
 def _hop_evidence(item: _Break) -> Iterator[tuple[str, str, Evidence]]:
-    first = item.hops[0]
-    seen = Evidence("http", first.outbound.where, _what(item), item.cause)
+    seen = Evidence("http", item.first.outbound.where, _what(item), item.cause)
     yield item.caller, item.callee, seen
     if item.via:
         # the caller's spans name the proxy by its address
-        for proxy in {item.via, first.handler or item.via}:
+        for proxy in {item.via, item.first.handler or item.via}:
             yield item.caller, proxy, seen
 
 
 def _edge_evidence(
-    requests: list[Request], found: list[Hop], edges: Sequence[Edge], names: _Names,
-    breaks: list[_Break],
+    tally: _Tally, edges: Sequence[Edge], breaks: list[_Break]
 ) -> Iterator[tuple[str, str, Evidence]]:
-    """What the wire shows on the edges the spans found broken: the formats the caller's
-    requests carried, and whether they contradict the callee's spans."""
+    """What the wire shows on the edges the spans found broken and no hop finding explains:
+    the formats the caller's requests carried, and whether they contradict the callee's
+    spans."""
     broken = {(e.caller, e.callee) for e in edges if e.broken}
-    if not broken:
-        return
     explained = {(b.caller, b.callee) for b in breaks}
-    handler = {hop.outbound.key: hop.handler for hop in found}
-    seen: dict[tuple[str, str], list[Request]] = defaultdict(list)
-    for req in requests:
-        sent = names.sent_by.get((req.trace_id or "", req.parent_id or ""))
-        caller = sent[0] if sent else names.of(handler.get(req.key)) if req.key in handler else None
-        key = (caller or "", names.of(req.server))
-        if key in broken:
-            seen[key].append(req)
-    for key, sent in seen.items():
-        if key in explained:
+    merged: dict[tuple[str, str], _Sent] = {}
+    for (caller, server), sent in tally.sent.items():
+        key = (caller[2:] if caller.startswith("s:") else tally.name(caller[2:]),
+               tally.name(server))  # fmt: skip
+        if key not in broken or key in explained:
             continue
-        caller, callee = key
-        formats = Counter(tuple(r.formats) for r in sent)
-        where = sent[0].where
-        n = len(sent)
+        into = merged.setdefault(key, _Sent(sent.where))
+        into.count += sent.count
+        into.formats.update(sent.formats)
+        into.named += sent.named
+    for (caller, callee), sent in merged.items():
+        n, formats, where = sent.count, sent.formats, sent.where
+        on = f"on {n} of {n} requests to {callee} on the wire"
         if all(not f for f in formats):
             yield caller, callee, Evidence(
-                "http", where, f"{caller} sent no trace header on {n} of {n} requests to "
-                f"{callee} on the wire", "not-forwarded",
-            )  # fmt: skip
-        elif all("tracecontext" not in f and f for f in formats):
+                "http", where, f"{caller} sent no trace header {on}", "not-forwarded"
+            )
+        elif all(f and "tracecontext" not in f for f in formats):
             legacy = sorted({x for f in formats for x in f})
             yield caller, callee, Evidence(
-                "http", where, f"{caller} sent only {_headers(legacy)} on {n} of {n} requests "
-                f"to {callee} on the wire", "propagator-mismatch",
+                "http", where, f"{caller} sent only {_headers(legacy)} {on}",
+                "propagator-mismatch",
             )  # fmt: skip
-        elif all("tracecontext" in f for f in formats):
-            known = sum(
-                1 for r in sent if (r.trace_id or "", r.parent_id or "") in names.sent_by
-            )
-            if known == n:
-                yield caller, callee, Evidence(
-                    "http", where, f"a valid `traceparent` naming {caller}'s exported client "
-                    f"span arrived on {n} of {n} requests to {callee}, yet {callee}'s spans "
-                    "start new traces: its extraction is at fault, not the wire",
-                    "not-extracted",
-                )  # fmt: skip
-            elif known == 0:
-                yield caller, callee, Evidence(
-                    "http", where, f"the `traceparent` on {n} requests to {callee} names a "
-                    f"parent span no exported span has: something between {caller} and "
-                    f"{callee} rewrote it", "header-stripped",
-                )  # fmt: skip
+        elif all("tracecontext" in f for f in formats) and sent.named == n:
+            yield caller, callee, Evidence(
+                "http", where, f"a valid `traceparent` naming {caller}'s exported span arrived "
+                f"{on}, yet {callee}'s spans start new traces: its extraction is at fault, not "
+                "the wire", "not-extracted",
+            )  # fmt: skip
+        elif all("tracecontext" in f for f in formats) and sent.named == 0:
+            yield caller, callee, Evidence(
+                "http", where, f"the `traceparent` {on} names a parent span no exported span "
+                f"has: something between {caller} and {callee} rewrote it", "header-stripped",
+            )  # fmt: skip

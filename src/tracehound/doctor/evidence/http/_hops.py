@@ -42,6 +42,8 @@ class Request:
     parent_id: str | None
     where: str
     """``source:position``."""
+    sent_by: str | None = None
+    """The service of the exported span its parent ID names (spans in the same run)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,22 +106,30 @@ def _host(address: str | None) -> str | None:
     return address.rsplit(":", 1)[0] if address.count(":") == 1 or "]" in address else address
 
 
-def hops(requests: Iterable[Request]) -> Iterator[Hop]:
-    """The hops among ``requests`` (sorted by start time)."""
+def hops(requests: Iterable[Request]) -> Iterator[tuple[Request, Hop | None]]:
+    """Each of ``requests`` (sorted by start time) with the hop it is the outbound request
+    of, or None when no server is known to have sent it."""
     open_: list[Request] = []
     unended: list[Request] = []  # answers never seen whole: their windows are unknown
     parent: dict[int, Request] = {}
     for req in requests:
-        open_ = [e for e in open_ if e.end is not None and e.end >= req.start]
+        closing = [e for e in open_ if e.end is not None and e.end < req.start]
+        if closing:
+            open_ = [e for e in open_ if e.end is not None and e.end >= req.start]
+            for e in closing:  # a closed request can no longer be a sender: forget its own
+                parent.pop(e.key, None)
         if open_ or unended:
             first = min((e.start for e in open_), default=req.start)
             unended = [e for e in unended if e.start >= first][-MAX_OPEN:]
+        hop = None
         if len(open_) <= MAX_OPEN:
             found = _sender(req, open_, unended)
             if found is not None:
-                parent[req.key] = found
+                if req.end is not None:  # only a request with a window sends others
+                    parent[req.key] = found
                 grand = parent.get(found.key)
-                yield Hop(found, req, grand.server if grand else _host(found.client))
+                hop = Hop(found, req, grand.server if grand else _host(found.client))
+        yield req, hop
         if req.end is not None:
             open_.append(req)
         else:
