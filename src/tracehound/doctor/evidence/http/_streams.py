@@ -5,7 +5,8 @@ number: retransmitted bytes are dropped, segments that arrive early wait (up
 to `MAX_PENDING` bytes per direction, then the missing bytes count as lost),
 so out-of-order captures read the same as ordered ones.  The client side is
 parsed with ``h11`` as a server would (several requests a connection); each
-answer on the other side is paired with the oldest request still waiting.
+answer on the other side (`_answers`: its status and its end, the body
+dropped) is paired with the oldest request still waiting.
 Only what is waiting to be parsed is kept: memory is bounded by the
 connections open at one time.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 import h11
 
+from tracehound.doctor.evidence.http._answers import AnswerReader, Unreadable
 from tracehound.doctor.evidence.http._exchange import Bad, Exchange
 from tracehound.doctor.evidence.http._packets import FIN, RST, SYN
 
@@ -58,11 +60,9 @@ class _Connection:
     sides: dict[tuple[str, int], _Direction] = field(default_factory=dict)
     client: tuple[str, int] | None = None
     requests: h11.Connection | None = None
-    answers: h11.Connection | None = None
+    answers: AnswerReader = field(default_factory=AnswerReader)
     answer_data: bytearray = field(default_factory=bytearray)
     waiting: deque[_Pending] = field(default_factory=deque)
-    status: int | None = None
-    """The status of the answer being read."""
     answers_unreadable: bool = False
     dead: str | None = None
     """Why the rest of this connection is not read (not HTTP/1.x, bytes lost)."""
@@ -208,46 +208,28 @@ class Connections:
 
     def _answers(self, conn: _Connection, time_ns: int, *, eof: bool = False) -> Iterator[Exchange]:
         """Pair the answers read so far with the requests waiting, oldest first."""
+        data, conn.answer_data = conn.answer_data, bytearray()
         while conn.waiting:
             if conn.answers_unreadable:
                 yield _exchange(conn, conn.waiting.popleft(), None, None)
                 continue
-            if conn.answers is None:
-                if not conn.answer_data and not eof:
-                    return
-                first = conn.waiting[0].request
-                conn.answers = h11.Connection(h11.CLIENT)
-                # h11 reads an answer only after its request was sent: the one it answers
-                conn.answers.send(h11.Request(method=first.method, target=first.target,
-                                              headers=[("Host", "x")]))  # fmt: skip
-                conn.answers.send(h11.EndOfMessage())
-                conn.status = None
-            if conn.answer_data:
-                conn.answers.receive_data(bytes(conn.answer_data))
-                conn.answer_data.clear()
-            if eof:
-                conn.answers.receive_data(b"")
-            finished, rest = False, b""
             try:
-                while not finished:
-                    event = conn.answers.next_event()
-                    if event is h11.NEED_DATA or event is h11.PAUSED:
-                        break
-                    if isinstance(event, h11.Response):
-                        conn.status = event.status_code
-                    elif isinstance(event, h11.EndOfMessage):
-                        finished, rest = True, conn.answers.trailing_data[0]
-                    elif isinstance(event, h11.ConnectionClosed):
-                        break
-            except (h11.RemoteProtocolError, RuntimeError):
+                finished = conn.answers.feed(data, conn.waiting[0].request.method, eof=eof)
+            except Unreadable:
                 conn.answers_unreadable = True  # the requests still count, without status
-            if not finished and not eof and not conn.answers_unreadable:
-                return
-            done = conn.waiting.popleft()
-            conn.answers = None
-            conn.answer_data[:0] = rest
-            # an answer not read to its end gives no end time: its window is not known
-            yield _exchange(conn, done, conn.status, time_ns if finished else None)
+                continue
+            data = b""
+            if not finished:
+                if not eof:
+                    return
+                # the connection ended inside the answer: its end is not known
+                yield _exchange(conn, conn.waiting.popleft(), conn.answers.status, None)
+                conn.answers = AnswerReader()
+                continue
+            yield _exchange(conn, conn.waiting.popleft(), conn.answers.status, time_ns)
+            conn.answers.status = None
+        if data:
+            conn.answer_data = bytearray(data)  # answers before their requests: wait
 
     def _close(self, conn: _Connection, time_ns: int) -> Iterator[Exchange | Bad]:
         for side in conn.sides.values():
