@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from tracehound.doctor._model import Edge, Evidence
 from tracehound.doctor.checks._sql import finding
+from tracehound.doctor.evidence import FIXES
 from tracehound.doctor.evidence.http import TABLE
 from tracehound.doctor.evidence.http._hops import Hop, Request, hops
 from tracehound.doctor.store import Store
@@ -199,8 +200,8 @@ def check(store: Store, edges: Sequence[Edge] = ()) -> WireResults:
         total = totals.get(server, count)
         results.findings.append(finding(
             code,
-            f"{count} of {total} requests to {to} seen on the wire: {header}: {message}"
-            + (" (the first)" if count > 1 else ""),
+            f"{count} of {total} requests to {to} seen on the wire"
+            + (f"; the first: {header}: {message}" if count > 1 else f": {header}: {message}"),
             trace_id=trace, service=to, loc=where,
             details={"header": header, "server": server, "requests": count, "of": total,
                      "inputs": sources},
@@ -245,7 +246,8 @@ def _finding(item: _Break) -> Finding:
     via = f" via {item.via}" if item.via else ""
     return finding(
         item.code,
-        f"{item.caller} → {item.callee}{via}: {_what(item)} (first at {first.outbound.where})",
+        f"{item.caller} → {item.callee}{via}: {_what(item)}"
+        + ("" if item.code == "P007" else f" (cause: {item.cause}; fix: {FIXES[item.cause]})"),
         trace_id=first.inbound.trace_id, service=item.handler, loc=first.outbound.where,
         details={
             "caller": item.caller, "callee": item.callee, "via": item.via,
