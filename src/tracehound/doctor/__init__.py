@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from tracehound.doctor._model import (
     DuplicateInput,
@@ -28,6 +29,9 @@ from tracehound.doctor._model import (
     Report,
     SkippedCheck,
 )
+
+if TYPE_CHECKING:
+    from tracehound.doctor.evidence.http import AccessLogFormat
 
 _EXTRA = ("orjson", "duckdb", "rich", "google", "opentelemetry.proto")
 """The modules of the doctor extra."""
@@ -81,6 +85,7 @@ def load(
     source_format: SourceFormat | str | None = None,
     db: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    log_format: AccessLogFormat | None = None,
 ) -> tuple[Store, Report]:
     """Read ``paths`` into a new `Store`; the report holds inputs, errors and counts so far.
 
@@ -88,7 +93,9 @@ def load(
     gave.  The caller closes the store.  ``db`` keeps the span table in that
     DuckDB file; a file there is replaced only if it is a span table tracehound
     wrote and not one of the inputs (else `LoadError`).  Without ``db`` the
-    table lives in memory.
+    table lives in memory.  ``log_format`` is the format of the access logs among the
+    inputs (`tracehound.doctor.evidence.http.parse_log_format`); without it the common
+    ones are recognised.
     """
     forced = SourceFormat.parse(source_format) if isinstance(source_format, str) else source_format
     inputs, errors = _inputs(paths)
@@ -106,7 +113,10 @@ def load(
         reading: list[tuple[Input, ReadResult]] = []
         for inp in inputs:
             source = store.begin_source(inp.name)
-            result = read_input(inp, source, store, forced=forced, progress=progress, wait=False)
+            result = read_input(
+                inp, source, store, forced=forced, progress=progress, wait=False,
+                log_format=log_format,
+            )
             if progress is not None:  # every input counts, the ones read without a report too
                 size = inp.size
                 progress(inp.name, size or 0, size)
@@ -184,12 +194,15 @@ def check_paths(
     db: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     ignore: Collection[str] = (),
+    log_format: AccessLogFormat | None = None,
 ) -> Report:
     """Read ``paths``, run every check, and return the report (see `load` for the
     arguments); findings of the rule codes ``ignore`` are left out (`Report.ignored`)."""
     from tracehound.doctor._waterfall import waterfalls
 
-    store, report = load(paths, source_format=source_format, db=db, progress=progress)
+    store, report = load(
+        paths, source_format=source_format, db=db, progress=progress, log_format=log_format
+    )
     try:
         diagnose(store, report, {i.source: i.format for i in report.inputs}, ignore=ignore)
         report.waterfalls = waterfalls(store, report.findings)

@@ -97,6 +97,13 @@ def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
         "--no-progress", action="store_true", help="no progress bar, even on a terminal"
     )
     check.add_argument(
+        "--log-format",
+        metavar="KIND:FORMAT",
+        help="the format of the proxy access logs among the inputs, as configured: "
+        "'nginx:<log_format>' or 'envoy:<format string>' (default: nginx combined and the "
+        "Envoy/Istio defaults are recognised, trace headers appended to them found by shape)",
+    )
+    check.add_argument(
         "--debug",
         action="store_true",
         default=argparse.SUPPRESS,  # keeps `tracehound --debug check` working
@@ -150,6 +157,14 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
     for option, target in (("--sarif", args.sarif), ("--html", args.html)):
         if target and target != "-" and _names_an_input(target, inputs):
             return _usage(f"{option} {target} is one of the inputs; not writing the report over it")
+    log_format = None
+    if getattr(args, "log_format", None):
+        from tracehound.doctor.evidence.http import LogFormatError, parse_log_format
+
+        try:
+            log_format = parse_log_format(args.log_format)
+        except LogFormatError as exc:
+            return _usage(f"--log-format: {exc}")
     args.stage = "reading and checking the inputs"
     quiet = args.json or args.sarif == "-" or getattr(args, "no_progress", False)
     try:
@@ -160,6 +175,7 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
                 db=args.db,
                 progress=progress,
                 ignore=ignored,
+                log_format=log_format,
             )
     except LoadError as exc:
         return _usage(str(exc))

@@ -146,6 +146,7 @@ def read_input(
     forced: SourceFormat | None = None,
     progress: Progress | None = None,
     wait: bool = True,
+    log_format: Any = None,
 ) -> ReadResult:
     """Read ``inp`` into ``sink`` (a `RowSink` with ``flush_if_full()``).
 
@@ -164,7 +165,7 @@ def read_input(
         result.error(inp.name, None, f"cannot read: {exc.strerror or exc}")
         return result
     try:
-        _read_stream(inp, raw, source, sink, forced, progress, result)
+        _read_stream(inp, raw, source, sink, forced, progress, result, log_format)
     except (OSError, EOFError, zlib.error) as exc:
         result.error(inp.name, None, f"read failed: {exc}")
     except TooLarge as exc:
@@ -199,12 +200,13 @@ def _read_stream(
     forced: SourceFormat | None,
     progress: Progress | None,
     result: ReadResult,
+    log_format: Any = None,
 ) -> None:
     buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
     stream: Any = buffered
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         stream = gzip.GzipFile(fileobj=buffered)
-    if forced is None and _read_http(inp, stream, sink, progress, result):
+    if forced is None and _read_http(inp, stream, sink, progress, result, log_format):
         return
     stream, _ = utf8_stream(stream)
     head = stream.peek(64)[:64]
@@ -289,12 +291,15 @@ def _read_manifest(inp: Input, stream: Any, sink: Any, result: ReadResult) -> No
 
 
 def _read_http(
-    inp: Input, stream: Any, sink: Any, progress: Progress | None, result: ReadResult
+    inp: Input, stream: Any, sink: Any, progress: Progress | None, result: ReadResult,
+    log_format: Any = None,
 ) -> bool:
-    """Read ``stream`` as HTTP evidence if it is some (see `tracehound.doctor.evidence.http`)."""
+    """Read ``stream`` as HTTP evidence if it is some (see `tracehound.doctor.evidence.http`);
+    with ``log_format`` (an access-log format given), a text input that matches it is one."""
     from tracehound.doctor.evidence import http
 
-    kind = http.detect(stream.peek(http.SNIFF)[: http.SNIFF])
+    head = stream.peek(http.SNIFF)[: http.SNIFF]
+    kind = http.detect(head, log_format)
     con = getattr(sink, "con", None)
     if kind is None or con is None:
         return False
@@ -305,7 +310,9 @@ def _read_http(
             progress(inp.name, stream.tell() if hasattr(stream, "tell") else 0, total)
 
     result.format = kind.value
-    result.exchanges += http.read_into(kind, inp.name, stream, con, result.error, progress=report)
+    result.exchanges += http.read_into(
+        kind, inp.name, stream, con, result.error, progress=report, log_format=log_format
+    )
     return True
 
 

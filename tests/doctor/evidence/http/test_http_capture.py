@@ -215,3 +215,13 @@ def test_without_dpkt_the_message_says_what_to_install(
         "reading packet captures needs dpkt: pip install 'tracehound[pcap]' (or pip install dpkt)"
     ]
 
+
+
+def test_reading_a_capture_reports_progress_to_the_end(v4: Path) -> None:
+    seen: list[tuple[str, int, int | None]] = []
+    report = check_paths([str(v4)], progress=lambda name, done, total: seen.append(
+        (name, done, total)))  # fmt: skip
+    assert report.exchanges_read == 4
+    size = v4.stat().st_size
+    assert seen and seen[-1] == (str(v4), size, size)
+    assert all(done <= size for _, done, _ in seen)

@@ -198,3 +198,18 @@ def test_a_given_format_names_its_fields() -> None:
     assert (row.method, row.status, dict(row.headers)) == ("GET", 503, {"traceparent": TP})
     with pytest.raises(LogFormatError, match="expected nginx:<log_format> or envoy:"):
         parse_log_format("apache:%h %l")
+
+
+def test_check_reads_an_access_log_in_the_format_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "edge.log"
+    path.write_text(f"10.0.0.2 GET /pay 200 {TP[:-2]}zz\n")  # a bad traceparent: P001
+    given = "nginx:$remote_addr $request_method $request_uri $status $http_traceparent"
+    code = main(["check", str(path), "--log-format", given, "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert document["inputs"][0]["exchanges"] == 1
+    assert [f["code"] for f in document["findings"]] == ["P001"]
+    assert main(["check", str(path), "--log-format", "apache:%h"]) == 2
+    assert "--log-format: access-log format 'apache:%h'" in capsys.readouterr().err

@@ -62,15 +62,16 @@ def parse_log_format(spec: str) -> AccessLogFormat:
     return _access_log.parse_format(spec)
 
 
-def detect(head: bytes) -> HttpFormat | None:
-    """The kind of HTTP evidence an input starting with ``head`` is, or None."""
+def detect(head: bytes, log_format: AccessLogFormat | None = None) -> HttpFormat | None:
+    """The kind of HTTP evidence an input starting with ``head`` is, or None; with an
+    access-log format given, an input whose first line matches it is an access log."""
     if _capture.looks_like(head):
         return HttpFormat.PCAP
     if _har.looks_like(head):
         return HttpFormat.HAR
     if _curl.looks_like(head):
         return HttpFormat.CURL
-    if _access_log.looks_like(head):
+    if _access_log.looks_like(head, log_format):
         return HttpFormat.ACCESS_LOG
     return None
 

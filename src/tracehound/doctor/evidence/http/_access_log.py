@@ -135,10 +135,13 @@ def recognise(line: str) -> AccessLogFormat | None:
     return next((f for f in KNOWN if f.pattern.match(line)), None)
 
 
-def looks_like(head: bytes) -> bool:
-    """Whether the first line that is not blank is in a recognised access-log format."""
+def looks_like(head: bytes, given: AccessLogFormat | None = None) -> bool:
+    """Whether the first line that is not blank is in the format ``given`` or in a
+    recognised one."""
     for line in text_lines(head.splitlines(keepends=True)[:-1] or [head]):
         if line.strip():
+            if given is not None and given.pattern.match(line):
+                return True
             return recognise(line) is not None
     return False
 
