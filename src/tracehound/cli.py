@@ -57,6 +57,7 @@ def _needs_doctor(module: str, command: str = "check", extra: str = "doctor") ->
 
 
 try:
+    from tracehound.doctor import Store as _doctor  # noqa: F401 (its extra is installed)
     from tracehound.doctor.cli import add_check_command
     from tracehound.doctor.k8s_cli import add_k8s_command
 except ModuleNotFoundError as missing:  # a plain install: the doctor's extra is absent

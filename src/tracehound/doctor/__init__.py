@@ -54,6 +54,11 @@ except ModuleNotFoundError as _missing:
     # extra (`tracehound headers -H`, in doctor.evidence) runs; `load` and `check_paths` do not
     if not (_missing.name or "").startswith(_EXTRA):
         raise
+    _MISSING = _missing
+
+    def __getattr__(name: str) -> object:
+        """What needs the extra says which module is missing."""
+        raise ModuleNotFoundError(str(_MISSING), name=_MISSING.name)
 
 READ_AHEAD = 4
 """Inputs read while an earlier one is still loading (200 one-line inputs: 1 ahead
