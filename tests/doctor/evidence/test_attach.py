@@ -37,3 +37,14 @@ def test_evidence_for_another_edge_is_not_attached() -> None:
     [edge] = attach_evidence([_edge("undecided")], [("orders", "stock", seen)])
     assert edge.cause_kind == "undecided"
     assert [e.kind for e in edge.evidence] == ["spans"]
+
+
+def test_only_the_wire_names_a_break_on_calls_the_spans_count_as_continued() -> None:
+    healthy = _edge(None, broken=0)
+    wire = Evidence("http", "capture.pcap:packet 14", "orders lost the context", "not-forwarded")
+    [edge] = attach_evidence([healthy], [("orders", "payments", wire)])
+    assert (edge.cause_kind, edge.broken) == ("not-forwarded", 0)
+    assert edge.fix is not None and "ContextExecutor" in edge.fix
+    config = Evidence("k8s", "deploy.yaml:3", "orders sends B3", "propagator-mismatch")
+    [edge] = attach_evidence([healthy], [("orders", "payments", config)])
+    assert edge.cause_kind is None and edge.evidence == (config,)

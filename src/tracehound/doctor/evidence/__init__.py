@@ -38,8 +38,9 @@ def attach_evidence(
 ) -> list[Edge]:
     """The edges with each ``(caller, callee, evidence)`` attached, strongest first.
 
-    An edge whose spans left the cause undecided (or found nothing broken) takes the cause
-    the strongest evidence points at; evidence that does not match an edge is dropped (the
+    An edge whose spans left the cause undecided takes the cause the strongest evidence
+    points at, and so does one whose spans found nothing broken when what was seen on the
+    wire shows a break (``http`` evidence); evidence that does not match an edge is dropped (the
     reader that found it reports it as a finding of its own).
     """
     by_edge: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
@@ -56,7 +57,11 @@ def attach_evidence(
         # calls the spans count as continued can still be broken: the caller lost the
         # context before the call, which then continued a new trace (seen on the wire)
         if edge.cause_kind in (None, "undecided"):
-            decisive = next((e for e in evidence if e.cause not in (None, "undecided")), None)
+            decisive = next(
+                (e for e in evidence
+                 if e.cause not in (None, "undecided") and (edge.broken or e.kind == "http")),
+                None,
+            )  # fmt: skip
             if decisive is not None:
                 changes["cause_kind"] = decisive.cause
                 changes["cause"] = f"{CAUSES[decisive.cause]}: {decisive.summary}"
