@@ -225,3 +225,33 @@ def test_reading_a_capture_reports_progress_to_the_end(v4: Path) -> None:
     size = v4.stat().st_size
     assert seen and seen[-1] == (str(v4), size, size)
     assert all(done <= size for _, done, _ in seen)
+
+
+def test_damaged_captures_give_requests_or_named_problems_never_a_crash(v4: Path) -> None:
+    """Bytes changed, cut out or inserted anywhere in a real capture (fixed seed)."""
+    import random
+
+    from tracehound.doctor.evidence.http import EvidenceError
+
+    rnd = random.Random(15)
+    base = v4.read_bytes()
+    for _ in range(150):
+        data = bytearray(base)
+        for _ in range(rnd.randint(1, 12)):
+            at = rnd.randrange(len(data))
+            choice = rnd.random()
+            if choice < 0.5:
+                data[at] = rnd.randrange(256)
+            elif choice < 0.8:
+                del data[at : at + rnd.randint(1, 200)]
+            else:
+                data[at:at] = rnd.randbytes(rnd.randint(1, 50))
+        try:
+            found = _read(bytes(data))
+        except EvidenceError as exc:
+            assert str(exc)  # the capture as a whole: a message, no traceback
+            continue
+        for item in found:
+            assert isinstance(item, (Exchange, Bad))
+            if isinstance(item, Bad):
+                assert item.position.startswith("packet ") and item.reason
