@@ -189,7 +189,10 @@ def _cmd_rules(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_headers(args: argparse.Namespace, out: TextIO) -> int:
     from tracehound.doctor.evidence._headers_report import run_headers
 
-    return run_headers(args.header or [], args.files or [], out, sys.stderr, as_json=args.json)
+    return run_headers(
+        args.header or [], args.files or [], out, sys.stderr, as_json=args.json,
+        log_format=args.log_format,
+    )
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -249,6 +252,11 @@ def _parser() -> argparse.ArgumentParser:
         "of 'name: value' lines; - for stdin",
     )
     headers.add_argument("--json", action="store_true", help="print JSON")
+    headers.add_argument(
+        "--log-format", metavar="KIND:FORMAT",
+        help="the format of the access logs given, as configured: 'nginx:<log_format>' or "
+        "'envoy:<format string>' (as for tracehound check)",
+    )
     headers.set_defaults(run=_cmd_headers)
 
     from tracehound.demo._faults import fault_keys

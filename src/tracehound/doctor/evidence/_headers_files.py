@@ -37,6 +37,7 @@ def explain_files(
     err: TextIO,
     *,
     as_json: bool = False,
+    log_format: http.AccessLogFormat | None = None,
 ) -> int:
     """Explain every request of ``files`` (``(name, content)``); 1 for an error finding."""
     from tracehound.doctor.checks import wire
@@ -47,13 +48,14 @@ def explain_files(
     try:
         for name, data in files:
             errors: list[dict[str, Any]] = []
-            kind = http.detect(data[: http.SNIFF])
+            kind = http.detect(data[: http.SNIFF], log_format)
             assert kind is not None  # the caller chose these files for it
             count = http.read_into(
                 kind, name, io.BufferedReader(io.BytesIO(data)), store.con,  # type: ignore[arg-type]
                 lambda source, position, message, errors=errors: errors.append(
                     {"position": position, "message": message}
                 ),
+                log_format=log_format,
             )  # fmt: skip
             inputs.append({"source": name, "format": kind.value, "requests": count,
                            "errors": errors})  # fmt: skip

@@ -139,9 +139,24 @@ def _read_all(name: str) -> bytes:
 
 
 def run_headers(
-    typed: Sequence[str], files: Sequence[str], out: TextIO, err: TextIO, *, as_json: bool = False
+    typed: Sequence[str],
+    files: Sequence[str],
+    out: TextIO,
+    err: TextIO,
+    *,
+    as_json: bool = False,
+    log_format: str | None = None,
 ) -> int:
     """The ``headers`` command: 0, 1 (an error finding) or 2 (unusable input)."""
+    given = None
+    if log_format:
+        from tracehound.doctor.evidence.http import LogFormatError, parse_log_format
+
+        try:
+            given = parse_log_format(log_format)
+        except LogFormatError as exc:
+            err.write(f"tracehound headers: --log-format: {exc}\n")
+            return 2
     pairs: list[tuple[str, str]] = []
     evidence: list[tuple[str, bytes]] = []
     try:
@@ -154,7 +169,7 @@ def run_headers(
             except OSError as exc:
                 err.write(f"tracehound headers: cannot read {label}: {exc.strerror or exc}\n")
                 return 2
-            if _is_evidence(data):
+            if _is_evidence(data, given):
                 evidence.append((label, data))
             else:
                 lines = [line.decode("utf-8", "replace") for line in data.split(b"\n")]
@@ -173,15 +188,17 @@ def run_headers(
     if evidence:
         from tracehound.doctor.evidence._headers_files import explain_files
 
-        status = max(status, explain_files(evidence, pairs, out, err, as_json=as_json))
+        status = max(
+            status, explain_files(evidence, pairs, out, err, as_json=as_json, log_format=given)
+        )
     return status
 
 
-def _is_evidence(data: bytes) -> bool:
+def _is_evidence(data: bytes, given: Any = None) -> bool:
     """Whether ``data`` is a capture, HAR, ``curl -v`` transcript or access log (needs the
     doctor's extra; without it, only typed-in header lines are read)."""
     try:
         from tracehound.doctor.evidence import http
     except ModuleNotFoundError:
         return data[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x0a\x0d\x0d\x0a")
-    return http.detect(data[: http.SNIFF]) is not None
+    return http.detect(data[: http.SNIFF], given) is not None

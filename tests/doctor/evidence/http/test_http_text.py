@@ -213,3 +213,15 @@ def test_check_reads_an_access_log_in_the_format_given(
     assert [f["code"] for f in document["findings"]] == ["P001"]
     assert main(["check", str(path), "--log-format", "apache:%h"]) == 2
     assert "--log-format: access-log format 'apache:%h'" in capsys.readouterr().err
+
+
+def test_headers_reads_an_access_log_in_the_format_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "edge.log"
+    path.write_text(f"10.0.0.2 GET /pay 200 {TP}\n")
+    given = "nginx:$remote_addr $request_method $request_uri $status $http_traceparent"
+    code, out, err = _headers(capsys, str(path), "--log-format", given, "--json")
+    assert (code, err) == (0, "")
+    [request] = json.loads(out)["requests"]
+    assert (request["client"], request["continues"]["trace_id"]) == ("10.0.0.2", TP[3:35])
