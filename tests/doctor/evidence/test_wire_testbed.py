@@ -87,3 +87,28 @@ def test_the_mismatch_is_also_p003_on_the_requests_the_callee_could_not_read(
     [p003] = [f for f in report.findings if f.code == "P003"]
     assert p003.service == "ledger"
     assert p003.details["requests"] == p003.details["of"] == len(run.calls)
+
+
+def test_a_context_that_arrives_but_is_not_used_points_at_the_callees_extraction(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """ledger serves requests in a span it starts from an empty context: the capture shows
+    a valid `traceparent` naming payments' exported span arrive, yet ledger's spans are
+    roots."""
+    from testbed.chain import Fault, run_chain
+
+    fault = Fault("no-extract", "not-extracted", ("payments", "ledger"), no_extract=True)
+    run = run_chain(fault, tmp_path_factory.mktemp("ignores"))
+    assert run.continued("payments", "ledger") == [False] * len(run.calls)
+    report = check_paths([str(capture_of(run)), str(run.traces)])
+    [hop] = _hops(report)
+    assert (hop["caller"], hop["callee"], hop["cause"]) == ("payments", "ledger", "not-extracted")
+    # ledger's own SERVER span records no address: payments' calls are to the address
+    target = ("payments", run.addresses["ledger"])
+    [edge] = [e for e in report.edges if (e.caller, e.callee) == target]
+    assert edge.cause_kind == "not-extracted"
+    assert edge.evidence[0].kind == "http"
+    assert "does not start from the extracted context" in edge.evidence[0].summary
+    # the capture alone sees ledger's calls carry another trace: it cannot tell why
+    [alone] = _hops(check_paths([str(capture_of(run))]))
+    assert (alone["caller"], alone["cause"]) == (run.addresses["ledger"], "not-forwarded")

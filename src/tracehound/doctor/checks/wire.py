@@ -46,11 +46,15 @@ _REQUESTS = f"""
 SELECT row_number() OVER (ORDER BY x.TimeUnixNano, x.Source, x.Seq) AS k, x.TimeUnixNano,
        x.EndTimeUnixNano, x.ClientAddress, x.ServerAddress, x.Method, x.Target,
        [(h.Name, h.Value) FOR h IN x.Headers] AS hs, x.Formats, x.TraceId, x.ParentSpanId,
-       x.Source || ':' || x."Offset", t.ServiceName
+       x.Source || ':' || x."Offset", t.ServiceName, a.TraceId IS NOT NULL
 FROM {TABLE} x LEFT JOIN (
     SELECT TraceId, SpanId, any_value(ServiceName) AS ServiceName FROM otel_traces
     WHERE TraceId IN (SELECT TraceId FROM {TABLE}) GROUP BY ALL
 ) t ON t.TraceId = x.TraceId AND t.SpanId = x.ParentSpanId
+LEFT JOIN (
+    SELECT DISTINCT TraceId, ParentSpanId FROM otel_traces
+    WHERE SpanKind IN ('Server', 'Consumer') AND TraceId IN (SELECT TraceId FROM {TABLE})
+) a ON a.TraceId = x.TraceId AND a.ParentSpanId = x.ParentSpanId
 WHERE x.TimeUnixNano IS NOT NULL ORDER BY k
 """
 # the service that answered a request in its trace: a server span whose parent is its ID
@@ -110,7 +114,8 @@ class _Tally:
 
     def __init__(self, store: Store) -> None:
         self.votes: dict[str, Counter[str]] = defaultdict(Counter)
-        if store.scalar("SELECT count(*) FROM otel_traces"):
+        self.spans = bool(store.scalar("SELECT count(*) FROM otel_traces"))
+        if self.spans:
             for address, service, count in store.query(_ANSWERED_BY):
                 self.votes[address][service] += count
         self.carried: Counter[tuple[str | None, str | None]] = Counter()
@@ -146,6 +151,10 @@ class _Tally:
             key = ("header-stripped", hop.sender, hop.outbound.server, hop.handler)
         elif outcome == "new-trace" and hop.unread:
             key = ("propagator-mismatch", hop.sender, hop.handler, None)
+        elif self.spans and not hop.inbound.answered and self.votes.get(hop.handler or ""):
+            # the handler's spans are exported, yet none continued the context that arrived:
+            # its server span started a trace of its own (which its calls then carry)
+            key = ("not-extracted", hop.sender, hop.handler, None)
         else:
             key = ("not-forwarded", hop.handler, hop.outbound.server, None)
         group = self.groups.get(key)
@@ -181,9 +190,9 @@ def _stream(store: Store) -> Iterator[Request]:
     cursor.execute(_REQUESTS)
     while rows := cursor.fetchmany(_FETCH):
         for k, start, end, client, server, method, target, hs, formats, trace, parent, where, \
-                by in rows:  # fmt: skip
+                by, answered in rows:  # fmt: skip
             yield Request(k, start, end, client, server, method, target, tuple(map(tuple, hs)),
-                          tuple(formats or ()), trace, parent, where, by)  # fmt: skip
+                          tuple(formats or ()), trace, parent, where, by, answered)  # fmt: skip
 
 
 def check(store: Store, edges: Sequence[Edge] = ()) -> WireResults:
@@ -222,6 +231,12 @@ def _what(item: _Break) -> str:
         return (
             f"{item.via} passed {n} requests from {item.caller} on to {item.callee} without "
             f"their trace headers ({arrived} arrived, none left)"
+        )
+    if item.cause == "not-extracted":
+        return (
+            f"{item.callee} received a valid context ({arrived}) from {item.caller} on {n} "
+            f"requests, yet none of its exported spans continued it and its own calls carry "
+            f"another trace: its server span does not start from the extracted context"
         )
     if item.cause == "propagator-mismatch":
         sent = ", ".join(first.outbound.formats)
@@ -262,6 +277,9 @@ def _finding(item: _Break) -> Finding:
 def _hop_evidence(item: _Break) -> Iterator[tuple[str, str, Evidence]]:
     seen = Evidence("http", item.first.outbound.where, _what(item), item.cause)
     yield item.caller, item.callee, seen
+    if item.cause in ("not-extracted", "propagator-mismatch") and item.first.handler:
+        # the caller's spans may name the callee by the address they called
+        yield item.caller, item.first.handler, seen
     if item.via:
         # the caller's spans name the proxy by its address
         for proxy in {item.via, item.first.handler or item.via}:

@@ -44,6 +44,8 @@ class Request:
     """``source:position``."""
     sent_by: str | None = None
     """The service of the exported span its parent ID names (spans in the same run)."""
+    answered: bool = False
+    """An exported server (consumer) span continued its context (spans in the same run)."""
 
 
 @dataclass(frozen=True, slots=True)
