@@ -11,6 +11,7 @@ from tracehound.doctor._model import Edge, SkippedCheck
 from tracehound.doctor.checks import (
     _sql,
     attributes,
+    causes,
     cluster,
     context,
     lifecycle,
@@ -72,6 +73,7 @@ def run_checks(store: Store, formats: Mapping[str, str | None] | None = None) ->
     configured = cluster.check(store, [(e.caller, e.callee) for e in edges])
     found.extend(configured.findings)
     edges = attach_evidence(edges, cluster.cluster_evidence(configured, edges))
+    found = causes.name_causes(store, found)
     found.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
     return CheckResults(found, edges, skipped, ctx.remote_entries)
 
