@@ -222,6 +222,9 @@ class Report:
     """Spans of the most affected traces, by trace ID, for the HTML report."""
     ignored: dict[str, int] = field(default_factory=dict)
     """Rule codes left out on request (``--ignore``), with the findings left out."""
+    notes: list[str] = field(default_factory=list)
+    """How the checks ran where that is not the default (``--clickhouse``: which families
+    ran inside ClickHouse, which on rows pulled from it)."""
 
     def ignore(self, codes: Collection[str]) -> None:
         """Leave out the findings of the rules ``codes``, counting them in `ignored`."""

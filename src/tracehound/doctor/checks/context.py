@@ -11,6 +11,8 @@ C003 lives in `tracehound.doctor.checks._hops`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tracehound.doctor.checks._hops import Hops, match_hops
 from tracehound.doctor.checks._sql import ONE_RPC, finding
 from tracehound.doctor.store import Store
@@ -136,8 +138,9 @@ class ContextResult:
         """Entry spans whose parent is remote (not reported)."""
 
 
-def check(store: Store) -> ContextResult:
-    """Run C001-C004 and C007 over the span table (after `_sql.install`)."""
+def check(store: Store, hops: Callable[[Store], Hops] = match_hops) -> ContextResult:
+    """Run C001-C004 and C007 over the span table (after `_sql.install`); ``hops`` runs
+    C003 (``--clickhouse`` runs it on a local copy of the window)."""
     findings: list[Finding] = []
     remote_entries = 0
     for (
@@ -240,6 +243,6 @@ def check(store: Store) -> ContextResult:
                 details={"parent_span_id": span_id},
             )
         )
-    hops = match_hops(store)
-    findings.extend(hops.findings)
-    return ContextResult(findings, hops, remote_entries)
+    matched = hops(store)
+    findings.extend(matched.findings)
+    return ContextResult(findings, matched, remote_entries)

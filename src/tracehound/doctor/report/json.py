@@ -44,6 +44,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         "edges": [e.to_dict() for e in report.edges],
         "skipped": [s.to_dict() for s in report.skipped],
         "ignored": dict(sorted(report.ignored.items())),
+        "notes": list(report.notes),
     }
 
 

@@ -42,6 +42,8 @@ def render(
         emoji=False,
     )
     _summary(console, report)
+    for note in report.notes:
+        console.print(_text(note, "bold yellow"))
     _problems_with_input(console, report)
     _edges(console, report)
     _findings(console, report, examples)

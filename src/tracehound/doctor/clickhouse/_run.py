@@ -1,0 +1,189 @@
+"""``--clickhouse``: the checks run inside ClickHouse, over the window's spans.
+
+The structural families (C001 C002 C004 C007: `checks.context`; L004-L006:
+`checks.lifecycle`) run inside ClickHouse: their DuckDB SQL, transpiled
+(`_engine`), over the window table; only findings come back.  C003 and the
+edge view (`checks._hops`: its address and URL parsing is DuckDB macros over
+JSON attribute lists, which have no ClickHouse form yet), the attribute
+family and the propagation family run on a local copy of the window pulled
+from ClickHouse (`_load.pull_window`), and the report says so in its notes;
+``local=False`` skips them instead (listed in ``skipped``).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+from tracehound.doctor._model import InputSummary, Rejection, Report, SkippedCheck
+from tracehound.doctor.checks import _sql, attributes, context, lifecycle, propagation
+from tracehound.doctor.checks._hops import Hops, match_hops
+from tracehound.doctor.clickhouse._connect import (
+    INSTALL_HINT,
+    ClickHouseError,
+    Connection,
+    connect,
+    parse_target,
+)
+from tracehound.doctor.clickhouse._load import pull_window
+from tracehound.doctor.clickhouse._window import Window, build_window
+from tracehound.doctor.edges import build_edges
+from tracehound.doctor.store import Store
+from tracehound.rules import Finding
+
+if TYPE_CHECKING:
+    from tracehound.doctor.clickhouse._engine import ClickHouseStore
+
+__all__ = ["IN_CLICKHOUSE", "STRINGIFIED", "check_clickhouse"]
+
+IN_CLICKHOUSE = "C001 C002 C004 C007 L004 L005 L006"
+"""The rules whose checks run inside ClickHouse."""
+
+STRINGIFIED = {
+    "A002": "reserved attributes need their types (an `error` that must be a bool), and the "
+    "exporter's Map(String, String) keeps every value as a string",
+    "A003": "a number sent as a string cannot be told from a number the exporter stringified",
+}
+"""Attribute rules that cannot run on the exporter's stringified values, and why."""
+
+_NOT_HERE = [
+    SkippedCheck("L011 implausible times", "it reads the file loader's notes; ClickHouse "
+                 "rows have none"),
+    SkippedCheck("runtime findings (L001-L003, C005)", "they are read from tracehound's "
+                 "findings files, not from ClickHouse"),
+]
+
+
+def check_clickhouse(
+    target: str,
+    *,
+    table: str = "otel_traces",
+    start: datetime.datetime | None = None,
+    end: datetime.datetime | None = None,
+    ignore: Collection[str] = (),
+    local: bool = True,
+) -> Report:
+    """Check the spans of ``table`` on ``target`` (``chdb:PATH`` or a ``clickhouse://`` URL)
+    between ``start`` and ``end``; raises `ClickHouseError` when the target cannot be used."""
+    parsed = parse_target(target)
+    try:
+        from tracehound.doctor.clickhouse._engine import ClickHouseStore, EngineError
+    except ImportError as exc:
+        raise ClickHouseError(f"--clickhouse needs {exc.name}: {INSTALL_HINT}") from None
+    conn = connect(parsed)
+    try:
+        try:
+            window = build_window(conn, table, start, end)
+        except LookupError as exc:
+            raise ClickHouseError(f"{conn.target.describe()}: {exc}") from None
+        report = _summary(conn, window)
+        engine = ClickHouseStore(conn)
+        _empty_load_tables(conn)
+        skipped = list(_NOT_HERE)
+        try:
+            _sql.install(engine)  # type: ignore[arg-type]
+            pulled = pull_window(conn, window) if local and window.map_attributes else None
+        except EngineError as exc:
+            raise ClickHouseError(f"{conn.target.describe()}: the checks' setup: {exc}") from None
+        try:
+            findings, hops, remote = _in_clickhouse(engine, pulled, skipped)
+            if pulled is not None:
+                findings += _locally(pulled, hops, report, skipped)
+                report.notes.append(
+                    f"ran inside ClickHouse: {IN_CLICKHOUSE}. Ran here on the window's "
+                    f"{window.spans} spans pulled from ClickHouse: C003 and the edges, the "
+                    "attribute and propagation families."
+                )
+            else:
+                why = (
+                    "not asked to pull the window's rows (--in-clickhouse-only)"
+                    if window.map_attributes
+                    else "the JSON attribute variant cannot be pulled yet"
+                )
+                skipped += [
+                    SkippedCheck("C003 and the edges", f"they do not run inside ClickHouse; {why}"),
+                    SkippedCheck(attributes.FAMILY, why),
+                    SkippedCheck("propagation (P001-P006)", why),
+                ]
+                report.notes.append(f"ran inside ClickHouse: {IN_CLICKHOUSE}; nothing else.")
+        finally:
+            if pulled is not None:
+                pulled.close()
+        findings.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
+        report.findings = findings
+        report.ignore(ignore)
+        report.skipped = skipped
+        report.remote_entries = remote
+        return report
+    finally:
+        conn.close()
+
+
+def _summary(conn: Connection, window: Window) -> Report:
+    name = f"{conn.target.describe()} {window.table}"
+    report = Report(inputs=[InputSummary(name, "clickhouse", window.spans, 0)])
+    report.rejections = [
+        Rejection(reason, n, f"{window.table}:{example}") for reason, n, example in window.rejected
+    ]
+    report.spans_analysed = window.spans
+    report.spans_read = window.spans + report.spans_rejected
+    traces, services = conn.rows(
+        "SELECT uniqExact(TraceId), arraySort(groupUniqArray(ServiceName)) FROM th_window"
+    )[0]
+    report.traces = int(traces)
+    report.services = tuple(services)
+    if window.start is not None or window.end is not None:
+        report.notes.append(
+            f"window {window.start or '…'} to {window.end or '…'} (whole seconds): "
+            f"{window.crossing} traces crossing its edge were left out"
+            + ("" if window.lookup else " (no trace-ID lookup table: worked out from the spans)")
+        )
+    return report
+
+
+def _empty_load_tables(conn: Connection) -> None:
+    """The file loader's ``rejected`` and ``normalised`` tables, empty: the checks join them."""
+    for name in ("rejected", "normalised"):
+        conn.execute(f"DROP TEMPORARY TABLE IF EXISTS {name}")
+        conn.execute(
+            f"CREATE TEMPORARY TABLE {name} (Source String, Offset String, Reason String, "
+            "TraceId Nullable(String), SpanId Nullable(String), rid UInt64) ENGINE = Memory"
+        )
+
+
+def _in_clickhouse(
+    engine: ClickHouseStore, pulled: Store | None, skipped: list[SkippedCheck]
+) -> tuple[list[Finding], Hops, int]:
+    def hops(_: object) -> Hops:
+        if pulled is None:
+            return Hops()
+        _sql.install(pulled)
+        return match_hops(pulled)
+
+    found: list[Finding] = []
+    result, remote = Hops(), 0
+    try:
+        ctx = context.check(engine, hops)  # type: ignore[arg-type]
+        found += ctx.findings
+        result, remote = ctx.hops, ctx.remote_entries
+    except engine.Error as exc:
+        skipped.append(SkippedCheck("context (C001-C004, C007)", str(exc)))
+    try:
+        found += lifecycle.check(engine, {})  # type: ignore[arg-type]
+    except engine.Error as exc:
+        skipped.append(SkippedCheck("lifecycle (L004-L006)", str(exc)))
+    return found, result, remote
+
+
+def _locally(
+    pulled: Store, hops: Hops, report: Report, skipped: list[SkippedCheck]
+) -> list[Finding]:
+    found, attribute_skips = attributes.check(pulled, {})
+    skipped += attribute_skips
+    for code, why in STRINGIFIED.items():
+        skipped.append(SkippedCheck(f"{code} (attributes)", f"not run on ClickHouse: {why}"))
+    found = [f for f in found if f.code not in STRINGIFIED]
+    header_findings, evidence = propagation.check(pulled)
+    report.edges = build_edges(pulled, hops, evidence)
+    return found + header_findings
