@@ -58,7 +58,9 @@ def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check.add_argument("paths", nargs="+", metavar="PATH", help="files, directories, globs, -")
+    check.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files, directories, globs, - (or --clickhouse)"
+    )
     check.add_argument(
         "--format",
         dest="source_format",
@@ -109,8 +111,62 @@ def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,  # keeps `tracehound --debug check` working
         help="on an internal error, print the traceback (also TRACEHOUND_DEBUG=1)",
     )
+    where = check.add_argument_group(
+        "the spans where they live (the OpenTelemetry Collector ClickHouse exporter's tables; "
+        "needs tracehound[clickhouse])"
+    )
+    where.add_argument(
+        "--clickhouse",
+        metavar="URL",
+        help="check the spans in ClickHouse instead of files: clickhouse://user:pass@host:8123/db "
+        "(https://… for TLS) or chdb:PATH (an embedded chDB data directory)",
+    )
+    where.add_argument(
+        "--table", default="otel_traces", help="the exporter's span table (default otel_traces)"
+    )
+    where.add_argument(
+        "--since", metavar="AGE", help="only traces entirely in the last AGE (90s, 15m, 1h, 2d)"
+    )
+    where.add_argument("--from", dest="start", metavar="TIME", help="window start (ISO 8601)")
+    where.add_argument("--to", dest="end", metavar="TIME", help="window end (ISO 8601)")
+    where.add_argument(
+        "--in-clickhouse-only",
+        action="store_true",
+        help="pull no rows: skip C003, the edges, attributes and propagation (they run on "
+        "rows pulled from ClickHouse)",
+    )
     check.set_defaults(run=run_check)
     return check
+
+
+def add_load_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``load`` (files into the ClickHouse exporter's schema)."""
+    load = subparsers.add_parser(
+        "load",
+        help="write exported traces into the ClickHouse exporter's tables",
+        description="Read exported traces as `tracehound check` does and write their spans "
+        "into the OpenTelemetry Collector ClickHouse exporter's otel_traces table (created "
+        "with its trace-ID lookup table when missing). Needs tracehound[clickhouse].",
+    )
+    load.add_argument("paths", nargs="+", metavar="PATH", help="files, directories, globs, -")
+    load.add_argument("--clickhouse", metavar="URL", required=True, help="as for check")
+    load.add_argument("--table", default="otel_traces", help="default otel_traces")
+    load.set_defaults(run=run_load)
+    return load
+
+
+def run_load(args: argparse.Namespace, out: TextIO) -> int:
+    """Run ``tracehound load``; 0 when spans were written, 2 otherwise."""
+    from tracehound.doctor.clickhouse import ClickHouseError, load_clickhouse
+
+    args.stage = "loading the inputs into ClickHouse"
+    try:
+        report = load_clickhouse(args.paths, args.clickhouse, table=args.table)
+    except ClickHouseError as exc:
+        return _usage(str(exc))
+    _tell_problems(report, False)
+    out.write(f"{report.spans_analysed} spans written to {args.table}\n")
+    return EXIT_OK if report.spans_analysed else EXIT_USAGE
 
 
 def parse_ignore(values: list[str]) -> set[str]:
@@ -144,6 +200,16 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
         ignored = parse_ignore(args.ignore)
     except ValueError as exc:
         return _usage(str(exc))
+    if args.clickhouse:
+        return _check_clickhouse(args, ignored, out)
+    if not args.paths:
+        return _usage("give files to check (PATH ...) or --clickhouse URL")
+    for option in ("since", "start", "end"):
+        if getattr(args, option):
+            return _usage(
+                f"--{ {'start': 'from', 'end': 'to'}.get(option, option) } needs "
+                "--clickhouse (files are checked whole)"
+            )
     from tracehound.doctor import LoadError, check_paths, expand_inputs
     from tracehound.doctor._progress import progress_bar
 
@@ -180,6 +246,59 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
     except LoadError as exc:
         return _usage(str(exc))
     report.errors[:0] = path_errors
+    return _emit(args, report, empty, out)
+
+
+def _check_clickhouse(args: argparse.Namespace, ignored: set[str], out: TextIO) -> int:
+    import datetime
+
+    from tracehound.doctor.clickhouse import ClickHouseError, check_clickhouse
+    from tracehound.doctor.clickhouse._window import parse_since
+
+    if args.paths:
+        return _usage("--clickhouse checks the spans in ClickHouse: give no PATH with it")
+    if args.since and (args.start or args.end):
+        return _usage("--since or --from/--to, not both")
+    try:
+        start = _time("--from", args.start)
+        end = _time("--to", args.end)
+        if args.since:
+            end = datetime.datetime.now(datetime.timezone.utc)
+            start = end - parse_since(args.since)
+    except ValueError as exc:
+        return _usage(str(exc))
+    if start and end and start >= end:
+        return _usage("--from must be before --to")
+    args.stage = "checking the spans in ClickHouse"
+    try:
+        report = check_clickhouse(
+            args.clickhouse,
+            table=args.table,
+            start=start,
+            end=end,
+            ignore=ignored,
+            local=not args.in_clickhouse_only,
+        )
+    except ClickHouseError as exc:
+        return _usage(str(exc))
+    return _emit(args, report, False, out)
+
+
+def _time(option: str, value: str | None) -> Any:
+    """An ISO 8601 time (UTC when it names no zone), or None."""
+    import datetime
+
+    if not value:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{option} {value}: not an ISO 8601 time (2026-01-01T12:00:00Z)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def _emit(args: argparse.Namespace, report: Any, empty: bool, out: TextIO) -> int:
+    """Write the report as asked; the exit status."""
     status = _status(report, empty, Severity.parse(args.fail_on))
     args.status = status
     _tell_problems(report, empty)

@@ -102,9 +102,7 @@ class _ChdbConnection:
         try:
             from chdb import session
         except ImportError:
-            raise ClickHouseError(
-                f"--clickhouse chdb:… needs chDB: {INSTALL_HINT}"
-            ) from None
+            raise ClickHouseError(f"--clickhouse chdb:… needs chDB: {INSTALL_HINT}") from None
         self.target = target
         self._session = session.Session(target.path)
         for name, value in SESSION_SETTINGS.items():

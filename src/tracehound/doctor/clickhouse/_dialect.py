@@ -128,8 +128,11 @@ class Transpiler:
             view = self._views.get(table.name)
             if view is not None and not table.args.get("db"):
                 alias = table.alias or table.name
-                table.replace(exp.Subquery(this=view.copy(), alias=exp.TableAlias(
-                    this=exp.to_identifier(alias))))
+                table.replace(
+                    exp.Subquery(
+                        this=view.copy(), alias=exp.TableAlias(this=exp.to_identifier(alias))
+                    )
+                )
             elif table.name == SPAN_TABLE:
                 table.set("this", exp.to_identifier(WINDOW_TABLE))
                 if not table.alias:
@@ -155,7 +158,7 @@ def _bind(sql: str, params: Sequence[Any]) -> str:
     if len(parts) != len(params) + 1:
         raise UnsupportedStatement("a '?' that is not a parameter")
     out = [parts[0]]
-    for value, rest in zip(params, parts[1:]):
+    for value, rest in zip(params, parts[1:], strict=True):
         out.append(_literal(value))
         out.append(rest)
     return "".join(out)

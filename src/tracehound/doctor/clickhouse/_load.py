@@ -122,7 +122,7 @@ def pull_window(conn: Connection, window: Window) -> Store:
             path.write_bytes(conn.parquet(window.select(whole=True)))
             quoted = "'" + str(path).replace("'", "''") + "'"
             store.con.execute(
-                "INSERT INTO otel_traces SELECT \"Timestamp\", TraceId, SpanId, ParentSpanId, "
+                'INSERT INTO otel_traces SELECT "Timestamp", TraceId, SpanId, ParentSpanId, '
                 "TraceState, SpanName, SpanKind, ServiceName, ResourceAttributes, ScopeName, "
                 "ScopeVersion, SpanAttributes, Duration, StatusCode, StatusMessage, "
                 "nullif(Events, '[]'), Links, Shared::BOOLEAN, Source, \"Offset\" "

@@ -48,10 +48,13 @@ STRINGIFIED = {
 """Attribute rules that cannot run on the exporter's stringified values, and why."""
 
 _NOT_HERE = [
-    SkippedCheck("L011 implausible times", "it reads the file loader's notes; ClickHouse "
-                 "rows have none"),
-    SkippedCheck("runtime findings (L001-L003, C005)", "they are read from tracehound's "
-                 "findings files, not from ClickHouse"),
+    SkippedCheck(
+        "L011 implausible times", "it reads the file loader's notes; ClickHouse rows have none"
+    ),
+    SkippedCheck(
+        "runtime findings (L001-L003, C005)",
+        "they are read from tracehound's findings files, not from ClickHouse",
+    ),
 ]
 
 

@@ -66,8 +66,11 @@ class Window:
                 "links": "toJSONString(arrayMap(x -> map('spanId', x), `Links.SpanId`))",
             }
         body = _SELECT.format(
-            kind=_KIND, source=_str(self.table), table=self.table,
-            where=f"{self.where} AND {_BAD_IDS} IS NULL", **parts,
+            kind=_KIND,
+            source=_str(self.table),
+            table=self.table,
+            where=f"{self.where} AND {_BAD_IDS} IS NULL",
+            **parts,
         )
         return f"{body} ORDER BY Timestamp, TraceId, SpanId, ServiceName, SpanName"
 
@@ -157,12 +160,10 @@ def build_window(
     database, _, name = table.rpartition(".")
     quoted = ".".join(_ident(p) for p in (database, name) if p)
     lookup_name = ".".join(_ident(p) for p in (database, f"{name}_trace_id_ts") if p)
-    columns = {
-        n: t
-        for n, t in conn.rows(f"SELECT name, type FROM system.columns WHERE database = "
-                              f"{_str(database) if database else 'currentDatabase()'} "
-                              f"AND table = {_str(name)}")
-    }
+    where_table = (
+        f"database = {_str(database) if database else 'currentDatabase()'} AND table = {_str(name)}"
+    )
+    columns = dict(conn.rows(f"SELECT name, type FROM system.columns WHERE {where_table}"))
     if not columns:
         raise LookupError(f"no table {table} (expected the ClickHouse exporter's otel_traces)")
     where = "true"
@@ -172,16 +173,20 @@ def build_window(
         lo = _floor(start) if start else None
         hi = _ceil(end) if end else None
         bounds = " AND ".join(
-            b for b in (
+            b
+            for b in (
                 f"Timestamp >= {_ts(lo)}" if lo else "",
                 f"Timestamp < {_ts(hi)}" if hi else "",
-            ) if b
+            )
+            if b
         )
-        has_lookup = bool(conn.rows(
-            "SELECT 1 FROM system.tables WHERE database = "
-            f"{_str(database) if database else 'currentDatabase()'} "
-            f"AND name = {_str(name + '_trace_id_ts')}"
-        ))
+        has_lookup = bool(
+            conn.rows(
+                "SELECT 1 FROM system.tables WHERE database = "
+                f"{_str(database) if database else 'currentDatabase()'} "
+                f"AND name = {_str(name + '_trace_id_ts')}"
+            )
+        )
         extents = (
             f"SELECT TraceId, min(Start) AS Start, max(End) AS End FROM {lookup_name} "
             f"WHERE TraceId IN (SELECT TraceId FROM {quoted} WHERE {bounds}) GROUP BY TraceId"
@@ -197,9 +202,7 @@ def build_window(
             f"FROM ({extents})"
         )
         crossing = int(conn.rows("SELECT count() FROM th_complete WHERE NOT inside")[0][0])
-        where = (
-            f"{bounds} AND TraceId IN (SELECT TraceId FROM th_complete WHERE inside)"
-        )
+        where = f"{bounds} AND TraceId IN (SELECT TraceId FROM th_complete WHERE inside)"
     bad = _BAD_IDS
     rejected = tuple(
         (reason, int(n), str(example))
@@ -209,7 +212,14 @@ def build_window(
         )
     )
     window = Window(
-        quoted, start, end, 0, rejected, crossing, has_lookup, where,
+        quoted,
+        start,
+        end,
+        0,
+        rejected,
+        crossing,
+        has_lookup,
+        where,
         columns.get("SpanAttributes", "").startswith("Map"),
     )
     conn.execute("DROP TEMPORARY TABLE IF EXISTS th_window")
