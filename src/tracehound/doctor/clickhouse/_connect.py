@@ -3,6 +3,8 @@ clickhouse-connect) or an embedded chDB data directory (``chdb:PATH``)."""
 
 from __future__ import annotations
 
+import logging
+import os
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,6 +18,8 @@ INSTALL_HINT = "pip install 'tracehound[clickhouse]'"
 SESSION_SETTINGS = {
     # a LEFT JOIN without a match gives NULL, as in DuckDB (not the type's default value)
     "join_use_nulls": 1,
+    # a column's name means the column, not an alias of the same SELECT, as in DuckDB
+    "prefer_column_name_to_alias": 1,
     # integers beyond 2^53 as JSON numbers (chDB's rows are read as JSON)
     "output_format_json_quote_64bit_integers": 0,
 }
@@ -98,11 +102,13 @@ class Connection(Protocol):
 
 
 class _ChdbConnection:
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, create: bool) -> None:
         try:
             from chdb import session
         except ImportError:
             raise ClickHouseError(f"--clickhouse chdb:… needs chDB: {INSTALL_HINT}") from None
+        if not create and not os.path.isdir(target.path):
+            raise ClickHouseError(f"{target.describe()}: no chDB data directory there")
         self.target = target
         self._session = session.Session(target.path)
         for name, value in SESSION_SETTINGS.items():
@@ -143,6 +149,9 @@ class _HttpConnection:
                 f"--clickhouse {target.describe()} needs clickhouse-connect: {INSTALL_HINT}"
             ) from None
         self.target = target
+        # the client logs each failure before raising it; the raised error is reported
+        # (once, naming the target), so its log line would only say it twice
+        logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
         try:
             self._client = clickhouse_connect.get_client(
                 host=target.host,
@@ -181,10 +190,10 @@ class _HttpConnection:
         self._client.close()
 
 
-def connect(target: Target) -> Connection:
-    """A session on ``target``."""
+def connect(target: Target, *, create: bool = False) -> Connection:
+    """A session on ``target``; ``create``: a chDB directory that does not exist yet is made."""
     if target.kind == "chdb":
-        return _ChdbConnection(target)
+        return _ChdbConnection(target, create)
     return _HttpConnection(target)
 
 

@@ -6,7 +6,9 @@ newer way (``Server``, ``Error``) or, ``old_spelling``, the older one
 (``SPAN_KIND_SERVER``, ``STATUS_CODE_ERROR``); attribute values as strings
 (what ``Map(String, String)`` keeps: an int ``8080`` becomes ``"8080"``);
 ``Duration`` as ``end - start`` in UInt64, so a span without an end time
-has ``-start`` there.  Zipkin's ``shared`` flag has no column and is lost.
+has ``-start`` there.  Zipkin's ``shared`` flag has no column: it becomes the
+``zipkin.shared = "true"`` attribute, the convention of OTLP converters
+(Fluent Bit's Zipkin input), which the window reads back.
 
 `pull_window` copies the window's rows, with their attributes, into a new
 local store, for the families that do not run inside ClickHouse.
@@ -67,12 +69,13 @@ COPY (
         SpanName, {kind} AS SpanKind, coalesce(ServiceName, '') AS ServiceName,
         th_ch_map(ResourceAttributes) AS ResourceAttributes,
         coalesce(ScopeName, '') AS ScopeName, coalesce(ScopeVersion, '') AS ScopeVersion,
-        th_ch_map(SpanAttributes) AS SpanAttributes,
+        CASE WHEN Shared THEN map_concat(th_ch_map(SpanAttributes), MAP {{'zipkin.shared': 'true'}})
+             ELSE th_ch_map(SpanAttributes) END AS SpanAttributes,
         -- end - start as the exporter computes it (an end of 0 when there is none), in UInt64
-        ((CASE WHEN "Timestamp" IS NULL THEN 0
-               WHEN Duration IS NULL THEN -epoch_ns("Timestamp")
-               ELSE Duration END)::HUGEINT % 18446744073709551616 + 18446744073709551616)
-            % 18446744073709551616 AS Duration,
+        (((CASE WHEN "Timestamp" IS NULL THEN 0
+                WHEN Duration IS NULL THEN -epoch_ns("Timestamp")
+                ELSE Duration END)::HUGEINT + 18446744073709551616::HUGEINT)
+            % 18446744073709551616::HUGEINT)::UBIGINT AS Duration,
         {status} AS StatusCode, coalesce(StatusMessage, '') AS StatusMessage,
         list_transform(th_ch_items(Events), lambda e: make_timestamp_ns(
             coalesce(try_cast(e.timeUnixNano AS BIGINT), 0))) AS "Events.Timestamp",
@@ -147,7 +150,7 @@ def load_clickhouse(
     exporter's ``table`` on ``target`` (created with its lookup table if missing)."""
     from tracehound.doctor import load
 
-    conn = connect(parse_target(target))
+    conn = connect(parse_target(target), create=True)
     try:
         database, _, name = table.rpartition(".")
         for statement in create_statements(database or conn.target.database, name, json=json):

@@ -65,7 +65,11 @@ class Window:
                 "events": "toJSONString(`Events.Name`)",
                 "links": "toJSONString(arrayMap(x -> map('spanId', x), `Links.SpanId`))",
             }
+        shared = (
+            "SpanAttributes['zipkin.shared'] = 'true'" if self.map_attributes else "false"
+        )
         body = _SELECT.format(
+            shared=shared,
             kind=_KIND,
             source=_str(self.table),
             table=self.table,
@@ -129,7 +133,7 @@ SELECT
     StatusMessage,
     {events} AS Events,
     if(empty(`Links.SpanId`), NULL, {links}) AS Links,
-    false AS Shared,
+    {shared} AS Shared,
     {source} AS Source,
     toString(Timestamp) AS Offset
 FROM (

@@ -1,0 +1,90 @@
+"""The same spans, checked from files and inside ClickHouse (chDB, the exporter's own
+tables), give the same structural findings (C001-C004, L004-L006) and the same edges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tracehound.doctor import Report, check_paths
+from tracehound.doctor.clickhouse import check_clickhouse, load_clickhouse
+
+TESTS = Path(__file__).resolve().parents[1]
+REAL = TESTS / "real"
+DATA = TESTS / "data"
+STRUCTURAL = {"C001", "C002", "C003", "C004", "L004", "L005", "L006"}
+
+
+def structural(report: Report) -> set[tuple[str, str | None, str | None, object]]:
+    return {
+        (f.code, f.trace_id, f.span_id, f.details.get("callee_trace_id"))
+        for f in report.findings
+        if f.code in STRUCTURAL
+    }
+
+
+def edges(report: Report) -> list[dict[str, object]]:
+    return [e.to_dict() for e in report.edges]
+
+
+def in_chdb(paths: list[str], where: Path, *, old_spelling: bool = False) -> Report:
+    target = f"chdb:{where / 'chdb'}"
+    load_clickhouse(paths, target, old_spelling=old_spelling)
+    return check_clickhouse(target)
+
+
+def test_generated_traffic(traffic_file: Path, traffic_report: Report, tmp_path: Path) -> None:
+    found = in_chdb([str(traffic_file)], tmp_path)
+    expected = structural(traffic_report)
+    assert {code for code, *_ in expected} == STRUCTURAL  # every fault is in the traffic
+    assert structural(found) == expected
+    assert edges(found) == edges(traffic_report)
+    assert found.spans_analysed == traffic_report.spans_analysed
+    assert found.traces == traffic_report.traces
+    assert any("ran inside ClickHouse" in note for note in found.notes)
+
+
+REAL_SETS = {
+    # stock OpenTelemetry instrumentation, every propagator pairing (OTLP protobuf)
+    "realworld": sorted(str(p) for p in (DATA / "realworld").glob("*/traces")),
+    "jaeger": [str(REAL / "jaeger")],
+    "opentelemetry-sdks": [
+        str(REAL / "opentelemetry-go" / "stdouttrace-expected.out"),
+        str(REAL / "opentelemetry-python" / "console-exporter.out"),
+        str(REAL / "opentelemetry-python" / "django-example-console.out"),
+    ],
+    "samples": [str(DATA / "checkout-broken.jaeger.json"), str(DATA / "collector.otlp.jsonl")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(REAL_SETS))
+def test_real_files(name: str, tmp_path: Path) -> None:
+    paths = REAL_SETS[name]
+    from_files = check_paths(paths)
+    assert from_files.spans_analysed > 0
+    # the older exporter's spelling (SPAN_KIND_SERVER, STATUS_CODE_ERROR) for the real apps
+    found = in_chdb(paths, tmp_path, old_spelling=name == "realworld")
+    assert found.spans_analysed == from_files.spans_analysed
+    assert structural(found) == structural(from_files)
+    assert edges(found) == edges(from_files)
+    if name == "realworld":
+        assert structural(from_files) and any(e.broken for e in from_files.edges)
+
+
+def test_zipkin_files_differ_only_by_durations_zipkin_leaves_unknown(tmp_path: Path) -> None:
+    """Zipkin's timestamp and duration are "if known": L004 leaves a Zipkin span without
+    one alone.  ClickHouse's rows do not say which format they came from, so there such
+    a span is reported (has no end time); nothing else differs."""
+    paths = [str(REAL / "zipkin"), str(DATA / "zipkin-duplicates.json")]
+    from_files = check_paths(paths)
+    found = in_chdb(paths, tmp_path)
+    assert structural(from_files) <= structural(found)
+    extra = [
+        f
+        for f in found.findings
+        if (f.code, f.trace_id, f.span_id, None) in structural(found) - structural(from_files)
+    ]
+    assert extra
+    assert all(f.code == "L004" and "no end time" in f.message for f in extra)
+    assert edges(found) == edges(from_files)
