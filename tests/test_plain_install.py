@@ -21,7 +21,10 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-EXTRAS_ONLY = ("orjson", "duckdb", "rich", "google.protobuf", "opentelemetry.proto")
+EXTRAS_ONLY = (
+    "orjson", "duckdb", "rich", "google.protobuf", "opentelemetry.proto", "chdb",
+    "clickhouse_connect", "sqlglot",
+)
 
 
 def core_distributions() -> list[metadata.Distribution]:
@@ -105,6 +108,10 @@ def test_doctor_commands_say_which_extra_to_install(plain_venv: Path, tmp_path: 
         assert result.returncode == 2, args
         assert "install it with: pip install 'tracehound[doctor]'" in result.stderr, args
         assert "Traceback" not in result.stderr
+    for command in (["check", "--clickhouse", "chdb:/nowhere"], ["load", str(spans)]):
+        result = run(plain_venv, "tracehound", *command)
+        assert result.returncode == 2, command
+        assert "pip install 'tracehound[doctor]'" in result.stderr, command
 
 
 def test_k8s_says_which_extra_to_install(plain_venv: Path, tmp_path: Path) -> None:
