@@ -1,0 +1,165 @@
+"""Benchmark ``tracehound check --clickhouse`` in chDB against one full scan of the table.
+
+    python bench/bench_clickhouse.py                   # 10,000,000 spans
+    python bench/bench_clickhouse.py --spans 1000000   # quicker
+    python bench/bench_clickhouse.py --local           # also the families run on pulled rows
+
+Creates the OpenTelemetry Collector ClickHouse exporter's tables (its own DDL,
+with the trace-ID lookup table and its materialised view) in a chDB data
+directory and fills them inside chDB with generated traffic: traces of ten
+spans over four services (HTTP calls, a message, an unseen peer) with faults
+in 5 % of them (an orphan, a second root, a zero duration, a reused span ID,
+a child ending after its parent).  Then, alternating, each in a fresh child
+process (chDB's start-up excluded): the baseline, one full scan
+(``SELECT count(), sum(length(SpanId)) FROM otel_traces``), and the checks
+that run inside ClickHouse (``check_clickhouse(local=False)``: the window
+table, C001 C002 C004 C007 L004-L006).  Reports wall and CPU time, each as a
+ratio to the scan's, and each child's peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+_GENERATE = """
+INSERT INTO otel_traces
+SELECT
+    fromUnixTimestamp64Nano(toInt64(1767225600000000000 + t * 1000000 + j * 1000000)) AS Timestamp,
+    concat(leftPad(lower(hex(cityHash64(t, 1))), 16, '0'),
+           leftPad(lower(hex(cityHash64(t, 2))), 16, '0')) AS TraceId,
+    if(t % 100 = 4 AND j = 6, span(5), span(j)) AS SpanId,
+    multiIf(t % 100 = 1 AND j = 6, leftPad(lower(hex(cityHash64(t, 99))), 16, '0'),
+            t % 100 = 2 AND j = 9, '',
+            parent[j + 1] < 0, '', span(parent[j + 1])) AS ParentSpanId,
+    '' AS TraceState,
+    names[j + 1] AS SpanName,
+    kinds[j + 1] AS SpanKind,
+    services[j + 1] AS ServiceName,
+    map('service.name', services[j + 1], 'host.name', concat(services[j + 1], '-', toString(t % 7)))
+        AS ResourceAttributes,
+    'bench' AS ScopeName, '1.0' AS ScopeVersion,
+    if(kinds[j + 1] IN ('Client', 'Producer'),
+       map('http.request.method', 'POST', 'server.address', peers[j + 1], 'server.port', '8080',
+           'url.full', concat('http://', peers[j + 1], ':8080', names[j + 1])),
+       map('http.request.method', 'POST', 'http.route', names[j + 1])) AS SpanAttributes,
+    toUInt64(if(t % 100 = 3 AND j = 3, 0, (12 - j) * 1000000 + if(t % 100 = 5 AND j = 3, 9000000, 0)))
+        AS Duration,
+    'Unset' AS StatusCode, '' AS StatusMessage,
+    [] AS `Events.Timestamp`, [] AS `Events.Name`, [] AS `Events.Attributes`,
+    [] AS `Links.TraceId`, [] AS `Links.SpanId`, [] AS `Links.TraceState`, [] AS `Links.Attributes`
+FROM (SELECT intDiv(number, 10) AS t, toUInt8(number % 10) AS j FROM numbers({spans}))
+"""
+
+_FUNCTIONS = """
+WITH
+    [-1, 0, 1, 2, 2, 4, 5, 2, 7, 0] AS parent,
+    ['Server', 'Client', 'Server', 'Internal', 'Client', 'Server', 'Internal', 'Producer',
+     'Consumer', 'Client'] AS kinds,
+    ['gateway', 'gateway', 'orders', 'orders', 'orders', 'payments', 'payments', 'orders',
+     'shipping', 'gateway'] AS services,
+    ['', 'orders', '', '', 'payments', '', '', 'shipments', '', 'inventory'] AS peers,
+    ['/checkout', '/orders', '/orders', 'validate cart', '/pay', '/pay', 'fraud-check',
+     'send shipments', 'process shipments', '/stock'] AS names
+"""
+
+_SCAN = """
+import resource, sys, time
+from chdb import session
+s = session.Session(sys.argv[1])
+s.query("SELECT 1")
+c0, w0 = time.process_time(), time.perf_counter()
+s.query("SELECT count(), sum(length(SpanId)) FROM otel_traces", "CSV")
+w, c = time.perf_counter() - w0, time.process_time() - c0
+s.close()
+print(w, c, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+_CHECKS = """
+import resource, sys, time
+from chdb import session
+session.Session(sys.argv[1]).close()  # chDB's start-up, not the checks'
+from tracehound.doctor.clickhouse import check_clickhouse
+c0, w0 = time.process_time(), time.perf_counter()
+report = check_clickhouse("chdb:" + sys.argv[1], local=sys.argv[2] == "local")
+w, c = time.perf_counter() - w0, time.process_time() - c0
+counts = {}
+for f in report.findings:
+    counts[f.code] = counts.get(f.code, 0) + 1
+print(w, c, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, report.spans_analysed,
+      __import__("json").dumps(counts))
+"""
+
+
+def _generate(where: Path, spans: int) -> None:
+    from chdb import session
+
+    from tracehound.doctor.clickhouse._schema import create_statements
+
+    s = session.Session(str(where))
+    try:
+        for statement in create_statements("default", "otel_traces"):
+            s.query(statement)
+        # a UDF keeps the generator readable: a span's ID from its trace and place
+        s.query("CREATE FUNCTION IF NOT EXISTS span AS (j) -> leftPad(lower(hex(cityHash64(t, j, 3))), 16, '0')")
+        sql = _GENERATE.format(spans=spans).replace("INSERT INTO otel_traces\n", "")
+        s.query(f"INSERT INTO otel_traces {_FUNCTIONS} {sql}")
+        s.query("OPTIMIZE TABLE otel_traces FINAL")
+    finally:
+        s.close()
+
+
+def _child(code: str, *args: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.split(maxsplit=4)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--spans", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--dir", type=Path, help="keep the chDB data here (reused if it exists)")
+    parser.add_argument("--local", action="store_true", help="also time the pulled families")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-ch-") as tmp:
+        where = args.dir or Path(tmp) / "chdb"
+        if not where.exists():
+            import time
+
+            start = time.perf_counter()
+            _generate(where, args.spans)
+            print(f"generated {args.spans:,} spans in chDB in {time.perf_counter() - start:.1f} s")
+        scans, checks, pulled = [], [], []
+        for _ in range(args.runs):
+            scans.append(_child(_SCAN, str(where)))
+            checks.append(_child(_CHECKS, str(where), "in-clickhouse"))
+            if args.local:
+                pulled.append(_child(_CHECKS, str(where), "local"))
+    _report("full scan", scans, None)
+    _report("checks inside ClickHouse", checks, scans)
+    if pulled:
+        _report("checks + C003/edges/attributes/propagation on pulled rows", pulled, scans)
+    print("findings:", checks[-1][4].strip(), "spans:", checks[-1][3])
+
+
+def _report(name: str, runs: list[list[str]], baseline: list[list[str]] | None) -> None:
+    wall = statistics.median(float(r[0]) for r in runs)
+    cpu = statistics.median(float(r[1]) for r in runs)
+    rss = max(int(r[2]) for r in runs) / 1024
+    line = f"{name}: wall {wall:.2f} s, CPU {cpu:.2f} s, peak RSS {rss:.0f} MB"
+    if baseline:
+        base_wall = statistics.median(float(r[0]) for r in baseline)
+        base_cpu = statistics.median(float(r[1]) for r in baseline)
+        line += f" (wall {wall / base_wall:.1f}x, CPU {cpu / base_cpu:.1f}x the scan)"
+    print(line)
+
+
+if __name__ == "__main__":
+    main()
