@@ -20,7 +20,6 @@ ratio to the scan's, and each child's peak RSS.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -48,8 +47,8 @@ SELECT
        map('http.request.method', 'POST', 'server.address', peers[j + 1], 'server.port', '8080',
            'url.full', concat('http://', peers[j + 1], ':8080', names[j + 1])),
        map('http.request.method', 'POST', 'http.route', names[j + 1])) AS SpanAttributes,
-    toUInt64(if(t % 100 = 3 AND j = 3, 0, (12 - j) * 1000000 + if(t % 100 = 5 AND j = 3, 9000000, 0)))
-        AS Duration,
+    toUInt64(if(t % 100 = 3 AND j = 3, 0,
+                (12 - j) * 1000000 + if(t % 100 = 5 AND j = 3, 9000000, 0))) AS Duration,
     'Unset' AS StatusCode, '' AS StatusMessage,
     [] AS `Events.Timestamp`, [] AS `Events.Name`, [] AS `Events.Attributes`,
     [] AS `Links.TraceId`, [] AS `Links.SpanId`, [] AS `Links.TraceState`, [] AS `Links.Attributes`
@@ -106,7 +105,10 @@ def _generate(where: Path, spans: int) -> None:
         for statement in create_statements("default", "otel_traces"):
             s.query(statement)
         # a UDF keeps the generator readable: a span's ID from its trace and place
-        s.query("CREATE FUNCTION IF NOT EXISTS span AS (j) -> leftPad(lower(hex(cityHash64(t, j, 3))), 16, '0')")
+        s.query(
+            "CREATE FUNCTION IF NOT EXISTS span AS (j) -> "
+            "leftPad(lower(hex(cityHash64(t, j, 3))), 16, '0')"
+        )
         sql = _GENERATE.format(spans=spans).replace("INSERT INTO otel_traces\n", "")
         s.query(f"INSERT INTO otel_traces {_FUNCTIONS} {sql}")
         s.query("OPTIMIZE TABLE otel_traces FINAL")

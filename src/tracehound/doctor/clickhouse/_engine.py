@@ -81,6 +81,11 @@ class ClickHouseStore:
                 raise EngineError(statement, f"ClickHouse refused it: {exc}") from None
         return rows
 
+    def transpiler_check(self, sql: str) -> list[str]:
+        """The ClickHouse statements for DuckDB ``sql``, not run (`UnsupportedStatement`
+        when it cannot be transpiled)."""
+        return self._transpiler.statements(sql)
+
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         return self.run(sql, params)
 
