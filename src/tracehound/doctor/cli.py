@@ -257,6 +257,9 @@ def _check_clickhouse(args: argparse.Namespace, ignored: set[str], out: TextIO) 
 
     if args.paths:
         return _usage("--clickhouse checks the spans in ClickHouse: give no PATH with it")
+    for option, value in (("--db", args.db), ("--format", args.source_format)):
+        if value:
+            return _usage(f"{option} is for files, not with --clickhouse")
     if args.since and (args.start or args.end):
         return _usage("--since or --from/--to, not both")
     try:

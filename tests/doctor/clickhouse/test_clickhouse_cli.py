@@ -66,6 +66,7 @@ def test_usage_errors_exit_2(
     cases = {
         ("check", "--since", "1h", BROKEN): "needs --clickhouse",
         ("check", "--clickhouse", loaded, BROKEN): "give no PATH",
+        ("check", "--clickhouse", loaded, "--db", str(tmp_path / "x.db")): "--db is for files",
         ("check", "--clickhouse", loaded, "--since", "soon"): "--since soon",
         ("check", "--clickhouse", loaded, "--from", "yesterday"): "not an ISO 8601 time",
         ("check", "--clickhouse", loaded, "--since", "1h", "--to", "2026-01-01"): "not both",

@@ -17,6 +17,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from tracehound.doctor._model import InputSummary, Rejection, Report, SkippedCheck
+from tracehound.doctor._waterfall import waterfalls
 from tracehound.doctor.checks import _sql, attributes, context, lifecycle, propagation
 from tracehound.doctor.checks._hops import Hops, match_hops
 from tracehound.doctor.clickhouse._connect import (
@@ -110,12 +111,14 @@ def check_clickhouse(
                     SkippedCheck("propagation (P001-P006)", why),
                 ]
                 report.notes.append(f"ran inside ClickHouse: {IN_CLICKHOUSE}; nothing else.")
+            findings.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
+            report.findings = findings
+            report.ignore(ignore)
+            if pulled is not None:
+                report.waterfalls = waterfalls(pulled, report.findings)
         finally:
             if pulled is not None:
                 pulled.close()
-        findings.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
-        report.findings = findings
-        report.ignore(ignore)
         report.skipped = skipped
         report.remote_entries = remote
         return report
