@@ -51,8 +51,9 @@ class Window:
     """Attributes as the exporter's Map(String, String) (else its JSON variant)."""
 
     def select(self, *, whole: bool) -> str:
-        """The window's rows in the doctor's layout, in ``rid`` order; ``whole``: with
-        the attributes, events and links as OTLP/JSON (string values), for a local store."""
+        """The window's rows in the doctor's layout (each with its ``rid`` when the table
+        is a MergeTree); ``whole``: with the attributes, events and links as OTLP/JSON
+        (string values), for a local store, sorted by time and IDs."""
         if whole:
             parts = {
                 "resource": _otlp_attributes("ResourceAttributes"),
@@ -212,8 +213,7 @@ def build_window(
         )
         has_lookup = bool(
             conn.rows(
-                "SELECT 1 FROM system.tables WHERE database = "
-                f"{_str(database) if database else 'currentDatabase()'} "
+                f"SELECT 1 FROM system.tables WHERE database = {database_sql} "
                 f"AND name = {_str(name + '_trace_id_ts')}"
             )
         )
