@@ -21,9 +21,10 @@ def test_json_report_keeps_its_documented_shape() -> None:
     assert data["schema"] == "tracehound.doctor/1"
     assert set(data) == {
         "schema", "tool", "inputs", "spans", "traces", "services", "remote_entries", "errors",
-        "counts", "findings", "edges", "skipped", "ignored", "duplicate_inputs",
+        "counts", "findings", "edges", "skipped", "ignored", "duplicate_inputs", "notes",
     }  # fmt: skip
     assert data["ignored"] == {}
+    assert data["notes"] == []  # a file run ran every family here
     assert set(data["spans"]) == {"read", "analysed", "rejected", "rejections", "normalised"}
     assert data["spans"]["read"] == data["spans"]["analysed"] + data["spans"]["rejected"]
     for finding in data["findings"]:

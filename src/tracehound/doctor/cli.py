@@ -155,10 +155,19 @@ def add_load_command(subparsers: Any) -> argparse.ArgumentParser:
     return load
 
 
+def _quiet_clickhouse_client() -> None:
+    """clickhouse-connect logs each failure before raising it; the command reports the
+    error once, naming the target, so the client's log line would only say it twice."""
+    import logging
+
+    logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
+
+
 def run_load(args: argparse.Namespace, out: TextIO) -> int:
     """Run ``tracehound load``; 0 when spans were written, 2 otherwise."""
     from tracehound.doctor.clickhouse import ClickHouseError, load_clickhouse
 
+    _quiet_clickhouse_client()
     args.stage = "loading the inputs into ClickHouse"
     try:
         report = load_clickhouse(args.paths, args.clickhouse, table=args.table)
@@ -273,6 +282,7 @@ def _check_clickhouse(args: argparse.Namespace, ignored: set[str], out: TextIO) 
     if start and end and start >= end:
         return _usage("--from must be before --to")
     args.stage = "checking the spans in ClickHouse"
+    _quiet_clickhouse_client()
     try:
         report = check_clickhouse(
             args.clickhouse,

@@ -142,16 +142,18 @@ class _ChdbConnection:
 
 class _HttpConnection:
     def __init__(self, target: Target) -> None:
+        urllib3_level = logging.getLogger("urllib3").level
         try:
             import clickhouse_connect
         except ImportError:
             raise ClickHouseError(
                 f"--clickhouse {target.describe()} needs clickhouse-connect: {INSTALL_HINT}"
             ) from None
+        finally:
+            # importing clickhouse-connect sets urllib3's log level: the user's logging
+            # configuration stays as it was
+            logging.getLogger("urllib3").setLevel(urllib3_level)
         self.target = target
-        # the client logs each failure before raising it; the raised error is reported
-        # (once, naming the target), so its log line would only say it twice
-        logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
         try:
             self._client = clickhouse_connect.get_client(
                 host=target.host,
