@@ -27,6 +27,8 @@ QUERIES = {
     "QUALIFY row_number() OVER (PARTITION BY g ORDER BY k DESC) = 1 ORDER BY g",
     "first_value over a named window": "SELECT g, first_value(k) OVER w AS f FROM t "
     "WINDOW w AS (PARTITION BY g ORDER BY ns) ORDER BY g, f",
+    "SIMILAR TO and regexp_full_match match whole strings": "SELECT k, g SIMILAR TO '[a-b]', "
+    "regexp_full_match(g || 'x', '[a-c]'), NOT g SIMILAR TO 'a|c' FROM t ORDER BY k",
     "LEFT JOIN without a match is NULL": "SELECT a.k, b.k AS other FROM t a "
     "LEFT JOIN t b ON b.k = a.k + 10 ORDER BY a.k",
 }

@@ -10,7 +10,8 @@ none a rewrite of one query:
   ``epoch_ns`` → ``toUnixTimestamp64Nano``, ``hash`` → ``cityHash64``,
   ``a // b`` → ``intDiv`` (SQLGlot's float division loses nanoseconds),
   ``bool_or`` → ``max``, ``list(x ORDER BY x)`` → ``arraySort(groupArray(x))``,
-  ``range`` (end excluded, as ClickHouse's);
+  ``range`` (end excluded, as ClickHouse's), ``SIMILAR TO`` and
+  ``regexp_full_match`` → ``match`` of the whole string;
 - statements: ``CREATE OR REPLACE TEMP TABLE … AS`` → drop and create a
   temporary Memory table; a ``CREATE VIEW`` is remembered and inlined where
   it is read (ClickHouse has no temporary views); ``DELETE`` → ``ALTER TABLE
@@ -69,6 +70,14 @@ def _range(self: Any, expression: exp.GenerateSeries) -> str:
     return f"range({start}, {end})"
 
 
+def _full_match(self: Any, expression: exp.Expression) -> str:
+    """DuckDB's ``SIMILAR TO`` and ``regexp_full_match``: a regular expression matching the
+    whole string (ClickHouse's ``match`` finds it anywhere)."""
+    pattern = expression.expression
+    anchored = exp.func("concat", exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$"))
+    return self.func("match", expression.this, anchored)
+
+
 class _Dialect(ClickHouse):
     class Generator(ClickHouse.Generator):
         TRANSFORMS = {  # noqa: RUF012 (SQLGlot's own class attribute, extended)
@@ -77,6 +86,8 @@ class _Dialect(ClickHouse):
             exp.LogicalOr: lambda self, e: self.func("max", e.this),
             exp.ArrayAgg: _array_agg,
             exp.GenerateSeries: _range,
+            exp.SimilarTo: _full_match,
+            exp.RegexpFullMatch: _full_match,
         }
 
 
