@@ -9,6 +9,7 @@ import pytest
 
 from tracehound.doctor import Report, check_paths
 from tracehound.doctor.clickhouse import check_clickhouse, load_clickhouse
+from tracehound.doctor.clickhouse._connect import connect, parse_target
 
 TESTS = Path(__file__).resolve().parents[1]
 REAL = TESTS / "real"
@@ -90,3 +91,40 @@ def test_zipkin_files_differ_only_by_durations_zipkin_leaves_unknown(tmp_path: P
     assert extra
     assert all(f.code == "L004" and "no end time" in f.message for f in extra)
     assert edges(found) == edges(from_files)
+
+
+def test_the_json_attribute_variant(tmp_path: Path) -> None:
+    """The exporter's JSON-attribute table: the checks inside ClickHouse give the file run's
+    findings; the families that need the attributes pulled are skipped, and say so."""
+    paths = REAL_SETS["other exporters"]
+    from_files = check_paths(paths)
+    target = f"chdb:{tmp_path / 'chdb'}"
+    load_clickhouse(paths, target, json=True)
+    found = check_clickhouse(target)
+    inside = {"C001", "C002", "C004", "L004", "L005", "L006"}
+    assert {k for k in structural(found) if k[0] in inside} == {
+        k for k in structural(from_files) if k[0] in inside
+    }
+    assert found.edges == []
+    reasons = {s.family: s.reason for s in found.skipped}
+    assert "JSON attribute variant" in reasons["C003 and the edges"]
+
+
+def test_rows_whose_ids_cannot_be_placed_are_counted_as_rejected(tmp_path: Path) -> None:
+    target = f"chdb:{tmp_path / 'chdb'}"
+    loaded = load_clickhouse([str(DATA / "checkout-broken.jaeger.json")], target)
+    conn = connect(parse_target(target))
+    try:
+        conn.execute(
+            "INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ServiceName) VALUES "
+            "(now64(9), '', 'aaaaaaaaaaaaaaaa', 'x'), (now64(9), 'XYZ', 'aaaaaaaaaaaaaaaa', 'x')"
+        )
+    finally:
+        conn.close()
+    found = check_clickhouse(target)
+    assert found.spans_analysed == loaded.spans_analysed
+    assert found.spans_read == found.spans_analysed + 2
+    assert {(r.reason, r.count) for r in found.rejections} == {
+        ("missing trace ID", 1),
+        ("trace ID is not 32 lower-case hex digits", 1),
+    }

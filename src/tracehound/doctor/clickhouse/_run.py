@@ -127,10 +127,11 @@ def check_clickhouse(
 
 
 def _summary(conn: Connection, window: Window) -> Report:
-    name = f"{conn.target.describe()} {window.table}"
+    table = window.table.replace("`", "")
+    name = f"{conn.target.describe()} {table}"
     report = Report(inputs=[InputSummary(name, "clickhouse", window.spans, 0)])
     report.rejections = [
-        Rejection(reason, n, f"{window.table}:{example}") for reason, n, example in window.rejected
+        Rejection(reason, n, f"{table}:{example}") for reason, n, example in window.rejected
     ]
     report.spans_analysed = window.spans
     report.spans_read = window.spans + report.spans_rejected

@@ -89,7 +89,7 @@ class Window:
             part=part,
             shared=shared,
             kind=_KIND,
-            source=_str(self.table),
+            source=_str(self.table.replace("`", "")),
             table=self.table,
             where=f"{self.where} AND {_BAD_IDS} IS NULL",
             **parts,
