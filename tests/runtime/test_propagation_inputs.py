@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.context import Context
@@ -113,6 +113,9 @@ def test_extract_and_continue_trace_never_raise(carrier: object) -> None:
     st.sampled_from(["traceparent", "Traceparent", "TRACEPARENT", b"traceparent"]),
     st.sampled_from(["dict", "pairs", "asgi", "grpc"]),
 )
+# an `HTTP_` key beside it once made the mapping a WSGI environ, whose plain keys were not read
+@example({"HTTP_": None}, "traceparent", "dict")
+@example({"HTTP_X": "1", "REQUEST_METHOD": "GET"}, "TRACEPARENT", "dict")
 def test_a_valid_traceparent_survives_any_neighbours(
     junk: dict[Any, Any], name: str | bytes, shape: str
 ) -> None:

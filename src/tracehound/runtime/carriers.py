@@ -62,6 +62,15 @@ _WRITABLE = (
     "confluent-kafka Message"
 )
 _ASGI_TYPES = ("http", "websocket")
+# RFC 3875's meta-variables and what servers add beside them: never a header
+_CGI = frozenset(
+    (
+        "AUTH_TYPE", "GATEWAY_INTERFACE", "PATH_INFO", "PATH_TRANSLATED", "QUERY_STRING",
+        "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_IDENT", "REMOTE_PORT", "REMOTE_USER",
+        "REQUEST_METHOD", "REQUEST_URI", "RAW_URI", "SCRIPT_NAME", "SERVER_NAME",
+        "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE",
+    )
+)  # fmt: skip
 _WSGI_CONTENT = {"CONTENT_TYPE": "content-type", "CONTENT_LENGTH": "content-length"}
 _TEXT = (str, bytes, bytearray, memoryview)
 _MISSING: Any = object()
@@ -116,8 +125,10 @@ def _read(carrier: object, out: Headers, *, follow_headers: bool) -> bool:
 
 
 def _read_mapping(mapping: Mapping[Any, Any], out: Headers) -> None:
-    if _is_environ(mapping):
-        _read_environ(mapping, out)
+    if "wsgi.version" in mapping:  # PEP 3333: every server's environ has it
+        _read_environ(mapping, out, strict=True)
+    elif _is_environ(mapping):
+        _read_environ(mapping, out, strict=False)
     elif _is_asgi_scope(mapping):
         _read_pairs(mapping["headers"], out)
     else:
@@ -125,15 +136,23 @@ def _read_mapping(mapping: Mapping[Any, Any], out: Headers) -> None:
         _read_pairs(multi_items() if callable(multi_items) else mapping.items(), out)
 
 
-def _read_environ(environ: Mapping[Any, Any], out: Headers) -> None:
+def _read_environ(environ: Mapping[Any, Any], out: Headers, *, strict: bool) -> None:
+    """A WSGI environ's headers; not ``strict`` (a mapping made by hand, with ``HTTP_``
+    keys but no ``wsgi.version``), its keys that are neither CGI variables nor a server's
+    extensions (``wsgi.input``) are headers too, as in any mapping."""
     for key, value in environ.items():
         if key.__class__ is not str:
+            if not strict:
+                _add(out, key, value)
             continue
         if key.startswith("HTTP_"):
             name = key[5:].replace("_", "-").lower()
         elif key in _WSGI_CONTENT:
             name = _WSGI_CONTENT[key]
+        elif strict or key in _CGI or "." in key:
+            continue
         else:
+            _add(out, key, value)
             continue
         _add(out, name, _from_wsgi(value) if isinstance(value, str) else value)
 
