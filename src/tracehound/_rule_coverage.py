@@ -47,6 +47,8 @@ DETECTORS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         **{f"A00{n}": (_RUNTIME, _DOCTOR) for n in range(1, 8)},
         # the cluster family: `tracehound k8s`, and manifests among `tracehound check` inputs
         **{f"K00{n}": (_DOCTOR, _K8S) for n in range(1, 10)},
+        "G001": (_DOCTOR,),
+        "G002": (_DOCTOR,),
     }
 )
 """Rule code → the parts that report it: ``runtime`` (guards, propagator, attribute

@@ -557,6 +557,29 @@ _RULES = (
         "Raise the mesh's sampling (`randomSamplingPercentage`, "
         "`defaultConfig.tracing.sampling`), or sample in the applications instead.",
     ),
+    Rule(
+        "G001",
+        "log-trace-changed",
+        _E,
+        "one request's log lines carry another trace ID (or none) from one service on",
+        "Followed by a key every service logs (an order ID, a request ID), the request kept "
+        "its trace ID up to a service and lost it there: the callee started a new trace, "
+        "or logged outside any span. The hop is where the trace broke, whatever the spans "
+        "that reached the backend say.",
+        "Compare the headers on the wire at this hop (is `traceparent` sent, and read?); "
+        "carry the context into threads and tasks before the call (`tracehound."
+        "ContextExecutor`); check the proxy between them forwards the trace headers.",
+    ),
+    Rule(
+        "G002",
+        "logs-not-correlated",
+        _I,
+        "a service that exports spans logs no trace ID",
+        "Without the trace ID in its log lines, a service's logs cannot be joined to its "
+        "traces, and a broken hop cannot be followed through its logs.",
+        "Make the logging library write the active span's trace and span IDs on every "
+        "line (the finding names the library and how).",
+    ),
 )
 
 CATALOGUE: Mapping[str, Rule] = MappingProxyType({rule.code: rule for rule in _RULES})

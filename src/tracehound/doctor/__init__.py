@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Collection, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from tracehound.doctor._model import (
@@ -39,6 +40,7 @@ _EXTRA = ("orjson", "duckdb", "rich", "google", "opentelemetry.proto")
 try:
     from tracehound.doctor._copies import drop_copies
     from tracehound.doctor._db_target import check_db_target
+    from tracehound.doctor.evidence.logs import LogOptions, read_logs, sniff_input
     from tracehound.doctor.sources import (
         Input,
         Progress,
@@ -71,6 +73,7 @@ __all__ = [
     "InputError",
     "InputSummary",
     "LoadError",
+    "LogOptions",
     "Progress",
     "Rejection",
     "Report",
@@ -91,6 +94,7 @@ def load(
     db: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     log_format: AccessLogFormat | None = None,
+    logs: LogOptions | None = None,
 ) -> tuple[Store, Report]:
     """Read ``paths`` into a new `Store`; the report holds inputs, errors and counts so far.
 
@@ -101,6 +105,8 @@ def load(
     table lives in memory.  ``log_format`` is the format of the access logs among the
     inputs (`tracehound.doctor.evidence.http.parse_log_format`); without it the common
     ones are recognised.
+    An input whose content is service logs (JSON lines,
+    logfmt, or text ``logs.pattern`` matches) goes to the ``otel_logs`` table.
     """
     forced = SourceFormat.parse(source_format) if isinstance(source_format, str) else source_format
     inputs, errors = _inputs(paths)
@@ -118,10 +124,16 @@ def load(
         reading: list[tuple[Input, ReadResult]] = []
         for inp in inputs:
             source = store.begin_source(inp.name)
-            result = read_input(
-                inp, source, store, forced=forced, progress=progress, wait=False,
-                log_format=log_format,
-            )
+            kind = None
+            if forced is None:
+                kind = sniff_input(inp.path, logs or LogOptions(), _http_detector(log_format))
+            if kind is not None:
+                result = _read_logs(inp, kind, store, logs or LogOptions(), progress)
+            else:
+                result = read_input(
+                    inp, source, store, forced=forced, progress=progress, wait=False,
+                    log_format=log_format,
+                )  # fmt: skip
             if progress is not None:  # every input counts, the ones read without a report too
                 size = inp.size
                 progress(inp.name, size or 0, size)
@@ -145,7 +157,7 @@ def load(
 
 def tally(store: Store, report: Report) -> None:
     """Fill ``report``'s counts from a loaded ``store``: spans analysed, rejected and
-    normalised (with the reasons), traces and services."""
+    normalised (with the reasons), traces and services, log lines analysed and rejected."""
     report.spans_analysed = int(store.scalar("SELECT count(*) FROM otel_traces"))
     report.rejections = [
         Rejection(reason, int(count), example)
@@ -162,6 +174,14 @@ def tally(store: Store, report: Report) -> None:
         )
     ]
     report.spans_read = report.spans_analysed + report.spans_rejected
+    report.log_lines = int(store.scalar("SELECT count(*) FROM otel_logs"))
+    report.log_rejections = [
+        Rejection(reason, int(count), example)
+        for reason, count, example in store.query(
+            """SELECT Reason, sum("Count"), arg_min(Source || ':' || "Offset", rowid)
+               FROM log_rejected GROUP BY Reason ORDER BY sum("Count") DESC, Reason"""
+        )
+    ]
     report.traces = int(store.scalar("SELECT count(DISTINCT TraceId) FROM otel_traces"))
     report.services = tuple(
         name for (name,) in store.query("SELECT DISTINCT ServiceName FROM otel_traces ORDER BY 1")
@@ -188,8 +208,33 @@ def _complete(inp: Input, result: ReadResult, report: Report) -> None:
         InputSummary(
             inp.name, result.format, result.spans, len(result.errors), result.findings,
             result.exchanges,
+            result.log_lines,
         )
     )
+
+
+def _http_detector(log_format: AccessLogFormat | None) -> Callable[[bytes], bool]:
+    """Whether the first bytes of an input are HTTP evidence (an access log is a log of
+    requests, not of a service: `evidence.http` reads it)."""
+    from tracehound.doctor.evidence import http
+
+    return lambda head: http.detect(head[: http.SNIFF], log_format) is not None
+
+
+def _read_logs(
+    inp: Input, kind: str, store: Store, options: LogOptions, progress: Progress | None
+) -> ReadResult:
+    """Read an input of service logs into ``otel_logs``; its rejected lines are counted."""
+    result = ReadResult(format=f"logs-{kind}")
+    try:
+        read = read_logs(inp.path, inp.name, kind, store.logs, options, progress, inp.size)
+    except (OSError, EOFError, zlib.error) as exc:
+        result.error(inp.name, None, f"read failed: {exc}")
+        return result
+    result.log_lines = read.lines
+    for reason, count in read.rejected.items():
+        store.add_evidence("log_rejected", (str(read.first_rejected[reason]), reason, count))
+    return result
 
 
 def check_paths(
@@ -200,16 +245,27 @@ def check_paths(
     progress: Progress | None = None,
     ignore: Collection[str] = (),
     log_format: AccessLogFormat | None = None,
+    logs: LogOptions | None = None,
+    log_key: str | None = None,
 ) -> Report:
     """Read ``paths``, run every check, and return the report (see `load` for the
-    arguments); findings of the rule codes ``ignore`` are left out (`Report.ignored`)."""
+    arguments); findings of the rule codes ``ignore`` are left out (`Report.ignored`).
+    ``log_key`` is the log field that names one request in every service's logs
+    (``order_id``); without it the checks choose the best one the logs share."""
     from tracehound.doctor._waterfall import waterfalls
 
     store, report = load(
-        paths, source_format=source_format, db=db, progress=progress, log_format=log_format
-    )
+        paths, source_format=source_format, db=db, progress=progress, log_format=log_format,
+        logs=logs,
+    )  # fmt: skip
     try:
-        diagnose(store, report, {i.source: i.format for i in report.inputs}, ignore=ignore)
+        diagnose(
+            store,
+            report,
+            {i.source: i.format for i in report.inputs},
+            ignore=ignore,
+            log_key=log_key,
+        )
         report.waterfalls = waterfalls(store, report.findings)
     finally:
         store.close()
@@ -222,12 +278,14 @@ def diagnose(
     formats: Mapping[str, str | None] | None = None,
     *,
     ignore: Collection[str] = (),
+    log_key: str | None = None,
 ) -> None:
     """Run every check over a loaded ``store`` into ``report`` (findings, edges, skipped
-    families); ``formats`` maps each input (the Source column) to its export format."""
+    families); ``formats`` maps each input (the Source column) to its export format;
+    ``log_key`` the log field that names one request (see `check_paths`)."""
     from tracehound.doctor.checks import run_checks
 
-    results = run_checks(store, formats)
+    results = run_checks(store, formats, log_key=log_key)
     report.findings = results.findings
     report.ignore(ignore)
     report.edges = results.edges

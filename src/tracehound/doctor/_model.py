@@ -87,6 +87,8 @@ class InputSummary:
     """Runtime findings read from it (a runtime findings file)."""
     exchanges: int = 0
     """HTTP requests read from it (a capture, HAR, ``curl -v`` transcript, access log)."""
+    log_lines: int = 0
+    """Log lines analysed from it (service logs)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +98,7 @@ class InputSummary:
             "errors": self.errors,
             "findings": self.findings,
             "exchanges": self.exchanges,
+            "log_lines": self.log_lines,
         }
 
 
@@ -225,6 +228,10 @@ class Report:
     notes: list[str] = field(default_factory=list)
     """How the checks ran where that is not the default (``--clickhouse``: which families
     ran inside ClickHouse, which on rows pulled from it)."""
+    log_lines: int = 0
+    """Service log lines analysed (rows of ``otel_logs``)."""
+    log_rejections: list[Rejection] = field(default_factory=list)
+    """Log lines that are no log record, by reason (not counted in ``log_lines``)."""
 
     def ignore(self, codes: Collection[str]) -> None:
         """Leave out the findings of the rules ``codes``, counting them in `ignored`."""
@@ -258,9 +265,10 @@ class Report:
 
     @property
     def analysed_anything(self) -> bool:
-        """Whether any span could be read, any HTTP request, any runtime findings file
-        (one with no finding says the runtime found nothing) or any Kubernetes manifest."""
-        return bool(self.spans_analysed or self.exchanges_read) or any(
+        """Whether any span could be read, any HTTP request, any service log line, any
+        runtime findings file (one with no finding says the runtime found nothing) or any
+        Kubernetes manifest."""
+        return bool(self.spans_analysed or self.exchanges_read or self.log_lines) or any(
             i.format in ("tracehound-findings", "kubernetes") or i.findings for i in self.inputs
         )
 
@@ -268,8 +276,8 @@ class Report:
         """What "no findings" means here: nothing analysed, part analysed, or all well."""
         if not self.analysed_anything:
             return (
-                "Nothing was analysed: no span or HTTP request could be read (see the input "
-                "problems)."
+                "Nothing was analysed: no span, HTTP request or log line could be read (see "
+                "the input problems)."
             )
         if self.has_input_errors:
             return "No findings in what could be read; the input problems were not analysed."

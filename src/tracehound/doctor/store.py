@@ -36,6 +36,7 @@ import orjson
 
 from tracehound.doctor import _chunks, _load_sql
 from tracehound.doctor.evidence import k8s as k8s_evidence
+from tracehound.doctor.evidence import logs as _logs
 from tracehound.doctor.evidence.http import _table as http_table
 from tracehound.doctor.sources import runtime_findings
 
@@ -99,6 +100,9 @@ class Store:
         self.con.execute(runtime_findings.SCHEMA)
         self.con.execute(k8s_evidence.SCHEMA)
         self.con.execute(http_table.SCHEMA)
+        self.con.execute(_logs.SCHEMA)
+        self.logs = _logs.LogLoader(self.cursor, self._tmp)
+        """Where service logs go (the ``otel_logs`` table), loaded beside the spans."""
         for number in range(LOADERS):
             # each loader stages its chunks in a database of its own: temporary
             # tables of one database are created one at a time, these in parallel
@@ -275,6 +279,7 @@ class Store:
         """Load what is left and wait for the loader; the table is complete afterwards."""
         self.flush()
         self._stop_workers()
+        self.logs.finish()
         self.con.execute("RESET threads")
         self._raise_failure()
         if self._rejects:

@@ -15,6 +15,7 @@ from tracehound.doctor.checks import (
     cluster,
     context,
     lifecycle,
+    logs,
     propagation,
     runtime,
     timestamps,
@@ -40,9 +41,12 @@ class CheckResults:
     """Entry spans whose parent is in another service's (absent) data: normal, not reported."""
 
 
-def run_checks(store: Store, formats: Mapping[str, str | None] | None = None) -> CheckResults:
+def run_checks(
+    store: Store, formats: Mapping[str, str | None] | None = None, *, log_key: str | None = None
+) -> CheckResults:
     """Run every family over a loaded store; ``formats`` maps each input (the Source
-    column) to the export format it was read as."""
+    column) to the export format it was read as; ``log_key`` is the log field that
+    names one request across services (see `checks.logs`)."""
     _sql.install(store)
     # The attribute and propagation families read only the span table: they run beside
     # the others, on a connection of their own, filling what the others' queries (and
@@ -73,9 +77,13 @@ def run_checks(store: Store, formats: Mapping[str, str | None] | None = None) ->
     configured = cluster.check(store, [(e.caller, e.callee) for e in edges])
     found.extend(configured.findings)
     edges = attach_evidence(edges, cluster.cluster_evidence(configured, edges))
+    # service logs: the hops where a request's trace ID changed, cited on the edges
+    in_logs = logs.check(store, log_key, logs.callers_of(edges))
+    found.extend(in_logs.findings)
+    edges = attach_evidence(edges, in_logs.evidence)
     found = causes.name_causes(store, found)
     found.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
-    return CheckResults(found, edges, skipped, ctx.remote_entries)
+    return CheckResults(found, edges, [*skipped, *in_logs.skipped], ctx.remote_entries)
 
 
 def _attributes_and_headers(

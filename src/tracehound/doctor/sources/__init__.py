@@ -91,6 +91,8 @@ class ReadResult:
     """Runtime findings read (a runtime findings file)."""
     exchanges: int = 0
     """HTTP requests read (a capture, HAR file, ``curl -v`` transcript or access log)."""
+    log_lines: int = 0
+    """Service log lines read into ``otel_logs`` (an input of logs)."""
     errors: list[InputError] = field(default_factory=list)
     _dropped: int = 0
     _pending: Callable[[], None] | None = field(default=None, repr=False, compare=False)

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
 
 __all__ = ["MANIFEST_SUFFIXES", "TRACE_SUFFIXES", "display_name", "expand_inputs"]
 
-TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".pb", ".binpb", ".protobuf", ".otlp")
-"""File name endings a directory is searched for (each also with ``.gz``)."""
+TRACE_SUFFIXES = (
+    ".json", ".jsonl", ".ndjson", ".pb", ".binpb", ".protobuf", ".otlp", ".log",
+)  # fmt: skip
+"""File name endings a directory is searched for (each also with ``.gz``); ``.log``
+for service logs."""
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 """Kubernetes manifests found in a directory: taken when their first bytes are one."""
 
