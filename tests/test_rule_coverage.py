@@ -19,7 +19,7 @@ def _mentions() -> dict[str, set[str]]:
         if path.name in _SKIP:
             continue
         text = path.read_text(encoding="utf-8")
-        for code in set(re.findall(r"\b[PCLAK][0-9]{3}\b", text)) & set(found):
+        for code in set(re.findall(r"\b[PCLAKG][0-9]{3}\b", text)) & set(found):
             found[code].add(str(path.relative_to(SRC)))
     return found
 

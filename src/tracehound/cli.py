@@ -30,11 +30,12 @@ _DOCTOR_EXTRA = ("orjson", "duckdb", "rich", "google", "opentelemetry.proto")
 
 
 def _doctor_missing(module: str, command: str = "check", extra: str = "doctor") -> Any:
-    """A ``check`` (or ``k8s``, ``load``) command that says which extra to install (a plain
-    install has no doctor)."""
+    """A ``check`` (or ``logs``, ``k8s``, ``load``) command that says which extra to
+    install (a plain install has no doctor)."""
     what = {
         "check": "diagnose exported traces",
         "load": "write traces into ClickHouse",
+        "logs": "read service logs",
     }.get(command, "check cluster manifests")
 
     def add_command(subparsers: Any) -> argparse.ArgumentParser:
@@ -61,12 +62,13 @@ def _needs_doctor(module: str, command: str = "check", extra: str = "doctor") ->
 
 try:
     from tracehound.doctor import Store as _doctor  # noqa: F401 (its extra is installed)
-    from tracehound.doctor.cli import add_check_command, add_load_command
+    from tracehound.doctor.cli import add_check_command, add_load_command, add_logs_command
     from tracehound.doctor.k8s_cli import add_k8s_command
 except ModuleNotFoundError as missing:  # a plain install: the doctor's extra is absent
     if not (missing.name or "").startswith(_DOCTOR_EXTRA):
         raise
     add_check_command = _doctor_missing(missing.name or "")
+    add_logs_command = _doctor_missing(missing.name or "", "logs")
     add_k8s_command = _doctor_missing(missing.name or "", "k8s", "k8s")
     add_load_command = _doctor_missing(missing.name or "", "load", "clickhouse")
 
@@ -303,6 +305,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_cmd_demo)
     add_check_command(sub)
+    add_logs_command(sub)
     add_k8s_command(sub)
     add_serve_command(sub)
     add_load_command(sub)

@@ -22,7 +22,9 @@ def test_json_report_keeps_its_documented_shape() -> None:
     assert set(data) == {
         "schema", "tool", "inputs", "spans", "traces", "services", "remote_entries", "errors",
         "counts", "findings", "edges", "skipped", "ignored", "duplicate_inputs", "notes",
+        "logs",
     }  # fmt: skip
+    assert data["logs"] == {"analysed": 0, "rejected": 0, "rejections": []}
     assert data["ignored"] == {}
     assert data["notes"] == []  # a file run ran every family here
     assert set(data["spans"]) == {"read", "analysed", "rejected", "rejections", "normalised"}

@@ -15,23 +15,25 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from tracehound.doctor._logs_cli import add_log_options, add_logs_command, log_options
 from tracehound.rules import Severity
 
-__all__ = ["add_check_command", "parse_ignore", "run_check"]
+__all__ = ["add_check_command", "add_logs_command", "parse_ignore", "run_check"]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 _DESCRIPTION = """\
 Read exported traces (OTLP/JSON, OTLP protobuf, Jaeger JSON, Zipkin v2 JSON;
-files, directories, globs or - for stdin; gzip or not) and report where the
-trace chain broke, between which services, why, and how to fix it."""
+files, directories, globs or - for stdin; gzip or not) and service logs (JSON
+lines, logfmt, text with --log-pattern; recognised by content), and report where
+the trace chain broke, between which services, why, and how to fix it."""
 
 _EPILOG = """\
 exit status:
   0  no finding at or above --fail-on
   1  findings at or above --fail-on
   2  usage error (bad option, a PATH that names nothing, a report that cannot be
-     written), nothing analysable (no span, no runtime findings file), or an
+     written), nothing analysable (no span, no log line, no runtime findings file), or an
      internal error (one line on stderr; --debug or TRACEHOUND_DEBUG=1 adds
      the traceback)
   Rejected spans and unreadable parts are listed with their reasons; next to
@@ -45,6 +47,7 @@ examples:
   tracehound check traces/ --ignore C004,numeric-string
   tracehound check traces/ --json > report.json
   tracehound check spans-*.jsonl findings-*.jsonl   with the runtime's findings
+  tracehound check traces/ logs/ --log-key order_id  with the services' logs
   tracehound check traces/ --sarif report.sarif --html report.html
   tracehound rules C003                        what a code means, how to fix it"""
 
@@ -98,6 +101,7 @@ def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
     check.add_argument(
         "--no-progress", action="store_true", help="no progress bar, even on a terminal"
     )
+    add_log_options(check, key="--log-key", prefix="--log-")
     check.add_argument(
         "--log-format",
         metavar="KIND:FORMAT",
@@ -207,6 +211,7 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
         return _usage("--json and --sarif - both write to stdout")
     try:
         ignored = parse_ignore(args.ignore)
+        logs = log_options(args)
     except ValueError as exc:
         return _usage(str(exc))
     if args.clickhouse:
@@ -251,6 +256,8 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
                 progress=progress,
                 ignore=ignored,
                 log_format=log_format,
+                logs=logs,
+                log_key=args.log_key,
             )
     except LoadError as exc:
         return _usage(str(exc))
@@ -374,6 +381,11 @@ def _tell_problems(report: Any, bad_paths: bool) -> None:
         _say(str(error))
     for rejection in report.rejections:
         _say(f"{rejection.count} spans rejected: {rejection.reason} (first at {rejection.example})")
+    for rejection in report.log_rejections:
+        _say(
+            f"{rejection.count} log lines rejected: {rejection.reason} "
+            f"(first at {rejection.example})"
+        )
     if not report.analysed_anything:
         sys.stderr.write("tracehound check: nothing could be analysed (exit status 2)\n")
     elif bad_paths:

@@ -84,6 +84,9 @@ class LogsResult:
     evidence: list[tuple[str, str, Evidence]] = field(default_factory=list)
     skipped: list[SkippedCheck] = field(default_factory=list)
     key: str | None = None
+    hops: list[LogHop] = field(default_factory=list)
+    followed: int = 0
+    """Requests logged by more than one service."""
 
 
 def suggest_keys(store: Store, limit: int = 5) -> list[KeySuggestion]:
@@ -236,9 +239,9 @@ def check(
         )
         return result
     result.key = chosen
-    found, _ = hops(store, chosen, callers)
+    result.hops, result.followed = hops(store, chosen, callers)
     rule = get_rule("G001")
-    for hop in found:
+    for hop in result.hops:
         if not hop.broken:
             continue
         ex = hop.example

@@ -28,6 +28,11 @@ def to_dict(report: Report) -> dict[str, Any]:
             "rejections": [r.to_dict() for r in report.rejections],
             "normalised": [r.to_dict() for r in report.normalised],
         },
+        "logs": {
+            "analysed": report.log_lines,
+            "rejected": sum(r.count for r in report.log_rejections),
+            "rejections": [r.to_dict() for r in report.log_rejections],
+        },
         "duplicate_inputs": [d.to_dict() for d in report.duplicates],
         "traces": report.traces,
         "services": list(report.services),

@@ -81,6 +81,13 @@ def _summary(console: Console, report: Report) -> None:
         table.add_row(
             "http", f"{report.exchanges_read} requests read ({len(wire)} HTTP evidence inputs)"
         )
+    if report.log_lines or report.log_rejections:
+        rejected = sum(r.count for r in report.log_rejections)
+        table.add_row(
+            "log lines",
+            f"{report.log_lines + rejected} read = {report.log_lines} analysed + "
+            f"{rejected} rejected",
+        )
     files = [i for i in report.inputs if i.format == "tracehound-findings" or i.findings]
     if files:
         table.add_row(
@@ -102,7 +109,7 @@ def _summary(console: Console, report: Report) -> None:
 
 def _problems_with_input(console: Console, report: Report) -> None:
     _input_notes(console, report)
-    if not report.errors and not report.rejections:
+    if not report.errors and not report.rejections and not report.log_rejections:
         return
     console.print(_text("Input problems", "bold red"))
     for error in report.errors:
@@ -111,6 +118,13 @@ def _problems_with_input(console: Console, report: Report) -> None:
         console.print(
             _text(
                 f"  {rejection.count} spans rejected: {rejection.reason} (first at "
+                f"{rejection.example})"
+            )
+        )
+    for rejection in report.log_rejections:
+        console.print(
+            _text(
+                f"  {rejection.count} log lines rejected: {rejection.reason} (first at "
                 f"{rejection.example})"
             )
         )
