@@ -257,18 +257,20 @@ def check(
             f"requests followed by {ex['key']}"
         )
         cause = None
+        lost = ""
         if hop.lost_in_caller == hop.broken:
             cause = "not-forwarded"
-            summary += (
-                f"; {hop.caller} itself logged lines without the trace ID for them "
-                "(the context was lost inside it, before the call)"
+            lost = (
+                f"; {hop.caller} itself logged lines without the trace ID for these "
+                "requests: the context was lost inside it, before the call"
             )
+            summary += lost
         result.findings.append(
             Finding(
                 rule,
                 f"{hop.caller} → {hop.callee}: the trace ID {what} on {hop.broken} of "
                 f"{hop.requests} requests in the logs ({callee_said} for {ex['key']} "
-                f"{ex['value']}, {hop.caller} logged {ex['caller_trace_id']})",
+                f"{ex['value']}, {hop.caller} logged {ex['caller_trace_id']}){lost}",
                 trace_id=ex["callee_trace_id"] or ex["caller_trace_id"],
                 service=hop.callee,
                 location=ex["location"],
