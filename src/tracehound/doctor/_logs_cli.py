@@ -161,7 +161,8 @@ def _render(data: dict[str, Any], out: TextIO) -> None:
         out.write(printable(text) + "\n")
 
     rejected = f" ({data['rejected']} rejected)" if data["rejected"] else ""
-    say(f"{data['log_lines']} log lines from {len(data['services'])} services{rejected}")
+    count = len(data["services"])
+    say(f"{data['log_lines']} log lines from {count} service{'s' * (count != 1)}{rejected}")
     for s in data["services"]:
         share = s["with_trace_id"] / s["lines"]
         say(

@@ -9,6 +9,7 @@ repeat their names, so a line costs a dictionary lookup and its values.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,26 +145,46 @@ def _severity(value: Any) -> tuple[str | None, int | None]:
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_GO_STRING = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) ([+-]\d{4})(?: \w+)?$")
 _US = dt.timedelta(microseconds=1)
 
 
+_NS_LIMIT = 2**63 - 1  # TIMESTAMP_NS holds a signed 64-bit count (years 1678-2262)
+
+
 def timestamp_ns(value: Any) -> int | None:
+    """`_timestamp_ns`, ``None`` outside what the table's TIMESTAMP_NS column holds."""
+    try:
+        ns = _timestamp_ns(value)
+    except (OverflowError, ValueError):  # inf, nan
+        return None
+    return ns if ns is not None and -_NS_LIMIT < ns < _NS_LIMIT else None
+
+
+def _timestamp_ns(value: Any) -> int | None:
     """Nanoseconds since the epoch of a log time: ISO 8601 (``Z``, an offset, or none: UTC),
     Python's ``asctime`` (``2024-05-01 12:00:00,123``), or an epoch number in s, ms, µs or
     ns (by its size); ``None`` when unreadable."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        number = float(value)
+    if isinstance(value, int):  # exact: pino's milliseconds stay milliseconds
+        for limit, scale in ((10**17, 1), (10**14, 10**3), (10**11, 10**6)):
+            if abs(value) >= limit:
+                return value * scale
+        return value * 10**9
+    if isinstance(value, float):
         for limit, scale in ((1e17, 1), (1e14, 1e3), (1e11, 1e6)):
-            if abs(number) >= limit:
-                return int(number * scale)
-        return int(number * 1e9)
+            if abs(value) >= limit:
+                return round(value * scale)
+        return round(value * 1e9)
     if not isinstance(value, str) or len(value) < 10:
         return None
     text = value.replace(",", ".", 1) if "," in value else value
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
+    go = _GO_STRING.match(text)
+    if go is not None:  # Go's time.Time.String(): "2014-03-10 19:57:38.562264131 -0400 EDT"
+        text = f"{go.group(1)}{go.group(2)[:3]}:{go.group(2)[3:]}"
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
