@@ -119,7 +119,7 @@ def suggest_keys(store: Store, limit: int = 5) -> list[KeySuggestion]:
 
 
 def _attribute_paths(store: Store, key: str) -> list[str]:
-    """The attribute names in the logs that spell ``key`` (``x-request-id``, ``requestId``
+    """The attribute names in the logs that spell ``key`` (``X-Request-ID``, ``requestId``
     and ``request_id`` are one key), the exact spelling first."""
     names = [
         name
@@ -130,9 +130,15 @@ def _attribute_paths(store: Store, key: str) -> list[str]:
                json_each(s.LogAttributes) AS je"""
         )
     ]
-    wanted = key_form(key)
-    matching = sorted((n for n in names if key_form(n) == wanted), key=lambda n: n != key)
+    wanted = _loose(key)
+    matching = sorted((n for n in names if _loose(n) == wanted), key=lambda n: n != key)
     return matching or [key]
+
+
+def _loose(name: str) -> str:
+    """``name`` compared loosely: case, separators and a header's ``X-`` prefix ignored."""
+    form = key_form(name)
+    return form[1:] if name.lower().startswith(("x-", "x_")) else form
 
 
 def hops(

@@ -95,12 +95,13 @@ def sniff(head: bytes, options: LogOptions) -> str | None:
         lines = lines[:-1]  # the last may be cut short
     if not lines:
         return None
-    json_like = logfmt_like = matched = 0
+    json_like = json_objects = logfmt_like = matched = 0
     for line in lines:
         fields = json_fields(line)
         if isinstance(fields, dict):
             if detect(unwrap(fields)[0]) is not None:
                 return None  # a trace export (or a runtime findings file)
+            json_objects += 1
             roles = {role for role, _ in plan_for(tuple(fields)).roles}
             if roles & {"time", "level", "body", "trace"}:
                 json_like += 1
@@ -110,12 +111,13 @@ def sniff(head: bytes, options: LogOptions) -> str | None:
             matched += 1
         elif looks_like_logfmt(text):
             logfmt_like += 1
-    enough = (len(lines) + 1) // 2
-    if json_like >= enough:
+    # JSON logs: most JSON objects look like log records (lines between them, such as a
+    # traceback a crashing process printed, are rejected one by one when read)
+    if json_like and json_like * 2 >= json_objects:
         return "json"
-    if matched >= enough:
+    if matched:  # the user's pattern says what the text is
         return "pattern"
-    if logfmt_like >= enough:
+    if logfmt_like * 2 >= len(lines):
         return "logfmt"
     return None
 
