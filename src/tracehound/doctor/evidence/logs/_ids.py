@@ -69,6 +69,10 @@ def span_id(value: Any, spelling: str) -> str | None:
 
 
 def _number(value: Any, spelling: str, digits: int) -> str | None:
+    if type(value) is str and spelling == "hex":  # the common case, first
+        if len(value) <= digits and _HEX.fullmatch(value) and value.strip("0"):
+            return value.lower().rjust(digits, "0")
+        return None
     if isinstance(value, bool):
         return None
     if isinstance(value, int) or spelling == "decimal":

@@ -28,9 +28,10 @@ def json_fields(line: bytes) -> dict[str, Any] | str:
         return f"not JSON ({exc.msg})"
     if not isinstance(value, dict):
         return f"a JSON {type(value).__name__}, not an object"
-    for item in value.values():
-        if isinstance(item, dict):
-            return flatten(value)
+    if line.count(b"{") > 1:  # perhaps a nested object (or a brace in a string)
+        for item in value.values():
+            if isinstance(item, dict):
+                return flatten(value)
     return value
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, BinaryIO
 
+import orjson
+
 from tracehound.doctor.evidence.logs._lines import (
     json_fields,
     logfmt_fields,
@@ -70,7 +72,6 @@ class LogRead:
     rejected: Counter[str] = field(default_factory=Counter)
     first_rejected: dict[str, int] = field(default_factory=dict)
     """The first line number of each rejection reason."""
-    services: Counter[str] = field(default_factory=Counter)
 
     def reject(self, reason: str, line: int) -> None:
         self.rejected[reason] += 1
@@ -102,7 +103,7 @@ def sniff(head: bytes, options: LogOptions) -> str | None:
             if detect(unwrap(fields)[0]) is not None:
                 return None  # a trace export (or a runtime findings file)
             json_objects += 1
-            roles = {role for role, _ in plan_for(tuple(fields)).roles}
+            roles = {role for _, role, _ in plan_for(tuple(fields)).specials}
             if roles & {"time", "level", "body", "trace"}:
                 json_like += 1
             continue
@@ -165,6 +166,7 @@ def read_logs(
     kind ``kind``, into ``loader``; `OSError` etc. propagate to the caller."""
     read = LogRead(kind)
     default_service = options.service or service_from_name(name)
+    forced = options.service is not None
     raw = _open(path)
     try:
         parse = _parser(kind, options)
@@ -175,12 +177,11 @@ def read_logs(
             if isinstance(fields, str):
                 read.reject(fields, number)
                 continue
-            row = row_of(fields)
-            if options.service is not None or row[6] is None:
-                row = (*row[:6], default_service, *row[7:])
-            loader.add(row, name, number)
+            row = row_of(fields, default_service, forced=forced)
+            # a JSON line is kept as written; other lines' fields as a JSON object
+            attrs = line.strip() if kind == "json" else orjson.dumps(fields, default=str)
+            loader.add(row, name, number, attrs)
             read.lines += 1
-            read.services[row[6]] += 1
             if progress is not None and number % 8192 == 0 and path is not None:
                 progress(name, _position(raw), total)
     finally:

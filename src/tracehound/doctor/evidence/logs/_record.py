@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tracehound.doctor.evidence.logs._ids import SPAN_KEYS, TRACE_KEYS, key_form, span_id, trace_id
 from tracehound.doctor.evidence.logs._writers import writer_of
 
-__all__ = ["Row", "flatten", "plan_for", "row_of"]
+__all__ = ["Row", "flatten", "plan_for", "role_of", "row_of", "timestamp_ns"]
 
 _TIME = {"time", "timestamp", "ts", "asctime", "datetime", "date", "t", "eventtime"}
 _LEVEL = {"level", "levelname", "severity", "lvl", "loglevel", "severitytext", "loglevelname"}
@@ -35,19 +35,20 @@ _NUMERIC_LEVELS = {10: ("trace", 1), 20: ("debug", 5), 30: ("info", 9), 40: ("wa
 """pino's and bunyan's numeric levels."""
 
 Row = tuple[Any, ...]
-"""(time ns, trace ID, span ID, flags, level, level number, service, body, writer, logger,
-attributes)."""
+"""(time ns, trace ID, span ID, flags, level, level number, service, body, writer, logger)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Plan:
-    """What each field of a set of field names is: ``roles[i]`` for the i-th name."""
+    """What the fields of lines with one set of field names are, found once."""
 
-    roles: tuple[tuple[str, str], ...]
-    """(role, detail): ``("trace", spelling)``, ``("span", spelling)``, ``("time", "")``,
-    ``("level", "")``, ``("body", "")``, ``("service", "")``, ``("logger", "")``,
-    ``("attr", "")``."""
     keys: tuple[str, ...]
+    specials: tuple[tuple[str, str, str], ...]
+    """(name, role, detail) of the fields that are not plain attributes, in line order:
+    roles ``trace``/``span`` (detail: the spelling), ``time``, ``level``, ``body``,
+    ``service``, ``logger``."""
+    writers: dict[type, str] = field(default_factory=dict)
+    """`writer_of` by the type of the level's value (pino's numbers, others' words)."""
 
 
 _plans: dict[tuple[str, ...], Plan] = {}
@@ -59,8 +60,14 @@ def plan_for(keys: tuple[str, ...]) -> Plan:
     if plan is None:
         if len(_plans) > 4096:  # lines whose names vary without end: keep memory bounded
             _plans.clear()
-        plan = _plans[keys] = Plan(tuple(_role(k, keys) for k in keys), keys)
+        roles = ((k, *_role(k, keys)) for k in keys)
+        plan = _plans[keys] = Plan(keys, tuple(r for r in roles if r[1] != "attr"))
     return plan
+
+
+def role_of(key: str) -> str:
+    """What a field named ``key`` is on its own: ``attr`` unless a known name."""
+    return _role(key, (key,))[0]
 
 
 def _role(key: str, keys: tuple[str, ...]) -> tuple[str, str]:
@@ -96,45 +103,53 @@ def flatten(value: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def row_of(fields: dict[str, Any]) -> Row:
-    """The row of one line's ``fields`` (flat); the service is ``None`` unless a field names it."""
+def row_of(fields: dict[str, Any], service: str | None = None, *, forced: bool = False) -> Row:
+    """The row of one line's ``fields`` (flat): its service is the one a field names, else
+    ``service``; ``forced``: ``service`` whatever the fields say.  The attributes are the
+    caller's (the record as written)."""
     plan = plan_for(tuple(fields))
-    when = trace = span = level = body = service = logger = None
+    named = None
+    when = trace = span = level = body = logger = None
     number = flags = None
-    attrs: dict[str, Any] = {}
     raw_level: Any = None
-    for (role, detail), (key, value) in zip(plan.roles, fields.items(), strict=True):
-        if role == "attr":
-            attrs[key] = value
-        elif role == "trace":
+    for key, role, detail in plan.specials:
+        value = fields[key]
+        if role == "trace":
             found, header_span = trace_id(value, detail)
             if found is not None:
                 trace = found
                 span = span or header_span
         elif role == "span":
             span = span_id(value, detail) or span
-        elif role == "time" and when is None:
-            when = timestamp_ns(value)
+        elif role == "time":
             if when is None:
-                attrs[key] = value
-        elif role == "level" and raw_level is None:
-            raw_level = value
-            level, number = _severity(value)
-        elif role == "body" and body is None:
-            body = value if isinstance(value, str) else str(value)
-        elif role == "service" and service is None and value not in (None, ""):
-            service = str(value)
-        elif role == "logger" and logger is None:
+                when = timestamp_ns(value)
+        elif role == "level":
+            if raw_level is None:
+                raw_level = value
+                level, number = _severity(value)
+        elif role == "body":
+            if body is None:
+                body = value if isinstance(value, str) else str(value)
+        elif role == "service":
+            if named is None and value not in (None, ""):
+                named = str(value)
+        elif logger is None:
             logger = str(value)
-        else:
-            attrs[key] = value
     if "otelTraceSampled" in fields:
         flags = 1 if str(fields["otelTraceSampled"]).lower() == "true" else 0
-    writer = writer_of(plan.keys, raw_level)
-    return (when, trace, span, flags, level, number, service, body, writer, logger, attrs)
+    kind = type(raw_level)
+    writer = plan.writers.get(kind)
+    if writer is None:
+        writer = plan.writers[kind] = writer_of(plan.keys, raw_level)
+    if named is not None and not forced:
+        service = named
+    return (when, trace, span, flags, level, number, service, body, writer, logger)
 
 
 def _severity(value: Any) -> tuple[str | None, int | None]:
+    if type(value) is str:
+        return value, _LEVELS.get(value.lower())
     if isinstance(value, bool):
         return str(value), None
     if isinstance(value, int):
@@ -144,9 +159,6 @@ def _severity(value: Any) -> tuple[str | None, int | None]:
     return text, _LEVELS.get(text.lower())
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-_GO_STRING = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) ([+-]\d{4})(?: \w+)?$")
-_US = dt.timedelta(microseconds=1)
 
 
 _NS_LIMIT = 2**63 - 1  # TIMESTAMP_NS holds a signed 64-bit count (years 1678-2262)
@@ -177,49 +189,42 @@ def _timestamp_ns(value: Any) -> int | None:
             if abs(value) >= limit:
                 return round(value * scale)
         return round(value * 1e9)
-    if not isinstance(value, str) or len(value) < 10:
+    if not isinstance(value, str):
         return None
-    text = value.replace(",", ".", 1) if "," in value else value
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    go = _GO_STRING.match(text)
-    if go is not None:  # Go's time.Time.String(): "2014-03-10 19:57:38.562264131 -0400 EDT"
-        text = f"{go.group(1)}{go.group(2)[:3]}:{go.group(2)[3:]}"
+    match = _ISO.match(value)
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    # lines of a log share their seconds and zone: each pair is converted once
+    key = (whole, zone)
+    base = _seconds.get(key, -1)
+    if base == -1:
+        if len(_seconds) > 65536:
+            _seconds.clear()
+        base = _seconds[key] = _second_ns(whole, zone)
+    if base is None:
+        return None
+    return base + int(fraction[:9].ljust(9, "0")) if fraction else base
+
+
+_ISO = re.compile(r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d)(?:[.,](\d+))?(.*)")
+_ZONE = re.compile(r"([+-]\d\d):?(\d\d)(?: [A-Za-z]+)?")
+_seconds: dict[tuple[str, str], int | None] = {}
+
+
+def _second_ns(whole: str, zone: str) -> int | None:
+    """The whole second ``whole`` in ``zone`` (``Z``, ``+02:00``, ``-0400 EDT`` as Go's
+    time.String writes it, or nothing: UTC) as nanoseconds since the epoch."""
+    zone = zone.strip()
+    if zone in ("", "Z", "z"):
+        offset = "+00:00"
+    else:
+        found = _ZONE.fullmatch(zone)
+        if found is None:
+            return None
+        offset = f"{found.group(1)}:{found.group(2)}"
     try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return _long_fraction(text)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return ((when - _EPOCH) // _US) * 1000 + (_nanos(text) % 1000)
-
-
-def _nanos(text: str) -> int:
-    """The digits of a fraction beyond microseconds (Go writes nanoseconds), as ns."""
-    dot = text.find(".", 17)
-    if dot < 0:
-        return 0
-    end = dot + 1
-    while end < len(text) and text[end].isdigit():
-        end += 1
-    digits = text[dot + 1 : end]
-    return int(digits[6:9].ljust(3, "0")) if len(digits) > 6 else 0
-
-
-def _long_fraction(text: str) -> int | None:
-    """Python 3.10 refuses fractions longer than 6 digits (Go's RFC 3339 nano): cut them."""
-    dot = text.find(".", 17)
-    if dot < 0:
-        return None
-    end = dot + 1
-    while end < len(text) and text[end].isdigit():
-        end += 1
-    if end - dot - 1 <= 6:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(text[: dot + 7] + text[end:])
+        when = dt.datetime.fromisoformat(f"{whole[:10]}T{whole[11:]}{offset}")
     except ValueError:
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return ((when - _EPOCH) // _US) * 1000 + int(text[dot + 7 : dot + 10].ljust(3, "0"))
+    return int(when.timestamp()) * 10**9

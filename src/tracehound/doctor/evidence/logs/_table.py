@@ -1,7 +1,9 @@
 """The ``otel_logs`` table and its loader: rows written to chunk files, read by DuckDB.
 
 Columns follow the OpenTelemetry Collector ClickHouse exporter's ``otel_logs``
-(attributes as JSON objects rather than maps), plus ``Source`` and ``Offset``
+(attributes as JSON objects rather than maps: ``LogAttributes`` is the record as
+written, every field of a JSON line or a logfmt line, or a pattern's groups), plus
+``Source`` and ``Offset``
 (the input and line). ``ScopeName`` is the logger; ``ResourceAttributes`` holds
 ``service.name`` and ``log.writer``, the library the line's fields say wrote it.
 Lines that are no log record are counted in ``log_rejected``: per input and reason,
@@ -42,6 +44,11 @@ _COLUMNS = {
     "a": "JSON", "src": "VARCHAR", "o": "BIGINT",
 }  # fmt: skip
 
+
+def _dumps(value: Any) -> bytes:
+    return orjson.dumps(value, default=str)
+
+
 _INSERT = """
 INSERT INTO otel_logs SELECT
     make_timestamp_ns(t), tr, sp, fl, lv, ln, sv, b,
@@ -63,30 +70,27 @@ class LogLoader:
         self._failure: BaseException | None = None
         self._thread: threading.Thread | None = None
 
-    def add(self, row: tuple[Any, ...], source: str, line: int) -> None:
-        """One row (see `_record.Row`) read from line ``line`` of ``source``."""
-        when, trace, span, flags, level, number, service, body, writer, logger, attrs = row
-        self._rows.append(
-            orjson.dumps(
-                {
-                    "t": when,
-                    "tr": trace,
-                    "sp": span,
-                    "fl": flags,
-                    "lv": level,
-                    "ln": number,
-                    "sv": service,
-                    "b": body,
-                    "w": writer,
-                    "lg": logger,
-                    "a": attrs,
-                    "src": source,
-                    "o": line,
-                },
-                option=orjson.OPT_NON_STR_KEYS,
-                default=str,
-            )
+    def add(self, row: tuple[Any, ...], source: str, line: int, attrs: bytes) -> None:
+        """One row (see `_record.Row`) read from line ``line`` of ``source``; ``attrs`` is
+        the record's fields as a JSON object (a JSON line as written)."""
+        when, trace, span, flags, level, number, service, body, writer, logger = row
+        head = _dumps(
+            {
+                "t": when,
+                "tr": trace,
+                "sp": span,
+                "fl": flags,
+                "lv": level,
+                "ln": number,
+                "sv": service,
+                "b": body,
+                "w": writer,
+                "lg": logger,
+                "src": source,
+                "o": line,
+            }
         )
+        self._rows.append(b'%s,"a":%s}' % (head[:-1], attrs))
         if len(self._rows) >= CHUNK_ROWS:
             self.flush()
 
