@@ -104,7 +104,7 @@ def test_a_process_writes_its_findings_and_tracehound_check_reports_them(tmp_pat
     inputs = {Path(i["source"]).name: i for i in report["inputs"]}
     assert inputs[written.name] == {
         "source": str(written), "format": "tracehound-findings", "spans": 0, "errors": 0,
-        "findings": 3, "exchanges": 0,
+        "findings": 3, "exchanges": 0, "log_lines": 0,
     }
     assert report["spans"]["rejected"] == 0 and not report["errors"]
     # the doctor's own view of the same run: a root in the worker, beside the runtime's C005

@@ -20,6 +20,7 @@ from typing import Any
 
 from tracehound.doctor._model import Edge, Evidence, SkippedCheck
 from tracehound.doctor.evidence.logs._ids import SPAN_KEYS, TRACE_KEYS, key_form
+from tracehound.doctor.evidence.logs._record import role_of
 from tracehound.doctor.evidence.logs._writers import fix_for
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding, get_rule
@@ -43,7 +44,8 @@ _NOT_KEYS = {
     "module", "filename", "pathname", "process", "processname", "taskname", "v", "version",
     "duration", "elapsed", "status", "statuscode", "latency", "method", "port",
 }  # fmt: skip
-"""Fields that never identify a request (IDs of the trace itself, process facts, measures)."""
+"""Fields that never identify a request (IDs of the trace itself, process facts, measures);
+nor do a line's time, level, message, service or logger (`role_of`)."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def suggest_keys(store: Store, limit: int = 5) -> list[KeySuggestion]:
     found = [
         KeySuggestion(k, int(services), int(values), str(example))
         for k, services, values, example in rows
-        if key_form(k) not in _NOT_KEYS
+        if key_form(k) not in _NOT_KEYS and role_of(k) == "attr"
     ]
     return found[:limit]
 
@@ -258,9 +260,9 @@ def check(
             else f"{hop.callee} logged no trace ID"
         )
         summary = (
-            f"{callee_said} for {ex['key']} {ex['value']} ({ex['location']}), "
-            f"{hop.caller} logged {ex['caller_trace_id']}; {hop.broken} of {hop.requests} "
-            f"requests followed by {ex['key']}"
+            f"{callee_said} for {ex['key']} {ex['value']}, {hop.caller} logged "
+            f"{ex['caller_trace_id']}; {hop.broken} of {hop.requests} requests followed by "
+            f"{ex['key']}"
         )
         cause = None
         lost = ""

@@ -1,5 +1,7 @@
 """Run the log test bed: orders → (proxy) → payments → shipping, one fault at a time.
 
+    ./dev run python tests/doctor/evidence/logs/_log_chain.py /tmp/chain [SCENARIO]
+
 Each scenario starts its own processes (``chain/service.py``, ``chain/strip_proxy.py``)
 on 127.0.0.1, sends a few orders through them, stops them and leaves
 ``<out>/logs/<service>.log`` and ``<out>/spans/<service>.jsonl``.  Every wait is
@@ -97,3 +99,10 @@ def run(scenario: Scenario, out: Path) -> Path:
     finally:
         fleet.stop()
     return out
+
+
+if __name__ == "__main__":  # ./dev run python tests/doctor/evidence/logs/_log_chain.py OUT [NAME]
+    target = Path(sys.argv[1])
+    for scenario in SCENARIOS:
+        if len(sys.argv) < 3 or scenario.name == sys.argv[2]:
+            print(run(scenario, target / scenario.name))

@@ -159,3 +159,15 @@ def test_bad_input_is_named_never_a_traceback(
     assert main(["check", str(broken)]) == 2
     err = capsys.readouterr().err
     assert str(broken) in err and "Traceback" not in err
+
+
+def test_a_large_log_reports_its_progress(tmp_path: Path) -> None:
+    path = tmp_path / "big.log"
+    line = json.dumps({"time": "2024-05-01T12:00:00Z", "level": "info", "message": "x"})
+    path.write_text((line + "\n") * 20_000)
+    seen: list[tuple[str, int, int | None]] = []
+    report = check_paths([str(path)], progress=lambda *call: seen.append(call))
+    assert report.log_lines == 20_000
+    done = [d for name, d, _ in seen if name == str(path)]
+    assert len(done) >= 3 and done == sorted(done)  # along the way, never backwards
+    assert done[-1] == path.stat().st_size

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from tracehound.doctor.evidence.logs._ids import key_form
 from tracehound.doctor.evidence.logs._lines import (
     json_fields,
     logfmt_fields,
@@ -34,6 +35,12 @@ from tracehound.doctor.evidence.logs._table import LogLoader
 __all__ = ["LogOptions", "LogRead", "read_logs", "service_from_name", "sniff", "sniff_input"]
 
 SNIFF_LINES = 20
+
+_SPAN_FIELDS = {
+    "operationname", "references", "parentspanid", "parentid", "starttimeunixnano",
+    "localendpoint", "remoteendpoint", "spankind",
+}  # fmt: skip
+"""Fields of a span object (Jaeger, Zipkin, OTLP): a line holding one is no log record."""
 SNIFF_BYTES = 64 << 10
 
 _GENERIC_STEMS = {"app", "application", "service", "server", "stdout", "stderr", "log", "logs",
@@ -94,8 +101,8 @@ def sniff(head: bytes, options: LogOptions) -> str | None:
     lines = [line for line in head.split(b"\n")[:SNIFF_LINES] if line.strip()]
     if len(head) >= SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last may be cut short
-    if not lines:
-        return None
+    if not lines or lines[0].lstrip()[:1] == b"[":
+        return None  # nothing, or a JSON array written over lines (spans, not logs)
     json_like = json_objects = logfmt_like = matched = 0
     for line in lines:
         fields = json_fields(line)
@@ -103,6 +110,8 @@ def sniff(head: bytes, options: LogOptions) -> str | None:
             if detect(unwrap(fields)[0]) is not None:
                 return None  # a trace export (or a runtime findings file)
             json_objects += 1
+            if _SPAN_FIELDS & {key_form(k) for k in fields}:
+                continue  # a span of some export format, one a line: not a log record
             roles = {role for _, role, _ in plan_for(tuple(fields)).specials}
             if roles & {"time", "level", "body", "trace"}:
                 json_like += 1
