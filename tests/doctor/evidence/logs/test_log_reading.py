@@ -171,3 +171,19 @@ def test_a_large_log_reports_its_progress(tmp_path: Path) -> None:
     done = [d for name, d, _ in seen if name == str(path)]
     assert len(done) >= 3 and done == sorted(done)  # along the way, never backwards
     assert done[-1] == path.stat().st_size
+
+
+def test_an_endless_line_is_rejected_and_the_next_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracehound.doctor.evidence.logs import _reader
+
+    monkeypatch.setattr(_reader, "MAX_LINE", 1000)
+    line = json.dumps({"level": "info", "message": "ok"})
+    path = tmp_path / "app.log"
+    path.write_text(f"{line}\n{{\"message\": \"{'x' * 5000}\"}}\n{line}\n")
+    report = check_paths([str(path)])
+    assert report.log_lines == 2
+    assert [(r.reason, r.count, r.example) for r in report.log_rejections] == [
+        ("a line longer than 1,000 bytes", 1, f"{path}:2")
+    ]

@@ -15,7 +15,7 @@ import re
 import sys
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, BinaryIO
@@ -35,13 +35,15 @@ from tracehound.doctor.evidence.logs._table import LogLoader
 __all__ = ["LogOptions", "LogRead", "read_logs", "service_from_name", "sniff", "sniff_input"]
 
 SNIFF_LINES = 20
+SNIFF_BYTES = 64 << 10
+MAX_LINE = 16 << 20
+"""Bytes of the longest log line read; a longer one is rejected, the next still read."""
 
 _SPAN_FIELDS = {
     "operationname", "references", "parentspanid", "parentid", "starttimeunixnano",
     "localendpoint", "remoteendpoint", "spankind",
 }  # fmt: skip
 """Fields of a span object (Jaeger, Zipkin, OTLP): a line holding one is no log record."""
-SNIFF_BYTES = 64 << 10
 
 _GENERIC_STEMS = {"app", "application", "service", "server", "stdout", "stderr", "log", "logs",
                   "output", "out", "current", "main", "combined", "error", "access"}  # fmt: skip
@@ -179,7 +181,10 @@ def read_logs(
     raw = _open(path)
     try:
         parse = _parser(kind, options)
-        for number, line in enumerate(raw, 1):
+        for number, line in enumerate(_lines(raw), 1):
+            if line is None:
+                read.reject(f"a line longer than {MAX_LINE:,} bytes", number)
+                continue
             if not line.strip():
                 continue
             fields = parse(line)
@@ -199,6 +204,17 @@ def read_logs(
     if progress is not None:
         progress(name, total or 0, total)
     return read
+
+
+def _lines(raw: BinaryIO) -> Iterator[bytes | None]:
+    """The lines of ``raw``; ``None`` for one over `MAX_LINE` bytes (memory stays bounded)."""
+    while line := raw.readline(MAX_LINE + 1):
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            while (rest := raw.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield line
 
 
 def _position(raw: Any) -> int:
