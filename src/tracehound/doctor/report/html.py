@@ -57,6 +57,14 @@ def _summary(report: Report) -> str:
             f"{report.spans_rejected} rejected",
         ),
         ("traces", f"{report.traces} across {len(report.services)} services"),
+    ]
+    if report.log_lines or report.log_rejections:
+        rejected = sum(r.count for r in report.log_rejections)
+        read = report.log_lines + rejected
+        rows.append(
+            ("log lines", f"{read} read = {report.log_lines} analysed + {rejected} rejected")
+        )
+    rows += [
         ("findings", ", ".join(f"{by[s]} {s}" for s in ("error", "warning", "info"))),
     ]
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
@@ -64,12 +72,16 @@ def _summary(report: Report) -> str:
 
 
 def _input_problems(report: Report) -> str:
-    if not report.errors and not report.rejections:
+    if not report.errors and not report.rejections and not report.log_rejections:
         return ""
     items = [f"<li>{escape(str(e))}</li>" for e in report.errors]
     items += [
         f"<li>{r.count} spans rejected: {escape(r.reason)} (first at {escape(r.example)})</li>"
         for r in report.rejections
+    ]
+    items += [
+        f"<li>{r.count} log lines rejected: {escape(r.reason)} (first at {escape(r.example)})</li>"
+        for r in report.log_rejections
     ]
     return "<h2>Input problems</h2><ul>" + "".join(items) + "</ul>"
 

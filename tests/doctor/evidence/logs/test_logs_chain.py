@@ -8,7 +8,9 @@ what the scenario broke, not what the doctor says.
 
 from __future__ import annotations
 
+import html
 import io
+import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +19,8 @@ import pytest
 
 from tracehound.cli import main
 from tracehound.doctor import check_paths
+from tracehound.doctor.report import html as html_report
+from tracehound.doctor.report import json as json_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -62,8 +66,16 @@ def test_spans_and_logs_together_cite_the_logs_on_the_edge(
     assert len(logs) == 1
     assert f"{scenario.callee} logged the new trace ID" in logs[0].summary
     assert "for order_id o-" in logs[0].summary
+    # the same evidence in every report
+    data = json.loads(json_report.dumps(report))
+    (in_json,) = [
+        e for d in data["edges"] if (d["caller"], d["callee"]) == (edge.caller, edge.callee)
+        for e in d["evidence"] if e["kind"] == "logs"
+    ]  # fmt: skip
+    assert in_json["summary"] == logs[0].summary and in_json["source"] == logs[0].source
     if scenario.logs_cause is None:
         assert edge.broken == edge.calls == 4  # the spans show the break too
+        assert html.escape(logs[0].summary) in html_report.render(report)
     else:
         # the worker's call made a new root client span, which shipping continued: the
         # spans see an unbroken edge (and C004 in payments); the logs say where it went
