@@ -148,73 +148,92 @@ def hops(
 ) -> tuple[list[LogHop], int]:
     """The caller → callee hops of the requests named by ``key`` in the logs, and how many
     requests more than one service logged.  ``callers`` maps a service to the callers the
-    span edges know."""
+    span edges know.  One query: the requests stay in DuckDB, only the hops come back."""
     paths = _attribute_paths(store, key)
     value = "coalesce(" + ", ".join("json_extract_string(LogAttributes, ?)" for _ in paths) + ")"
-    params = [f'$."{p}"' for p in paths]
+    params: list[Any] = [f'$."{p}"' for p in paths]
+    pairs = [(caller, callee) for callee, known in (callers or {}).items() for caller in known]
+    if pairs:
+        edges = "SELECT * FROM (VALUES " + ", ".join("(?, ?)" for _ in pairs) + ") e(a, b)"
+        params += [name for pair in pairs for name in pair]
+    else:
+        edges = "SELECT NULL::VARCHAR AS a, NULL::VARCHAR AS b WHERE false"
     rows = store.query(
         f"""
         WITH traced AS (
+            -- a service that never logs a trace ID says nothing about any hop (G002)
             SELECT ServiceName FROM otel_logs GROUP BY 1 HAVING count(TraceId) > 0
-        ), l AS (
-            SELECT {value} AS k, ServiceName AS svc, "Timestamp" AS ts, TraceId AS tr,
-                   Source || ':' || "Offset" AS loc, rowid AS r
-            FROM otel_logs WHERE ServiceName IN (SELECT ServiceName FROM traced)
+        ), g AS (
+            -- each request (k) in each service: its first line, the trace ID it logged
+            -- first, and whether it logged a line without one after a line with one
+            SELECT k, svc, min(ts) AS first, arg_min(loc, (ts, r)) AS loc,
+                   arg_min(tr, (ts, r)) FILTER (WHERE tr IS NOT NULL) AS trace,
+                   coalesce(max(ts) FILTER (WHERE tr IS NULL)
+                            > min(ts) FILTER (WHERE tr IS NOT NULL), false) AS lost
+            FROM (
+                SELECT {value} AS k, ServiceName AS svc, "Timestamp" AS ts, TraceId AS tr,
+                       Source || ':' || "Offset" AS loc, rowid AS r
+                FROM otel_logs WHERE ServiceName IN (SELECT ServiceName FROM traced)
+            ) WHERE k IS NOT NULL
+            GROUP BY k, svc
+        ), m AS (
+            -- the services of each request logged by more than one, in the order they
+            -- first logged it
+            SELECT * FROM (
+                SELECT *, row_number() OVER (PARTITION BY k ORDER BY first, svc) AS pos,
+                       count(*) OVER (PARTITION BY k) AS services
+                FROM g
+            ) WHERE services > 1
+        ), edges AS ({edges}),
+        cont AS (  -- the latest earlier service that logged the same trace ID
+            SELECT a.k, a.pos, max(b.pos) AS from_pos
+            FROM m a JOIN m b ON a.k = b.k AND b.pos < a.pos AND a.trace = b.trace
+            GROUP BY a.k, a.pos
+        ), known AS (  -- else the latest earlier one the spans name as its caller
+            SELECT a.k, a.pos, max(b.pos) AS from_pos
+            FROM m a JOIN m b ON a.k = b.k AND b.pos < a.pos
+            JOIN edges ON edges.a = b.svc AND edges.b = a.svc
+            GROUP BY a.k, a.pos
+        ), hop AS (  -- else the latest earlier one
+            SELECT a.k, a.svc AS callee, a.loc, a.trace, c.from_pos IS NOT NULL AS continued,
+                   coalesce(c.from_pos, kn.from_pos, a.pos - 1) AS from_pos
+            FROM m a LEFT JOIN cont c USING (k, pos) LEFT JOIN known kn USING (k, pos)
+            WHERE a.pos > 1
+        ), j AS (
+            SELECT b.svc AS caller, h.*, b.trace AS caller_trace, b.loc AS caller_loc,
+                   b.lost AS caller_lost,
+                   NOT h.continued AND b.trace IS NOT NULL AS broken
+            FROM hop h JOIN m b ON b.k = h.k AND b.pos = h.from_pos
         )
-        SELECT k, svc, min(ts) AS first, arg_min(loc, (ts, r)),
-               arg_min(tr, (ts, r)) FILTER (WHERE tr IS NOT NULL),
-               min(ts) FILTER (WHERE tr IS NOT NULL),
-               max(ts) FILTER (WHERE tr IS NULL)
-        FROM l WHERE k IS NOT NULL
-        GROUP BY k, svc
-        ORDER BY k, first, svc
+        SELECT caller, callee,
+               count(*) FILTER (WHERE continued OR caller_trace IS NOT NULL),
+               count(*) FILTER (WHERE continued),
+               count(*) FILTER (WHERE broken AND trace IS NOT NULL),
+               count(*) FILTER (WHERE broken AND trace IS NULL),
+               count(*) FILTER (WHERE broken AND caller_lost),
+               arg_min([k, caller_trace, trace, caller_loc, loc], k) FILTER (WHERE broken),
+               (SELECT count(DISTINCT k) FROM m)
+        FROM j GROUP BY caller, callee
         """,
         params,
     )
-    by_key: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for row in rows:
-        by_key[row[0]].append(row)
-    found: dict[tuple[str, str], LogHop] = {}
-    followed = 0
-    callers = callers or {}
-    for k, services in by_key.items():
-        if len(services) < 2:
-            continue
-        followed += 1
-        for i in range(1, len(services)):
-            _, callee, _, loc, trace, _, _ = services[i]
-            earlier = services[:i]
-            known = [s for s in earlier if s[1] in callers.get(callee, ())]
-            continued_from = [s for s in earlier if trace is not None and s[4] == trace]
-            caller_row = (continued_from or known or earlier)[-1]
-            caller = caller_row[1]
-            hop = found.setdefault((caller, callee), LogHop(caller, callee))
-            hop.requests += 1
-            if continued_from:
-                hop.continued += 1
-                continue
-            if caller_row[4] is None:
-                hop.requests -= 1  # nothing to compare with: the caller logged no trace
-                continue
-            # the caller logged a line without the trace ID after one with it: the
-            # context went away inside the caller (a thread, a task) before the call
-            first_traced, last_untraced = caller_row[5], caller_row[6]
-            lost = last_untraced is not None and last_untraced > first_traced
-            if trace is None:
-                hop.vanished += 1
-            else:
-                hop.changed += 1
-            hop.lost_in_caller += int(lost)
-            if not hop.example:
-                hop.example = {
-                    "key": key,
-                    "value": k,
-                    "caller_trace_id": caller_row[4],
-                    "callee_trace_id": trace,
-                    "caller_location": caller_row[3],
-                    "location": loc,
-                }
-    return sorted(found.values(), key=lambda h: (-h.broken, h.caller, h.callee)), followed
+    found = []
+    for caller, callee, requests, continued, changed, vanished, lost, ex, _ in rows:
+        if not requests:
+            continue  # the callers logged no trace ID for these requests: nothing to compare
+        hop = LogHop(caller, callee, requests, continued, changed, vanished, lost)
+        if ex is not None:
+            hop.example = dict(
+                zip(
+                    ("value", "caller_trace_id", "callee_trace_id", "caller_location", "location"),
+                    ex,
+                    strict=True,
+                ),
+                key=key,
+            )
+        found.append(hop)
+    found.sort(key=lambda h: (-h.broken, h.caller, h.callee))
+    return found, int(rows[0][-1]) if rows else 0
 
 
 def callers_of(edges: Iterable[Edge]) -> dict[str, set[str]]:
