@@ -7,8 +7,9 @@ logs no trace ID at all, so its logs cannot be joined to its traces.
 
 The key is the user's (``--by``/``--log-key``) or the field the most services'
 logs share values of (`suggest_keys`).  Services are ordered per request by the
-time of their first line; a callee's caller is the latest earlier service the
-span edges name as its caller, else the latest earlier service that logged.
+time of their first line; a service's caller is the latest earlier one that
+logged the same trace ID (the trace continued), else the latest earlier one the
+span edges name as its caller, else the latest earlier one.
 """
 
 from __future__ import annotations
