@@ -114,6 +114,10 @@ def test_doctor_commands_say_which_extra_to_install(plain_venv: Path, tmp_path: 
     result = run(plain_venv, "tracehound", "load", str(spans), "--clickhouse", "chdb:/nowhere")
     assert result.returncode == 2
     assert "pip install 'tracehound[clickhouse]'" in result.stderr
+    for args in ([str(spans)], ["--by", "order_id", str(spans)]):
+        result = run(plain_venv, "tracehound", "logs", *args)
+        assert result.returncode == 2, args
+        assert result.stderr.startswith("tracehound logs: the doctor is not installed"), args
 
 
 def test_k8s_says_which_extra_to_install(plain_venv: Path, tmp_path: Path) -> None:
