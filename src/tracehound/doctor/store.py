@@ -101,8 +101,6 @@ class Store:
         self.con.execute(k8s_evidence.SCHEMA)
         self.con.execute(http_table.SCHEMA)
         self.con.execute(_logs.SCHEMA)
-        self.logs = _logs.LogLoader(self.cursor, self._tmp)
-        """Where service logs go (the ``otel_logs`` table), loaded beside the spans."""
         for number in range(LOADERS):
             # each loader stages its chunks in a database of its own: temporary
             # tables of one database are created one at a time, these in parallel
@@ -129,6 +127,8 @@ class Store:
         self._loading: dict[int, int] = {}  # chunks of lines queued, not yet loaded, by input
         self._uncompressed = 0  # bytes of input committed since the last checkpoint
         self._checkpointing = threading.Lock()
+        self.logs = _logs.LogLoader(self.cursor, self._tmp, self._checkpointing)
+        """Where service logs go (the ``otel_logs`` table), loaded beside the spans."""
         self._failure: BaseException | None = None
         self._turn = 0  # the chunk whose rows go into the table next (the input's order)
         self._turns = threading.Condition()
