@@ -66,6 +66,11 @@ READ_AHEAD = 4
 """Inputs read while an earlier one is still loading (200 one-line inputs: 1 ahead
 loaded in 4.1 s, 4 ahead in 3.2-3.5 s, all of them ahead in 3.3 s; none: 5.4 s)."""
 
+_NOT_LOGS = (
+    "not service logs tracehound reads (JSON lines, logfmt; plain text needs --log-pattern) "
+    "nor a trace export"
+)
+
 __all__ = [
     "DuplicateInput",
     "Edge",
@@ -129,6 +134,9 @@ def load(
                 kind = sniff_input(inp.path, logs or LogOptions(), _http_detector(log_format))
             if kind is not None:
                 result = _read_logs(inp, kind, store, logs or LogOptions(), progress)
+            elif forced is None and inp.name.lower().removesuffix(".gz").endswith(".log"):
+                result = ReadResult()  # a log file none of the log readers recognises
+                result.error(inp.name, None, _NOT_LOGS)
             else:
                 result = read_input(
                     inp, source, store, forced=forced, progress=progress, wait=False,

@@ -187,3 +187,11 @@ def test_an_endless_line_is_rejected_and_the_next_read(
     assert [(r.reason, r.count, r.example) for r in report.log_rejections] == [
         ("a line longer than 1,000 bytes", 1, f"{path}:2")
     ]
+
+
+def test_a_log_file_no_reader_knows_is_named_with_what_would_read_it(tmp_path: Path) -> None:
+    (tmp_path / "collector.log").write_text("2024-05-01 12:00:00 INFO started\n")
+    report = check_paths([str(tmp_path)])
+    (error,) = report.errors
+    assert error.source == str(tmp_path / "collector.log")
+    assert "plain text needs --log-pattern" in error.message
