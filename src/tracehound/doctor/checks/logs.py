@@ -15,9 +15,11 @@ span edges name as its caller, else the latest earlier one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+import duckdb
 
 from tracehound.doctor._model import Edge, Evidence, SkippedCheck
 from tracehound.doctor.evidence.logs._ids import SPAN_KEYS, TRACE_KEYS, key_form
@@ -25,6 +27,8 @@ from tracehound.doctor.evidence.logs._record import role_of
 from tracehound.doctor.evidence.logs._writers import fix_for
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding, get_rule
+
+_T = TypeVar("_T")
 
 __all__ = [
     "KeySuggestion",
@@ -41,6 +45,10 @@ SAMPLE_ROWS = 50_000
 of 4.6M lines of a 1 GB directory, still hundreds of values every service logged."""
 NAME_SAMPLE_ROWS = 20_000
 """Log lines sampled for the field names (each service's own spelling of a key)."""
+MEMORY_LIMIT = "1GB"
+"""DuckDB's memory while the requests are followed: ordering millions of requests per
+service took 1.8 GB for 2.4M lines (a 400 MB directory) uncapped; capped, it spills to
+the store's temporary directory."""
 MAX_CANDIDATES = 64
 """Fields compared at most to suggest a key (the most frequent)."""
 
@@ -167,11 +175,20 @@ def hops(
     value = "coalesce(" + ", ".join("json_extract_string(LogAttributes, ?)" for _ in paths) + ")"
     params: list[Any] = [f'$."{p}"' for p in paths]
     pairs = [(caller, callee) for callee, known in (callers or {}).items() for caller in known]
+    known, known_join = "", "CROSS JOIN (SELECT NULL AS svc, NULL AS trace, NULL AS loc, " \
+        "NULL::BOOLEAN AS lost) kn"  # fmt: skip
     if pairs:
-        edges = "SELECT * FROM (VALUES " + ", ".join("(?, ?)" for _ in pairs) + ") e(a, b)"
+        edges = ", ".join("(?, ?)" for _ in pairs)
         params += [name for pair in pairs for name in pair]
-    else:
-        edges = "SELECT NULL::VARCHAR AS a, NULL::VARCHAR AS b WHERE false"
+        known = f""", edges AS (SELECT * FROM (VALUES {edges}) e(a, b)),
+        known AS (  -- else the latest earlier one the span edges name as its caller
+            SELECT a.k, a.pos, arg_max(b.svc, b.pos) AS svc, arg_max(b.trace, b.pos) AS trace,
+                   arg_max(b.lost, b.pos) AS lost, arg_max(b.loc, b.pos) AS loc
+            FROM m a JOIN edges ON edges.b = a.svc
+            JOIN m b ON a.k = b.k AND b.pos < a.pos AND edges.a = b.svc
+            GROUP BY a.k, a.pos
+        )"""
+        known_join = "LEFT JOIN known kn ON kn.k = s.k AND kn.pos = s.pos"
     rows = store.query(
         f"""
         WITH traced AS (
@@ -180,44 +197,46 @@ def hops(
         ), g AS (
             -- each request (k) in each service: its first line, the trace ID it logged
             -- first, and whether it logged a line without one after a line with one
-            SELECT k, svc, min(ts) AS first, arg_min(loc, (ts, r)) AS loc,
+            -- (the row of its first line, not its place: strings per request cost memory)
+            SELECT k, svc, min(ts) AS first, arg_min(r, (ts, r)) AS loc,
                    arg_min(tr, (ts, r)) FILTER (WHERE tr IS NOT NULL) AS trace,
                    coalesce(max(ts) FILTER (WHERE tr IS NULL)
                             > min(ts) FILTER (WHERE tr IS NOT NULL), false) AS lost
             FROM (
                 SELECT {value} AS k, ServiceName AS svc, "Timestamp" AS ts, TraceId AS tr,
-                       Source || ':' || "Offset" AS loc, rowid AS r
+                       rowid AS r
                 FROM otel_logs WHERE ServiceName IN (SELECT ServiceName FROM traced)
             ) WHERE k IS NOT NULL
             GROUP BY k, svc
         ), m AS (
             -- the services of each request logged by more than one, in the order they
-            -- first logged it
+            -- first logged it, each beside the one before it (windows, not self-joins:
+            -- millions of requests must not take a hash table each)
             SELECT * FROM (
-                SELECT *, row_number() OVER (PARTITION BY k ORDER BY first, svc) AS pos,
-                       count(*) OVER (PARTITION BY k) AS services
-                FROM g
-            ) WHERE services > 1
-        ), edges AS ({edges}),
-        cont AS (  -- the latest earlier service that logged the same trace ID
-            SELECT a.k, a.pos, max(b.pos) AS from_pos
-            FROM m a JOIN m b ON a.k = b.k AND b.pos < a.pos AND a.trace = b.trace
-            GROUP BY a.k, a.pos
-        ), known AS (  -- else the latest earlier one the spans name as its caller
-            SELECT a.k, a.pos, max(b.pos) AS from_pos
-            FROM m a JOIN m b ON a.k = b.k AND b.pos < a.pos
-            JOIN edges ON edges.a = b.svc AND edges.b = a.svc
-            GROUP BY a.k, a.pos
-        ), hop AS (  -- else the latest earlier one
-            SELECT a.k, a.svc AS callee, a.loc, a.trace, c.from_pos IS NOT NULL AS continued,
-                   coalesce(c.from_pos, kn.from_pos, a.pos - 1) AS from_pos
-            FROM m a LEFT JOIN cont c USING (k, pos) LEFT JOIN known kn USING (k, pos)
-            WHERE a.pos > 1
-        ), j AS (
-            SELECT b.svc AS caller, h.*, b.trace AS caller_trace, b.loc AS caller_loc,
-                   b.lost AS caller_lost,
-                   NOT h.continued AND b.trace IS NOT NULL AS broken
-            FROM hop h JOIN m b ON b.k = h.k AND b.pos = h.from_pos
+                SELECT *, row_number() OVER w AS pos, count(*) OVER (PARTITION BY k) AS n,
+                       lag(svc) OVER w AS prev_svc, lag(trace) OVER w AS prev_trace,
+                       lag(lost) OVER w AS prev_lost, lag(loc) OVER w AS prev_loc
+                FROM g WINDOW w AS (PARTITION BY k ORDER BY first, svc)
+            ) WHERE n > 1
+        ), s AS (  -- the latest earlier service that logged the same trace ID
+            SELECT *, CASE WHEN trace IS NOT NULL THEN lag(svc) OVER t END AS same_svc,
+                      CASE WHEN trace IS NOT NULL THEN lag(loc) OVER t END AS same_loc
+            FROM m WINDOW t AS (PARTITION BY k, trace ORDER BY pos)
+        ){known}, j AS (  -- else the one just before
+            SELECT s.k, s.pos, s.svc AS callee, s.trace, s.loc,
+                   s.same_svc IS NOT NULL AS continued,
+                   CASE WHEN s.same_svc IS NOT NULL THEN s.same_svc
+                        WHEN kn.svc IS NOT NULL THEN kn.svc ELSE s.prev_svc END AS caller,
+                   CASE WHEN s.same_svc IS NOT NULL THEN s.trace
+                        WHEN kn.svc IS NOT NULL THEN kn.trace ELSE s.prev_trace END
+                       AS caller_trace,
+                   CASE WHEN s.same_svc IS NOT NULL THEN s.same_loc
+                        WHEN kn.svc IS NOT NULL THEN kn.loc ELSE s.prev_loc END AS caller_loc,
+                   CASE WHEN kn.svc IS NOT NULL THEN kn.lost ELSE s.prev_lost END AS caller_lost
+            FROM s {known_join}
+            WHERE s.pos > 1
+        ), h AS (
+            SELECT *, NOT continued AND caller_trace IS NOT NULL AS broken FROM j
         )
         SELECT caller, callee,
                count(*) FILTER (WHERE continued OR caller_trace IS NOT NULL),
@@ -225,11 +244,22 @@ def hops(
                count(*) FILTER (WHERE broken AND trace IS NOT NULL),
                count(*) FILTER (WHERE broken AND trace IS NULL),
                count(*) FILTER (WHERE broken AND caller_lost),
-               arg_min([k, caller_trace, trace, caller_loc, loc], k) FILTER (WHERE broken),
-               (SELECT count(DISTINCT k) FROM m)
-        FROM j GROUP BY caller, callee
+               arg_min([k, caller_trace, trace, caller_loc::VARCHAR, loc::VARCHAR], k)
+                   FILTER (WHERE broken),
+               count(*) FILTER (WHERE pos = 2)  -- once per request
+        FROM h GROUP BY caller, callee
         """,
         params,
+    )
+    examples = [row[7] for row in rows if row[7] is not None]
+    places = dict(
+        store.query(
+            """SELECT rowid, Source || ':' || "Offset" FROM otel_logs
+               WHERE rowid IN (SELECT unnest(?::BIGINT[]))""",
+            [[int(ex[i]) for ex in examples for i in (3, 4)]],
+        )
+        if examples
+        else []
     )
     found = []
     for caller, callee, requests, continued, changed, vanished, lost, ex, _ in rows:
@@ -237,17 +267,31 @@ def hops(
             continue  # the callers logged no trace ID for these requests: nothing to compare
         hop = LogHop(caller, callee, requests, continued, changed, vanished, lost)
         if ex is not None:
-            hop.example = dict(
-                zip(
-                    ("value", "caller_trace_id", "callee_trace_id", "caller_location", "location"),
-                    ex,
-                    strict=True,
-                ),
-                key=key,
-            )
+            value, caller_trace, callee_trace, caller_row, callee_row = ex
+            hop.example = {
+                "key": key,
+                "value": value,
+                "caller_trace_id": caller_trace,
+                "callee_trace_id": callee_trace,
+                "caller_location": places.get(int(caller_row)),
+                "location": places.get(int(callee_row)),
+            }
         found.append(hop)
     found.sort(key=lambda h: (-h.broken, h.caller, h.callee))
-    return found, int(rows[0][-1]) if rows else 0
+    return found, sum(int(row[-1]) for row in rows)
+
+
+def _capped(store: Store, run: Callable[[], _T]) -> _T:
+    """``run()`` with DuckDB held to `MEMORY_LIMIT` (it spills beyond it); again without
+    the limit if an operator cannot spill."""
+    store.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    try:
+        return run()
+    except duckdb.OutOfMemoryException:
+        store.con.execute("RESET memory_limit")
+        return run()
+    finally:
+        store.con.execute("RESET memory_limit")
 
 
 def callers_of(edges: Iterable[Edge]) -> dict[str, set[str]]:
@@ -280,7 +324,7 @@ def check(
         )
         return result
     result.key = chosen
-    result.hops, result.followed = hops(store, chosen, callers)
+    result.hops, result.followed = _capped(store, lambda: hops(store, chosen, callers))
     rule = get_rule("G001")
     for hop in result.hops:
         if not hop.broken:
