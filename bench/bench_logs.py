@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROTATE = 128 << 20
@@ -83,22 +84,24 @@ def _write(folder: Path, size: int) -> int:
         order += 1
         trace = f"{order * 2654435761 % (1 << 128):032x}"
         new = f"{order * 40503 % (1 << 128) + 1:032x}" if order % 10 == 0 else trace
+        # one clock for the three services: orders logs first, then payments, shipping
         at = base + order * 0.002
-        stamp = f"2023-11-14 22:13:{20 + order % 40:02d},{order % 1000:03d}"
+        moment = time.gmtime(at)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", moment) + f",{int(at * 1000) % 1000:03d}"
         for step in ("handling order", "calling payments", "order done"):
             total += out("orders", json.dumps({
                 "asctime": stamp, "levelname": "INFO", "name": "orders", "message": step,
-                "otelTraceID": trace, "otelSpanID": trace[:16], "otelServiceName": "orders",
+                "otelTraceID": trace, "otelSpanID": f"{order:016x}", "otelServiceName": "orders",
                 "otelTraceSampled": True, "order_id": f"o-{order}"}).encode() + b"\n")  # fmt: skip
-        iso = f"2023-11-14T22:13:{20 + order % 40:02d}.{order % 1000:03d}500Z"
+        iso = time.strftime("%Y-%m-%dT%H:%M:%S", moment) + f".{int(at * 1e6) % 10**6 + 500:06d}Z"
         for step in ("charging", "calling shipping"):
             total += out("payments", json.dumps({
                 "order_id": f"o-{order}", "event": step, "level": "info", "timestamp": iso,
-                "trace_id": new, "span_id": new[16:]}).encode() + b"\n")  # fmt: skip
+                "trace_id": new, "span_id": f"{order + 1:016x}"}).encode() + b"\n")  # fmt: skip
         total += out("shipping", json.dumps({
             "level": "info", "ts": at + 0.001, "caller": "ship/main.go:42",
             "msg": "shipment booked", "order_id": f"o-{order}", "trace_id": new,
-            "span_id": new[:16]}).encode() + b"\n")  # fmt: skip
+            "span_id": f"{order + 2:016x}"}).encode() + b"\n")  # fmt: skip
         lines += 6
     for handle, _, _ in outs.values():
         handle.close()  # type: ignore[attr-defined]
