@@ -67,8 +67,8 @@ READ_AHEAD = 4
 loaded in 4.1 s, 4 ahead in 3.2-3.5 s, all of them ahead in 3.3 s; none: 5.4 s)."""
 
 _NOT_LOGS = (
-    "not service logs tracehound reads (JSON lines, logfmt; plain text needs --log-pattern) "
-    "nor a trace export"
+    "not service logs tracehound reads (JSON lines, logfmt; plain text needs --log-pattern), "
+    "an access log it recognises (give its --log-format) nor a trace export"
 )
 
 __all__ = [
@@ -132,9 +132,9 @@ def load(
             kind = None
             if forced is None:
                 kind = sniff_input(inp.path, logs or LogOptions(), _http_detector(log_format))
-            if kind is not None:
+            if kind not in (None, "other"):
                 result = _read_logs(inp, kind, store, logs or LogOptions(), progress)
-            elif forced is None and inp.name.lower().removesuffix(".gz").endswith(".log"):
+            elif kind is None and forced is None and inp.name.lower().endswith((".log", ".log.gz")):
                 result = ReadResult()  # a log file none of the log readers recognises
                 result.error(inp.name, None, _NOT_LOGS)
             else:

@@ -138,7 +138,7 @@ def sniff_input(
     path: Any, options: LogOptions, other: Callable[[bytes], bool] | None = None
 ) -> str | None:
     """`sniff` of the start of a file (``None``: standard input, peeked, not consumed);
-    ``None`` too when ``other(first bytes)`` says it is evidence of another kind."""
+    ``"other"`` when ``other(first bytes)`` says it is evidence of another kind."""
     try:
         if path is None:
             if sys.stdin is None or not hasattr(sys.stdin.buffer, "peek"):
@@ -150,7 +150,7 @@ def sniff_input(
     except (OSError, EOFError, zlib.error):
         return None  # the trace reader says what is wrong with it
     if other is not None and other(head):
-        return None
+        return "other"
     return sniff(head, options)
 
 
