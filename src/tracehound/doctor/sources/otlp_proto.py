@@ -124,24 +124,32 @@ def _plausible(message: Any) -> bool:
 
 
 def _emit(message: Any, index: int | None, doc: Document) -> int:
+    # the hot loop of `tracehound serve` and of protobuf files: locals, and the
+    # common cases (no events, no links, string attributes) without a call
     sink = doc.sink
     append = sink.rows.append
     dumps = orjson.dumps
+    key_values = _key_values
+    source = doc.source
     where = f"message[{index}]." if index is not None else ""
     seen = 0
     for ri, rs in enumerate(message.resource_spans):
-        resource = _key_values(rs.resource.attributes)
+        resource = key_values(rs.resource.attributes)
         service = service_of(resource)
         for si, ss in enumerate(rs.scope_spans):
             scope_id = sink.scope(
                 service, resource, ss.scope.name or None, ss.scope.version or None
             )
             prefix = f"{where}resourceSpans[{ri}].scopeSpans[{si}].spans["
-            seen += len(ss.spans)
-            for k, span in enumerate(ss.spans):
+            spans = ss.spans
+            seen += len(spans)
+            for k, span in enumerate(spans):
                 status = None
                 if span.HasField("status"):
-                    status = {"code": span.status.code, "message": span.status.message}
+                    code = span.status
+                    status = {"code": code.code, "message": code.message}
+                events = span.events
+                links = span.links
                 append(
                     dumps(
                         (
@@ -153,39 +161,52 @@ def _emit(message: Any, index: int | None, doc: Document) -> int:
                             span.kind,
                             span.start_time_unix_nano,
                             span.end_time_unix_nano,
-                            _key_values(span.attributes),
-                            [
-                                {
-                                    "timeUnixNano": e.time_unix_nano,
-                                    "name": e.name,
-                                    "attributes": _key_values(e.attributes),
-                                }
-                                for e in span.events
-                            ]
-                            or None,
-                            [
-                                {
-                                    "traceId": link.trace_id.hex(),
-                                    "spanId": link.span_id.hex(),
-                                    "traceState": link.trace_state or None,
-                                    "attributes": _key_values(link.attributes),
-                                }
-                                for link in span.links
-                            ]
-                            or None,
+                            key_values(span.attributes),
+                            _events(events) if events else None,
+                            _links(links) if links else None,
                             status,
                             f"{prefix}{k}]",
                             scope_id,
                             None,
-                            doc.source,
+                            source,
                         )
                     )
                 )
     return seen
 
 
+def _events(events: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "timeUnixNano": e.time_unix_nano,
+            "name": e.name,
+            "attributes": _key_values(e.attributes),
+        }
+        for e in events
+    ]
+
+
+def _links(links: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "traceId": link.trace_id.hex(),
+            "spanId": link.span_id.hex(),
+            "traceState": link.trace_state or None,
+            "attributes": _key_values(link.attributes),
+        }
+        for link in links
+    ]
+
+
 def _key_values(attributes: Any) -> list[dict[str, Any]]:
-    return [{"key": kv.key, "value": _any_value(kv.value)} for kv in attributes]
+    out = []
+    for kv in attributes:
+        value = kv.value
+        if value.WhichOneof("value") == "string_value":
+            out.append({"key": kv.key, "value": {"stringValue": value.string_value}})
+        else:
+            out.append({"key": kv.key, "value": _any_value(value)})
+    return out
 
 
 def _any_value(value: Any) -> dict[str, Any]:
