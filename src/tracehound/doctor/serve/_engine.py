@@ -8,7 +8,8 @@ into the `Store`.  When new spans were loaded, another thread runs every
 check (`tracehound.doctor.diagnose`, the same as ``tracehound check``) and
 publishes a `Snapshot`, while the first goes on parsing (the table is held
 still meanwhile).  A run waits `CHECK_SPACING` times as long as the last one
-took, and at least `Settings.check_every` seconds.
+took, and at least `Settings.check_every` seconds; when nothing is left to parse
+it runs as soon as `Settings.check_every` allows.
 
 Memory stays bounded: request bytes accepted and not yet parsed
 (`Settings.max_backlog`; the receivers answer "retry later" over it), spans
@@ -44,7 +45,8 @@ __all__ = ["Engine", "Settings", "Snapshot"]
 
 CHECK_SPACING = 3
 """A run of the checks waits this many times as long as the last one took, so that on
-a large table the checks take at most a third of a core and the parsing the rest."""
+a large table the checks take at most a third of a core and the parsing the rest (when
+requests wait to be parsed: with none, the spacing would only delay the findings)."""
 
 MEMORY_LIMIT = "1GB"
 """DuckDB's memory for the table and the checks' queries; past it, it spills to disk."""
@@ -123,7 +125,8 @@ class Engine:
         self._errors: collections.deque[InputError] = collections.deque(maxlen=MAX_ERRORS)
         self._more_errors = 0
         self._loaded = 0  # spans handed to the store since the last check
-        self._next_check = 0.0
+        self._next_check = 0.0  # the next run, while requests wait to be parsed
+        self._next_idle_check = 0.0  # the next run, when none do
         self.snapshot = self._publish(0.0, time.monotonic())
         self._checking = threading.Event()  # the checks run: the table must not change
         self._due = threading.Event()
@@ -215,7 +218,9 @@ class Engine:
             self.parse_cpu += time.thread_time() - cpu
             if checking:
                 continue
-            if self._loaded and now >= self._next_check:
+            idle = not self._held and not self._inbox
+            due = now >= (self._next_idle_check if idle else self._next_check)
+            if self._loaded and due:
                 self.store.settle()
                 self._evict()
                 self._loaded = 0
@@ -241,6 +246,7 @@ class Engine:
                 took = time.perf_counter() - started
                 wait = max(self.settings.check_every, CHECK_SPACING * took)
                 self._next_check = time.monotonic() + wait
+                self._next_idle_check = time.monotonic() + self.settings.check_every
                 self._checking.clear()
 
     def _hold(self, number: int, kind: bytes, body: bytes) -> None:
