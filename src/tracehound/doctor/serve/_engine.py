@@ -44,9 +44,8 @@ from tracehound.doctor.store import CHUNK_ROWS, Store
 __all__ = ["Engine", "Settings", "Snapshot"]
 
 CHECK_SPACING = 3
-"""A run of the checks waits this many times as long as the last one took, so that on
-a large table the checks take at most a third of a core and the parsing the rest (when
-requests wait to be parsed: with none, the spacing would only delay the findings)."""
+"""While requests wait to be parsed, a run of the checks waits this many times as long as
+the last one took: on a large table the checks take a third of a core, the parsing the rest."""
 
 MEMORY_LIMIT = "1GB"
 """DuckDB's memory for the table and the checks' queries; past it, it spills to disk."""
@@ -125,8 +124,7 @@ class Engine:
         self._errors: collections.deque[InputError] = collections.deque(maxlen=MAX_ERRORS)
         self._more_errors = 0
         self._loaded = 0  # spans handed to the store since the last check
-        self._next_check = 0.0  # the next run, while requests wait to be parsed
-        self._next_idle_check = 0.0  # the next run, when none do
+        self._next_check = self._next_idle_check = 0.0  # the next run: requests wait, or none
         self.snapshot = self._publish(0.0, time.monotonic())
         self._checking = threading.Event()  # the checks run: the table must not change
         self._due = threading.Event()
