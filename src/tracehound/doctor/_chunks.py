@@ -50,7 +50,7 @@ def load_chunk(
                 cursor.rollback()
                 if first_try:
                     raise
-            except duckdb.Error:
+            except (duckdb.Error, UnicodeDecodeError):  # DuckDB's message, about bad UTF-8
                 cursor.rollback()  # an odd line or a span to reject: line by line
         size = (source, first, largest)
     leftovers = _stage_chunk(cursor, table, path, kind, size, first_try=first_try)
@@ -93,7 +93,7 @@ def _stage_chunk(
             raise
         _log.warning("tracehound: DuckDB ran out of memory on a chunk; reading it in Python")
         return _stage_elsewhere(cursor, table, path, kind, size)
-    except duckdb.Error:
+    except (duckdb.Error, UnicodeDecodeError):  # the latter: DuckDB's message quoting bad UTF-8
         if kind == "rows":
             raise
         return _stage_elsewhere(cursor, table, path, kind, size)
