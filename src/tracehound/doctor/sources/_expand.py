@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["MANIFEST_SUFFIXES", "TRACE_SUFFIXES", "display_name", "expand_inputs"]
 
 TRACE_SUFFIXES = (
-    ".json", ".jsonl", ".ndjson", ".pb", ".binpb", ".protobuf", ".otlp", ".log",
+    ".json", ".jsonl", ".ndjson", ".pb", ".binpb", ".protobuf", ".otlp", ".log", ".har",
 )  # fmt: skip
 """File name endings a directory is searched for (each also with ``.gz``); ``.log``
-for service logs."""
+for service logs, ``.har`` for HTTP archives."""
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 """Kubernetes manifests found in a directory: taken when their first bytes are one."""
 

@@ -4,6 +4,12 @@ HTTP/2 and HTTP/3 entries list pseudo-headers (``:authority``, ``:path``) among
 the headers: they are not request headers and are left out (``:authority``
 stands for ``Host``).  Sanitised exports (cookies, authorisation removed) read
 the same.  An entry without a request line is rejected with the reason.
+
+An entry ends ``time`` ms after ``startedDateTime`` (the spec: the sum of its
+timings), except in mitmproxy's files: it times send, wait and receive from
+the request's own arrival and adds the upstream connect on top, though that
+connect happened before the request (its default, eager) or inside wait
+(lazy), so its entries end ``send + wait + receive`` after they start.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from tracehound.doctor.evidence.http._exchange import Bad, Exchange
 __all__ = ["HarError", "looks_like", "read_har"]
 
 _HEAD = re.compile(rb'^\s*\{\s*"log"\s*:\s*\{')
+_CONNECT_NOT_IN_TIME = frozenset({"mitmproxy"})
+"""``log.creator.name`` of writers whose connect and ssl timings overlap the others."""
+_ANSWER_PHASES = ("send", "wait", "receive")
 _TIME = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$"
 )
@@ -38,6 +47,9 @@ def read_har(document: Any) -> Iterator[Exchange | Bad]:
     entries = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(entries, list):
         raise HarError('not a HAR file: expected {"log": {"entries": [...]}}')
+    creator = log.get("creator")
+    name = creator.get("name") if isinstance(creator, dict) else None
+    phases_only = isinstance(name, str) and name.lower() in _CONNECT_NOT_IN_TIME
     for number, entry in enumerate(entries, 1):
         where = f"entry {number}"
         request = entry.get("request") if isinstance(entry, dict) else None
@@ -57,7 +69,8 @@ def read_har(document: Any) -> Iterator[Exchange | Bad]:
         if parts.query:
             target += "?" + parts.query
         start = _time(entry.get("startedDateTime"))
-        total = entry.get("time")
+        total = _answered_after(entry) if phases_only else None
+        total = entry.get("time") if total is None else total
         end = (
             start + int(total * 1e6)
             if start is not None and isinstance(total, (int, float)) and total >= 0
@@ -69,6 +82,17 @@ def read_har(document: Any) -> Iterator[Exchange | Bad]:
             start, end, None, _server(entry, parts, authority), method, target, headers,
             status if isinstance(status, int) and status > 0 else None, where,
         )  # fmt: skip
+
+
+def _answered_after(entry: dict) -> float | None:
+    """ms from the request's start to its answer's end by send, wait and receive alone."""
+    timings = entry.get("timings")
+    if not isinstance(timings, dict):
+        return None
+    values = [timings.get(k) for k in _ANSWER_PHASES]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return None
+    return float(sum(v for v in values if v >= 0))  # type: ignore[operator]
 
 
 def _headers(raw: Any) -> tuple[tuple[tuple[str, str], ...] | None, str | None]:
