@@ -17,7 +17,9 @@ faults (`FAULTS`), one per run:
 
 A run writes ``<out>/<fault>/`` with ``traces/<service>.otlp.pb`` (framed
 OTLP protobuf), ``logs/<service>.log`` (JSON lines), ``capture.pcap`` (tcpdump
-on ``lo``, when this machine lets it capture) and ``run.json``: the addresses,
+on ``lo``, when this machine lets it capture), with ``--har`` ``har/payments.har``
+and ``har/ledger.har`` (mitmdump reverse proxies in front of B and of C: what B
+received and what it sent on) and ``run.json``: the addresses,
 the calls with what each service answered (the trace it ran in, read from the
 OpenTelemetry API, never from the doctor) and the expected broken hop.
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import shutil
 import sys
 import urllib.request
@@ -41,10 +44,14 @@ sys.path[:0] = [str(HERE), str(REALWORLD)]
 from _processes import APPS as REALWORLD_APPS  # noqa: E402
 from _processes import Fleet, free_port, otel_env  # noqa: E402
 from _receiver import Receiver  # noqa: E402
+from mitm import command as mitm_command  # noqa: E402
+from mitm import find_mitmdump  # noqa: E402
 from tcpdump import CaptureFailed, Tcpdump, can_capture  # noqa: E402
 
 SERVICES = ("orders", "payments", "ledger")
 """A, B, C in calling order."""
+HAR_FRONTED = ("payments", "ledger")
+"""The services a ``--har`` run puts a mitmdump reverse proxy in front of."""
 BANK = "bank"
 START_TIMEOUT = 60.0
 SPAN_TIMEOUT = 20.0
@@ -86,11 +93,13 @@ class ChainRun:
     fault: Fault
     dir: Path
     addresses: dict[str, str]
-    """Service (and ``proxy``, ``bank``) → ``127.0.0.1:<port>``."""
+    """Service (and ``proxy``, ``bank``, ``<service>-har``) → ``127.0.0.1:<port>``."""
     calls: list[dict[str, Any]] = field(default_factory=list)
     """Per call: ``order_id`` and, per service, the span it answered in and the headers it got."""
     capture_skipped: str | None = None
     """Why there is no ``capture.pcap`` (tcpdump could not capture here)."""
+    har_skipped: str | None = "not asked for"
+    """Why there is no ``har/`` (not asked for, or mitmdump not found)."""
 
     @property
     def traces(self) -> Path:
@@ -105,6 +114,11 @@ class ChainRun:
         path = self.dir / "capture.pcap"
         return path if self.capture_skipped is None and path.exists() else None
 
+    @property
+    def har(self) -> Path | None:
+        path = self.dir / "har"
+        return path if self.har_skipped is None and path.is_dir() else None
+
     def continued(self, caller: str, callee: str) -> list[bool]:
         """Whether each call's ``callee`` ran in the trace ``caller`` ran in."""
         return [c[callee]["trace_id"] == c[caller]["trace_id"] for c in self.calls]
@@ -115,6 +129,7 @@ class ChainRun:
             "addresses": self.addresses,
             "calls": self.calls,
             "capture_skipped": self.capture_skipped,
+            "har_skipped": self.har_skipped,
         }
 
 
@@ -133,15 +148,19 @@ def _app_env(service: str, propagators: str, receiver: Receiver, run: str, logs:
 
 
 def run_chain(
-    fault: Fault | str, out: Path, calls: int = CALLS, *, capture: bool = True
+    fault: Fault | str, out: Path, calls: int = CALLS, *, capture: bool = True, har: bool = False
 ) -> ChainRun:
-    """Run the chain with ``fault``, ``calls`` orders, into ``out/<fault>``."""
+    """Run the chain with ``fault``, ``calls`` orders, into ``out/<fault>``; with ``har``,
+    through mitmdump in front of payments and ledger when it is found."""
     fault = FAULTS[fault] if isinstance(fault, str) else fault
     target = out / fault.name
     shutil.rmtree(target, ignore_errors=True)
     (target / "logs").mkdir(parents=True)
-    ports = {name: free_port() for name in (*SERVICES, "proxy", BANK)}
+    mitmdump, har_skipped = find_mitmdump() if har else (None, "not asked for")
+    fronts = [f"{s}-har" for s in HAR_FRONTED] if mitmdump else []
+    ports = {name: free_port() for name in (*SERVICES, "proxy", BANK, *fronts)}
     run = ChainRun(fault, target, {n: f"127.0.0.1:{p}" for n, p in ports.items()})
+    run.har_skipped = har_skipped
     if not fault.proxy:
         del run.addresses["proxy"]
     reason = can_capture() if capture else "not asked for"
@@ -149,7 +168,7 @@ def run_chain(
     fleet = Fleet(target / "processes")
     with Receiver(out) as receiver:
         try:
-            _start(fault, fleet, receiver, ports, target.name, target / "logs")
+            _start(fault, fleet, receiver, ports, target.name, target / "logs", mitmdump)
             fleet.wait_listening(START_TIMEOUT)
             wanted = [p for n, p in ports.items() if n != "proxy" or fault.proxy]
             if reason is None:
@@ -173,23 +192,33 @@ def run_chain(
 
 
 def _start(fault: Fault, fleet: Fleet, receiver: Receiver, ports: dict[str, int], run: str,
-           logs: Path) -> None:  # fmt: skip
+           logs: Path, mitmdump: str | None) -> None:  # fmt: skip
     script = str(HERE / "apps" / "service.py")
     bank = {"PORT": str(ports[BANK])}
     fleet.start(BANK, [sys.executable, str(REALWORLD_APPS / "external_api.py")],
                 otel_env(BANK, "none", "http://127.0.0.1:9/unused", **bank), ports[BANK],
                 instrumented=False)  # fmt: skip
-    ledger_url = f"http://127.0.0.1:{ports['ledger']}/work"
+    ledger_port = ports["ledger"]
     if fault.proxy:
         env = otel_env("proxy", "none", "http://127.0.0.1:9/unused", PORT=str(ports["proxy"]),
                        UPSTREAM=f"http://127.0.0.1:{ports['ledger']}",
                        STRIP_HEADERS="traceparent,tracestate")  # fmt: skip
         fleet.start("proxy", [sys.executable, str(HERE / "apps" / "proxy.py")], env,
                     ports["proxy"], instrumented=False)  # fmt: skip
-        ledger_url = f"http://127.0.0.1:{ports['proxy']}/work"
+        ledger_port = ports["proxy"]
+    payments_port = ports["payments"]
+    if mitmdump:  # what payments received, and what it sent towards ledger
+        har = logs.parent / "har"
+        har.mkdir(exist_ok=True)
+        for service, upstream in (("payments", payments_port), ("ledger", ledger_port)):
+            front = ports[f"{service}-har"]
+            argv = mitm_command(mitmdump, front, upstream, har / f"{service}.har",
+                                logs.parent / "mitmproxy" / service)  # fmt: skip
+            fleet.start(f"{service}-har", argv, dict(os.environ), front, instrumented=False)
+        payments_port, ledger_port = ports["payments-har"], ports["ledger-har"]
     nexts = {
-        "orders": f"http://127.0.0.1:{ports['payments']}/work",
-        "payments": ledger_url,
+        "orders": f"http://127.0.0.1:{payments_port}/work",
+        "payments": f"http://127.0.0.1:{ledger_port}/work",
         "ledger": f"http://127.0.0.1:{ports[BANK]}/score",
     }
     for service, propagators in zip(SERVICES, fault.propagators, strict=True):
@@ -223,14 +252,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--fault", action="append", choices=sorted(FAULTS))
     parser.add_argument("--calls", type=int, default=CALLS)
+    parser.add_argument(
+        "--har", action="store_true", help="mitmdump before payments and ledger: har/*.har"
+    )
     args = parser.parse_args(argv)
     for name in args.fault or list(FAULTS):
-        run = run_chain(name, args.out, args.calls)
+        run = run_chain(name, args.out, args.calls, har=args.har)
         hops = ", ".join(
             f"{a}->{b} {sum(run.continued(a, b))}/{len(run.calls)} continued"
             for a, b in itertools.pairwise(SERVICES)
         )
         note = f" (no capture: {run.capture_skipped})" if run.capture_skipped else ""
+        if args.har and run.har_skipped:
+            note += f" (no HAR: {run.har_skipped})"
         print(f"{name}: {hops}{note}", flush=True)
     return 0
 
