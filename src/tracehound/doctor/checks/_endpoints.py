@@ -86,19 +86,24 @@ FROM v;
 """
 
 _SERVED = """
--- the roots (C003's answers) and the spans that answered a call of another service: what a
--- server says it was called at is the same on every request, so a sample per service does
-CREATE OR REPLACE TEMP TABLE th_server_spans AS
+-- The spans C003 reads whole, in one pass over the span table: the entry spans with no
+-- parent in their trace (C003's answers: `answer`) and, to learn addresses from, the
+-- SERVER spans that answered a call of another service: what a server says it was called
+-- at is the same on every request, so a sample per service does.
+CREATE OR REPLACE TEMP TABLE th_entries AS
 WITH picked AS (
     SELECT child AS rid, parent IS NULL AS root, service FROM th_link
-    WHERE kind = 'Server' AND (parent IS NULL OR pkind = 'Client')
+    WHERE parent IS NULL AND kind IN ('Server', 'Consumer') OR kind = 'Server' AND pkind = 'Client'
+), chosen AS (
+    SELECT rid, true AS answer FROM picked WHERE root
+    UNION ALL  -- a grouping, not a sort: at most {sample} answers per service
+    SELECT min(rid), false FROM picked WHERE NOT root GROUP BY service, rid % {sample}
 )
-SELECT o.rowid AS rid, o.ServiceName, o.SpanAttributes AS a, o.ResourceAttributes AS r
-FROM otel_traces o
-WHERE o.rowid IN (  -- a grouping, not a sort: at most {sample} answers per service
-    SELECT rid FROM picked WHERE root
-    UNION ALL
-    SELECT min(rid) FROM picked WHERE NOT root GROUP BY service, rid % {sample});
+SELECT c.answer, o.rowid AS rid, o.TraceId, o.SpanId, o.ParentSpanId, o.ServiceName, o.SpanKind,
+       o.SpanName, epoch_ns(o."Timestamp") AS s, o.SpanAttributes AS a, o.ResourceAttributes AS r
+FROM otel_traces o JOIN chosen c ON c.rid = o.rowid;
+CREATE OR REPLACE TEMP VIEW th_server_spans AS
+SELECT rid, ServiceName, a, r FROM th_entries WHERE SpanKind = 'Server';
 CREATE OR REPLACE TEMP TABLE th_served AS
 WITH d AS (
     SELECT DISTINCT a FROM th_server_spans

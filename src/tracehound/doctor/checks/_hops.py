@@ -139,11 +139,10 @@ WITH c AS (
 SELECT o.rid, r.callee, r.base, r.resolution, r.n
 FROM th_open o JOIN resolved r ON r.target = o.target;
 CREATE OR REPLACE TEMP TABLE th_answers AS
-WITH a AS (
-    SELECT rowid AS rid, TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, SpanName,
-           epoch_ns("Timestamp") AS s, SpanAttributes
-    FROM otel_traces WHERE rowid IN (
-        SELECT child FROM th_link WHERE parent IS NULL AND kind IN ('Server', 'Consumer'))
+WITH a AS (  -- read with the server spans (`_endpoints`)
+    SELECT rid, TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, SpanName, s,
+           a AS SpanAttributes
+    FROM th_entries WHERE answer
 )
 -- what a server was asked (th_served) and what a consumer received (th_targets): each
 -- kind is joined to its own table only (the keys are whole attribute lists)

@@ -16,9 +16,12 @@ MAX_SHARED_PARENTS = 16
 _SETUP = """
 -- an attribute list's well-formed entries (a string key, an object value): an exporter's
 -- `5` or `{"key": "k", "value": 5}` is not an attribute, and no check may trip over it
+-- (the cheap tests first: the stored JSON is valid, and from_json writes values minified,
+-- so a text starting with '[' is an array and a value starting with '{' an object)
 CREATE OR REPLACE MACRO th_attrs(a) AS list_filter(
-    from_json(CASE WHEN json_type(a) = 'ARRAY' THEN a END, '[{"key":"VARCHAR","value":"JSON"}]'),
-    lambda x: x.key IS NOT NULL AND json_type(x.value) = 'OBJECT');
+    from_json(CASE WHEN starts_with(a, '[') OR json_type(a) = 'ARRAY' THEN a END,
+              '[{"key":"VARCHAR","value":"JSON"}]'),
+    lambda x: x.key IS NOT NULL AND starts_with(x.value, '{'));
 CREATE OR REPLACE MACRO th_str(al, k) AS
     (list_filter(al, lambda x: x.key = k)[1].value) ->> 'stringValue';
 CREATE OR REPLACE VIEW th_spans AS

@@ -20,32 +20,31 @@ from tracehound.rules import Finding
 
 __all__ = ["ContextResult", "check"]
 
+# One read of the spans whose parent is missing: the orphans (C001), then, after them,
+# the spans that name themselves as parent (C007: th_link found no other span with that ID).
 _ORPHANS = """
-WITH missing AS (
+WITH parentless AS (
     SELECT rowid AS rid, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName,
-           Source || ':' || "Offset" AS loc
+           Source || ':' || "Offset" AS loc, ParentSpanId = SpanId AS own
     FROM otel_traces WHERE rowid IN (SELECT child FROM th_link WHERE parent IS NULL AND NOT root)
-        AND ParentSpanId <> SpanId  -- its own parent: C007
+), missing AS (
+    SELECT * FROM parentless WHERE NOT own
 ), holes AS (
     SELECT TraceId, ParentSpanId, count(*) AS children,
            bool_or(SpanKind NOT IN ('Server', 'Consumer')) AS local_parent
     FROM missing GROUP BY ALL
 )
-SELECT m.TraceId, m.SpanId, m.ParentSpanId, m.SpanName, m.SpanKind, m.ServiceName, m.loc,
-       h.children, h.local_parent, r.Reason, r.Source || ':' || r."Offset"
+SELECT false AS own, m.TraceId, m.SpanId, m.ParentSpanId, m.SpanName, m.SpanKind,
+       m.ServiceName, m.loc, h.children, h.local_parent, r.Reason, r.Source || ':' || r."Offset"
 FROM missing m JOIN holes h USING (TraceId, ParentSpanId)
 LEFT JOIN (SELECT * FROM rejected WHERE SpanId IS NOT NULL
            QUALIFY row_number() OVER (PARTITION BY TraceId, SpanId) = 1) r
   ON r.TraceId = m.TraceId AND r.SpanId = m.ParentSpanId
-ORDER BY m.loc
-"""
-
-# spans that name themselves as parent (th_link found no other span with that ID)
-_SELF_PARENTS = """
-SELECT TraceId, SpanId, SpanName, SpanKind, ServiceName, Source || ':' || "Offset" AS loc
-FROM otel_traces WHERE rowid IN (SELECT child FROM th_link WHERE parent IS NULL AND NOT root)
-    AND ParentSpanId = SpanId
-ORDER BY loc
+UNION ALL
+SELECT true, TraceId, SpanId, ParentSpanId, SpanName, SpanKind, ServiceName, loc,
+       NULL, NULL, NULL, NULL
+FROM parentless WHERE own
+ORDER BY own, loc
 """
 
 # Windows over every root are slow (a partition per trace): count with an aggregate, rank
@@ -143,7 +142,9 @@ def check(store: Store, hops: Callable[[Store], Hops] = match_hops) -> ContextRe
     C003 (``--clickhouse`` runs it on a local copy of the window)."""
     findings: list[Finding] = []
     remote_entries = 0
+    own_parents = []
     for (
+        own,
         trace_id,
         span_id,
         parent_id,
@@ -156,6 +157,9 @@ def check(store: Store, hops: Callable[[Store], Hops] = match_hops) -> ContextRe
         reason,
         rejected_at,
     ) in store.query(_ORPHANS):
+        if own:
+            own_parents.append((trace_id, span_id, name, kind, service, loc))
+            continue
         if kind in ("Server", "Consumer") and not local_parent:
             remote_entries += 1
             continue
@@ -231,7 +235,7 @@ def check(store: Store, hops: Callable[[Store], Hops] = match_hops) -> ContextRe
                 },
             )
         )
-    for trace_id, span_id, name, kind, service, loc in store.query(_SELF_PARENTS):
+    for trace_id, span_id, name, kind, service, loc in own_parents:
         findings.append(
             finding(
                 "C007",
