@@ -89,8 +89,9 @@ SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ServiceName AS caller, o.SpanKind,
 FROM otel_traces o LEFT JOIN th_targets t ON t.a = o.SpanAttributes
 WHERE o.SpanKind IN ('Client', 'Producer') AND o.rowid NOT IN (SELECT call FROM th_cont);
 -- Who the calls to each target may have reached (calls repeat their targets: each is
--- resolved once), strongest evidence first; only the first level that names anyone
--- counts, and each service it names is a candidate (a shared host).
+-- resolved once, and kept per target: the calls join it by `target`), strongest evidence
+-- first; only the first level that names anyone counts, and each service it names is a
+-- candidate (a shared host).
 CREATE OR REPLACE TEMP TABLE th_callees AS
 WITH c AS (
     SELECT DISTINCT target, caller, SpanName, peer, peer_key, host, port, dest,
@@ -132,12 +133,9 @@ WITH c AS (
     SELECT target, callee, min(level) AS level, arg_min(base, level) AS base,
            arg_min(resolution, level) AS resolution, sum(n) AS n
     FROM levels GROUP BY target, callee
-), resolved AS (
-    SELECT target, callee, base, resolution, n FROM best
-    QUALIFY level = min(level) OVER (PARTITION BY target)
 )
-SELECT o.rid, r.callee, r.base, r.resolution, r.n
-FROM th_open o JOIN resolved r ON r.target = o.target;
+SELECT target, callee, base, resolution, n FROM best
+QUALIFY level = min(level) OVER (PARTITION BY target);
 CREATE OR REPLACE TEMP TABLE th_answers AS
 WITH a AS (  -- read with the server spans (`_endpoints`)
     SELECT rid, TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, SpanName, s,
@@ -160,7 +158,7 @@ CREATE OR REPLACE TEMP TABLE th_cand AS
 WITH keyed_calls AS (
     SELECT o.rid, o.TraceId, o.SpanKind, o.s, o.e, o.dest, o.path, o.method,
            's:' || k.callee AS k
-    FROM th_open o JOIN th_callees k ON k.rid = o.rid
+    FROM th_open o JOIN th_callees k ON k.target = o.target
     UNION ALL
     SELECT rid, TraceId, SpanKind, s, e, dest, path, method, 'd:' || dest
     FROM th_open WHERE dest IS NOT NULL AND SpanKind = 'Producer'
@@ -242,12 +240,12 @@ SELECT c.TraceId, c.SpanId, c.caller, c.SpanName, c.SpanKind, c.rid,
             WHEN m.exact THEN 'message ID' ELSE coalesce(k.resolution, 'destination') END
 FROM th_match m JOIN th_open c ON c.rid = m.call JOIN th_answers a ON a.rid = m.answer
 JOIN rivals r ON r.answer = m.answer
-LEFT JOIN th_callees k ON k.rid = m.call AND k.callee = a.ServiceName
+LEFT JOIN th_callees k ON k.target = c.target AND k.callee = a.ServiceName
 """
 
 _EDGES = """
 WITH first AS (
-    SELECT rid, arg_max(callee, n) AS callee FROM th_callees GROUP BY rid
+    SELECT target, arg_max(callee, n) AS callee FROM th_callees GROUP BY target
 ), rows AS (
     SELECT caller, callee, kind AS SpanKind, 1 AS continued, 0 AS broken, NULL AS trace
     FROM th_cont
@@ -258,7 +256,7 @@ WITH first AS (
                     o.dest, o.system),
            o.SpanKind, 0, CASE WHEN m.call IS NULL THEN 0 ELSE 1 END,
            CASE WHEN m.call IS NOT NULL THEN o.TraceId END
-    FROM th_open o LEFT JOIN first f ON f.rid = o.rid
+    FROM th_open o LEFT JOIN first f ON f.target = o.target
     LEFT JOIN th_match m ON m.call = o.rid LEFT JOIN th_answers a ON a.rid = m.answer
 )
 SELECT caller, callee, CASE WHEN SpanKind = 'Producer' THEN 'message' ELSE 'request' END AS kind,
