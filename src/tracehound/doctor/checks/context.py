@@ -142,7 +142,7 @@ def check(store: Store, hops: Callable[[Store], Hops] = match_hops) -> ContextRe
     C003 (``--clickhouse`` runs it on a local copy of the window)."""
     findings: list[Finding] = []
     remote_entries = 0
-    own_parents = []
+    own_parents: list[tuple[str, str, str, str, str, str | None]] = []
     for (
         own,
         trace_id,
