@@ -13,6 +13,7 @@ from conftest import corpus
 from tracehound.doctor import Report, check_paths, load
 from tracehound.doctor import sources as sources_module
 from tracehound.doctor._synthetic_writers import to_otlp_json_lines, to_otlp_proto
+from tracehound.doctor.store import Store
 from tracehound.doctor.synthetic import NONE, generate
 
 REAL = Path(__file__).resolve().parent / "real"
@@ -332,5 +333,22 @@ def test_an_invalid_span_kind_is_named(tmp_path: Path, name: str, data: object) 
     store, _ = load([str(tmp_path / name)])
     try:
         assert store.query("SELECT DISTINCT SpanKind FROM otel_traces") == [("Unspecified",)]
+    finally:
+        store.close()
+
+
+def test_a_resource_nested_deeper_than_orjson_writes_is_kept_with_a_note() -> None:
+    """Hypothesis found it (a mutated real input): a resource attribute nested deeper than
+    orjson writes made the load raise; its deep part is now kept as a note."""
+    value: dict[str, object] = {"stringValue": "x"}
+    for _ in range(100):  # 400 JSON levels: read by orjson (1,024), not written (254)
+        value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
+    store = Store()
+    try:
+        first = store.scope("shop", [{"key": "deep", "value": value}], None, None)
+        assert store.scope("shop", [{"key": "deep", "value": value}], None, None) == first
+        resource = orjson.loads(store._new_scopes[0][2])
+        assert resource[0]["key"] == "deep"
+        assert "(nested more than 64 levels)" in store._new_scopes[0][2]
     finally:
         store.close()

@@ -156,7 +156,11 @@ class Store:
         return previous
 
     def scope(self, service: str, resource: Any, name: str | None, version: str | None) -> int:
-        resource_json = orjson.dumps(resource if isinstance(resource, list) else []).decode()
+        resource = resource if isinstance(resource, list) else []
+        try:
+            resource_json = orjson.dumps(resource).decode()
+        except TypeError:  # nested deeper than orjson writes: kept, the deep part as a note
+            resource_json = orjson.dumps(_shallow(resource, _MAX_DEPTH)).decode()
         key = (service, resource_json, name, version)
         found = self._scopes.get(key)
         if found is None:
@@ -444,6 +448,23 @@ class Store:
     def scalar(self, sql: str, params: Any = None) -> Any:
         row = self.con.execute(sql, params).fetchone()
         return row[0] if row else None
+
+
+_MAX_DEPTH = 64
+
+
+def _shallow(value: Any, depth: int) -> Any:
+    """``value`` with what is nested deeper than ``depth`` levels replaced by a note, as
+    the readers keep span attributes (see ``sources._rows.MAX_VALUE_DEPTH``)."""
+    if isinstance(value, dict):
+        if depth <= 0:
+            return f"(nested more than {_MAX_DEPTH} levels)"
+        return {k: _shallow(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        if depth <= 0:
+            return f"(nested more than {_MAX_DEPTH} levels)"
+        return [_shallow(v, depth - 1) for v in value]
+    return value
 
 
 @contextlib.contextmanager
