@@ -2,7 +2,7 @@
 
     ./dev run python tests/doctor/evidence/logs/_log_chain.py /tmp/chain [SCENARIO]
 
-Each scenario starts its own processes (``chain/service.py``, ``chain/strip_proxy.py``)
+Each scenario starts its own processes (``chain/service.py``, the test bed's ``apps/proxy.py``)
 on 127.0.0.1, sends a few orders through them, stops them and leaves
 ``<out>/logs/<service>.log`` and ``<out>/spans/<service>.jsonl``.  Every wait is
 bounded; every process is stopped by the realworld test bed's `Fleet`.
@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "realworld"))
 from _processes import Fleet, free_port
 
 CHAIN = Path(__file__).resolve().parent / "chain"
+PROXY = Path(__file__).resolve().parents[1] / "testbed" / "apps" / "proxy.py"
+APPS = Path(__file__).resolve().parents[2] / "realworld" / "apps"
 ORDERS = 4
 START_TIMEOUT = 30.0
 
@@ -54,7 +56,8 @@ def start(scenario: Scenario, out: Path) -> tuple[Fleet, int]:
     ports = {name: free_port() for name in ("orders", "proxy", "payments", "shipping")}
     url = {name: f"http://127.0.0.1:{port}/work" for name, port in ports.items()}
     base = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    base.update(TZ="UTC", PYTHONUNBUFFERED="1", TESTBED_PARENT_PID=str(os.getpid()))
+    base.update(TZ="UTC", PYTHONUNBUFFERED="1", TESTBED_PARENT_PID=str(os.getpid()),
+                PYTHONPATH=str(APPS))  # the apps' shared _common module
 
     def service(name: str, next_url: str | None, **extra: str) -> None:
         env = {
@@ -75,8 +78,9 @@ def start(scenario: Scenario, out: Path) -> tuple[Fleet, int]:
 
     payments_url = url["payments"]
     if scenario.name == "proxy-strips-header":
-        env = {**base, "PORT": str(ports["proxy"]), "UPSTREAM": url["payments"]}
-        fleet.start("proxy", [sys.executable, str(CHAIN / "strip_proxy.py")], env,
+        env = {**base, "PORT": str(ports["proxy"]), "UPSTREAM": f"http://127.0.0.1:{ports['payments']}",
+               "STRIP_HEADERS": "traceparent,tracestate", "PRESERVE_HOST": "1"}
+        fleet.start("proxy", [sys.executable, str(PROXY)], env,
                     ports["proxy"], instrumented=False)  # fmt: skip
         payments_url = url["proxy"]
     orders_env = {"OTEL_PROPAGATORS": "b3"} if scenario.name == "propagator-mismatch" else {}

@@ -202,7 +202,8 @@ def _start(fault: Fault, fleet: Fleet, receiver: Receiver, ports: dict[str, int]
     if fault.proxy:
         env = otel_env("proxy", "none", "http://127.0.0.1:9/unused", PORT=str(ports["proxy"]),
                        UPSTREAM=f"http://127.0.0.1:{ports['ledger']}",
-                       STRIP_HEADERS="traceparent,tracestate")  # fmt: skip
+                       STRIP_HEADERS="traceparent,tracestate",
+                       PYTHONPATH=str(REALWORLD_APPS))  # fmt: skip
         fleet.start("proxy", [sys.executable, str(HERE / "apps" / "proxy.py")], env,
                     ports["proxy"], instrumented=False)  # fmt: skip
         ledger_port = ports["proxy"]

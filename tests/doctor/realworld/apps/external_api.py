@@ -1,6 +1,6 @@
 """``fraud-check``: a third-party API with no tracing at all (run without instrumentation).
 
-Standard library only; ``GET /score`` answers ``{"score": 0.1}``.  Calls to it
+Standard library HTTP, no tracing; ``GET /score`` answers ``{"score": 0.1}``.  Calls to it
 are not broken edges: nothing on this side could continue a trace.
 """
 
@@ -10,9 +10,9 @@ import json
 import os
 import signal
 import sys
-import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from _common import exit_with_the_test_bed  # realworld/apps, on PYTHONPATH or beside
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -28,19 +28,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _exit_with_the_test_bed() -> None:
-    pid = int(os.environ.get("TESTBED_PARENT_PID") or 0)
-    while pid > 0:
-        time.sleep(1)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:
-            pass
-
-
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    threading.Thread(target=_exit_with_the_test_bed, daemon=True).start()
+    exit_with_the_test_bed()
     ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()

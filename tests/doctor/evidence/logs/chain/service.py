@@ -25,9 +25,9 @@ import os
 import signal
 import sys
 import threading
-import time
 
 import requests
+from _common import exit_with_the_test_bed  # realworld/apps, on PYTHONPATH or beside
 from flask import Flask, request
 from opentelemetry import trace
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
@@ -148,22 +148,7 @@ def work() -> dict[str, str]:
     return {"order": order}
 
 
-def _exit_with_the_test_bed() -> None:
-    pid = int(os.environ.get("TESTBED_PARENT_PID") or 0)
-
-    def watch() -> None:
-        while True:
-            time.sleep(1)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(0)
-
-    if pid > 0:
-        threading.Thread(target=watch, daemon=True).start()
-
-
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    _exit_with_the_test_bed()
+    exit_with_the_test_bed()
     app.run(host="127.0.0.1", port=int(os.environ["PORT"]), use_reloader=False, threaded=True)

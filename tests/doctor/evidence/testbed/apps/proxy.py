@@ -3,7 +3,9 @@
 Every ``GET`` is sent on to ``UPSTREAM`` (``http://127.0.0.1:<port>``) with the
 same path and headers, except hop-by-hop headers and those named in
 ``STRIP_HEADERS`` (comma-separated, case-insensitive): what a misconfigured
-ingress or sidecar does to ``traceparent``.  Standard library only.
+ingress or sidecar does to ``traceparent``.  ``Host`` names the upstream, as
+nginx sets it by default; ``PRESERVE_HOST=1`` passes the client's on, as Envoy
+does.  Standard library HTTP, no tracing.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ import http.client
 import os
 import signal
 import sys
-import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from _common import exit_with_the_test_bed  # realworld/apps, on PYTHONPATH or beside
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"}
 STRIP = {h.strip().lower() for h in os.environ.get("STRIP_HEADERS", "").split(",") if h.strip()}
 UPSTREAM = urlsplit(os.environ["UPSTREAM"])
+PRESERVE_HOST = os.environ.get("PRESERVE_HOST") == "1"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -31,7 +34,8 @@ class Handler(BaseHTTPRequestHandler):
             for k, v in self.headers.items()
             if k.lower() not in HOP_BY_HOP and k.lower() not in STRIP
         }
-        headers["Host"] = UPSTREAM.netloc
+        if not PRESERVE_HOST:  # nginx's default; Envoy and `proxy_set_header Host $host` keep it
+            headers["Host"] = UPSTREAM.netloc
         upstream = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=20)
         try:
             upstream.request("GET", self.path, headers=headers)
@@ -49,19 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _exit_with_the_test_bed() -> None:
-    pid = int(os.environ.get("TESTBED_PARENT_PID") or 0)
-    while pid > 0:
-        time.sleep(1)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            os._exit(0)
-        except PermissionError:
-            pass
-
-
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    threading.Thread(target=_exit_with_the_test_bed, daemon=True).start()
+    exit_with_the_test_bed()
     ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
