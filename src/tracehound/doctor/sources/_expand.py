@@ -24,9 +24,12 @@ __all__ = ["MANIFEST_SUFFIXES", "TRACE_SUFFIXES", "display_name", "expand_inputs
 
 TRACE_SUFFIXES = (
     ".json", ".jsonl", ".ndjson", ".pb", ".binpb", ".protobuf", ".otlp", ".log", ".har",
+    ".pcap", ".pcapng", ".cap",
 )  # fmt: skip
 """File name endings a directory is searched for (each also with ``.gz``); ``.log``
-for service logs, ``.har`` for HTTP archives."""
+for service logs and access logs, ``.har`` for HTTP archives, ``.pcap``/``.pcapng``/
+``.cap`` for packet captures (what tcpdump, Wireshark and tshark write).  The content
+decides the format; the name only says which files of a directory to open."""
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 """Kubernetes manifests found in a directory: taken when their first bytes are one."""
 

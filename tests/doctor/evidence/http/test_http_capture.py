@@ -257,3 +257,17 @@ def test_damaged_captures_give_requests_or_named_problems_never_a_crash(v4: Path
             if isinstance(item, Bad):
                 assert item.position.startswith("packet ") and item.reason
     assert all(unreadable)
+
+
+def test_a_directory_of_captures_is_read_like_the_files(tmp_path: Path, v4: Path) -> None:
+    """`tracehound check dir/` takes the captures in it, as tcpdump and Wireshark name them."""
+    link, packets = _packets(v4)
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "lo.pcap").write_bytes(v4.read_bytes())
+    (folder / "wireshark.pcapng").write_bytes(_write(link, packets, ng=True))
+    (folder / "notes.txt").write_text("not opened: not a capture's name")
+    report = check_paths([str(folder)])
+    assert sorted(Path(i.source).name for i in report.inputs) == ["lo.pcap", "wireshark.pcapng"]
+    assert not report.errors
+    assert report.exchanges_read == 2 * check_paths([str(v4)]).exchanges_read > 0
