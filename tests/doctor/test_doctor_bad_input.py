@@ -16,7 +16,7 @@ from tracehound.doctor.synthetic import generate
 
 
 def accounted(report: Report) -> None:
-    assert report.spans_read == report.spans_analysed + report.spans_rejected
+    assert report.spans_read == report.spans_analysed + report.spans_merged + report.spans_rejected
 
 
 def otlp_lines(n: int = 3) -> list[bytes]:

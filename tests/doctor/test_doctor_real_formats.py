@@ -10,6 +10,7 @@ import pytest
 
 from conftest import corpus
 from tracehound.doctor import check_paths, load
+from tracehound.doctor.report.html import render as render_html
 from tracehound.doctor.sources._zipkin_merge import FRAGMENT
 
 REAL = Path(__file__).resolve().parent / "real"
@@ -131,11 +132,15 @@ def test_zipkin_sideless_record_of_a_shared_server_is_merged_into_it() -> None:
         ("Client", "strongman", False, "post /app-execute", "[56]"),
         ("Server", "platformapi", True, "post", "[55]"),
     ]
-    assert (report.spans_read, report.spans_analysed, report.spans_rejected) == (1041, 957, 84)
-    assert [(r.reason, r.count) for r in report.rejections] == [(FRAGMENT, 84)]
+    assert (report.spans_read, report.spans_analysed, report.spans_merged) == (1041, 957, 84)
+    assert report.rejections == []  # merged into their spans, not left out
+    assert [(r.reason, r.count) for r in report.merged] == [(FRAGMENT, 84)]
     assert report.normalised == []  # every untimed record was such a part
-    findings = check_paths([path]).findings
-    assert [f for f in findings if f.code in ("L006", "C002")] == []
+    checked = check_paths([path])
+    assert [f for f in checked.findings if f.code in ("L006", "C002")] == []
+    assert not checked.has_input_errors  # a legal Zipkin export is no input problem
+    assert checked.spans_text() == "1041 read = 957 analysed + 84 merged + 0 rejected"
+    assert "84 records merged: each completes another record" in render_html(checked)
 
 
 def test_zipkin_sideless_record_with_a_time_of_its_own_stays_a_span(tmp_path: Path) -> None:
@@ -202,8 +207,8 @@ def test_zipkin_record_completing_a_span_is_merged(tmp_path: Path) -> None:
     finally:
         store.close()
     assert len(rows) == 1 and "late.tag" in rows[0][0]
-    assert (report.spans_read, report.spans_analysed, report.spans_rejected) == (17, 16, 1)
-    assert "merged" in report.rejections[0].reason
+    assert (report.spans_read, report.spans_analysed, report.spans_merged) == (17, 16, 1)
+    assert report.merged[0].reason == FRAGMENT and not report.rejections
 
 
 def test_the_same_file_given_twice_is_read_once(tmp_path: Path) -> None:

@@ -27,8 +27,12 @@ def test_json_report_keeps_its_documented_shape() -> None:
     assert data["logs"] == {"analysed": 0, "rejected": 0, "rejections": []}
     assert data["ignored"] == {}
     assert data["notes"] == []  # a file run ran every family here
-    assert set(data["spans"]) == {"read", "analysed", "rejected", "rejections", "normalised"}
-    assert data["spans"]["read"] == data["spans"]["analysed"] + data["spans"]["rejected"]
+    assert set(data["spans"]) == {
+        "read", "analysed", "merged", "merges", "rejected", "rejections", "normalised"
+    }
+    assert data["spans"]["read"] == (
+        data["spans"]["analysed"] + data["spans"]["merged"] + data["spans"]["rejected"]
+    )
     for finding in data["findings"]:
         assert {"code", "name", "severity", "trace_id", "span_id", "service", "message",
                 "location", "details"} <= set(finding)  # fmt: skip

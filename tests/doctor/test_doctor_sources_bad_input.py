@@ -21,7 +21,7 @@ INVALID_KIND = "invalid span kind (read as UNSPECIFIED)"
 
 
 def accounted(report: Report) -> None:
-    assert report.spans_read == report.spans_analysed + report.spans_rejected
+    assert report.spans_read == report.spans_analysed + report.spans_merged + report.spans_rejected
 
 
 def write(path: Path, data: bytes) -> str:

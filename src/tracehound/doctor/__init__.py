@@ -10,7 +10,8 @@ output (files, directories, globs, ``-`` for stdin; gzip or not) into a DuckDB s
 table, runs every check over it and returns a `Report`.  Bad input never
 raises: it becomes `Report.errors` (unreadable parts, with file and position)
 or `Report.rejections` (spans left out, with the reason), and
-``spans_read == spans_analysed + spans_rejected`` always holds.
+``spans_read == spans_analysed + spans_merged + spans_rejected`` always holds
+(`Report.merged`: records that complete another span, as Zipkin reports them).
 """
 
 from __future__ import annotations
@@ -164,8 +165,8 @@ def load(
 
 
 def tally(store: Store, report: Report) -> None:
-    """Fill ``report``'s counts from a loaded ``store``: spans analysed, rejected and
-    normalised (with the reasons), traces and services, log lines analysed and rejected."""
+    """Fill ``report``'s counts from a loaded ``store``: spans analysed, merged, rejected
+    and normalised (with the reasons), traces and services, log lines analysed and rejected."""
     report.spans_analysed = int(store.scalar("SELECT count(*) FROM otel_traces"))
     report.rejections = [
         Rejection(reason, int(count), example)
@@ -181,7 +182,14 @@ def tally(store: Store, report: Report) -> None:
                FROM normalised GROUP BY Reason ORDER BY count(*) DESC, Reason"""
         )
     ]
-    report.spans_read = report.spans_analysed + report.spans_rejected
+    report.merged = [
+        Rejection(reason, int(count), example)
+        for reason, count, example in store.query(
+            """SELECT Reason, count(*), arg_min(Source || ':' || "Offset", rowid)
+               FROM merged GROUP BY Reason ORDER BY count(*) DESC, Reason"""
+        )
+    ]
+    report.spans_read = report.spans_analysed + report.spans_merged + report.spans_rejected
     report.log_lines = int(store.scalar("SELECT count(*) FROM otel_logs"))
     report.log_rejections = [
         Rejection(reason, int(count), example)

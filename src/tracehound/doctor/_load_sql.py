@@ -53,6 +53,7 @@ CREATE OR REPLACE TABLE rejected (
 CREATE OR REPLACE TABLE normalised (
     Source VARCHAR, "Offset" VARCHAR, Reason VARCHAR, TraceId VARCHAR, SpanId VARCHAR
 );
+CREATE OR REPLACE TABLE merged (Source VARCHAR, "Offset" VARCHAR, Reason VARCHAR);
 CREATE OR REPLACE TABLE th_scopes (
     ScopeRef INTEGER, ServiceName VARCHAR, ResourceAttributes JSON,
     ScopeName VARCHAR, ScopeVersion VARCHAR

@@ -211,6 +211,9 @@ class Report:
     normalised: list[Rejection] = field(default_factory=list)
     """Spans analysed although part of them was wrong (a missing or implausible time, an
     invalid kind), by what was wrong: counted in ``spans_analysed``."""
+    merged: list[Rejection] = field(default_factory=list)
+    """Records that are part of another span (Zipkin reports one span in pieces), by
+    reason: read, analysed as part of that span's row, neither a span nor rejected."""
     duplicates: list[DuplicateInput] = field(default_factory=list)
     spans_read: int = 0
     spans_analysed: int = 0
@@ -250,6 +253,11 @@ class Report:
         return sum(r.count for r in self.rejections)
 
     @property
+    def spans_merged(self) -> int:
+        """Records merged into another span's row (see `merged`)."""
+        return sum(r.count for r in self.merged)
+
+    @property
     def has_input_errors(self) -> bool:
         return bool(self.errors or self.rejections)
 
@@ -270,6 +278,14 @@ class Report:
         Kubernetes manifest."""
         return bool(self.spans_analysed or self.exchanges_read or self.log_lines) or any(
             i.format in ("tracehound-findings", "kubernetes") or i.findings for i in self.inputs
+        )
+
+    def spans_text(self) -> str:
+        """``1041 read = 957 analysed + 84 merged + 0 rejected`` (merged only when any)."""
+        merged = f"{self.spans_merged} merged + " if self.merged else ""
+        return (
+            f"{self.spans_read} read = {self.spans_analysed} analysed + {merged}"
+            f"{self.spans_rejected} rejected"
         )
 
     def no_findings_text(self) -> str:

@@ -118,6 +118,7 @@ class Store:
         self._scopes: dict[tuple[Any, ...], int] = {}
         self._new_scopes: list[tuple[Any, ...]] = []
         self._rejects: list[tuple[str, str, str, None, None]] = []
+        self._merges: list[tuple[str, str, str]] = []
         self._sources: list[str] = []
         self._new_sources: list[str] = []  # not yet in th_sources
         self._source = 0
@@ -171,6 +172,9 @@ class Store:
 
     def reject(self, reason: str, offset: str) -> None:
         self._rejects.append((self._sources[self._source], offset, reason, None, None))
+
+    def merge(self, reason: str, offset: str) -> None:
+        self._merges.append((self._sources[self._source], offset, reason))
 
     def add_evidence(self, table: str, row: tuple[Any, ...]) -> None:
         """Add ``row`` (after the current input's name) to ``table``, a table of evidence
@@ -286,9 +290,7 @@ class Store:
         self.logs.finish()
         self.con.execute("RESET threads")
         self._raise_failure()
-        if self._rejects:
-            self.con.executemany("INSERT INTO rejected VALUES (?, ?, ?, ?, ?)", self._rejects)
-            self._rejects = []
+        self._insert_accounting()
         for table, rows in self._evidence.items():
             # one list per column, unnested: executemany took 1.7 ms a row (a cluster's
             # manifests give tens of thousands of configuration facts)
@@ -313,9 +315,16 @@ class Store:
         with self._turns:
             self._turns.wait_for(lambda: self._turn >= self._chunks or self._failure is not None)
         self._raise_failure()
+        self._insert_accounting()
+
+    def _insert_accounting(self) -> None:
+        """The records counted rejected or merged so far, into their tables."""
         if self._rejects:
             self.con.executemany("INSERT INTO rejected VALUES (?, ?, ?, ?, ?)", self._rejects)
             self._rejects = []
+        if self._merges:
+            self.con.executemany("INSERT INTO merged VALUES (?, ?, ?)", self._merges)
+            self._merges = []
 
     def close(self) -> None:
         if self._closed:

@@ -46,7 +46,8 @@ def test_every_exporter_is_received_and_the_broken_edge_named(served: tuple[Serv
     total = 3 * CHECKOUTS * SPANS_PER_CHECKOUT
     report = server.report_when(lambda r: r["spans"]["read"] == total)
     assert report["spans"] == {
-        "read": total, "analysed": total, "rejected": 0, "rejections": [], "normalised": []
+        "read": total, "analysed": total, "merged": 0, "merges": [], "rejected": 0,
+        "rejections": [], "normalised": [],
     }  # fmt: skip
     assert report["inputs"][0]["format"] == "mixed"  # protobuf and JSON
     assert report["services"] == ["gateway", "orders", "payments"]

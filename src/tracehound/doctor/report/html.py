@@ -39,6 +39,7 @@ def render(report: Report, *, examples: int = 20) -> str:
         "<h1>tracehound check</h1>",
         _summary(report),
         _input_problems(report),
+        _input_notes(report),
         _edges(report),
         _findings(report, examples),
         _waterfalls(report),
@@ -51,11 +52,7 @@ def _summary(report: Report) -> str:
     by = Counter(str(f.severity) for f in report.findings)
     rows = [
         ("inputs", str(len(report.inputs))),
-        (
-            "spans",
-            f"{report.spans_read} read = {report.spans_analysed} analysed + "
-            f"{report.spans_rejected} rejected",
-        ),
+        ("spans", report.spans_text()),
         ("traces", f"{report.traces} across {len(report.services)} services"),
     ]
     if report.log_lines or report.log_rejections:
@@ -84,6 +81,22 @@ def _input_problems(report: Report) -> str:
         for r in report.log_rejections
     ]
     return "<h2>Input problems</h2><ul>" + "".join(items) + "</ul>"
+
+
+def _input_notes(report: Report) -> str:
+    """Inputs named twice, records merged into their span, spans analysed after a
+    correction: what the terminal report lists as input notes."""
+    items = [f"<li>{escape(str(d))}</li>" for d in report.duplicates]
+    items += [
+        f"<li>{r.count} records merged: {escape(r.reason)} "
+        f"(first at {escape(r.example)})</li>"
+        for r in report.merged
+    ]
+    items += [
+        f"<li>{r.count} spans analysed with {escape(r.reason)} (first at {escape(r.example)})</li>"
+        for r in report.normalised
+    ]
+    return "<h2>Input notes</h2><ul>" + "".join(items) + "</ul>" if items else ""
 
 
 def _edges(report: Report) -> str:

@@ -24,6 +24,8 @@ def to_dict(report: Report) -> dict[str, Any]:
         "spans": {
             "read": report.spans_read,
             "analysed": report.spans_analysed,
+            "merged": report.spans_merged,
+            "merges": [r.to_dict() for r in report.merged],
             "rejected": report.spans_rejected,
             "rejections": [r.to_dict() for r in report.rejections],
             "normalised": [r.to_dict() for r in report.normalised],

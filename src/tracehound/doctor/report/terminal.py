@@ -70,11 +70,7 @@ def _summary(console: Console, report: Report) -> None:
     table.add_row(
         "inputs", _text(f"{len(report.inputs)} ({', '.join(formats) or 'nothing readable'})")
     )
-    table.add_row(
-        "spans",
-        f"{report.spans_read} read = {report.spans_analysed} analysed + "
-        f"{report.spans_rejected} rejected",
-    )
+    table.add_row("spans", report.spans_text())
     table.add_row("traces", f"{report.traces} across {len(report.services)} services")
     if report.exchanges_read:
         wire = [i for i in report.inputs if i.exchanges]
@@ -133,11 +129,17 @@ def _problems_with_input(console: Console, report: Report) -> None:
 
 def _input_notes(console: Console, report: Report) -> None:
     """Spans analysed after a correction, and inputs named twice (read once)."""
-    if not report.normalised and not report.duplicates:
+    if not report.normalised and not report.duplicates and not report.merged:
         return
     console.print("[bold]Input notes[/bold]")
     for duplicate in report.duplicates:
         console.print(f"  {duplicate}", markup=False)
+    for merged in report.merged:
+        console.print(
+            f"  {merged.count} records merged: {merged.reason} "
+            f"(first at {merged.example})",
+            markup=False,
+        )
     for note in report.normalised:
         console.print(
             f"  {note.count} spans analysed with {note.reason} (first at {note.example})",

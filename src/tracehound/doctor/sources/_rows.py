@@ -57,6 +57,11 @@ class RowSink(Protocol):
         """Count a span that cannot be a row at all (not an object, say)."""
         ...
 
+    def merge(self, reason: str, offset: str) -> None:
+        """Count a record that is part of another span's row (a Zipkin fragment): read
+        and analysed as part of that span, neither a row of its own nor rejected."""
+        ...
+
 
 @dataclass
 class Document:

@@ -27,8 +27,8 @@ from typing import Any
 
 __all__ = ["FRAGMENT", "merge_fragments"]
 
-FRAGMENT = "a record completing another record of the same span (Zipkin fragments): merged"
-"""Why a record merged into another is not a row of its own."""
+FRAGMENT = "each completes another record of the same span (Zipkin reports a span in pieces)"
+"""Why a record merged into another is not a row of its own (counted as merged)."""
 
 _ENDPOINT_FIELDS = ("serviceName", "ipv4", "ipv6", "port")
 

@@ -74,7 +74,7 @@ def _read_spans(
     for k, span in enumerate(whole):
         offset = doc.where(f"{prefix}[{k}]")
         if k in merged_away:
-            sink.reject(FRAGMENT, offset)
+            sink.merge(FRAGMENT, offset)
             continue
         if not isinstance(span, dict) or TRUNCATED in span:
             sink.reject(why_not_a_span(span), offset)
