@@ -62,6 +62,21 @@ def test_several_bad_first_lines_lose_only_themselves(tmp_path: Path, bad_lines:
     ]
 
 
+def test_json_lines_that_are_all_broken_are_each_named(tmp_path: Path) -> None:
+    """Was: no line a trace export alone, the file was read as one document and only
+    its first fault named.  A document written over lines still gets one error."""
+    good = lines(4)
+    broken = [line.replace(b'"spanId":', b'"spanId";', 1) for line in good]
+    report = check_paths([write(tmp_path / "bad.jsonl", b"".join(broken))])
+    accounted(report)
+    assert [e.position.split(":")[0] for e in report.errors if e.position] == ["1", "2", "3", "4"]
+    document = json.dumps(json.loads(good[0]), indent=2).replace('"spanId":', '"spanId";', 1)
+    report = check_paths([write(tmp_path / "pretty.json", document.encode())])
+    accounted(report)
+    at = document[: document.index('"spanId";')].count("\n") + 1
+    assert [e.position.split(":")[0] for e in report.errors if e.position] == [str(at)]
+
+
 def test_line_one_and_later_lines_are_read_alike(tmp_path: Path) -> None:
     good = lines()
     odd = good[0].rstrip() + b" trailing words\n"  # a whole request, then stray bytes

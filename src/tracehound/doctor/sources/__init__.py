@@ -238,6 +238,7 @@ def _read_stream(
         not clean
         and first.lstrip()[:1] in (b"{", b"[")
         and not _trace_line_ahead(stream, pending, forced)
+        and not _object_lines(first, pending)
     ):
         first += pending
         del pending
@@ -351,6 +352,19 @@ def _trace_line_ahead(stream: Any, pending: bytearray, forced: SourceFormat | No
             return True
         seen += 1
     return False
+
+
+def _object_lines(first: bytes | bytearray, pending: bytes | bytearray) -> bool:
+    """Whether line 1 and a line read after it each hold a whole object (``{...}``):
+    JSON lines, every one of them broken -- each is then named, where reading them
+    as one document would name the first fault only.  A document written over lines
+    opens an object on line 1 and closes it on a later one."""
+
+    def whole_object(line: bytes | bytearray) -> bool:
+        line = line.strip()
+        return line[:1] == b"{" and line[-1:] == b"}"
+
+    return whole_object(first) and any(whole_object(line) for line in pending.splitlines())
 
 
 def _is_trace_line(line: bytes | bytearray, forced: SourceFormat | None) -> bool:
