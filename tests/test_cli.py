@@ -159,10 +159,10 @@ def test_a_crash_in_any_command_is_exit_2(
 
 
 def test_the_output_stream_acts_as_a_stream() -> None:
-    from tracehound.cli import _Output
+    from tracehound._cli_output import Output
 
     target = io.StringIO()
-    stream = _Output(target)
+    stream = Output(target)
     stream.writelines(["a", "b\n"])
     stream.write("c")
     assert target.getvalue() == "ab\nc"

@@ -7,112 +7,33 @@ or input errors (always with a message naming the input and the place in it).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
-import errno
-import importlib.util
-import os
 import sys
 import textwrap
-import traceback
-from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any, TextIO, cast
+from collections.abc import Sequence
+from typing import TextIO, cast
 
 from tracehound import __version__
+from tracehound._cli_extras import (
+    add_check_command,
+    add_k8s_command,
+    add_load_command,
+    add_logs_command,
+    add_serve_command,
+)
+from tracehound._cli_output import (
+    EXIT_OK,
+    EXIT_USAGE,
+    Output,
+    OutputFailed,
+    crashed,
+    debug_asked,
+    output_failed,
+)
 from tracehound._rule_coverage import detectors
 from tracehound.rules import CATALOGUE, Rule, UnknownRuleError, get_rule
 
 __all__ = ["main"]
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-_DOCTOR_EXTRA = ("orjson", "duckdb", "rich", "google", "opentelemetry.proto")
-
-
-def _doctor_missing(module: str, command: str = "check", extra: str = "doctor") -> Any:
-    """A ``check`` (or ``logs``, ``k8s``, ``load``) command that says which extra to
-    install (a plain install has no doctor)."""
-    what = {
-        "check": "diagnose exported traces",
-        "load": "write traces into ClickHouse",
-        "logs": "read service logs",
-    }.get(command, "check cluster manifests")
-
-    def add_command(subparsers: Any) -> argparse.ArgumentParser:
-        parser = subparsers.add_parser(
-            command,
-            help=f"{what} (needs tracehound[{extra}])",
-            prefix_chars="\x1f",  # no options: every argument, --help too, gets the hint
-            add_help=False,
-        )
-        parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-        parser.set_defaults(run=lambda args, out: _needs_doctor(module, command, extra))
-        return parser
-
-    return add_command
-
-
-def _needs_doctor(module: str, command: str = "check", extra: str = "doctor") -> int:
-    sys.stderr.write(
-        f"tracehound {command}: the doctor is not installed (no module {module!r}); "
-        f"install it with: pip install 'tracehound[{extra}]'\n"
-    )
-    return EXIT_USAGE
-
-
-try:
-    from tracehound.doctor import Store as _doctor  # noqa: F401 (its extra is installed)
-    from tracehound.doctor.cli import add_check_command, add_load_command, add_logs_command
-    from tracehound.doctor.k8s_cli import add_k8s_command
-except ModuleNotFoundError as missing:  # a plain install: the doctor's extra is absent
-    if not (missing.name or "").startswith(_DOCTOR_EXTRA):
-        raise
-    add_check_command = _doctor_missing(missing.name or "")
-    add_logs_command = _doctor_missing(missing.name or "", "logs")
-    add_k8s_command = _doctor_missing(missing.name or "", "k8s", "k8s")
-    add_load_command = _doctor_missing(missing.name or "", "load", "clickhouse")
-
-_SERVE_EXTRA = (*_DOCTOR_EXTRA, "starlette", "uvicorn")
-
-
-def _serve_missing(module: str) -> Any:
-    """A ``serve`` command that says which extra to install."""
-
-    def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
-        serve = subparsers.add_parser(
-            "serve",
-            help="a local OTLP endpoint that diagnoses traces live (needs tracehound[serve])",
-            prefix_chars="\x1f",
-            add_help=False,
-        )
-        serve.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-        serve.set_defaults(run=lambda args, out: _needs_serve(module))
-        return serve
-
-    return add_serve_command
-
-
-def _needs_serve(module: str) -> int:
-    sys.stderr.write(
-        f"tracehound serve: not installed (no module {module!r}); "
-        "install it with: pip install 'tracehound[serve]'\n"
-    )
-    return EXIT_USAGE
-
-
-# found, not imported: the web stack loads only when `serve` runs
-_SERVE_ABSENT = next(
-    (m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None), None
-)
-if _SERVE_ABSENT is not None:
-    add_serve_command = _serve_missing(_SERVE_ABSENT)
-else:
-    try:
-        from tracehound.doctor.serve.cli import add_serve_command
-    except ModuleNotFoundError as missing:  # the doctor's extra is absent
-        if not (missing.name or "").startswith(_SERVE_EXTRA):
-            raise
-        add_serve_command = _serve_missing(missing.name or "")
 
 _DEBUG_HELP = "on an internal error, print the traceback (also TRACEHOUND_DEBUG=1)"
 
@@ -319,14 +240,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     "findings"); ``--debug`` or ``TRACEHOUND_DEBUG=1`` adds the traceback.
     """
     console = out is None  # the real stdout: its failures are ours to handle too
-    stream = cast(TextIO, _Output(out if out is not None else sys.stdout))
+    stream = cast(TextIO, Output(out if out is not None else sys.stdout))
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse reports usage errors itself
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     except Exception as exc:  # argv from outside: never a traceback
-        return _crashed("tracehound", "reading the command line", exc, debug=_debug(None))
+        return crashed("tracehound", "reading the command line", exc, debug=debug_asked(None))
     command = f"tracehound {args.command}" if getattr(args, "command", None) else "tracehound"
     try:
         if not getattr(args, "run", None):
@@ -338,116 +259,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write(f"{command}: interrupted\n")
         return 130
-    except _OutputFailed as exc:
-        return _output_failed(command, exc, console, getattr(args, "status", None))
+    except OutputFailed as exc:
+        return output_failed(command, exc, console, getattr(args, "status", None))
     except Exception as exc:  # a crash must not read as a verdict
-        return _crashed(command, getattr(args, "stage", None), exc, debug=_debug(args))
-
-
-class _OutputFailed(Exception):
-    """Writing the report to the output stream failed (a closed pipe, a full disk)."""
-
-    def __init__(self, error: OSError | ValueError) -> None:
-        super().__init__(error)
-        self.error = error
-
-
-class _Output:
-    """The output stream, with its write failures told apart from the command's own."""
-
-    def __init__(self, target: TextIO | None) -> None:
-        self.target = target  # None: Python started with stdout closed
-
-    def write(self, text: str) -> int:
-        try:
-            if self.target is None:
-                raise OSError(errno.EBADF, "standard output is closed")
-            return self.target.write(text)
-        except (OSError, ValueError) as exc:  # ValueError: the stream is closed
-            raise _OutputFailed(exc) from exc
-
-    def writelines(self, lines: Iterable[str]) -> None:
-        for line in lines:
-            self.write(line)
-
-    def __getattr__(self, name: str) -> Any:  # anything else a stream has (fileno, ...)
-        return getattr(self.target, name)
-
-    def flush(self) -> None:
-        try:
-            if self.target is not None:
-                self.target.flush()
-        except (OSError, ValueError) as exc:
-            raise _OutputFailed(exc) from exc
-
-    def isatty(self) -> bool:
-        try:
-            return self.target is not None and self.target.isatty()
-        except (OSError, ValueError):
-            return False
-
-    @property
-    def encoding(self) -> str:
-        return getattr(self.target, "encoding", None) or "utf-8"
-
-
-def _output_failed(command: str, exc: _OutputFailed, console: bool, status: int | None) -> int:
-    if console:
-        # Python flushes stdout again at exit and would print its own traceback
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-    if isinstance(exc.error, BrokenPipeError):
-        # the reader stopped reading (`| head`): the verdict stands if there was one
-        return status if status is not None else EXIT_OK
-    reason = exc.error.strerror if isinstance(exc.error, OSError) else str(exc.error)
-    _stderr(f"{command}: cannot write the output: {reason or exc.error}\n")
-    return EXIT_USAGE
-
-
-def _debug(args: argparse.Namespace | None) -> bool:
-    return bool(getattr(args, "debug", False)) or os.environ.get("TRACEHOUND_DEBUG", "") not in (
-        "",
-        "0",
-    )
-
-
-def _crashed(command: str, stage: str | None, exc: BaseException, *, debug: bool) -> int:
-    """Report an unexpected exception in one line (the traceback with ``debug``); exit 2."""
-    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
-    if missing in ("duckdb", "rich", "orjson", "google"):
-        _stderr(
-            f"{command}: the doctor needs its extra ({missing} is missing): "
-            "pip install 'tracehound[doctor]'\n"
-        )
-        return EXIT_USAGE
-    where = _where(exc)
-    what = f" while {stage}" if stage else ""
-    text = " ".join(str(exc).split())[:300] or "no message"
-    hint = "" if debug else "; --debug or TRACEHOUND_DEBUG=1 shows the traceback"
-    _stderr(
-        f"{command}: internal error{what} ({where}{type(exc).__name__}: {text}); "
-        f"this is a bug in tracehound, please report it{hint}\n"
-    )
-    if debug:
-        _stderr("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
-    return EXIT_USAGE
-
-
-def _where(exc: BaseException) -> str:
-    """The innermost tracehound source line the exception passed through, as ``mod.py:N, ``."""
-    found = ""
-    for frame in traceback.extract_tb(exc.__traceback__):
-        parts = Path(frame.filename).parts
-        if "tracehound" in parts:
-            found = "/".join(parts[parts.index("tracehound") :]) + f":{frame.lineno}, "
-    return found
-
-
-def _stderr(text: str) -> None:
-    with contextlib.suppress(OSError, ValueError, AttributeError):  # stderr closed or full
-        sys.stderr.write(text)
-        sys.stderr.flush()
+        return crashed(command, getattr(args, "stage", None), exc, debug=debug_asked(args))
 
 
 if __name__ == "__main__":  # pragma: no cover
