@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -10,18 +11,14 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from source_marks import line_of_mark
 
 import tracehound
 
 HERE = __file__
 
 
-def line_of(marker: str) -> int:
-    with open(HERE) as source:
-        for number, text in enumerate(source, 1):
-            if marker in text and "line_of(" not in text:
-                return number
-    raise AssertionError(marker)
+line_of = functools.partial(line_of_mark, __file__)
 
 
 async def stream_in_tracehound_span() -> AsyncIterator[int]:

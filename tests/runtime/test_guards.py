@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import threading
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from source_marks import line_of_mark
 
 import tracehound
 from tracehound.runtime.guards import LifecycleGuard
@@ -19,12 +21,7 @@ from tracehound.runtime.guards import LifecycleGuard
 HERE = __file__
 
 
-def line_of(marker: str) -> int:
-    with open(HERE) as source:
-        for number, text in enumerate(source, 1):
-            if marker in text and "line_of(" not in text:
-                return number
-    raise AssertionError(marker)
+line_of = functools.partial(line_of_mark, __file__)
 
 
 def work_in_thread() -> None:

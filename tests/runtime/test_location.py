@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from source_marks import line_of_mark
 
 import tracehound
 from tracehound.findings import report
@@ -18,12 +20,7 @@ from tracehound.runtime.setup import _Processors
 HERE = __file__
 
 
-def line_of(marker: str) -> int:
-    with open(HERE) as source:
-        for number, text in enumerate(source, 1):
-            if marker in text and "line_of(" not in text:
-                return number
-    raise AssertionError(marker)
+line_of = functools.partial(line_of_mark, __file__)
 
 
 @pytest.fixture(params=["sdk-multi", "switchboard"])

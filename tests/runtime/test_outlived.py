@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from source_marks import line_of_mark
 
 import tracehound
 from tracehound.runtime import guards
@@ -17,12 +19,7 @@ from tracehound.runtime import guards
 HERE = __file__
 
 
-def line_of(marker: str) -> int:
-    with open(HERE) as source:
-        for number, text in enumerate(source, 1):
-            if marker in text and "line_of(" not in text:
-                return number
-    raise AssertionError(marker)
+line_of = functools.partial(line_of_mark, __file__)
 
 
 def send_receipt(started: threading.Event, release: threading.Event) -> None:
