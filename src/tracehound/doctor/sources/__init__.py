@@ -13,37 +13,39 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
-import os
 import sys
 import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
-from tracehound.doctor._model import DuplicateInput, InputError
 from tracehound.doctor.evidence import k8s
 from tracehound.doctor.sources._decode import utf8_stream
 from tracehound.doctor.sources._detect import (
     EXPECTED,
     SourceFormat,
     detect,
-    error_response,
-    reader_for,
     sniff_json,
     unwrap,
 )
 from tracehound.doctor.sources._documents import json_values
 from tracehound.doctor.sources._expand import TRACE_SUFFIXES, display_name, expand_inputs
+from tracehound.doctor.sources._input import (
+    MAX_ERRORS_PER_INPUT,
+    Input,
+    Progress,
+    ReadResult,
+    without_duplicates,
+)
+from tracehound.doctor.sources._json_values import read_document, read_line
 from tracehound.doctor.sources._lines import TooLarge, line_blocks, lines, too_large
 from tracehound.doctor.sources._lines import line as next_line
-from tracehound.doctor.sources._rows import Document
 from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
 
 __all__ = [
     "MAX_DOCUMENT",
+    "MAX_ERRORS_PER_INPUT",
     "TRACE_SUFFIXES",
     "Input",
+    "Progress",
     "ReadResult",
     "SourceFormat",
     "display_name",
@@ -58,86 +60,6 @@ LINES_BLOCK = 16 << 20
 MAX_DOCUMENT = 256 << 20
 """Bytes of the largest JSON document, protobuf input or single line read (each is
 parsed whole); JSON lines as such have no limit."""
-
-MAX_ERRORS_PER_INPUT = 20
-"""Input errors kept per input; the rest are counted in one last error."""
-
-Progress = Callable[[str, int, int | None], None]
-"""``progress(input name, bytes read, total bytes or None)``."""
-
-
-@dataclass(frozen=True)
-class Input:
-    """One thing to read: a file, or standard input when ``path`` is ``None``."""
-
-    name: str
-    path: Path | None
-
-    @property
-    def size(self) -> int | None:
-        try:
-            return self.path.stat().st_size if self.path else None
-        except OSError:
-            return None
-
-
-@dataclass
-class ReadResult:
-    """What reading one input gave."""
-
-    format: str | None = None
-    spans: int = 0
-    findings: int = 0
-    """Runtime findings read (a runtime findings file)."""
-    exchanges: int = 0
-    """HTTP requests read (a capture, HAR file, ``curl -v`` transcript or access log)."""
-    log_lines: int = 0
-    """Service log lines read into ``otel_logs`` (an input of logs)."""
-    errors: list[InputError] = field(default_factory=list)
-    _dropped: int = 0
-    _pending: Callable[[], None] | None = field(default=None, repr=False, compare=False)
-
-    def complete(self) -> None:
-        """Wait for what DuckDB still loads of this input (`read_input` with
-        ``wait=False``); the counts and errors are whole afterwards."""
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending()
-
-    def error(self, source: str, position: str | None, message: str) -> None:
-        if len(self.errors) < MAX_ERRORS_PER_INPUT:
-            self.errors.append(InputError(source, position, message))
-        else:
-            self._dropped += 1
-
-    def finish(self, source: str) -> None:
-        if self._dropped:
-            self.errors.append(
-                InputError(source, None, f"{self._dropped} more errors in this input not shown")
-            )
-            self._dropped = 0
-
-
-def without_duplicates(inputs: Sequence[Input]) -> tuple[list[Input], list[DuplicateInput]]:
-    """``inputs`` with each file once (the same file named twice, or a file and a
-    directory holding it, standard input given twice), and the names dropped."""
-    kept: list[Input] = []
-    seen: dict[tuple[int, int] | None, str] = {}
-    duplicates: list[DuplicateInput] = []
-    for inp in inputs:
-        try:
-            st = os.stat(inp.path) if inp.path is not None else None
-        except OSError:
-            st = None
-        # standard input (no path) can be read once: its key is None
-        key = (st.st_dev, st.st_ino) if st is not None else None
-        if (st is not None or inp.path is None) and key in seen:
-            duplicates.append(DuplicateInput(inp.name, seen[key]))
-            continue
-        if st is not None or inp.path is None:
-            seen[key] = inp.name
-        kept.append(inp)
-    return kept, duplicates
 
 
 def read_input(
@@ -242,7 +164,7 @@ def _read_stream(
     ):
         first += pending
         del pending
-        _read_document(inp, _rest(stream, first), source, sink, forced, result)
+        read_document(inp, _rest(stream, first), source, sink, forced, result)
         report(total or 0)
         return
     to_duckdb = (
@@ -256,7 +178,7 @@ def _read_stream(
         result.format = SourceFormat.OTLP_JSON.value  # every line, the first too, goes below
         number, prefix = 1, first
     else:
-        _read_line(inp, 1, first, source, sink, forced, result, values)
+        read_line(inp, 1, first, source, sink, forced, result, values)
         number, prefix = 2, pending
         to_duckdb = hasattr(sink, "add_lines") and _is_plain_otlp(pending, forced)
         if to_duckdb and result.format is None:
@@ -277,7 +199,7 @@ def _read_stream(
     for at, line in enumerate(lines(stream, prefix, number, MAX_DOCUMENT), number):
         if line.isspace():
             continue
-        _read_line(inp, at, line, source, sink, forced, result)
+        read_line(inp, at, line, source, sink, forced, result)
         if at % 64 == 0:
             report(raw.tell() if inp.path else 0)
     report(total or 0)
@@ -398,98 +320,7 @@ def _drain_lines(
     result.spans += spans
     for number, line in leftovers:
         if not line.isspace():
-            _read_line(inp, number, line, source, sink, forced, result)
-
-
-def _read_line(
-    inp: Input,
-    number: int,
-    line: bytes | bytearray,
-    source: int,
-    sink: Any,
-    forced: SourceFormat | None,
-    result: ReadResult,
-    values: list[Any] | None = None,
-) -> None:
-    """Read one line of JSON lines: the same way for every line, the first too."""
-    if values is None:
-        values = list(json_values(line))
-    whole = len(values) == 1 and values[0].error is None
-    for parsed in values:
-        if parsed.error is not None:
-            at = parsed.error_at if parsed.error_at is not None else parsed.offset
-            result.error(inp.name, f"{number}:{at + 1}", parsed.error)
-        if parsed.value is not None:
-            raw = line.rstrip() if whole else None
-            _handle(inp, parsed.value, number, source, sink, forced, result, raw)
-
-
-def _read_document(
-    inp: Input,
-    data: bytes | bytearray,
-    source: int,
-    sink: Any,
-    forced: SourceFormat | None,
-    result: ReadResult,
-) -> None:
-    """Read a document, or several written one after another (each then named by its line)."""
-    values = list(json_values(data))
-    several = sum(1 for v in values if v.value is not None) > 1
-    for parsed in values:
-        if parsed.error is not None:
-            at = parsed.error_at if parsed.error_at is not None else parsed.offset
-            result.error(inp.name, _line_col(data, at), parsed.error)
-        if parsed.value is not None:
-            line = _line_col(data, parsed.offset, column=False) if several else None
-            _handle(inp, parsed.value, line, source, sink, forced, result)
-
-
-def _line_col(data: bytes | bytearray, at: int, *, column: bool = True) -> Any:
-    """``"line:column"`` (1-based) of byte ``at`` of ``data``, or the line number alone."""
-    line = data.count(b"\n", 0, at) + 1
-    if not column:
-        return line
-    column_number = at - data.rfind(b"\n", 0, at)
-    return f"{line}:{column_number}"
-
-
-def _handle(
-    inp: Input,
-    value: Any,
-    line: int | None,
-    source: int,
-    sink: Any,
-    forced: SourceFormat | None,
-    result: ReadResult,
-    raw: bytes | None = None,
-) -> None:
-    inner, label = unwrap(value)
-    if inner is not value:
-        raw = None  # the line is the wrapper, not the request
-    fmt = forced or detect(inner)
-    where = str(line) if line is not None else None
-    if fmt is None or fmt is SourceFormat.OTLP_PROTO:
-        problem = error_response(value)
-        if problem is not None:
-            result.error(inp.name, where, f"an error response, not traces: {problem}")
-        else:
-            result.error(inp.name, where, f"not a trace export: {EXPECTED}")
-        return
-    doc = Document(inner, source, line, sink, raw=raw)
-    if fmt is SourceFormat.TRACEHOUND_FINDINGS:
-        result.findings += reader_for(fmt)(doc)
-    else:
-        result.spans += reader_for(fmt)(doc)
-    name = label or fmt.value
-    if doc.errors and fmt is SourceFormat.TRACEHOUND_FINDINGS:
-        pass  # a record not read: the input is not (yet) a findings file
-    elif result.format is None:
-        result.format = name
-    elif result.format != name:
-        result.format = "mixed"
-    for position, message in doc.errors:
-        result.error(inp.name, position, message)
-    sink.flush_if_full()
+            read_line(inp, number, line, source, sink, forced, result)
 
 
 def _read_proto(
