@@ -297,7 +297,24 @@ class Report:
             )
         if self.has_input_errors:
             return "No findings in what could be read; the input problems were not analysed."
-        return "No findings: the traces hold together."
+        if self.spans_analysed:
+            return "No findings: the traces hold together."
+        # no spans: say what was looked at, not that traces nobody gave hold together
+        seen = []
+        if self.exchanges_read:
+            n = self.exchanges_read
+            seen.append(f"{n} HTTP request{'s' if n != 1 else ''}")
+        if self.log_lines:
+            seen.append(f"{self.log_lines} log line{'s' if self.log_lines != 1 else ''}")
+        if any(i.format == "kubernetes" for i in self.inputs):
+            seen.append("the cluster's manifests")
+        if any(i.format == "tracehound-findings" or i.findings for i in self.inputs):
+            seen.append("the runtime findings files")
+        return (
+            f"No findings in {', '.join(seen)}: no span was given, so only the hops and "
+            "settings these inputs show were checked (a hop behind a proxy they do not see, "
+            "or not captured, was not)."
+        )
 
     def counts(self) -> dict[str, int]:
         """Findings per rule code, in catalogue order of first appearance."""
