@@ -48,27 +48,31 @@ def test_the_capture_with_the_spans_names_the_services_and_the_edge_cites_it(
     caller, callee = run.fault.broken_hop  # type: ignore[misc]
     [hop] = _hops(report)
     assert (hop["caller"], hop["callee"], hop["cause"]) == (caller, callee, run.fault.cause)
-    # the edge the spans found (the proxy by its address, as payments recorded it) now
-    # names the cause and cites the packet that proves it
-    target = run.addresses["proxy"] if run.fault.proxy else callee
-    [edge] = [e for e in report.edges if (e.caller, e.callee) == (caller, target)]
+    # the edge the spans found (behind the proxy by route and time) now names the cause
+    # and cites the packet that proves it
+    [edge] = [e for e in report.edges if (e.caller, e.callee) == (caller, callee)]
     assert edge.cause_kind == run.fault.cause
     assert edge.evidence[0].kind == "http"
     assert edge.evidence[0].source.startswith(f"{capture}:packet ")
     document = to_dict(report)
-    [cited] = [e for e in document["edges"] if (e["caller"], e["callee"]) == (caller, target)]
+    [cited] = [e for e in document["edges"] if (e["caller"], e["callee"]) == (caller, callee)]
     assert cited["evidence"][0]["cause"] == run.fault.cause
 
 
-def test_the_spans_alone_cannot_see_the_stripping_proxy_but_the_capture_can(
+def test_the_spans_alone_guess_the_hop_behind_the_proxy_and_the_capture_says_why(
     chain_runs: dict[str, ChainRun],  # noqa: F811
 ) -> None:
     run = chain_runs["proxy-strips"]
     alone = check_paths([str(run.traces)])
-    assert not [e for e in alone.edges if e.broken]
-    assert not {"C001", "C002", "C003"} & {f.code for f in alone.findings}
+    # payments called the proxy's address, which no span serves; ledger's new traces of
+    # the same route started inside those calls: broken, by route, cause unknown
+    [edge] = [e for e in alone.edges if e.broken]
+    assert (edge.caller, edge.callee) == run.fault.broken_hop
+    assert edge.broken == len(run.calls) and edge.cause_kind == "undecided"
     together = check_paths([str(capture_of(run)), str(run.traces)])
     assert [f.code for f in together.findings if f.code in HOP_CODES] == ["P007"]
+    [edge] = [e for e in together.edges if e.broken]
+    assert edge.cause_kind == "header-stripped"
 
 
 def test_the_healthy_chain_has_no_hop_finding(chain_runs: dict[str, ChainRun]) -> None:  # noqa: F811
@@ -112,3 +116,34 @@ def test_a_context_that_arrives_but_is_not_used_points_at_the_callees_extraction
     # the capture alone sees ledger's calls carry another trace: it cannot tell why
     [alone] = _hops(check_paths([str(capture_of(run))]))
     assert (alone["caller"], alone["cause"]) == (run.addresses["ledger"], "not-forwarded")
+
+
+def test_a_mismatch_behind_a_host_rewriting_proxy_is_found_by_route_and_named_by_the_wire(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """payments sends only uber-trace-id through an untraced proxy that passes every header
+    on but rewrites Host (nginx's default); ledger reads only W3C.  payments' calls go to an
+    address no span serves: the spans alone find the break by method, path and time; the
+    capture names the cause, and the proxy by its address, not by the caller it forwards."""
+    from testbed.chain import Fault, run_chain
+
+    fault = Fault("mismatch-behind-proxy", "propagator-mismatch", ("payments", "ledger"),
+                  propagators=("tracecontext,jaeger", "jaeger", "tracecontext"), proxy=True,
+                  strip="")  # fmt: skip
+    run = run_chain(fault, tmp_path_factory.mktemp("behind-proxy"))
+    assert run.continued("payments", "ledger") == [False] * len(run.calls)
+    alone = check_paths([str(run.traces)])
+    broken = [f for f in alone.findings if f.code == "C003"]
+    assert len(broken) == len(run.calls)
+    assert {(f.details["caller"], f.details["callee"]) for f in broken} == {fault.broken_hop}
+    proxy = run.addresses["proxy"]
+    assert {f.details["matched_by"] for f in broken} == {
+        f"method and path /work ({proxy} is no service's: a proxy?)"
+    }
+    together = check_paths([str(capture_of(run)), str(run.traces)])
+    [edge] = [e for e in together.edges if e.broken]
+    assert (edge.caller, edge.callee, edge.cause_kind) == (*fault.broken_hop, fault.cause)
+    assert edge.evidence[0].kind == "http"
+    # only legacy propagation reached the proxy and ledger: the proxy is named by its
+    # address (it forwards payments' span ID as it came, which names payments)
+    assert {f.service for f in together.findings if f.code == "P003"} == {proxy, "ledger"}

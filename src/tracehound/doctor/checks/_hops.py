@@ -9,9 +9,13 @@ the same peer, host or destination; the service whose own SERVER spans say
 they were called at the call's ``host:port`` (`_endpoints`: this needs no
 continued call, so it holds when every call on an edge broke); the services
 seen at that host; a service or workload named by the host's first label;
-the service that continued other calls of the same caller and span name.  A
-call no candidate is found for goes to a peer with no span in the data (a
-database, an external API): shown in the edge view, never a break.  An
+the service that continued other calls of the same caller and span name; last,
+for a call to an address no span serves, the services whose new traces start
+with its method and path (an untraced proxy that rewrote ``Host``, as nginx
+does by default, hides the callee's address; such a call pairs only with an
+answer of its own path starting inside it).  A call no candidate is found for
+goes to a peer with no span in the data (a database, an external API): shown
+in the edge view, never a break.  An
 *answer* is a SERVER/CONSUMER span with no parent in its own trace.  Calls
 and answers are paired when the answer belongs to a candidate (or consumes
 the producer's destination), lives in another trace, starts inside the call's
@@ -88,6 +92,36 @@ SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ServiceName AS caller, o.SpanKind,
        hash(o.ServiceName, o.SpanName, t.peer, t.host, t.port, t.dest) AS target
 FROM otel_traces o LEFT JOIN th_targets t ON t.a = o.SpanAttributes
 WHERE o.SpanKind IN ('Client', 'Producer') AND o.rowid NOT IN (SELECT call FROM th_cont);
+CREATE OR REPLACE TEMP TABLE th_answers AS
+WITH a AS (  -- read with the server spans (`_endpoints`)
+    SELECT rid, TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, SpanName, s,
+           a AS SpanAttributes
+    FROM th_entries WHERE answer
+)
+-- what a server was asked (th_served) and what a consumer received (th_targets): each
+-- kind is joined to its own table only (the keys are whole attribute lists)
+SELECT a.* EXCLUDE (SpanAttributes), NULL AS dest, NULL AS message_id, v.path, v.method
+FROM a LEFT JOIN th_served v ON v.a = a.SpanAttributes WHERE a.SpanKind = 'Server'
+UNION ALL
+SELECT a.* EXCLUDE (SpanAttributes), t.dest, t.message_id, t.path, t.method
+FROM a LEFT JOIN th_targets t ON t.a = a.SpanAttributes WHERE a.SpanKind = 'Consumer';
+-- Calls to an address no span of the data serves, and the services whose new traces start
+-- with the same method and path (a proxy may strip a prefix): an untraced proxy that
+-- rewrote Host (nginx does by default) or a load balancer hides who answered.
+CREATE OR REPLACE TEMP TABLE th_routes AS
+WITH calls AS (
+    SELECT DISTINCT target, path, method, host || coalesce(':' || port, '') AS addr
+    FROM th_open
+    WHERE SpanKind = 'Client' AND host IS NOT NULL AND peer IS NULL AND length(path) > 1
+), served AS (
+    SELECT DISTINCT ServiceName AS callee, path, method FROM th_answers
+    WHERE SpanKind = 'Server' AND length(path) > 1
+)
+SELECT c.target, s.callee, min(c.addr) AS addr, min(c.path) AS path
+FROM calls c JOIN served s
+  ON (s.path = c.path OR ends_with(c.path, s.path) OR ends_with(s.path, c.path))
+ AND coalesce(s.method = c.method, true)
+GROUP BY c.target, s.callee;
 -- Who the calls to each target may have reached (calls repeat their targets: each is
 -- resolved once, and kept per target: the calls join it by `target`), strongest evidence
 -- first; only the first level that names anyone counts, and each service it names is a
@@ -129,26 +163,17 @@ WITH c AS (
     SELECT c.target, l.callee, 6, 0.7, 'span name', 1
     FROM c JOIN th_learn l ON l.value = c.caller || ' ' || c.SpanName
     WHERE c.host IS NULL AND c.peer IS NULL  -- a call that says where it went is judged by that
+    UNION ALL  -- weakest: each call must then agree on the path and start the answer (th_cand)
+    SELECT r.target, r.callee, 7, 0.6,
+           'method and path ' || r.path || ' (' || r.addr || ' is no service''s: a proxy?)', 1
+    FROM th_routes r
 ), best AS (
     SELECT target, callee, min(level) AS level, arg_min(base, level) AS base,
            arg_min(resolution, level) AS resolution, sum(n) AS n
     FROM levels GROUP BY target, callee
 )
-SELECT target, callee, base, resolution, n FROM best
+SELECT target, callee, base, resolution, n, level FROM best
 QUALIFY level = min(level) OVER (PARTITION BY target);
-CREATE OR REPLACE TEMP TABLE th_answers AS
-WITH a AS (  -- read with the server spans (`_endpoints`)
-    SELECT rid, TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, SpanName, s,
-           a AS SpanAttributes
-    FROM th_entries WHERE answer
-)
--- what a server was asked (th_served) and what a consumer received (th_targets): each
--- kind is joined to its own table only (the keys are whole attribute lists)
-SELECT a.* EXCLUDE (SpanAttributes), NULL AS dest, NULL AS message_id, v.path, v.method
-FROM a LEFT JOIN th_served v ON v.a = a.SpanAttributes WHERE a.SpanKind = 'Server'
-UNION ALL
-SELECT a.* EXCLUDE (SpanAttributes), t.dest, t.message_id, t.path, t.method
-FROM a LEFT JOIN th_targets t ON t.a = a.SpanAttributes WHERE a.SpanKind = 'Consumer';
 """
 
 # Only what depends on the pair is aggregated; what depends on the call alone (caller, base,
@@ -157,10 +182,10 @@ _CANDIDATES = """
 CREATE OR REPLACE TEMP TABLE th_cand AS
 WITH keyed_calls AS (
     SELECT o.rid, o.TraceId, o.SpanKind, o.s, o.e, o.dest, o.path, o.method,
-           's:' || k.callee AS k
+           's:' || k.callee AS k, k.level = 7 AS by_route
     FROM th_open o JOIN th_callees k ON k.target = o.target
     UNION ALL
-    SELECT rid, TraceId, SpanKind, s, e, dest, path, method, 'd:' || dest
+    SELECT rid, TraceId, SpanKind, s, e, dest, path, method, 'd:' || dest, false
     FROM th_open WHERE dest IS NOT NULL AND SpanKind = 'Producer'
 ), windows AS (
     SELECT *, s - {tol} AS lo,
@@ -190,6 +215,9 @@ WITH keyed_calls AS (
     FROM expanded c JOIN keyed_answers a ON a.k = c.k AND a.b = c.b
     WHERE a.s BETWEEN c.lo AND c.hi AND coalesce(a.dest = c.dest, true)
       AND coalesce(a.method = c.method, true)
+      -- a callee known by its route alone: the route must be this call's, inside it
+      AND (NOT c.by_route OR a.s BETWEEN c.s AND coalesce(c.e, a.s)
+           AND (a.path = c.path OR ends_with(c.path, a.path) OR ends_with(a.path, c.path)))
 ), claimed AS (
     SELECT answer, call FROM timed WHERE same_trace
 ), exact AS (
@@ -244,8 +272,8 @@ LEFT JOIN th_callees k ON k.target = c.target AND k.callee = a.ServiceName
 """
 
 _EDGES = """
-WITH first AS (
-    SELECT target, arg_max(callee, n) AS callee FROM th_callees GROUP BY target
+WITH first AS (  -- a route alone names no callee for the calls nobody answered
+    SELECT target, arg_max(callee, n) AS callee FROM th_callees WHERE level < 7 GROUP BY target
 ), rows AS (
     SELECT caller, callee, kind AS SpanKind, 1 AS continued, 0 AS broken, NULL AS trace
     FROM th_cont

@@ -124,7 +124,9 @@ class _Tally:
 
     def add(self, req: Request, hop: Hop | None) -> None:
         if hop is not None and hop.handler:
-            if req.sent_by:  # the handler is the service whose span sent this
+            # the handler is the service whose span sent this -- unless it passed the
+            # request on as it came (a proxy: that span is its caller's)
+            if req.sent_by and not hop.passed_through:
                 self.votes[hop.handler][req.sent_by] += 1
             self._hop(hop)
         caller = None  # the service (s:) or the address (a:) that sent it, where known

@@ -69,6 +69,8 @@ class Fault:
     propagators: tuple[str, str, str] = ("tracecontext", "tracecontext", "tracecontext")
     worker_thread: bool = False
     proxy: bool = False
+    strip: str = "traceparent,tracestate"
+    """The headers the proxy drops (with ``proxy``; ``""``: it passes every one on)."""
     no_extract: bool = False
     """C serves requests in a span it starts from an empty context (not in `FAULTS`: the
     three of the issue are)."""
@@ -202,7 +204,7 @@ def _start(fault: Fault, fleet: Fleet, receiver: Receiver, ports: dict[str, int]
     if fault.proxy:
         env = otel_env("proxy", "none", "http://127.0.0.1:9/unused", PORT=str(ports["proxy"]),
                        UPSTREAM=f"http://127.0.0.1:{ports['ledger']}",
-                       STRIP_HEADERS="traceparent,tracestate",
+                       STRIP_HEADERS=fault.strip,
                        PYTHONPATH=str(REALWORLD_APPS))  # fmt: skip
         fleet.start("proxy", [sys.executable, str(HERE / "apps" / "proxy.py")], env,
                     ports["proxy"], instrumented=False)  # fmt: skip

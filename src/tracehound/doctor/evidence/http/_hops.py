@@ -77,6 +77,17 @@ class Hop:
         return "stripped" if _passed_on(into, out) else "dropped"
 
     @property
+    def passed_through(self) -> bool:
+        """The handler sent the request on with the context that came, parent ID and all:
+        a proxy, not a service that made a call in a span of its own."""
+        into, out = self.inbound, self.outbound
+        return (
+            into.parent_id is not None
+            and (out.trace_id, out.parent_id) == (into.trace_id, into.parent_id)
+            and (into.method, into.target) == (out.method, out.target)
+        )
+
+    @property
     def unread(self) -> bool:
         """The handler sends formats none of which arrived: it likely reads only those."""
         return bool(self.outbound.formats) and not set(self.inbound.formats) & set(
