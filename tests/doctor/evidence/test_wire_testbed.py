@@ -124,7 +124,8 @@ def test_a_mismatch_behind_a_host_rewriting_proxy_is_found_by_route_and_named_by
     """payments sends only uber-trace-id through an untraced proxy that passes every header
     on but rewrites Host (nginx's default); ledger reads only W3C.  payments' calls go to an
     address no span serves: the spans alone find the break by method, path and time; the
-    capture names the cause, and the proxy by its address, not by the caller it forwards."""
+    capture names the cause and the hop from payments via the proxy (named by its address,
+    not by the caller whose context it forwards)."""
     from testbed.chain import Fault, run_chain
 
     fault = Fault("mismatch-behind-proxy", "propagator-mismatch", ("payments", "ledger"),
@@ -143,6 +144,14 @@ def test_a_mismatch_behind_a_host_rewriting_proxy_is_found_by_route_and_named_by
     together = check_paths([str(capture_of(run)), str(run.traces)])
     [edge] = [e for e in together.edges if e.broken]
     assert (edge.caller, edge.callee, edge.cause_kind) == (*fault.broken_hop, fault.cause)
+    # the hop is named from its real caller, through the proxy, with spans and without
+    [hop] = _hops(together)
+    assert (hop["caller"], hop["callee"], hop["via"]) == (*fault.broken_hop, proxy)
+    [hop] = _hops(check_paths([str(capture_of(run))]))
+    caller, callee = (run.addresses[name] for name in fault.broken_hop)
+    assert (hop["caller"], hop["callee"], hop["via"], hop["cause"]) == (
+        caller, callee, proxy, fault.cause,
+    )  # fmt: skip
     assert edge.evidence[0].kind == "http"
     # only legacy propagation reached the proxy and ledger: the proxy is named by its
     # address (it forwards payments' span ID as it came, which names payments)

@@ -114,6 +114,9 @@ class _Tally:
 
     def __init__(self, store: Store) -> None:
         self.votes: dict[str, Counter[str]] = defaultdict(Counter)
+        self.forwarded: dict[str, Counter[str]] = defaultdict(Counter)
+        """Per proxy address (a handler that passed requests on as they came): who sent
+        them, so that a hop past the proxy is named from its real caller."""
         self.spans = bool(store.scalar("SELECT count(*) FROM otel_traces"))
         if self.spans:
             for address, service, count in store.query(_ANSWERED_BY):
@@ -128,6 +131,8 @@ class _Tally:
             # request on as it came (a proxy: that span is its caller's)
             if req.sent_by and not hop.passed_through:
                 self.votes[hop.handler][req.sent_by] += 1
+            if hop.passed_through and hop.sender:
+                self.forwarded[hop.handler][hop.sender] += 1
             self._hop(hop)
         caller = None  # the service (s:) or the address (a:) that sent it, where known
         if req.sent_by:
@@ -173,8 +178,11 @@ class _Tally:
     def breaks(self) -> list[_Break]:
         """The broken hops, named, the same named hop counted once."""
         named: dict[tuple[str, str, str | None, str], _Break] = {}
-        for (cause, a, b, via), group in self.groups.items():
+        for (cause, sender, b, through), group in self.groups.items():
             first = group.first
+            a, via = sender, through
+            if via is None and a in self.forwarded:  # the hop came through a proxy
+                a, via = self.forwarded[a].most_common(1)[0][0], a
             key = (self.name(a), self.name(b), self.name(via) if via else None, cause)
             item = named.get(key)
             if item is None:
