@@ -1,4 +1,5 @@
-"""Fixtures for the doctor's tests: the shared corpora, generated traffic, a runner."""
+"""Fixtures for the doctor's tests: generated traffic and its report (the data helpers
+are in doctor_data)."""
 
 from __future__ import annotations
 
@@ -6,30 +7,12 @@ from pathlib import Path
 
 import pytest
 
+# the data helpers, for tests written before they moved (import them from doctor_data)
+from doctor_data import CORPORA, DATA, SAMPLES, codes, corpus  # noqa: F401
+
 from tracehound.doctor import Report, check_paths
 from tracehound.doctor._synthetic_writers import to_otlp_json_lines
 from tracehound.doctor.synthetic import Traffic, generate
-
-REPO = Path(__file__).resolve().parents[2]
-CORPORA = REPO.parent / "shared" / "corpora"
-DATA = Path(__file__).resolve().parent / "data"
-SAMPLES = [
-    str(DATA / name)
-    for name in ("checkout-broken.jaeger.json", "collector.otlp.jsonl", "zipkin-duplicates.json")
-]
-"""The hand-made sample files at the top of data/ (its subdirectories, such as the
-real-instrumentation snapshot in data/realworld, are read by their own tests)."""
-
-
-def corpus(name: str) -> str:
-    path = CORPORA / name
-    if not path.exists():
-        pytest.skip(f"shared corpus {name} not found beside the repository")
-    return str(path)
-
-
-def codes(report: Report, code: str) -> list:
-    return [f for f in report.findings if f.code == code]
 
 
 @pytest.fixture(scope="session")

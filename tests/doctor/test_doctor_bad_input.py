@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from doctor_data import corpus
 
-from conftest import corpus
 from tracehound.cli import main
 from tracehound.doctor import Report, check_paths
 from tracehound.doctor._synthetic_writers import to_otlp_json_lines

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from doctor_data import DATA, codes, corpus
 
-from conftest import DATA, codes, corpus
 from tracehound.doctor import Report, check_paths
 from tracehound.doctor._synthetic_writers import to_jaeger, to_otlp_json_lines, to_zipkin
 from tracehound.doctor.synthetic import Traffic

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from doctor_data import DATA, SAMPLES, corpus
 
-from conftest import DATA, SAMPLES, corpus
 from tracehound.cli import main
 
 BROKEN = str(DATA / "checkout-broken.jaeger.json")  # C003 (error), P003, A006

@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import orjson
 import pytest
+from doctor_data import DATA
 
 import tracehound.doctor as doctor_module
-from conftest import DATA
 from tracehound.doctor import LoadError, _chunks, _load_sql, _otlp_lines, load
 from tracehound.doctor import sources as sources_module
 from tracehound.doctor import store as store_module

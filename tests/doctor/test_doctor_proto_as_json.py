@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from doctor_data import DATA
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from conftest import DATA
 from tracehound.doctor import load
 from tracehound.doctor._synthetic_writers import to_otlp_proto
 from tracehound.doctor.synthetic import generate

@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import codes, corpus
+from doctor_data import codes, corpus
+
 from tracehound.doctor import Report, check_paths
 
 REAL = Path(__file__).resolve().parent / "real"

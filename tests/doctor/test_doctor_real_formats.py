@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from doctor_data import corpus
 
-from conftest import corpus
 from tracehound.doctor import check_paths, load
 from tracehound.doctor.report.html import render as render_html
 from tracehound.doctor.sources._zipkin_merge import FRAGMENT

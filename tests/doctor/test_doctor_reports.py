@@ -6,8 +6,8 @@ import io
 import re
 
 import orjson
+from doctor_data import DATA, SAMPLES
 
-from conftest import DATA, SAMPLES
 from tracehound.doctor import Report, check_paths
 from tracehound.doctor.report import html, json, sarif, terminal
 

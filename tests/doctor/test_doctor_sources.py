@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from doctor_data import DATA, SAMPLES, corpus
 
-from conftest import DATA, SAMPLES, corpus
 from tracehound.doctor import load
 from tracehound.doctor._synthetic_writers import (
     to_jaeger,

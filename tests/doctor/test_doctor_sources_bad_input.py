@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from doctor_data import corpus
 
-from conftest import corpus
 from tracehound.doctor import Report, check_paths, load
 from tracehound.doctor import sources as sources_module
 from tracehound.doctor._synthetic_writers import to_otlp_json_lines, to_otlp_proto

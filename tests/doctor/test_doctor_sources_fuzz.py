@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from doctor_data import CORPORA, DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import CORPORA, DATA
 from tracehound.doctor import load
 from tracehound.doctor._synthetic_writers import to_otlp_json_lines, to_otlp_proto
 from tracehound.doctor.synthetic import generate

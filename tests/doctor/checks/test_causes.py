@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from doctor_data import codes, corpus
 
-from conftest import codes, corpus
 from tracehound.doctor import check_paths
 
 T0 = 1_767_225_600_000_000_000
