@@ -4,12 +4,18 @@ One thread takes the requests the journal made durable and holds each,
 as its body, until every trace in it has been idle for `Settings.idle`
 seconds (a trace checked half-arrived would show breaks that are not there);
 then it parses it with the doctor's own readers (`otlp_proto`, `otlp_json`)
-into the `Store`.  When new spans were loaded, another thread runs every
-check (`tracehound.doctor.diagnose`, the same as ``tracehound check``) and
-publishes a `Snapshot`, while the first goes on parsing (the table is held
-still meanwhile).  A run waits `CHECK_SPACING` times as long as the last one
-took, and at least `Settings.check_every` seconds; when nothing is left to parse
-it runs as soon as `Settings.check_every` allows.
+into a store of its own, `Engine.live`.  Every `Settings.check_every` seconds,
+when spans were loaded there, a second thread runs every check
+(`tracehound.doctor.diagnose`, the same as ``tracehound check``) over those
+spans only (a *live run*: its cost follows the spans that arrived, not the
+table), keeps what it found by trace (`_live`), and moves the spans to the
+table, `Engine.store` (Arrow record batches, in DuckDB's own memory).  A third
+thread adds them to the table and runs the checks over the whole table (the
+*report*, exactly ``tracehound check``'s), then publishes a `Snapshot`; a
+report waits `CHECK_SPACING` times as long as the last one took, and at
+least `Settings.check_every` seconds (as soon as that allows when nothing is
+left to parse).  The parsing goes on during both kinds of run; a live run
+holds only the spans it checks still.
 
 Memory stays bounded: request bytes accepted and not yet parsed
 (`Settings.max_backlog`; the receivers answer "retry later" over it), spans
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import sys
 import threading
 import time
@@ -35,6 +42,7 @@ from tracehound.doctor import diagnose, tally
 from tracehound.doctor._model import InputError, InputSummary, Report
 from tracehound.doctor.report.json import to_dict
 from tracehound.doctor.serve._journal import PROTOBUF
+from tracehound.doctor.serve._live import LiveFindings
 from tracehound.doctor.serve._waiting import Held, trace_ids
 from tracehound.doctor.sources import otlp_json
 from tracehound.doctor.sources._rows import Document
@@ -44,11 +52,28 @@ from tracehound.doctor.store import CHUNK_ROWS, Store
 __all__ = ["Engine", "Settings", "Snapshot"]
 
 CHECK_SPACING = 3
-"""While requests wait to be parsed, a run of the checks waits this many times as long as
-the last one took: on a large table the checks take a third of a core, the parsing the rest."""
+"""While requests wait to be parsed, a report over the whole table waits this many times as
+long as the last one took: on a large table it takes a quarter of a core at most."""
 
 MEMORY_LIMIT = "1GB"
-"""DuckDB's memory for the table and the checks' queries; past it, it spills to disk."""
+"""DuckDB's memory for the table and the report's queries; past it, it spills to disk."""
+
+REPORT_SHARE = 0.15
+"""While spans arrive, a report over the whole table starts only while the reports have
+taken at most this share of the process's CPU (the rest parses and runs the live checks)."""
+
+LIVE_MEMORY_LIMIT = "512MB"
+"""DuckDB's memory for the spans parsed since the last live run, and the live checks."""
+
+CHECKPOINT_SPANS = 250_000
+"""Spans added to (or dropped from) the table between two checkpoints, which compress it
+and free what evictions deleted (the loaders do this for `Engine.live`, not for the table,
+which gets its rows from Arrow)."""
+
+_MOVED = ("otel_traces", "rejected", "normalised")
+"""The live store's tables whose rows move to the table after each live run."""
+
+_TRACES = "SELECT DISTINCT TraceId FROM otel_traces"
 
 MAX_ERRORS = 20
 """Input errors kept for the report (the most recent); the rest are counted."""
@@ -81,20 +106,34 @@ class Snapshot:
     checked_at: float
     """Unix time the run finished."""
     seconds: float
-    """How long the run took (loading the last spans, and the checks)."""
+    """How long the run took (adding the last spans to the table, and the checks)."""
     codes_by_trace: dict[str, list[str]] = field(default_factory=dict)
     """Rule codes found in each trace (for the trace list)."""
+    covers: int = -1
+    """The last live run whose spans the report covers."""
 
 
 class Engine:
-    """Parses, holds, loads and checks; `start` runs it on its own thread."""
+    """Parses, holds, loads and checks; `start` runs it on its threads."""
 
     def __init__(self, name: str, settings: Settings | None = None) -> None:
         self.name = name
         """The input name the report gives (the journal's path)."""
         self.settings = settings or Settings()
         self.store = Store(None)
+        """The table: every span moved from `live`, what the report and the UI read."""
         self.store.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.live = Store(None)
+        """The spans parsed since the last live run (a DuckDB database of its own)."""
+        self.live.con.execute(f"SET memory_limit = '{LIVE_MEMORY_LIMIT}'")
+        self.live_findings = LiveFindings()
+        self._parts: collections.deque[dict[str, Any]] = collections.deque()
+        self._live_runs = 0
+        self._arrived = 0.0  # when the last request came in
+        self._table_spans = 0  # spans in the table (`store`)
+        self._unpacked = 0  # spans added or dropped since the table was last compressed
+        self._eligible: float | None = None  # when the first request of the next run was due
+        self._run_eligible: float | None = None  # the same, of the run under way
         self._inbox: collections.deque[tuple[int, bytes, bytes]] = collections.deque()
         self._wake = threading.Condition()
         self._stop = False
@@ -115,22 +154,37 @@ class Engine:
         self.parse_cpu = 0.0
         """CPU seconds the engine's thread spent parsing requests."""
         self.check_cpu = 0.0
-        """CPU seconds the checks' thread spent (DuckDB's own threads not counted)."""
+        """CPU seconds the live runs' thread spent (DuckDB's own threads not counted)."""
+        self.report_cpu = 0.0
+        """CPU seconds the report's thread spent."""
         self.checks = 0
+        """Reports over the whole table published."""
+        self.spans_checked_live = 0
+        """Spans the live runs checked."""
+        self.live_seconds = 0.0
+        """How long the last live run took (the checks, and moving its spans)."""
+        self.lag = 0.0
+        """Seconds from the moment the first request of the last live run was due (its
+        traces quiet) to the end of that run."""
+        self.lag_max = 0.0
         self.failed = False
         """The engine's thread stopped on an error: requests are refused."""
         self.last_error: str | None = None
         self._kinds: set[bytes] = set()
         self._errors: collections.deque[InputError] = collections.deque(maxlen=MAX_ERRORS)
         self._more_errors = 0
-        self._loaded = 0  # spans handed to the store since the last check
-        self._next_check = self._next_idle_check = 0.0  # the next run: requests wait, or none
+        self._loaded = 0  # requests handed to the live store since the last live run
+        self._next_check = 0.0  # the next live run
         self.snapshot = self._publish(0.0, time.monotonic())
-        self._checking = threading.Event()  # the checks run: the table must not change
+        self._checking = threading.Event()  # a live run: the live store must not change
         self._due = threading.Event()
+        self._moved = threading.Event()  # spans moved for the table
         self._thread = threading.Thread(target=self._run, name="tracehound-engine", daemon=True)
         self._checker = threading.Thread(
             target=self._check_loop, name="tracehound-checks", daemon=True
+        )
+        self._reporter = threading.Thread(
+            target=self._report_loop, name="tracehound-report", daemon=True
         )
 
     # -- the receivers' side -------------------------------------------------------
@@ -160,20 +214,24 @@ class Engine:
         with self._wake:
             self._inbox.append((number, kind, body))
             self._wake.notify()
+        self._arrived = time.monotonic()
 
     # -- the thread ----------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
         self._checker.start()
+        self._reporter.start()
 
     def stop(self) -> None:
         with self._wake:
             self._stop = True
             self._wake.notify()
         self._due.set()
-        for thread in (self._thread, self._checker):
+        self._moved.set()
+        for thread in (self._thread, self._checker, self._reporter):
             if thread.is_alive():
                 thread.join()
+        self.live.close()
         self.store.close()
 
     def _run(self) -> None:
@@ -216,17 +274,16 @@ class Engine:
             self.parse_cpu += time.thread_time() - cpu
             if checking:
                 continue
-            idle = not self._held and not self._inbox
-            due = now >= (self._next_idle_check if idle else self._next_check)
-            if self._loaded and due:
-                self.store.settle()
-                self._evict()
+            if self._loaded and now >= self._next_check:
+                self.live.settle()
                 self._loaded = 0
+                self._run_eligible, self._eligible = self._eligible, None
                 self._checking.set()
                 self._due.set()
 
     def _check_loop(self) -> None:
-        """Run the checks when `_run` has settled the table, beside the parsing."""
+        """A live run when `_run` has settled the live store: the checks over its spans,
+        then the spans moved for the table; beside the parsing."""
         while True:
             self._due.wait()
             self._due.clear()
@@ -234,18 +291,125 @@ class Engine:
                 return
             started = time.perf_counter()
             cpu = time.thread_time()
+            eligible = self._run_eligible
+            run = self._live_runs
             try:
-                self.snapshot = self._publish(started, time.monotonic())
-            except Exception as exc:  # the last report stays; the next run tries again
-                self._fail("running the checks", exc)
+                try:
+                    report = self.build_report(self.live)
+                except Exception as exc:  # the spans go to the table all the same
+                    self._fail("running the checks", exc)
+                else:
+                    traces = [t for (t,) in self.live.query(_TRACES)]
+                    self.live_findings.add(run, traces, report.findings)
+                    self.spans_checked_live += report.spans_read
+                self._parts.append(self._move())
+                self._live_runs += 1
+                self._moved.set()
+            except Exception as exc:  # the live store failed: nothing more can be checked
+                self._fail("moving spans to the table", exc)
+                self.failed = True
             finally:
                 self.check_cpu += time.thread_time() - cpu
+                self.live_seconds = time.perf_counter() - started
+                if eligible is not None:
+                    self.lag = time.monotonic() - eligible
+                    self.lag_max = max(self.lag_max, self.lag)
+                # its fixed cost (~0.2 s, most of it C003) is spread over more spans when
+                # the runs take long: a live run waits at least as long as the last took
+                wait = max(self.settings.check_every, self.live_seconds)
+                self._next_check = time.monotonic() + wait
+                self._checking.clear()
+
+    def _move(self) -> dict[str, Any]:
+        """The live store's rows, as Arrow tables; the live store emptied."""
+        con = self.live.con
+        part = {table: con.sql(f"SELECT * FROM {table}").to_arrow_table() for table in _MOVED}
+        for table in _MOVED:
+            con.execute(f"DELETE FROM {table}").fetchall()
+        part["run"] = self._live_runs
+        return part
+
+    def _report_loop(self) -> None:
+        """Add the moved spans to the table as they come, and run the report over it when
+        due (`CHECK_SPACING`; `Settings.check_every` once nothing is left to parse)."""
+        next_report = last_report = 0.0
+        cost = 0.0  # CPU seconds a span of the table cost the last report
+        covers = -1
+        while True:
+            self._moved.wait(0.1)
+            self._moved.clear()
+            if self._stop:
+                return
+            cpu = time.thread_time()
+            try:
+                if self._parts:
+                    covers = self._add_parts()
+                    if self._table_spans > self.settings.max_spans:
+                        self._evict()
+                    if self._unpacked >= CHECKPOINT_SPANS:
+                        self._compress()
+                if covers <= self.snapshot.covers:
+                    continue  # the report has every span of the table
+                if self._busy():
+                    # over the whole table, its cost grows with the table: while spans
+                    # arrive, reports take at most REPORT_SHARE of the process's CPU,
+                    # counting the next one at the cost of the last, per span
+                    spent = self.report_cpu + time.thread_time() - cpu
+                    due = time.monotonic() >= next_report and (
+                        spent + cost * self._table_spans <= REPORT_SHARE * time.process_time()
+                    )
+                else:  # the last spans: the report as soon as `check_every` allows
+                    due = time.monotonic() >= last_report + self.settings.check_every
+                if not due:
+                    continue
+                started = time.perf_counter()
+                before = time.thread_time()
+                self.snapshot = self._publish(started, time.monotonic(), covers)
+                self.live_findings.covered(covers)
                 self.checks += 1
                 took = time.perf_counter() - started
-                wait = max(self.settings.check_every, CHECK_SPACING * took)
-                self._next_check = time.monotonic() + wait
-                self._next_idle_check = time.monotonic() + self.settings.check_every
-                self._checking.clear()
+                cost = (time.thread_time() - before) / max(1, self._table_spans)
+            except Exception as exc:  # the last report stays; the next run tries again
+                self._fail("running the checks", exc)
+                took = self.settings.check_every
+            finally:
+                self.report_cpu += time.thread_time() - cpu
+            last_report = time.monotonic()
+            next_report = last_report + max(self.settings.check_every, CHECK_SPACING * took)
+
+    def _compress(self) -> None:
+        """Compress the rows added since the last time, and free the dropped ones'."""
+        self._unpacked = 0
+        con = self.store.cursor()
+        try:
+            con.execute("CHECKPOINT").fetchall()
+        finally:
+            con.close()
+
+    def _busy(self) -> bool:
+        """Whether spans are on their way to the table (or were sent a moment ago)."""
+        pipeline = self._held or self._inbox or self._loaded or self._parts
+        recent = self._arrived + self.settings.idle + 2 * self.settings.check_every
+        return bool(pipeline) or self._checking.is_set() or time.monotonic() < recent
+
+    def _add_parts(self) -> int:
+        """Add every moved part to the table; returns the last live run added."""
+        run = -1
+        # a connection of its own: DuckDB registers nothing beside an unfinished result
+        con = self.store.cursor()
+        try:
+            while self._parts:
+                part = self._parts.popleft()
+                for table in _MOVED:
+                    con.register("th_part", part[table])
+                    con.execute(f"INSERT INTO {table} SELECT * FROM th_part").fetchall()
+                    con.unregister("th_part")
+                self._table_spans += part["otel_traces"].num_rows
+                self._unpacked += part["otel_traces"].num_rows
+                run = part["run"]
+        finally:
+            con.close()
+        return run
 
     def _hold(self, number: int, kind: bytes, body: bytes) -> None:
         """Keep a request until its traces are quiet (its body: far smaller than its rows)."""
@@ -274,13 +438,17 @@ class Engine:
         for held in self._held:
             if not load and not full:
                 # a JSON request may go to DuckDB whole (`Store.add_request`)
-                full = held.kind != PROTOBUF or len(self.store.rows) >= CHUNK_ROWS
+                full = held.kind != PROTOBUF or len(self.live.rows) >= CHUNK_ROWS
             over = self.pending_spans > self.settings.max_pending
             if full or (not over and any(last_seen[t] > quiet for t in held.traces)):
                 kept.append(held)
                 continue
-            if any(last_seen[t] > quiet for t in held.traces):
+            due = max(last_seen[t] for t in held.traces) + self.settings.idle
+            if due > now:
                 self.released_early += held.spans
+                due = now
+            if self._eligible is None or due < self._eligible:
+                self._eligible = due
             self.pending_spans -= held.spans
             for trace in held.traces:
                 self._holding[trace] -= 1
@@ -293,8 +461,8 @@ class Engine:
         self._held = kept
 
     def _ingest(self, number: int, kind: bytes, body: bytes, *, load: bool = True) -> None:
-        """Parse one request into the store (the doctor's readers)."""
-        store = self.store
+        """Parse one request into the live store (the doctor's readers)."""
+        store = self.live
         source = store.begin_source(f"{self.name}#{number}")
         errors: list[tuple[str, str]] = []
         self.requests += 1
@@ -341,9 +509,11 @@ class Engine:
                 WHERE upto - n < ?)""",
             [excess],
         )
-        self.evicted += total - int(self.store.scalar("SELECT count(*) FROM otel_traces"))
+        self._table_spans = int(self.store.scalar("SELECT count(*) FROM otel_traces"))
+        self.evicted += total - self._table_spans
+        self._unpacked += total - self._table_spans
 
-    def _publish(self, started: float, now: float) -> Snapshot:
+    def _publish(self, started: float, now: float, covers: int = -1) -> Snapshot:
         report = self.build_report()
         previous = getattr(self, "snapshot", None)
         codes: dict[str, set[str]] = {}
@@ -357,6 +527,7 @@ class Engine:
             checked_at=time.time(),
             seconds=time.perf_counter() - started if started else 0.0,
             codes_by_trace={t: sorted(c) for t, c in codes.items()},
+            covers=covers,
         )
 
     def build_report(self, store: Store | None = None) -> Report:
@@ -401,4 +572,29 @@ class Engine:
             "last_error": self.last_error,
             "parse_cpu_seconds": round(self.parse_cpu, 3),
             "check_cpu_seconds": round(self.check_cpu, 3),
+            "report_cpu_seconds": round(self.report_cpu, 3),
+            "live_checks": self._live_runs,
+            "live_check_seconds": round(self.live_seconds, 4),
+            "spans_checked_live": self.spans_checked_live,
+            "check_lag_seconds": round(self.lag, 4),
+            "check_lag_max_seconds": round(self.lag_max, 4),
+            "threads_cpu_seconds": thread_cpu(),
         }
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds of each of this process's Python threads, by name, and of the other
+    threads (DuckDB's, uvloop's) together as ``"other"``; empty where ``/proc`` is not."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    found: dict[str, float] = {}
+    try:
+        tasks = os.listdir("/proc/self/task")
+        tick = os.sysconf("SC_CLK_TCK")
+        for task in tasks:
+            with open(f"/proc/self/task/{task}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            name = names.get(int(task), "other")
+            found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, ValueError, IndexError):
+        return {}
+    return {name: round(cpu, 2) for name, cpu in sorted(found.items())}

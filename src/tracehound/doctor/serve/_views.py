@@ -16,7 +16,9 @@ import orjson
 
 from tracehound.doctor.report.json import to_dict
 from tracehound.doctor.serve._engine import Engine
+from tracehound.doctor.serve._live import traces_of
 from tracehound.doctor.store import Store
+from tracehound.rules import Finding
 
 __all__ = ["FilterError", "filtered_report", "parse_time", "trace_detail", "trace_list"]
 
@@ -62,8 +64,10 @@ LIMIT $limit
 
 
 def trace_list(engine: Engine, service: str | None, limit: int) -> list[dict[str, Any]]:
-    """The latest traces checked, newest first, each with the rule codes found in it."""
+    """The latest traces checked, newest first, each with the rule codes found in it (by
+    the last live run, until the report covers the trace)."""
     codes = engine.snapshot.codes_by_trace
+    live = engine.live_findings
     with engine.store.on_own_connection() as own:
         rows = own.query(
             _TRACES,
@@ -79,10 +83,16 @@ def trace_list(engine: Engine, service: str | None, limit: int) -> list[dict[str
             "root_service": root_service,
             "root_name": root_name,
             "errors": errors,
-            "codes": codes.get(trace_id, []),
+            "codes": _codes(live.get(trace_id), trace_id, codes),
         }
         for trace_id, start, dur, spans, services, root_service, root_name, errors in rows
     ]
+
+
+def _codes(live: list[Finding] | None, trace_id: str, codes: dict[str, list[str]]) -> list[str]:
+    if live is None:
+        return codes.get(trace_id, [])
+    return sorted({f.code for f in live if f.trace_id == trace_id})
 
 
 _SPANS = """
@@ -103,11 +113,11 @@ def trace_detail(engine: Engine, trace_id: str) -> dict[str, Any] | None:
         total = int(own.scalar("SELECT count(*) FROM otel_traces WHERE TraceId = ?", [trace_id]))
     if not rows:
         return None
+    live = engine.live_findings.get(trace_id)
     findings = [
         f.to_dict()
-        for f in engine.snapshot.report.findings
-        if f.trace_id == trace_id
-        or (f.code == "C003" and f.details.get("callee_trace_id") == trace_id)
+        for f in (engine.snapshot.report.findings if live is None else live)
+        if trace_id in traces_of(f)
     ]
     linked: dict[str, str] = {}
     for f in findings:
