@@ -33,6 +33,12 @@ def feed(engine: Engine, number: int, data: bytes) -> None:
     engine.submit(number, PROTOBUF, data)
 
 
+def caught_up(engine: Engine, spans: int) -> bool:
+    """Every span of ``spans`` was checked by a live run, and the report covers them all."""
+    status = engine.status()
+    return status["spans_checked_live"] == spans and status["report_covers_live"]
+
+
 def wait_until(what: Callable[[], Any], timeout: float = 20.0) -> Any:
     deadline = time.monotonic() + timeout
     while not (found := what()):
@@ -75,13 +81,11 @@ def test_the_table_keeps_at_most_max_spans_dropping_the_oldest_traces(
     for n in range(15):
         feed(engine, n, body([s for spans in traces[n * 10 : n * 10 + 10] for s in spans]))
         wait_until(lambda n=n: engine.requests == n + 1)
-    wait_until(lambda: engine.snapshot.report.spans_analysed and engine.evicted)
+    wait_until(lambda: engine.snapshot.report.spans_analysed and engine.table.evicted)
     feed(engine, 15, body(sdk_spans("svc", 1, 10)[0]))  # one more run of the checks
-    report = wait_until(
-        lambda: engine.snapshot.report if engine.requests == 16 and not engine._loaded else None
-    )
+    report = wait_until(lambda: engine.snapshot.report if caught_up(engine, 1510) else None)
     assert report.spans_analysed <= 1000
-    assert engine.evicted >= 500
+    assert engine.table.evicted >= 500
     with engine.store.on_own_connection() as own:
         kept = {t for (t,) in own.query("SELECT DISTINCT TraceId FROM otel_traces")}
     assert trace_id(traces[0]) not in kept  # the first to arrive went first

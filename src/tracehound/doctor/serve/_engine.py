@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import os
 import sys
 import threading
 import time
@@ -43,6 +42,8 @@ from tracehound.doctor._model import InputError, InputSummary, Report
 from tracehound.doctor.report.json import to_dict
 from tracehound.doctor.serve._journal import PROTOBUF
 from tracehound.doctor.serve._live import LiveFindings
+from tracehound.doctor.serve._table import Table, take
+from tracehound.doctor.serve._threads import thread_cpu
 from tracehound.doctor.serve._waiting import Held, trace_ids
 from tracehound.doctor.sources import otlp_json
 from tracehound.doctor.sources._rows import Document
@@ -64,14 +65,6 @@ taken at most this share of the process's CPU (the rest parses and runs the live
 
 LIVE_MEMORY_LIMIT = "512MB"
 """DuckDB's memory for the spans parsed since the last live run, and the live checks."""
-
-CHECKPOINT_SPANS = 250_000
-"""Spans added to (or dropped from) the table between two checkpoints, which compress it
-and free what evictions deleted (the loaders do this for `Engine.live`, not for the table,
-which gets its rows from Arrow)."""
-
-_MOVED = ("otel_traces", "rejected", "normalised")
-"""The live store's tables whose rows move to the table after each live run."""
 
 _TRACES = "SELECT DISTINCT TraceId FROM otel_traces"
 
@@ -120,18 +113,15 @@ class Engine:
         self.name = name
         """The input name the report gives (the journal's path)."""
         self.settings = settings or Settings()
-        self.store = Store(None)
+        self.table = Table(MEMORY_LIMIT)
+        self.store = self.table.store
         """The table: every span moved from `live`, what the report and the UI read."""
-        self.store.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         self.live = Store(None)
         """The spans parsed since the last live run (a DuckDB database of its own)."""
         self.live.con.execute(f"SET memory_limit = '{LIVE_MEMORY_LIMIT}'")
         self.live_findings = LiveFindings()
-        self._parts: collections.deque[dict[str, Any]] = collections.deque()
         self._live_runs = 0
         self._arrived = 0.0  # when the last request came in
-        self._table_spans = 0  # spans in the table (`store`)
-        self._unpacked = 0  # spans added or dropped since the table was last compressed
         self._eligible: float | None = None  # when the first request of the next run was due
         self._run_eligible: float | None = None  # the same, of the run under way
         self._inbox: collections.deque[tuple[int, bytes, bytes]] = collections.deque()
@@ -149,8 +139,6 @@ class Engine:
         """Requests refused because the backlog was full."""
         self.released_early = 0
         """Spans checked before their traces went quiet (too many waiting)."""
-        self.evicted = 0
-        """Spans dropped from the table to keep it under `Settings.max_spans`."""
         self.parse_cpu = 0.0
         """CPU seconds the engine's thread spent parsing requests."""
         self.check_cpu = 0.0
@@ -302,7 +290,7 @@ class Engine:
                     traces = [t for (t,) in self.live.query(_TRACES)]
                     self.live_findings.add(run, traces, report.findings)
                     self.spans_checked_live += report.spans_read
-                self._parts.append(self._move())
+                self.table.parts.append(take(self.live, self._live_runs))
                 self._live_runs += 1
                 self._moved.set()
             except Exception as exc:  # the live store failed: nothing more can be checked
@@ -320,15 +308,6 @@ class Engine:
                 self._next_check = time.monotonic() + wait
                 self._checking.clear()
 
-    def _move(self) -> dict[str, Any]:
-        """The live store's rows, as Arrow tables; the live store emptied."""
-        con = self.live.con
-        part = {table: con.sql(f"SELECT * FROM {table}").to_arrow_table() for table in _MOVED}
-        for table in _MOVED:
-            con.execute(f"DELETE FROM {table}").fetchall()
-        part["run"] = self._live_runs
-        return part
-
     def _report_loop(self) -> None:
         """Add the moved spans to the table as they come, and run the report over it when
         due (`CHECK_SPACING`; `Settings.check_every` once nothing is left to parse)."""
@@ -342,12 +321,8 @@ class Engine:
                 return
             cpu = time.thread_time()
             try:
-                if self._parts:
-                    covers = self._add_parts()
-                    if self._table_spans > self.settings.max_spans:
-                        self._evict()
-                    if self._unpacked >= CHECKPOINT_SPANS:
-                        self._compress()
+                if self.table.parts:
+                    covers = self.table.add_parts(self.settings.max_spans)
                 if covers <= self.snapshot.covers:
                     continue  # the report has every span of the table
                 if self._busy():
@@ -356,7 +331,7 @@ class Engine:
                     # counting the next one at the cost of the last, per span
                     spent = self.report_cpu + time.thread_time() - cpu
                     due = time.monotonic() >= next_report and (
-                        spent + cost * self._table_spans <= REPORT_SHARE * time.process_time()
+                        spent + cost * self.table.spans <= REPORT_SHARE * time.process_time()
                     )
                 else:  # the last spans: the report as soon as `check_every` allows
                     due = time.monotonic() >= last_report + self.settings.check_every
@@ -368,7 +343,7 @@ class Engine:
                 self.live_findings.covered(covers)
                 self.checks += 1
                 took = time.perf_counter() - started
-                cost = (time.thread_time() - before) / max(1, self._table_spans)
+                cost = (time.thread_time() - before) / max(1, self.table.spans)
             except Exception as exc:  # the last report stays; the next run tries again
                 self._fail("running the checks", exc)
                 took = self.settings.check_every
@@ -377,39 +352,11 @@ class Engine:
             last_report = time.monotonic()
             next_report = last_report + max(self.settings.check_every, CHECK_SPACING * took)
 
-    def _compress(self) -> None:
-        """Compress the rows added since the last time, and free the dropped ones'."""
-        self._unpacked = 0
-        con = self.store.cursor()
-        try:
-            con.execute("CHECKPOINT").fetchall()
-        finally:
-            con.close()
-
     def _busy(self) -> bool:
         """Whether spans are on their way to the table (or were sent a moment ago)."""
-        pipeline = self._held or self._inbox or self._loaded or self._parts
+        pipeline = self._held or self._inbox or self._loaded or self.table.parts
         recent = self._arrived + self.settings.idle + 2 * self.settings.check_every
         return bool(pipeline) or self._checking.is_set() or time.monotonic() < recent
-
-    def _add_parts(self) -> int:
-        """Add every moved part to the table; returns the last live run added."""
-        run = -1
-        # a connection of its own: DuckDB registers nothing beside an unfinished result
-        con = self.store.cursor()
-        try:
-            while self._parts:
-                part = self._parts.popleft()
-                for table in _MOVED:
-                    con.register("th_part", part[table])
-                    con.execute(f"INSERT INTO {table} SELECT * FROM th_part").fetchall()
-                    con.unregister("th_part")
-                self._table_spans += part["otel_traces"].num_rows
-                self._unpacked += part["otel_traces"].num_rows
-                run = part["run"]
-        finally:
-            con.close()
-        return run
 
     def _hold(self, number: int, kind: bytes, body: bytes) -> None:
         """Keep a request until its traces are quiet (its body: far smaller than its rows)."""
@@ -493,26 +440,6 @@ class Engine:
         if load:
             store.flush_if_full()
 
-    def _evict(self) -> None:
-        """Drop the traces that arrived first while the table holds over `max_spans`."""
-        total = int(self.store.scalar("SELECT count(*) FROM otel_traces"))
-        excess = total - self.settings.max_spans
-        if excess <= 0:
-            return
-        excess += self.settings.max_spans // 10  # room, so that this is not done every run
-        self.store.con.execute(
-            """DELETE FROM otel_traces WHERE TraceId IN (
-                SELECT TraceId FROM (
-                    SELECT TraceId, count(*) AS n,
-                           sum(count(*)) OVER (ORDER BY min(rowid)) AS upto
-                    FROM otel_traces GROUP BY TraceId)
-                WHERE upto - n < ?)""",
-            [excess],
-        )
-        self._table_spans = int(self.store.scalar("SELECT count(*) FROM otel_traces"))
-        self.evicted += total - self._table_spans
-        self._unpacked += total - self._table_spans
-
     def _publish(self, started: float, now: float, covers: int = -1) -> Snapshot:
         report = self.build_report()
         previous = getattr(self, "snapshot", None)
@@ -566,7 +493,7 @@ class Engine:
             "backlog_bytes": self._backlog,
             "refused": self.refused,
             "released_early": self.released_early,
-            "evicted": self.evicted,
+            "evicted": self.table.evicted,
             "idle_seconds": self.settings.idle,
             "checks": self.checks,
             "last_error": self.last_error,
@@ -576,25 +503,9 @@ class Engine:
             "live_checks": self._live_runs,
             "live_check_seconds": round(self.live_seconds, 4),
             "spans_checked_live": self.spans_checked_live,
+            "report_covers_live": snap.covers == self._live_runs - 1
+            and not self._checking.is_set(),
             "check_lag_seconds": round(self.lag, 4),
             "check_lag_max_seconds": round(self.lag_max, 4),
             "threads_cpu_seconds": thread_cpu(),
         }
-
-
-def thread_cpu() -> dict[str, float]:
-    """CPU seconds of each of this process's Python threads, by name, and of the other
-    threads (DuckDB's, uvloop's) together as ``"other"``; empty where ``/proc`` is not."""
-    names = {t.native_id: t.name for t in threading.enumerate()}
-    found: dict[str, float] = {}
-    try:
-        tasks = os.listdir("/proc/self/task")
-        tick = os.sysconf("SC_CLK_TCK")
-        for task in tasks:
-            with open(f"/proc/self/task/{task}/stat", "rb") as f:
-                fields = f.read().rsplit(b")", 1)[1].split()
-            name = names.get(int(task), "other")
-            found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
-    except (OSError, ValueError, IndexError):
-        return {}
-    return {name: round(cpu, 2) for name, cpu in sorted(found.items())}
