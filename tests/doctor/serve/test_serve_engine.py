@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from _bodies import body, sdk_spans, trace_id
 
+from tracehound.doctor.serve import _engine
 from tracehound.doctor.serve._engine import Engine, Settings
 from tracehound.doctor.serve._journal import PROTOBUF
+from tracehound.doctor.serve._views import trace_detail, trace_list
 
 
 @pytest.fixture
@@ -102,3 +104,35 @@ def test_over_max_pending_the_oldest_requests_are_checked_early(
     wait_until(lambda: engine.snapshot.report.spans_analysed >= 80)
     assert engine.pending_spans <= 50
     assert engine.released_early >= 80
+
+
+def test_a_live_run_shows_its_findings_until_the_report_covers_them(
+    engine_factory: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each span is checked once, by the live run after its trace went quiet; the trace list
+    and the trace view show what that run found while the whole-table report waits (it
+    waits while spans keep coming), and the report's once it covers the trace."""
+    monkeypatch.setattr(Engine, "_busy", lambda self: True)
+    monkeypatch.setattr(_engine, "REPORT_SHARE", -1.0)  # the report never due while busy
+    engine = engine_factory(idle=0.1)
+    whole, broken = sdk_spans("svc", 2, 4)
+    feed(engine, 0, body(whole))
+    wait_until(lambda: engine.status()["live_checks"] == 1)
+    feed(engine, 1, body(broken[:-1]))  # its root never arrives: its children are orphans
+    wait_until(lambda: engine.table.spans == 7)
+    status = engine.status()
+    assert status["live_checks"] == 2 and status["spans_checked_live"] == 7
+    assert engine.snapshot.report.spans_analysed == 0  # no report yet
+    codes = {t["trace_id"]: t["codes"] for t in trace_list(engine, None, 10)}
+    assert codes == {trace_id(whole): [], trace_id(broken): ["C001"]}
+    detail = trace_detail(engine, trace_id(broken))
+    assert detail is not None and {f["code"] for f in detail["findings"]} == {"C001"}
+
+    monkeypatch.setattr(Engine, "_busy", lambda self: False)  # the spans stopped coming
+    wait_until(lambda: engine.snapshot.report.spans_analysed == 7)
+    assert engine.live_findings.get(trace_id(broken)) is None  # the report's now
+    codes = {t["trace_id"]: t["codes"] for t in trace_list(engine, None, 10)}
+    assert codes == {trace_id(whole): [], trace_id(broken): ["C001"]}
+    assert engine.status()["spans_checked_live"] == 7  # nothing was checked twice
+    with engine.live.on_own_connection() as live:
+        assert live.scalar("SELECT count(*) FROM otel_traces") == 0  # all moved to the table
