@@ -220,9 +220,19 @@ def _floor(path: Path) -> tuple[float, float, int]:
     return float(out[0]), float(out[1]), int(out[2])
 
 
-def _proc_cpu(pid: int) -> float:
+def _proc_cpu(pid: int, children: bool = True) -> float:
+    """CPU seconds of process ``pid``, and of its children (the parsing process)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                other = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(other[1]) == pid:
+                ticks += int(other[11]) + int(other[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss(pid: int) -> int:
@@ -350,6 +360,7 @@ def _sustain(
                 "backlog": status["backlog_bytes"],
                 "rss": _rss(server.pid),
                 "cpu": _proc_cpu(server.pid) - cpu0,
+                "children": _proc_cpu(server.pid) - _proc_cpu(server.pid, children=False),
                 "load": float(Path("/proc/loadavg").read_text().split()[0]),
                 "threads": status["threads_cpu_seconds"],
             })  # fmt: skip
@@ -420,6 +431,7 @@ def _sustained(args: argparse.Namespace, path: Path, work: Path, spans: int) -> 
         f"server CPU {last['cpu']:.1f} s: {cpu_us:.1f} us a span = {cpu_us / floor_us:.0f}x "
         f"the floor's {floor_us:.2f} us; wall per span {1e6 * live_done / total:.1f} us"
     )
+    print(f"    {'parsing process':22} {1e6 * last['children'] / total:6.2f} us a span")
     for name, cpu in sorted(last["threads"].items(), key=lambda x: -x[1]):
         print(f"    {name:22} {1e6 * cpu / total:6.2f} us a span")
     print(

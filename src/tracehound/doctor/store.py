@@ -40,7 +40,7 @@ from tracehound.doctor.evidence import logs as _logs
 from tracehound.doctor.evidence.http import _table as http_table
 from tracehound.doctor.sources import runtime_findings
 
-__all__ = ["CHUNK_ROWS", "LOADERS", "LoadError", "Store"]
+__all__ = ["CHUNK_ROWS", "LOADERS", "LoadError", "Store", "scope_key"]
 
 CHUNK_ROWS = 50_000
 
@@ -157,18 +157,18 @@ class Store:
         return previous
 
     def scope(self, service: str, resource: Any, name: str | None, version: str | None) -> int:
-        resource = resource if isinstance(resource, list) else []
-        try:
-            resource_json = orjson.dumps(resource).decode()
-        except TypeError:  # nested deeper than orjson writes: kept, the deep part as a note
-            resource_json = orjson.dumps(_shallow(resource, _MAX_DEPTH)).decode()
-        key = (service, resource_json, name, version)
+        key = scope_key(service, resource, name, version)
         found = self._scopes.get(key)
         if found is None:
             found = len(self._scopes)
             self._scopes[key] = found
             self._new_scopes.append((found, *key))
         return found
+
+    def add_scope(self, ref: int, key: tuple[Any, ...]) -> None:
+        """Register a scope whose ID another process's sink gave its rows (from a range
+        `scope` never reaches); ``key`` as `scope_key` makes it."""
+        self._new_scopes.append((ref, *key))
 
     def reject(self, reason: str, offset: str) -> None:
         self._rejects.append((self._sources[self._source], offset, reason, None, None))
@@ -460,6 +460,18 @@ class Store:
 
 
 _MAX_DEPTH = 64
+
+
+def scope_key(
+    service: str, resource: Any, name: str | None, version: str | None
+) -> tuple[str, str, str | None, str | None]:
+    """What identifies a (resource, instrumentation scope) pair: the resource as JSON."""
+    resource = resource if isinstance(resource, list) else []
+    try:
+        resource_json = orjson.dumps(resource).decode()
+    except TypeError:  # nested deeper than orjson writes: kept, the deep part as a note
+        resource_json = orjson.dumps(_shallow(resource, _MAX_DEPTH)).decode()
+    return (service, resource_json, name, version)
 
 
 def _shallow(value: Any, depth: int) -> Any:

@@ -96,6 +96,24 @@ class Served:
                 self.proc.wait(5)
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from ``/proc``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state == "Z"
+
+
 def start_serve(db: Path, *args: str, grpc: bool = False, token: str | None = None) -> Served:
     """``tracehound serve --port 0 --db DB ARGS`` running, its ports read from its output."""
     command = [sys.executable, "-m", "tracehound.cli", "serve", "--port", "0", "--db", str(db)]

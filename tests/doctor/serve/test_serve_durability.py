@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import httpx
 from _bodies import body, sdk_spans, trace_id
-from _servers import serving, start_serve
+from _servers import children, gone, serving, start_serve
 
 SPANS_PER_TRACE = 6
 SENDERS = 4
@@ -47,6 +48,7 @@ def test_kill_9_keeps_every_acknowledged_span(tmp_path: Path) -> None:
         for thread in threads:
             thread.start()
         assert enough.wait(30), server.output()
+        helpers = children(server.proc.pid)  # the parsing process
         server.stop(kill=True)  # SIGKILL while the senders are still sending
         for thread in threads:
             thread.join(30)
@@ -55,6 +57,11 @@ def test_kill_9_keeps_every_acknowledged_span(tmp_path: Path) -> None:
     with lock:
         acked = set(acknowledged)
     assert len(acked) < SENDERS * PER_SENDER  # killed part-way, not after the end
+    assert helpers  # and none of them outlives the server
+    deadline = time.monotonic() + 10
+    while not all(gone(pid) for pid in helpers):
+        assert time.monotonic() < deadline, f"left behind: {helpers}"
+        time.sleep(0.1)
 
     with serving(db) as again:
         status = again.wait_for(

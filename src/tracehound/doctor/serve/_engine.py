@@ -32,6 +32,7 @@ import contextlib
 import sys
 import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,7 @@ from tracehound.doctor._model import InputError, InputSummary, Report
 from tracehound.doctor.report.json import to_dict
 from tracehound.doctor.serve._journal import PROTOBUF
 from tracehound.doctor.serve._live import LiveFindings
+from tracehound.doctor.serve._parsing import Parsed, Parser
 from tracehound.doctor.serve._table import Table, take
 from tracehound.doctor.serve._threads import thread_cpu
 from tracehound.doctor.serve._waiting import Held, trace_ids
@@ -68,6 +70,9 @@ LIVE_MEMORY_LIMIT = "512MB"
 
 _TRACES = "SELECT DISTINCT TraceId FROM otel_traces"
 
+IN_FLIGHT = 8
+"""Requests handed to the parsing process ahead of the one being added to the live store."""
+
 MAX_ERRORS = 20
 """Input errors kept for the report (the most recent); the rest are counted."""
 
@@ -86,6 +91,8 @@ class Settings:
     """Spans waiting for their trace to go quiet; over it, the oldest traces are checked early."""
     max_spans: int = 2_000_000
     """Spans kept in the table; over it, the oldest traces are dropped (and counted)."""
+    parse_worker: bool = True
+    """Parse protobuf requests in a worker process (`_parsing`), not the engine's thread."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,8 @@ class Engine:
         self._errors: collections.deque[InputError] = collections.deque(maxlen=MAX_ERRORS)
         self._more_errors = 0
         self._loaded = 0  # requests handed to the live store since the last live run
+        self._unflushed = 0  # rows in the live store's buffer (`Store.rows` holds blocks)
+        self._parser: Parser | None = None
         self._next_check = 0.0  # the next live run
         self.snapshot = self._publish(0.0, time.monotonic())
         self._checking = threading.Event()  # a live run: the live store must not change
@@ -206,6 +215,8 @@ class Engine:
 
     # -- the thread ----------------------------------------------------------------
     def start(self) -> None:
+        if self.settings.parse_worker:
+            self._parser = Parser()
         self._thread.start()
         self._checker.start()
         self._reporter.start()
@@ -219,6 +230,8 @@ class Engine:
         for thread in (self._thread, self._checker, self._reporter):
             if thread.is_alive():
                 thread.join()
+        if self._parser is not None:
+            self._parser.close()
         self.live.close()
         self.store.close()
 
@@ -264,7 +277,7 @@ class Engine:
                 continue
             if self._loaded and now >= self._next_check:
                 self.live.settle()
-                self._loaded = 0
+                self._loaded = self._unflushed = 0
                 self._run_eligible, self._eligible = self._eligible, None
                 self._checking.set()
                 self._due.set()
@@ -352,6 +365,15 @@ class Engine:
             last_report = time.monotonic()
             next_report = last_report + max(self.settings.check_every, CHECK_SPACING * took)
 
+    def _caught_up(self) -> bool:
+        """Whether every request parsed so far was checked live and is in the report."""
+        return (
+            not self._loaded
+            and not self._checking.is_set()
+            and not self.table.parts
+            and self.snapshot.covers == self._live_runs - 1
+        )
+
     def _busy(self) -> bool:
         """Whether spans are on their way to the table (or were sent a moment ago)."""
         pipeline = self._held or self._inbox or self._loaded or self.table.parts
@@ -372,7 +394,7 @@ class Engine:
     def replay(self, number: int, kind: bytes, body: bytes) -> None:
         """A request read back from the journal at start (before `start`): loaded at
         once, its traces went quiet long ago."""
-        self._ingest(number, kind, body)
+        self._ingest(number, kind, body, self.live.begin_source(f"{self.name}#{number}"))
 
     def _release(self, now: float, *, load: bool = True) -> None:
         """Parse (and ``load``) the requests whose traces are all quiet (and the oldest
@@ -381,11 +403,13 @@ class Engine:
         quiet = now - self.settings.idle
         last_seen = self._last_seen
         kept: collections.deque[Held] = collections.deque()
+        released: list[Held] = []
+        releasing = self._unflushed
         full = False
         for held in self._held:
             if not load and not full:
                 # a JSON request may go to DuckDB whole (`Store.add_request`)
-                full = held.kind != PROTOBUF or len(self.live.rows) >= CHUNK_ROWS
+                full = held.kind != PROTOBUF or releasing >= CHUNK_ROWS
             over = self.pending_spans > self.settings.max_pending
             if full or (not over and any(last_seen[t] > quiet for t in held.traces)):
                 kept.append(held)
@@ -402,24 +426,67 @@ class Engine:
                 if not self._holding[trace]:
                     del self._holding[trace]
                     del last_seen[trace]
-            self._ingest(held.number, held.kind, held.body, load=load)
+            released.append(held)
+            releasing += held.spans
+        self._held = kept
+        self._ingest_all(released, load=load)
+
+    def _ingest_all(self, released: list[Held], *, load: bool) -> None:
+        """Parse ``released`` in order: protobuf requests in the worker process, a few
+        ahead of the one being added to the live store."""
+        parser = self._parser
+        window: collections.deque[tuple[Held, int, Future[Parsed] | None]] = collections.deque()
+        waiting = iter(released)
+        while True:
+            while len(window) < IN_FLIGHT and (held := next(waiting, None)) is not None:
+                source = self.live.begin_source(f"{self.name}#{held.number}")
+                future = None
+                if parser is not None and held.kind == PROTOBUF:
+                    future = parser.submit(held.body, source)
+                window.append((held, source, future))
+            if not window:
+                return
+            held, source, future = window.popleft()
+            parsed = parser.result(future) if parser is not None and future is not None else None
+            self._ingest(held.number, held.kind, held.body, source, parsed, load=load)
             with self._lock:
                 self._backlog -= len(held.body)
-        self._held = kept
 
-    def _ingest(self, number: int, kind: bytes, body: bytes, *, load: bool = True) -> None:
-        """Parse one request into the live store (the doctor's readers)."""
+    def _ingest(
+        self,
+        number: int,
+        kind: bytes,
+        body: bytes,
+        source: int,
+        parsed: Parsed | None = None,
+        *,
+        load: bool = True,
+    ) -> None:
+        """Add one request to the live store: ``parsed`` by the worker, or parsed here
+        (the doctor's readers)."""
         store = self.live
-        source = store.begin_source(f"{self.name}#{number}")
+        store.use_source(source)
         errors: list[tuple[str, str]] = []
         self.requests += 1
         self._kinds.add(kind)
-        if kind == PROTOBUF:
+        rows = len(store.rows)
+        if parsed is not None:
+            for ref, key in parsed.scopes:
+                store.add_scope(ref, key)
+            if parsed.count:
+                store.rows.append(parsed.rows)  # many rows, one line each
+                self._unflushed += parsed.count
+            for reason, offset in parsed.rejects:
+                store.reject(reason, offset)
+            errors.extend(parsed.errors)
+            seen = parsed.seen
+        elif kind == PROTOBUF:
             try:
                 seen = read_bytes(body, source, store, errors)
             except ProtoError as exc:
                 seen = 0
                 errors.append(("byte 0", str(exc)))
+            self._unflushed += len(store.rows) - rows
         else:
             try:
                 value = orjson.loads(body)
@@ -430,6 +497,7 @@ class Engine:
                 doc = Document(value, source, None, store)
                 seen = otlp_json.read(doc)
                 errors.extend(doc.errors)
+            self._unflushed += max(0, len(store.rows) - rows)
         self.spans_received += seen
         self._loaded += 1
         with self._lock:  # `build_report` reads them from other threads
@@ -437,8 +505,11 @@ class Engine:
                 if len(self._errors) == MAX_ERRORS:
                     self._more_errors += 1
                 self._errors.append(InputError(f"{self.name}#{number}", position, message))
-        if load:
-            store.flush_if_full()
+        if load and self._unflushed >= CHUNK_ROWS:
+            store.flush()
+            self._unflushed = 0
+        elif load:
+            store.flush_if_full()  # whole JSON requests count there
 
     def _publish(self, started: float, now: float, covers: int = -1) -> Snapshot:
         report = self.build_report()
@@ -503,8 +574,7 @@ class Engine:
             "live_checks": self._live_runs,
             "live_check_seconds": round(self.live_seconds, 4),
             "spans_checked_live": self.spans_checked_live,
-            "report_covers_live": snap.covers == self._live_runs - 1
-            and not self._checking.is_set(),
+            "report_covers_live": self._caught_up(),
             "check_lag_seconds": round(self.lag, 4),
             "check_lag_max_seconds": round(self.lag_max, 4),
             "threads_cpu_seconds": thread_cpu(),
