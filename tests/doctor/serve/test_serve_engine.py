@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from _bodies import body, sdk_spans, trace_id
 
-from tracehound.doctor.serve import _engine
+from tracehound.doctor.serve import _reporting
 from tracehound.doctor.serve._engine import Engine, Settings
 from tracehound.doctor.serve._journal import PROTOBUF
 from tracehound.doctor.serve._views import trace_detail, trace_list
@@ -113,7 +113,7 @@ def test_a_live_run_shows_its_findings_until_the_report_covers_them(
     and the trace view show what that run found while the whole-table report waits (it
     waits while spans keep coming), and the report's once it covers the trace."""
     monkeypatch.setattr(Engine, "_busy", lambda self: True)
-    monkeypatch.setattr(_engine, "REPORT_SHARE", -1.0)  # the report never due while busy
+    monkeypatch.setattr(_reporting, "REPORT_SHARE", -1.0)  # the report never due while busy
     engine = engine_factory(idle=0.1)
     whole, broken = sdk_spans("svc", 2, 4)
     feed(engine, 0, body(whole))

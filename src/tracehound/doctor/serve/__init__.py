@@ -14,7 +14,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import signal
 import socket
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -149,7 +151,17 @@ def serve(config: ServeConfig, out: TextIO) -> int:
                 lifespan="off",
             )
         )
-        server.run(sockets=[sock])
+        # uvicorn raises SIGTERM again once it stopped serving, which would end the process
+        # here: as an exception instead, the engine stops (and its parsing process with it)
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _terminated) if main else None
+        try:
+            server.run(sockets=[sock])
+        except _Terminated:
+            pass
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous)
     finally:
         if grpc_server is not None:
             grpc_server.stop(grace=2).wait(5)
@@ -158,6 +170,14 @@ def serve(config: ServeConfig, out: TextIO) -> int:
             forwarder.stop()
         engine.stop()
     return 0
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised again by uvicorn once it stopped serving."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
 
 
 def _listen(host: str, port: int) -> socket.socket:

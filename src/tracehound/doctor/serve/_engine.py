@@ -3,26 +3,29 @@
 One thread takes the requests the journal made durable and holds each,
 as its body, until every trace in it has been idle for `Settings.idle`
 seconds (a trace checked half-arrived would show breaks that are not there);
-then it parses it with the doctor's own readers (`otlp_proto`, `otlp_json`)
-into a store of its own, `Engine.live`.  Every `Settings.check_every` seconds,
-when spans were loaded there, a second thread runs every check
+then it has it parsed with the doctor's own readers (`otlp_proto` in a worker
+process, `_parsing`; `otlp_json` here) into a store of its own, `Engine.live`.
+At most every `Settings.check_every` seconds (and no sooner than the last run
+took), when spans were loaded there, a second thread runs every check
 (`tracehound.doctor.diagnose`, the same as ``tracehound check``) over those
-spans only (a *live run*: its cost follows the spans that arrived, not the
-table), keeps what it found by trace (`_live`), and moves the spans to the
-table, `Engine.store` (Arrow record batches, in DuckDB's own memory).  A third
-thread adds them to the table and runs the checks over the whole table (the
-*report*, exactly ``tracehound check``'s), then publishes a `Snapshot`; a
-report waits `CHECK_SPACING` times as long as the last one took, and at
-least `Settings.check_every` seconds (as soon as that allows when nothing is
-left to parse).  The parsing goes on during both kinds of run; a live run
-holds only the spans it checks still.
+spans only: a *live run*, whose cost follows the spans that arrived, not the
+table.  It keeps what it found by trace (`_live`: the trace list and the trace
+view show it) and moves the spans to the table, `Engine.store` (`_table`).  A
+third thread adds them there and runs the checks over the whole table: the
+*report*, exactly ``tracehound check``'s, published as a `Snapshot`
+(``/api/report``).  Its cost grows with the table, so while spans arrive it
+takes at most `_reporting.REPORT_SHARE` of the CPU (and waits `CHECK_SPACING` times as
+long as the last one took); once they stop, it runs as soon as
+`Settings.check_every` allows.  The parsing goes on during both kinds of run; a
+live run holds only the spans it checks still.
 
 Memory stays bounded: request bytes accepted and not yet parsed
 (`Settings.max_backlog`; the receivers answer "retry later" over it), spans
 waiting for their traces to go quiet (`Settings.max_pending`; the oldest
-requests are checked early over it), DuckDB's memory (`MEMORY_LIMIT`, past
-which it spills to disk) and spans in the table (`Settings.max_spans`; the
-oldest traces are dropped over it, and counted).
+requests are checked early over it), DuckDB's memory (`MEMORY_LIMIT` and
+`LIVE_MEMORY_LIMIT`, past which it spills to disk), the live findings
+(`_live.MAX_TRACES`) and spans in the table (`Settings.max_spans`; the oldest
+traces are dropped over it, and counted).
 """
 
 from __future__ import annotations
@@ -33,17 +36,16 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from tracehound.doctor import diagnose, tally
-from tracehound.doctor._model import InputError, InputSummary, Report
-from tracehound.doctor.report.json import to_dict
+from tracehound.doctor._model import InputError
 from tracehound.doctor.serve._journal import PROTOBUF
 from tracehound.doctor.serve._live import LiveFindings
 from tracehound.doctor.serve._parsing import Parsed, Parser
+from tracehound.doctor.serve._reporting import Reporting, Snapshot
 from tracehound.doctor.serve._table import Table, take
 from tracehound.doctor.serve._threads import thread_cpu
 from tracehound.doctor.serve._waiting import Held, trace_ids
@@ -54,16 +56,8 @@ from tracehound.doctor.store import CHUNK_ROWS, Store
 
 __all__ = ["Engine", "Settings", "Snapshot"]
 
-CHECK_SPACING = 3
-"""While requests wait to be parsed, a report over the whole table waits this many times as
-long as the last one took: on a large table it takes a quarter of a core at most."""
-
 MEMORY_LIMIT = "1GB"
 """DuckDB's memory for the table and the report's queries; past it, it spills to disk."""
-
-REPORT_SHARE = 0.15
-"""While spans arrive, a report over the whole table starts only while the reports have
-taken at most this share of the process's CPU (the rest parses and runs the live checks)."""
 
 LIVE_MEMORY_LIMIT = "512MB"
 """DuckDB's memory for the spans parsed since the last live run, and the live checks."""
@@ -95,25 +89,7 @@ class Settings:
     """Parse protobuf requests in a worker process (`_parsing`), not the engine's thread."""
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """The result of one run of the checks: what the API and the UI show."""
-
-    version: int
-    report: Report
-    json: bytes
-    """``report`` in the ``tracehound check --json`` schema."""
-    checked_at: float
-    """Unix time the run finished."""
-    seconds: float
-    """How long the run took (adding the last spans to the table, and the checks)."""
-    codes_by_trace: dict[str, list[str]] = field(default_factory=dict)
-    """Rule codes found in each trace (for the trace list)."""
-    covers: int = -1
-    """The last live run whose spans the report covers."""
-
-
-class Engine:
+class Engine(Reporting):
     """Parses, holds, loads and checks; `start` runs it on its threads."""
 
     def __init__(self, name: str, settings: Settings | None = None) -> None:
@@ -321,65 +297,6 @@ class Engine:
                 self._next_check = time.monotonic() + wait
                 self._checking.clear()
 
-    def _report_loop(self) -> None:
-        """Add the moved spans to the table as they come, and run the report over it when
-        due (`CHECK_SPACING`; `Settings.check_every` once nothing is left to parse)."""
-        next_report = last_report = 0.0
-        cost = 0.0  # CPU seconds a span of the table cost the last report
-        covers = -1
-        while True:
-            self._moved.wait(0.1)
-            self._moved.clear()
-            if self._stop:
-                return
-            cpu = time.thread_time()
-            try:
-                if self.table.parts:
-                    covers = self.table.add_parts(self.settings.max_spans)
-                if covers <= self.snapshot.covers:
-                    continue  # the report has every span of the table
-                if self._busy():
-                    # over the whole table, its cost grows with the table: while spans
-                    # arrive, reports take at most REPORT_SHARE of the process's CPU,
-                    # counting the next one at the cost of the last, per span
-                    spent = self.report_cpu + time.thread_time() - cpu
-                    due = time.monotonic() >= next_report and (
-                        spent + cost * self.table.spans <= REPORT_SHARE * time.process_time()
-                    )
-                else:  # the last spans: the report as soon as `check_every` allows
-                    due = time.monotonic() >= last_report + self.settings.check_every
-                if not due:
-                    continue
-                started = time.perf_counter()
-                before = time.thread_time()
-                self.snapshot = self._publish(started, time.monotonic(), covers)
-                self.live_findings.covered(covers)
-                self.checks += 1
-                took = time.perf_counter() - started
-                cost = (time.thread_time() - before) / max(1, self.table.spans)
-            except Exception as exc:  # the last report stays; the next run tries again
-                self._fail("running the checks", exc)
-                took = self.settings.check_every
-            finally:
-                self.report_cpu += time.thread_time() - cpu
-            last_report = time.monotonic()
-            next_report = last_report + max(self.settings.check_every, CHECK_SPACING * took)
-
-    def _caught_up(self) -> bool:
-        """Whether every request parsed so far was checked live and is in the report."""
-        return (
-            not self._loaded
-            and not self._checking.is_set()
-            and not self.table.parts
-            and self.snapshot.covers == self._live_runs - 1
-        )
-
-    def _busy(self) -> bool:
-        """Whether spans are on their way to the table (or were sent a moment ago)."""
-        pipeline = self._held or self._inbox or self._loaded or self.table.parts
-        recent = self._arrived + self.settings.idle + 2 * self.settings.check_every
-        return bool(pipeline) or self._checking.is_set() or time.monotonic() < recent
-
     def _hold(self, number: int, kind: bytes, body: bytes) -> None:
         """Keep a request until its traces are quiet (its body: far smaller than its rows)."""
         traces, spans = trace_ids(kind, body)
@@ -510,41 +427,6 @@ class Engine:
             self._unflushed = 0
         elif load:
             store.flush_if_full()  # whole JSON requests count there
-
-    def _publish(self, started: float, now: float, covers: int = -1) -> Snapshot:
-        report = self.build_report()
-        previous = getattr(self, "snapshot", None)
-        codes: dict[str, set[str]] = {}
-        for f in report.findings:
-            if f.trace_id:
-                codes.setdefault(f.trace_id, set()).add(f.code)
-        return Snapshot(
-            version=previous.version + 1 if previous else 0,
-            report=report,
-            json=orjson.dumps(to_dict(report), option=orjson.OPT_NON_STR_KEYS),
-            checked_at=time.time(),
-            seconds=time.perf_counter() - started if started else 0.0,
-            codes_by_trace={t: sorted(c) for t, c in codes.items()},
-            covers=covers,
-        )
-
-    def build_report(self, store: Store | None = None) -> Report:
-        """The report over ``store`` (the live table by default), as ``tracehound check``
-        gives it; this engine's requests are its one input."""
-        store = store or self.store
-        with self._lock:
-            report = Report(errors=list(self._errors))
-        if self._more_errors:
-            report.errors.append(
-                InputError(self.name, None, f"{self._more_errors} more errors not shown")
-            )
-        # one thread (the store's loading setting): the checks run beside the parsing
-        tally(store, report)
-        diagnose(store, report)
-        kinds = {"otlp-proto" if k == PROTOBUF else "otlp-json" for k in self._kinds}
-        fmt = kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else None)
-        report.inputs = [InputSummary(self.name, fmt, report.spans_read, len(report.errors))]
-        return report
 
     @property
     def pending_traces(self) -> int:
