@@ -245,8 +245,8 @@ class Engine(Reporting):
             now = time.monotonic()
             checking = self._checking.is_set()
             cpu = time.thread_time()
-            # while the checks run, the table stays as they see it: requests are parsed
-            # (a chunk's worth of rows at most) and loaded after
+            # while a live run checks the live store, it stays as the run sees it: requests
+            # are parsed (a chunk's worth of rows at most) and loaded after
             self._release(now, load=not checking)
             self.parse_cpu += time.thread_time() - cpu
             if checking:
