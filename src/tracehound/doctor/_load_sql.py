@@ -201,9 +201,7 @@ SELECT
     th_ts(c.start_ns), c.TraceId, c.SpanId,
     CASE WHEN c.pid IS NULL OR c.pid = repeat('0', 16) THEN '' ELSE c.pid END,
     c.state, coalesce(c.name, ''), coalesce(c.SpanKind, 'Unspecified'),
-    coalesce(c.service, s.ServiceName), coalesce(c.resource, s.ResourceAttributes),
-    CASE WHEN c.scope IS NULL THEN c.scope_name ELSE s.ScopeName END,
-    CASE WHEN c.scope IS NULL THEN c.scope_version ELSE s.ScopeVersion END,
+    $scoped
     CASE WHEN starts_with(c.attrs, '[') THEN c.attrs ELSE '[]' END,
     CASE WHEN c.end_ns IS NULL OR c.end_ns = 0 OR c.start_ns IS NULL OR c.start_ns = 0 THEN NULL
          ELSE try_cast(c.end_ns - c.start_ns AS BIGINT) END,
@@ -213,23 +211,42 @@ SELECT
     coalesce(c.message, ''),
     CASE WHEN starts_with(c.events, '[') THEN c.events END,
     CASE WHEN starts_with(c.links, '[') THEN c.links END,
-    coalesce(try_cast(c.shared AS BOOLEAN), false),
-    src.Source, c."offset"
-FROM $chunk c
-LEFT JOIN th_scopes s ON s.ScopeRef = c.scope
-JOIN th_sources src ON src.SourceId = c.source
+    $rest
 WHERE $where
 """
-INSERT = _INSERT.replace("$chunk", "th_chunk").replace(
-    "$where", "c.Reason IS NULL AND c.leftover IS NULL"
+INSERT = (
+    _INSERT.replace(
+        "$scoped",
+        """coalesce(c.service, s.ServiceName), coalesce(c.resource, s.ResourceAttributes),
+    CASE WHEN c.scope IS NULL THEN c.scope_name ELSE s.ScopeName END,
+    CASE WHEN c.scope IS NULL THEN c.scope_version ELSE s.ScopeVersion END,""",
+    )
+    .replace(
+        "$rest",
+        """coalesce(try_cast(c.shared AS BOOLEAN), false),
+    src.Source, c."offset"
+FROM th_chunk c
+LEFT JOIN th_scopes s ON s.ScopeRef = c.scope
+JOIN th_sources src ON src.SourceId = c.source""",
+    )
+    .replace("$where", "c.Reason IS NULL AND c.leftover IS NULL")
 )
 # Straight from the chunk file into the table, for a chunk of regular lines: any
 # span to reject (or odd line, see _otlp_lines.SPANS) fails the statement, and the
-# chunk is staged line by line instead.
-_INSERT_LINES = _INSERT.replace("$chunk", f"({_NORMALISED})").replace(
-    "$where",
-    "CASE WHEN c.Reason IS NULL AND len(c.Notes) = 0 THEN true "
-    "ELSE error('a span to reject or to note') END",
+# chunk is staged line by line instead.  Lines carry their service, resource and scope
+# and come from one input: no join per span for what is the same for the whole chunk.
+_INSERT_LINES = (
+    _INSERT.replace("$scoped", "c.service, c.resource, c.scope_name, c.scope_version,")
+    .replace(
+        "$rest",
+        f"""false, (SELECT Source FROM th_sources WHERE SourceId = $source), c."offset"
+FROM ({_NORMALISED}) c""",
+    )
+    .replace(
+        "$where",
+        "CASE WHEN c.Reason IS NULL AND len(c.Notes) = 0 THEN true "
+        "ELSE error('a span to reject or to note') END",
+    )
 )
 
 REJECT = """
@@ -269,7 +286,8 @@ def insert_lines(path: Path, source: int, first: int, size: int) -> str:
     It fails on the first odd line or span to reject; its one row is the number
     of spans inserted.
     """
-    return _INSERT_LINES.replace("$rows", _lines(_otlp_lines.SPANS, path, source, first, size))
+    insert = _INSERT_LINES.replace("$source", str(source))
+    return insert.replace("$rows", _lines(_otlp_lines.SPANS, path, source, first, size))
 
 
 def _lines(query: str, path: Path, source: int, first: int, size: int) -> str:

@@ -49,8 +49,11 @@ _ZERO_ID = (
 _HEADERS = f"""
 CREATE OR REPLACE TABLE th_work.headers AS
 WITH h AS (
+    -- the prefix without its quote first: a needle that starts with '"' stops the search
+    -- at every quote of every list (4-5 times the time over the whole table)
     SELECT rowid AS rid, SpanAttributes::VARCHAR AS a FROM otel_traces
-    WHERE contains(SpanAttributes::VARCHAR, '"{PREFIX}')
+    WHERE contains(SpanAttributes::VARCHAR, '{PREFIX}')
+      AND contains(SpanAttributes::VARCHAR, '"{PREFIX}')
 )
 SELECT rid,
        length(a) - length(replace(a, '"{PREFIX}', '')) = {len(PREFIX) + 1}
