@@ -47,6 +47,10 @@ ATTRIBUTES = [
     _json([_attr(HEADER + "traceparent", _array(TP.upper()))]),
     _json([_attr(HEADER + "traceparent", _array("00-" + "0" * 32 + TP[35:]))]),
     _json([_attr(HEADER + "traceparent", _array(TP[:36] + "0" * 16 + "-01"))]),
+    _json([_attr(HEADER + "traceparent", {"stringValue": "00-" + "0" * 32 + TP[35:]})]),
+    _json([_attr(HEADER + "traceparent", {"stringValue": TP[:36] + "0" * 16 + "-01"})]),
+    _json([_attr(HEADER + "traceparent", _array("00-" + "0" * 31 + "1" + TP[35:]))]),
+    _json([_attr(HEADER + "traceparent", _array(TP[:36] + "0" * 15 + "a-01"))]),
     _json([_attr(HEADER + "traceparent", _array("ff" + TP[2:]))]),
     _json([_attr(HEADER + "traceparent", _array(TP + "-extra"))]),
     _json([_attr(HEADER + "traceparent", _array(TP, TP))]),
@@ -65,6 +69,9 @@ ATTRIBUTES = [
     _json([_attr(HEADER + "traceparent", {"arrayValue": {"values": []}})]),
     _json([_attr(HEADER + "traceparent", {"intValue": "5"})]),
     _json([_attr("note", {"stringValue": '{"key":"http.request.header.traceparent"}'})]),
+    # the prefix inside another key or value (the parser reads only keys that start with it)
+    _json([LONE, _attr("x." + HEADER + "traceparent", {"stringValue": "1"})]),
+    _json([LONE, _attr("note", {"stringValue": "see " + HEADER + "traceparent"})]),
     _json([1, "x", LONE]),
 ]
 
