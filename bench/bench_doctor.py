@@ -130,6 +130,7 @@ def main() -> int:
     print(f"file: {size / 1e6:.0f} MB, {args.spans} spans; {os.cpu_count()} CPUs")
     baselines, checks, loads, analyses, rss, cpu_ratios = [], [], [], [], [], []
     compared: list[float] = []
+    compared_cpu_ratios: list[float] = []
     checks_cpu: list[float] = []
     compared_checks_cpu: list[float] = []
     for run in range(args.repeat):
@@ -139,11 +140,12 @@ def main() -> int:
                 _CHECK, path, args.compare_src
             )
             compared.append(other / base)
+            compared_cpu_ratios.append(other_cpu / base_cpu)
             compared_checks_cpu.append(other_checks_cpu)
             print(
                 f"run {run + 1}, {args.compare_src}: check {other:.2f} s; ratio "
-                f"{other / base:.2f}; CPU {other_cpu:.1f} s (checks {other_checks_cpu:.2f} s); "
-                f"peak RSS {other_peak / size:.2f} x file",
+                f"{other / base:.2f}; CPU {other_cpu:.1f} s (checks {other_checks_cpu:.2f} s), "
+                f"ratio {other_cpu / base_cpu:.2f}; peak RSS {other_peak / size:.2f} x file",
                 flush=True,
             )
         (total, load, analyse, spans, findings, analyse_cpu), peak, check_cpu = _child(_CHECK, path)
@@ -173,8 +175,9 @@ def main() -> int:
     )
     if compared:
         print(
-            f"{args.compare_src}: ratio median {statistics.median(compared):.2f}; the checks' "
-            f"CPU, median {statistics.median(compared_checks_cpu):.2f} s"
+            f"{args.compare_src}: ratio median {statistics.median(compared):.2f}; CPU time "
+            f"ratio, median {statistics.median(compared_cpu_ratios):.2f}; the checks' CPU, "
+            f"median {statistics.median(compared_checks_cpu):.2f} s"
         )
     if not args.keep and not args.dir:
         path.unlink()
