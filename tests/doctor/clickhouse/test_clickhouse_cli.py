@@ -43,21 +43,30 @@ def test_check_reports_as_for_files(loaded: str, capsys: pytest.CaptureFixture[s
     assert {"A002 (attributes)", "A003 (attributes)"} <= skipped
     status, out, _ = run(["check", "--clickhouse", loaded, "--no-progress"], capsys)
     assert status == 1
-    assert "ran inside ClickHouse: C001 C002 C004 C007 L004 L005 L006" in out
+    assert "ran inside ClickHouse: C001 C002 C003 C004 C007 L004 L005 L006" in out
 
 
 def test_in_clickhouse_only_pulls_nothing_and_says_what_it_skipped(
     loaded: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    _, files_out, _ = run(["check", BROKEN, "--json"], capsys)
     status, out, _ = run(
         ["check", "--clickhouse", loaded, "--json", "--in-clickhouse-only"], capsys
     )
-    report = json.loads(out)
-    assert report["edges"] == []
-    assert not [f for f in report["findings"] if f["code"] in ("C003", "P003", "A001")]
+    report, from_files = json.loads(out), json.loads(files_out)
+    # C003 and the edges run inside ClickHouse; the recorded headers are not read
+    assert report["counts"]["by_code"]["C003"] == from_files["counts"]["by_code"]["C003"]
+    assert [(e["caller"], e["callee"], e["calls"], e["broken"]) for e in report["edges"]] == [
+        (e["caller"], e["callee"], e["calls"], e["broken"]) for e in from_files["edges"]
+    ]
+    assert not [f for f in report["findings"] if f["code"] in ("P003", "A001")]
     skipped = {s["family"] for s in report["skipped"]}
-    assert {"C003 and the edges", "attributes (A001-A007)", "propagation (P001-P006)"} <= skipped
-    assert status in (0, 1)
+    assert {
+        "attributes (A001-A007)",
+        "propagation (P001-P006, the headers on the edges)",
+    } <= skipped
+    assert "C003 and the edges" not in skipped
+    assert status == 1
 
 
 def test_usage_errors_exit_2(

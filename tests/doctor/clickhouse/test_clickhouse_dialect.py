@@ -31,6 +31,22 @@ QUERIES = {
     "regexp_full_match(g || 'x', '[a-c]'), NOT g SIMILAR TO 'a|c' FROM t ORDER BY k",
     "LEFT JOIN without a match is NULL": "SELECT a.k, b.k AS other FROM t a "
     "LEFT JOIN t b ON b.k = a.k + 10 ORDER BY a.k",
+    "round takes a tie away from zero": "SELECT k, round(k::DOUBLE / 8, 2), "
+    "round(-k::DOUBLE / 8, 2), round(0.95::DOUBLE * 0.7, 2) FROM t ORDER BY k",
+    "median and quantile_cont interpolate": "SELECT median(ns - 1767225600000000000), "
+    "quantile_cont(k, 0.99), median(k) FILTER (WHERE k > 10) FROM t",
+    "try_cast gives NULL": "SELECT k, try_cast(nullif(g || k, 'a1') AS INTEGER), "
+    "try_cast(k::VARCHAR AS INTEGER) FROM t ORDER BY k",
+    "split_part, and of NULL": "SELECT k, split_part(CASE WHEN k > 1 THEN g || '.x' END, '.', 1), "
+    "split_part(g, '.', 2) FROM t ORDER BY k",
+    "regexp_extract into named groups": "SELECT k, nullif(u.scheme, ''), nullif(u.host, ''), "
+    "nullif(u.port, '') FROM (SELECT k, regexp_extract(CASE WHEN k < 4 THEN 'http://' || g || "
+    "CASE WHEN k > 1 THEN ':' || k ELSE '' END || '/p' END, "
+    "'^([a-z]+)://(\\[[^\\]/]*\\]|[^/:?#]*)(?::([0-9]*))?', ['scheme', 'host', 'port']) AS u "
+    "FROM t) ORDER BY k",
+    "hash of a NULL is a value": "SELECT count(DISTINCT hash(g, CASE WHEN k > 2 THEN g END)), "
+    "count(hash(CASE WHEN k > 2 THEN g END)) FROM t",
+    "unnests side by side": "SELECT unnest([1, 2, 3]) AS a, unnest(['x', 'y', 'z']) AS b",
 }
 
 
@@ -100,5 +116,43 @@ def test_a_list_ordered_by_something_else_is_refused() -> None:
         Transpiler().statements("SELECT list(g ORDER BY k) FROM t")
 
 
-def test_duckdb_macros_are_not_transpiled() -> None:
-    assert Transpiler().statements("CREATE OR REPLACE MACRO m(x) AS x + 1") == []
+def test_duckdb_macros_are_expanded_where_called(engines) -> None:
+    con, conn, _ = engines
+    transpiler = Transpiler()
+    macros = (
+        "CREATE OR REPLACE MACRO m(x, y) AS x * 10 + y; CREATE OR REPLACE MACRO n(x) AS m(x, 1)"
+    )
+    con.execute(macros)
+    assert transpiler.statements(macros) == []
+    sql = "SELECT k, n(k + 1) FROM t ORDER BY k"
+    (statement,) = transpiler.statements(sql)
+    assert conn.rows(statement) == con.execute(sql).fetchall()
+
+
+def test_the_attribute_accessors_read_the_window_text(engines) -> None:
+    """The macros C003 reads attributes with, in their ClickHouse form: a look-up in the
+    window's JSON object of the wanted keys (absent: NULL, as DuckDB's list look-up)."""
+    from tracehound.doctor.checks._endpoints import ENDPOINTS
+    from tracehound.doctor.clickhouse._accessors import ACCESSORS
+
+    _, conn, _ = engines
+    transpiler = Transpiler(ACCESSORS)
+    macros = ENDPOINTS[: ENDPOINTS.index("CREATE OR REPLACE TEMP TABLE th_targets")]
+    assert transpiler.statements(macros) == []
+    (statement,) = transpiler.statements(
+        "SELECT th_val(th_wanted(a), 'server.address'), th_val(th_wanted(a), 'url.full'), "
+        "th_port(th_val(th_wanted(a), 'server.port'), 'https') "
+        """FROM (SELECT '{"server.address":"pay","server.port":"x"}' AS a)"""
+    )
+    assert conn.rows(statement) == [("pay", None, 443)]
+
+
+def test_a_table_of_columns_is_a_temporary_memory_table(engines) -> None:
+    _, conn, transpiler = engines
+    for statement in transpiler.statements(
+        "CREATE OR REPLACE TEMP TABLE th_work.m (call BIGINT, ok BOOLEAN);"
+        "INSERT INTO th_work.m VALUES (1, NULL)"
+    ):
+        conn.execute(statement)
+    (statement,) = transpiler.statements("SELECT call, ok FROM th_work.m")
+    assert conn.rows(statement) == [(1, None)]

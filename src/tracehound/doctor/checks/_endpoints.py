@@ -25,7 +25,7 @@ call to them broke and nothing continued to learn from.
 
 from __future__ import annotations
 
-__all__ = ["ENDPOINTS", "SERVED_SAMPLE"]
+__all__ = ["ATTRIBUTE_KEYS", "ENDPOINTS", "SERVED_SAMPLE"]
 
 SERVED_SAMPLE = 256
 """SERVER spans that answered a call, read per service to learn its addresses (they repeat)."""
@@ -161,7 +161,7 @@ WHERE host IS NOT NULL AND host <> ''
   AND 'h:' || lower(host) NOT IN (SELECT key FROM said);
 """
 
-_KEYS = (
+ATTRIBUTE_KEYS = (
     "url.full", "http.url", "http.host", "server.address", "server.port", "net.peer.name",
     "net.peer.port", "url.scheme", "http.scheme", "url.path", "http.target",
     "http.request.method", "http.method", "service.peer.name", "peer.service",
@@ -170,9 +170,10 @@ _KEYS = (
     "net.host.name", "host.name", "k8s.pod.ip", "k8s.pod.name", "k8s.deployment.name",
     "k8s.statefulset.name", "k8s.daemonset.name",
 )  # fmt: skip
+"""Every attribute key the SQL reads (span and resource): ``th_wanted`` keeps these."""
 
 ENDPOINTS = (
-    _MACROS.format(keys=", ".join(f"'{k}'" for k in _KEYS))
+    _MACROS.format(keys=", ".join(f"'{k}'" for k in ATTRIBUTE_KEYS))
     + _TARGETS
     + _SERVED.format(sample=SERVED_SAMPLE)
     + _ADDRESSES

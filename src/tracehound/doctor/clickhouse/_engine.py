@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from tracehound.doctor.clickhouse._accessors import ACCESSORS
 from tracehound.doctor.clickhouse._connect import ClickHouseError, Connection
 from tracehound.doctor.clickhouse._dialect import Transpiler, UnsupportedStatement
 
@@ -59,7 +60,7 @@ class ClickHouseStore:
         self.conn = conn
         self.con = _Con(self)
         self.stats = Stats()
-        self._transpiler = Transpiler()
+        self._transpiler = Transpiler(ACCESSORS)
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run DuckDB ``sql`` (one or more statements); the last one's rows."""

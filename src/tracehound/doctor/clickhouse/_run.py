@@ -1,13 +1,16 @@
 """``--clickhouse``: the checks run inside ClickHouse, over the window's spans.
 
-The structural families (C001 C002 C004 C007: `checks.context`; L004-L006:
-`checks.lifecycle`) run inside ClickHouse: their DuckDB SQL, transpiled
-(`_engine`), over the window table; only findings come back.  C003 and the
-edge view (`checks._hops`: its address and URL parsing is DuckDB macros over
-JSON attribute lists, which have no ClickHouse form yet), the attribute
-family and the propagation family run on a local copy of the window pulled
-from ClickHouse (`_load.pull_window`), and the report says so in its notes;
-``local=False`` skips them instead (listed in ``skipped``).
+The structural families (C001-C004 C007: `checks.context`, C003 with the
+edge view it counts; L004-L006: `checks.lifecycle`) and the causes of C001
+and C002 (`checks.causes`) run inside ClickHouse: their DuckDB SQL,
+transpiled (`_engine`), over the window table; only findings and edges come
+back.  The attribute family and the propagation family (which reads recorded
+request headers whole) run on a local copy of the window pulled from
+ClickHouse (`_load.pull_window`), and the report says so in its notes; the
+headers' evidence is handed to the edge view by span (`_evidence`).
+``local=False`` skips them instead (listed in ``skipped``).  With the
+exporter's JSON attribute variant C003 and the edges do not run (the window
+keeps no attribute values there).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import TYPE_CHECKING
 
 from tracehound.doctor._model import InputSummary, Rejection, Report, SkippedCheck
 from tracehound.doctor._waterfall import waterfalls
-from tracehound.doctor.checks import _sql, attributes, context, lifecycle, propagation
+from tracehound.doctor.checks import _sql, attributes, causes, context, lifecycle, propagation
 from tracehound.doctor.checks._hops import Hops, match_hops
+from tracehound.doctor.checks.propagation import HeaderEvidence
 from tracehound.doctor.clickhouse._connect import (
     INSTALL_HINT,
     ClickHouseError,
@@ -27,6 +31,7 @@ from tracehound.doctor.clickhouse._connect import (
     connect,
     parse_target,
 )
+from tracehound.doctor.clickhouse._evidence import empty_headers, headers_by_window_rid
 from tracehound.doctor.clickhouse._load import pull_window
 from tracehound.doctor.clickhouse._window import Window, build_window
 from tracehound.doctor.edges import build_edges
@@ -38,8 +43,8 @@ if TYPE_CHECKING:
 
 __all__ = ["IN_CLICKHOUSE", "STRINGIFIED", "check_clickhouse"]
 
-IN_CLICKHOUSE = "C001 C002 C004 C007 L004 L005 L006"
-"""The rules whose checks run inside ClickHouse."""
+IN_CLICKHOUSE = "C001 C002 C003 C004 C007 L004 L005 L006, the causes of C001 and C002, the edges"
+"""What runs inside ClickHouse (C003 and the edges with Map(String, String) attributes)."""
 
 STRINGIFIED = {
     "A002": "reserved attributes need their types (an `error` that must be a bool), and the "
@@ -91,13 +96,16 @@ def check_clickhouse(
         except EngineError as exc:
             raise ClickHouseError(f"{conn.target.describe()}: the checks' setup: {exc}") from None
         try:
-            findings, hops, remote = _in_clickhouse(engine, pulled, skipped)
+            findings, hops, remote = _in_clickhouse(engine, window.map_attributes, skipped)
+            evidence: dict[int, HeaderEvidence] = {}
             if pulled is not None:
-                findings += _locally(pulled, hops, report, skipped)
+                found, pulled_evidence = _locally(pulled, skipped)
+                findings += found
+                evidence = headers_by_window_rid(conn, pulled, pulled_evidence)
                 report.notes.append(
                     f"ran inside ClickHouse: {IN_CLICKHOUSE}. Ran here on the window's "
-                    f"{window.spans} spans pulled from ClickHouse: C003 and the edges, the "
-                    "attribute and propagation families."
+                    f"{window.spans} spans pulled from ClickHouse: the attribute and "
+                    "propagation families (the headers' evidence on the edges)."
                 )
             else:
                 why = (
@@ -106,11 +114,16 @@ def check_clickhouse(
                     else "the JSON attribute variant cannot be pulled yet"
                 )
                 skipped += [
-                    SkippedCheck("C003 and the edges", f"they do not run inside ClickHouse; {why}"),
                     SkippedCheck(attributes.FAMILY, why),
-                    SkippedCheck("propagation (P001-P006)", why),
+                    SkippedCheck("propagation (P001-P006, the headers on the edges)", why),
                 ]
                 report.notes.append(f"ran inside ClickHouse: {IN_CLICKHOUSE}; nothing else.")
+            if window.map_attributes:
+                try:
+                    empty_headers(conn)
+                    report.edges = build_edges(engine, hops, evidence)  # type: ignore[arg-type]
+                except engine.Error as exc:
+                    skipped.append(SkippedCheck("the edges", str(exc)))
             findings.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
             report.findings = findings
             report.ignore(ignore)
@@ -160,18 +173,22 @@ def _empty_load_tables(conn: Connection) -> None:
 
 
 def _in_clickhouse(
-    engine: ClickHouseStore, pulled: Store | None, skipped: list[SkippedCheck]
+    engine: ClickHouseStore, attribute_values: bool, skipped: list[SkippedCheck]
 ) -> tuple[list[Finding], Hops, int]:
-    def hops(_: object) -> Hops:
-        if pulled is None:
-            return Hops()
-        _sql.install(pulled)
-        return match_hops(pulled)
+    def no_hops(_: object) -> Hops:
+        return Hops()
 
+    if not attribute_values:
+        skipped.append(
+            SkippedCheck(
+                "C003 and the edges",
+                "the JSON attribute variant: the window keeps no attribute values there",
+            )
+        )
     found: list[Finding] = []
     result, remote = Hops(), 0
     try:
-        ctx = context.check(engine, hops)  # type: ignore[arg-type]
+        ctx = context.check(engine, match_hops if attribute_values else no_hops)  # type: ignore[arg-type]
         found += ctx.findings
         result, remote = ctx.hops, ctx.remote_entries
     except engine.Error as exc:
@@ -180,17 +197,21 @@ def _in_clickhouse(
         found += lifecycle.check(engine, {})  # type: ignore[arg-type]
     except engine.Error as exc:
         skipped.append(SkippedCheck("lifecycle (L004-L006)", str(exc)))
+    try:
+        found = causes.name_causes(engine, found)  # type: ignore[arg-type]
+    except engine.Error as exc:
+        skipped.append(SkippedCheck("the causes of C001 and C002", str(exc)))
     return found, result, remote
 
 
 def _locally(
-    pulled: Store, hops: Hops, report: Report, skipped: list[SkippedCheck]
-) -> list[Finding]:
+    pulled: Store, skipped: list[SkippedCheck]
+) -> tuple[list[Finding], dict[int, HeaderEvidence]]:
+    _sql.install(pulled)
     found, attribute_skips = attributes.check(pulled, {})
     skipped += attribute_skips
     for code, why in STRINGIFIED.items():
         skipped.append(SkippedCheck(f"{code} (attributes)", f"not run on ClickHouse: {why}"))
     found = [f for f in found if f.code not in STRINGIFIED]
     header_findings, evidence = propagation.check(pulled)
-    report.edges = build_edges(pulled, hops, evidence)
-    return found + header_findings
+    return found + header_findings, evidence

@@ -15,8 +15,10 @@ both spellings of kinds and statuses (``SPAN_KIND_SERVER`` and ``Server``),
 a missing end time (the exporter stores ``end - start`` as UInt64, so a span
 exported before it ended has ``-start`` there) as NULL, IDs as they are.
 Attributes stay in the exporter's table; the window keeps only what the
-structural checks read of them: the span attributes' keys, a hash of the
-resource, the events' names and the links' span IDs, as JSON text.
+checks read of them, as JSON text: the attributes C003 and C004 read (with a
+hash of the whole resource: `_accessors`), the events' names and the links'
+span IDs.  With the exporter's JSON attribute variant it keeps the span
+attributes' keys and a hash of the resource (C003 does not run there).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import dataclasses
 import datetime
 from dataclasses import dataclass
 
+from tracehound.doctor.clickhouse._accessors import RESOURCE_ID, RESOURCE_KEYS, SPAN_KEYS
 from tracehound.doctor.clickhouse._connect import Connection
 
 __all__ = ["Window", "build_window", "parse_since"]
@@ -61,16 +64,17 @@ class Window:
                 "events": _EVENTS,
                 "links": _LINKS,
             }
-        else:
-            keys = "mapKeys" if self.map_attributes else "JSONAllPaths"
-            resource = (
-                "mapKeys(ResourceAttributes), mapValues(ResourceAttributes)"
-                if self.map_attributes
-                else "toJSONString(ResourceAttributes)"
-            )
+        elif self.map_attributes:
             parts = {
-                "resource": f"toString(cityHash64({resource}))",
-                "span": f"toJSONString({keys}(SpanAttributes))",
+                "resource": _RESOURCE_WANTED,
+                "span": _wanted("SpanAttributes", SPAN_KEYS),
+                "events": "toJSONString(`Events.Name`)",
+                "links": "toJSONString(arrayMap(x -> map('spanId', x), `Links.SpanId`))",
+            }
+        else:  # the JSON variant: the keys alone (C003 does not run on it)
+            parts = {
+                "resource": "toString(cityHash64(toJSONString(ResourceAttributes)))",
+                "span": "toJSONString(JSONAllPaths(SpanAttributes))",
                 "events": "toJSONString(`Events.Name`)",
                 "links": "toJSONString(arrayMap(x -> map('spanId', x), `Links.SpanId`))",
             }
@@ -105,6 +109,23 @@ class Window:
         if self.parts is None:
             return f"SELECT rowNumberInAllBlocks() AS rid, * FROM ({self.select(whole=False)})"
         return self.select(whole=False)
+
+
+def _wanted(column: str, keys: tuple[str, ...]) -> str:
+    """The keys of a Map(String, String) column the checks read, as the JSON text of an
+    object (what the ClickHouse attribute accessors read: `_accessors`)."""
+    names = ", ".join(_str(k) for k in keys)
+    return f"toJSONString(mapFilter((k, v) -> k IN ({names}), {column}))"
+
+
+# the keys the checks read and the whole resource's hash (its identity: C004 compares
+# processes); resources are few: one dictionary entry each
+_RESOURCE_WANTED = (
+    "toLowCardinality(toJSONString(mapConcat(mapFilter((k, v) -> k IN ("
+    + ", ".join(f"'{k}'" for k in RESOURCE_KEYS)
+    + f"), ResourceAttributes), map('{RESOURCE_ID}', toString(cityHash64("
+    "mapKeys(ResourceAttributes), mapValues(ResourceAttributes)))))))"
+)
 
 
 def _otlp_attributes(column: str) -> str:
