@@ -3,18 +3,23 @@
     python bench/bench_clickhouse.py                   # 10,000,000 spans
     python bench/bench_clickhouse.py --spans 1000000   # quicker
     python bench/bench_clickhouse.py --local           # also the families run on pulled rows
+    python bench/bench_clickhouse.py --c003            # also C003 inside vs on pulled rows
 
 Creates the OpenTelemetry Collector ClickHouse exporter's tables (its own DDL,
 with the trace-ID lookup table and its materialised view) in a chDB data
 directory and fills them inside chDB with generated traffic: traces of ten
 spans over four services (HTTP calls, a message, an unseen peer) with faults
-in 5 % of them (an orphan, a second root, a zero duration, a reused span ID,
-a child ending after its parent).  Then, alternating, each in a fresh child
-process (chDB's start-up excluded): the baseline, one full scan
-(``SELECT count(), sum(length(SpanId)) FROM otel_traces``), and the checks
-that run inside ClickHouse (``check_clickhouse(local=False)``: the window
-table, C001 C002 C004 C007 L004-L006).  Reports wall and CPU time, each as a
-ratio to the scan's, and each child's peak RSS.
+in 6 % of them (an orphan, a second root, a zero duration, a reused span ID,
+a child ending after its parent, a callee that started a new trace).  Then,
+alternating, each in a fresh child process (chDB's start-up excluded): the
+baseline, one full scan (``SELECT count(), sum(length(SpanId)) FROM
+otel_traces``), and the checks that run inside ClickHouse
+(``check_clickhouse(local=False)``: the window table, C001-C004 C007
+L004-L006, the causes, the edges).  Reports wall and CPU time, each as a
+ratio to the scan's, and each child's peak RSS.  ``--c003`` also times C003
+alone (`match_hops`, after the window and the shared tables) run inside
+ClickHouse against the window pulled into DuckDB and C003 run there (the
+pull included), with each child's peak RSS.
 """
 
 from __future__ import annotations
@@ -31,10 +36,12 @@ INSERT INTO otel_traces
 SELECT
     fromUnixTimestamp64Nano(toInt64(1767225600000000000 + t * 1000000 + j * 1000000)) AS Timestamp,
     concat(leftPad(lower(hex(cityHash64(t, 1))), 16, '0'),
-           leftPad(lower(hex(cityHash64(t, 2))), 16, '0')) AS TraceId,
+           leftPad(lower(hex(cityHash64(t, if(t % 100 = 6 AND j IN (5, 6), 7, 2)))), 16, '0'))
+        AS TraceId,
     if(t % 100 = 4 AND j = 6, span(5), span(j)) AS SpanId,
     multiIf(t % 100 = 1 AND j = 6, leftPad(lower(hex(cityHash64(t, 99))), 16, '0'),
             t % 100 = 2 AND j = 9, '',
+            t % 100 = 6 AND j = 5, '',
             parent[j + 1] < 0, '', span(parent[j + 1])) AS ParentSpanId,
     '' AS TraceState,
     names[j + 1] AS SpanName,
@@ -79,6 +86,34 @@ s.close()
 print(w, c, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
+_C003 = """
+import resource, sys, time
+from chdb import session
+session.Session(sys.argv[1]).close()
+from tracehound.doctor.checks import _sql
+from tracehound.doctor.checks._hops import match_hops
+from tracehound.doctor.clickhouse._connect import connect, parse_target
+from tracehound.doctor.clickhouse._engine import ClickHouseStore
+from tracehound.doctor.clickhouse._load import pull_window
+from tracehound.doctor.clickhouse._run import _empty_load_tables
+from tracehound.doctor.clickhouse._window import build_window
+conn = connect(parse_target("chdb:" + sys.argv[1]))
+window = build_window(conn, "otel_traces", None, None)
+c0, w0 = time.process_time(), time.perf_counter()
+if sys.argv[2] == "inside":
+    store = ClickHouseStore(conn)
+    _empty_load_tables(conn)
+    _sql.install(store)
+else:
+    store = pull_window(conn, window)
+    _sql.install(store)
+c1, w1 = time.process_time(), time.perf_counter()
+hops = match_hops(store)
+w, c = time.perf_counter() - w1, time.process_time() - c1
+print(w, c, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, w1 - w0, c1 - c0,
+      len(hops.findings))
+"""
+
 _CHECKS = """
 import resource, sys, time
 from chdb import session
@@ -116,11 +151,11 @@ def _generate(where: Path, spans: int) -> None:
         s.close()
 
 
-def _child(code: str, *args: str) -> list[str]:
+def _child(code: str, *args: str, split: int | None = 4) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
     )
-    return done.stdout.split(maxsplit=4)
+    return done.stdout.split(maxsplit=-1 if split is None else split)
 
 
 def main() -> None:
@@ -129,6 +164,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", type=Path, help="keep the chDB data here (reused if it exists)")
     parser.add_argument("--local", action="store_true", help="also time the pulled families")
+    parser.add_argument("--c003", action="store_true", help="C003 inside vs on pulled rows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-ch-") as tmp:
         where = args.dir or Path(tmp) / "chdb"
@@ -138,17 +174,30 @@ def main() -> None:
             start = time.perf_counter()
             _generate(where, args.spans)
             print(f"generated {args.spans:,} spans in chDB in {time.perf_counter() - start:.1f} s")
-        scans, checks, pulled = [], [], []
+        scans, checks, pulled, c003 = [], [], [], {"inside": [], "pulled": []}
         for _ in range(args.runs):
             scans.append(_child(_SCAN, str(where)))
             checks.append(_child(_CHECKS, str(where), "in-clickhouse"))
             if args.local:
                 pulled.append(_child(_CHECKS, str(where), "local"))
+            if args.c003:
+                for how, runs in c003.items():
+                    runs.append(_child(_C003, str(where), how, split=None))
     _report("full scan", scans, None)
     _report("checks inside ClickHouse", checks, scans)
     if pulled:
         _report("checks + C003/edges/attributes/propagation on pulled rows", pulled, scans)
     print("findings:", checks[-1][4].strip(), "spans:", checks[-1][3])
+    for how, runs in c003.items():
+        if runs:
+            setup_wall = statistics.median(float(r[3]) for r in runs)
+            setup_cpu = statistics.median(float(r[4]) for r in runs)
+            _report(
+                f"C003 ({how}; before it, {'install' if how == 'inside' else 'pull + install'}"
+                f" {setup_wall:.2f} s wall, {setup_cpu:.2f} s CPU; {runs[-1][5]} findings)",
+                runs,
+                scans,
+            )
 
 
 def _report(name: str, runs: list[list[str]], baseline: list[list[str]] | None) -> None:

@@ -33,6 +33,7 @@ none a rewrite of one query:
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -176,8 +177,9 @@ class Transpiler:
 
     def statements(self, sql: str, params: Sequence[Any] | None = None) -> list[str]:
         """The ClickHouse statements that do what DuckDB's ``sql`` does."""
-        if params:
-            sql = _bind(sql, params)
+        literals = [_literal(v) for v in params or ()]
+        if literals:
+            sql = _mark(sql, len(literals))
         key = (sql, self._key)
         cached = _CACHE.get(key)
         if cached is not None:
@@ -202,6 +204,8 @@ class Transpiler:
                 [f"{k}={v.sql()}" for k, v in sorted(self._views.items())]
                 + [f"{k}()={b.sql()}" for k, (_, b) in sorted(self._macros.items())]
             )
+        if literals:
+            return [_PARAM.sub(lambda m: literals[int(m.group(1))], s) for s in out]
         return out
 
     def _one(self, tree: exp.Expression) -> list[str]:
@@ -342,15 +346,20 @@ def _zip_unnests(select: exp.Select) -> None:
         )
 
 
-def _bind(sql: str, params: Sequence[Any]) -> str:
-    """``sql`` with its ``?`` parameters written as literals (DuckDB's placeholders have
-    no ClickHouse form that both of its clients take)."""
+_PARAM = re.compile(r"th_param_(\d+)\(\)", re.IGNORECASE)
+
+
+def _mark(sql: str, count: int) -> str:
+    """``sql`` with its ``?`` parameters as calls ``th_param_<i>()``, to be written as
+    literals in the ClickHouse text (DuckDB's placeholders have no ClickHouse form that
+    both of its clients take): the statement is transpiled once, however many values it
+    is given (a list of thousands of IDs is not parsed)."""
     parts = sql.split("?")
-    if len(parts) != len(params) + 1:
+    if len(parts) != count + 1:
         raise UnsupportedStatement("a '?' that is not a parameter")
     out = [parts[0]]
-    for value, rest in zip(params, parts[1:], strict=True):
-        out.append(_literal(value))
+    for i, rest in enumerate(parts[1:]):
+        out.append(f"th_param_{i}()")
         out.append(rest)
     return "".join(out)
 
