@@ -136,8 +136,8 @@ def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
     where.add_argument(
         "--in-clickhouse-only",
         action="store_true",
-        help="pull no rows: skip the attribute and propagation families (they run on rows "
-        "pulled from ClickHouse; the edges then cite no recorded headers)",
+        help="pull no rows: from a table that is not a MergeTree, skip the attribute and "
+        "propagation families (they run on its rows pulled from ClickHouse)",
     )
     check.set_defaults(run=run_check)
     return check

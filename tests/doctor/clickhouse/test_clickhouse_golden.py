@@ -91,6 +91,42 @@ def test_real_files(name: str, tmp_path: Path) -> None:
     assert any(e.broken for e in from_files.edges)
 
 
+def test_a_table_that_is_not_a_merge_tree_is_pulled_for_the_attributes(tmp_path: Path) -> None:
+    """A table whose rows have no part and offset (a Log copy here; a view, a
+    Distributed table) cannot be read in place by row ID: the attribute and propagation
+    families run on its window pulled into DuckDB, and the recorded headers reach the
+    edges by span; the answers are those of the exporter's table.  Without pulling,
+    those families are skipped, and say so."""
+    paths = REAL_SETS["realworld"]
+    target = f"chdb:{tmp_path / 'chdb'}"
+    load_clickhouse(paths, target)
+    conn = connect(parse_target(target))
+    try:
+        conn.execute("CREATE TABLE copy ENGINE = Log AS SELECT * FROM otel_traces")
+    finally:
+        conn.close()
+    in_place = check_clickhouse(target)
+    pulled = check_clickhouse(target, table="copy")
+    assert any("pulled from ClickHouse" in n for n in pulled.notes)
+
+    def everything(report: Report) -> set[tuple[object, ...]]:
+        return {(f.code, f.service, f.message, f.details.get("spans")) for f in report.findings}
+
+    assert everything(pulled) == everything(in_place)
+    assert {f.code for f in pulled.findings} >= {"C003", "A006"}
+    assert edges(pulled) == edges(in_place)
+    assert pulled.waterfalls.keys() == in_place.waterfalls.keys()
+    nothing_pulled = check_clickhouse(target, table="copy", local=False)
+    reasons = {s.family: s.reason for s in nothing_pulled.skipped}
+    assert "not a MergeTree" in reasons["attributes (A001-A007)"]
+    # the same edges, without the formats the recorded headers name
+    assert [(e.caller, e.callee, e.broken) for e in nothing_pulled.edges] == [
+        (e.caller, e.callee, e.broken) for e in in_place.edges
+    ]
+    assert any(e.formats for e in in_place.edges)
+    assert not any(e.formats for e in nothing_pulled.edges)
+
+
 def test_zipkin_files_differ_only_by_durations_zipkin_leaves_unknown(tmp_path: Path) -> None:
     """Zipkin's timestamp and duration are "if known": L004 leaves a Zipkin span without
     one alone.  ClickHouse's rows do not say which format they came from, so there such

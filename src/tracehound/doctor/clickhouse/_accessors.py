@@ -1,11 +1,15 @@
 """The attribute accessors: how the checks' SQL reads an attribute, on ClickHouse.
 
-The checks read attributes through two DuckDB macros (`checks._endpoints`):
+C003 reads attributes through two DuckDB macros (`checks._endpoints`):
 ``th_wanted(a)``, the entries of an OTLP/JSON attribute list that a check
 reads, and ``th_val(al, k)``, the value of key ``k`` among them (NULL when
-absent).  Their DuckDB bodies filter JSON lists with lambdas, which have no
-ClickHouse form; these are their ClickHouse bodies, expanded where the SQL
-calls them (`_dialect.Transpiler`), so each query is still written once.
+absent); the attribute family through ``th_attrs(a)`` (every well-formed
+entry) and ``th_str(al, k)`` (`checks._sql`).  Their DuckDB bodies filter
+JSON lists with lambdas, which have no ClickHouse form; these are their
+ClickHouse bodies, expanded where the SQL calls them (`_dialect.Transpiler`),
+so each query is still written once.  ``th_attrs`` and ``th_str`` read the
+whole attributes as OTLP/JSON text (`_window.Window.whole_rows`, built from
+the exporter's maps where they are stored), the others the window table.
 
 On ClickHouse the window table (`_window`) keeps of the exporter's
 ``Map(String, String)`` attributes only the keys the checks read (`SPAN_KEYS`,
@@ -34,6 +38,21 @@ RESOURCE_ID = "tracehound.resource"
 _BODIES = {
     "th_wanted": (["a"], "a"),
     "th_val": (["al", "k"], "JSONExtract(al, k, 'Nullable(String)')"),
+    # the whole attributes as OTLP/JSON text (`_window.Window.whole_rows`): the entries with
+    # a string key and an object value, as (key, value's JSON text)
+    "th_attrs": (
+        ["a"],
+        "arrayMap(x -> CAST((JSONExtractString(x, 'key'), JSONExtractRaw(x, 'value')), "
+        "'Tuple(key String, value String)'), arrayFilter(x -> JSONType(x, 'key') = 'String' "
+        "AND JSONType(x, 'value') = 'Object', JSONExtractArrayRaw(a)))",
+    ),
+    "th_str": (
+        ["al", "k"],
+        "if(arrayExists(x -> tupleElement(x, 'key') = k "
+        "AND JSONHas(tupleElement(x, 'value'), 'stringValue'), al), JSONExtractString("
+        "tupleElement(arrayFirst(x -> tupleElement(x, 'key') = k, al), 'value'), "
+        "'stringValue'), NULL)",
+    ),
 }
 
 ACCESSORS: dict[str, tuple[list[str], exp.Expression]] = {

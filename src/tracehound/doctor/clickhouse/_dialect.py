@@ -17,7 +17,8 @@ none a rewrite of one query:
   ``try_cast`` → ``accurateCastOrNull``, ``split_part`` → ``splitByString``,
   ``regexp_extract`` into named groups → a named tuple of ``extractGroups``,
   ``hash`` of a tuple (ClickHouse's hash of a NULL is NULL), several
-  ``unnest`` in one select list zipped (ClickHouse's ``arrayJoin``s multiply);
+  ``unnest`` in one select list zipped (ClickHouse's ``arrayJoin``s multiply),
+  ``->>`` NULL when the key is absent, ``json_keys`` → ``JSONExtractKeys``;
 - statements: ``CREATE OR REPLACE TEMP TABLE … AS`` → drop and create a
   temporary Memory table; a ``CREATE VIEW`` is remembered and inlined where
   it is read (ClickHouse has no temporary views); ``DELETE`` → ``ALTER TABLE
@@ -45,9 +46,12 @@ __all__ = ["Transpiler", "UnsupportedStatement"]
 
 SPAN_TABLE = "otel_traces"
 WINDOW_TABLE = "th_window"
+WHOLE_ROWS = "th_whole_rows"
+"""Where the span table is read whole (`statements(whole=True)`): the caller puts the
+window's rows with their whole attributes (a query over the exporter's table) there."""
 
 _CACHE: dict[
-    tuple[str, str],
+    tuple[str, str],  # the statement, and the span table, views and macros it was read with
     tuple[list[str], dict[str, exp.Expression], dict[str, tuple[list[str], exp.Expression]]],
 ] = {}
 """Transpiled statements (and the views and macros they define) by DuckDB text and the
@@ -144,6 +148,14 @@ def _regexp_extract(self: Any, expression: exp.RegexpExtract) -> str:
     return f"CAST(tuple({items}), 'Tuple({fields})')"
 
 
+def _json_scalar(self: Any, expression: exp.JSONExtractScalar) -> str:
+    """DuckDB's ``->>``: NULL when the key is absent (ClickHouse's ``JSONExtractString``
+    gives an empty string)."""
+    value = ClickHouse.Generator.TRANSFORMS[exp.JSONExtractScalar](self, expression)
+    has = value.replace("JSONExtractString(", "JSONHas(", 1)
+    return f"if({has}, {value}, NULL)"
+
+
 class _Dialect(ClickHouse):
     class Generator(ClickHouse.Generator):
         TRANSFORMS = {  # noqa: RUF012 (SQLGlot's own class attribute, extended)
@@ -160,6 +172,8 @@ class _Dialect(ClickHouse):
             exp.TryCast: _try_cast,
             exp.SplitPart: _split_part,
             exp.RegexpExtract: _regexp_extract,
+            exp.JSONExtractScalar: _json_scalar,
+            exp.JSONKeys: lambda self, e: self.func("JSONExtractKeys", e.this),
         }
 
 
@@ -172,15 +186,20 @@ class Transpiler:
         self._views: dict[str, exp.Expression] = {}
         self._macros: dict[str, tuple[list[str], exp.Expression]] = {}
         self._accessors = accessors or {}
+        self._span_table = WINDOW_TABLE
         self._key = ""
         """The views and macros defined so far: what a statement's transpiled form depends on."""
 
-    def statements(self, sql: str, params: Sequence[Any] | None = None) -> list[str]:
-        """The ClickHouse statements that do what DuckDB's ``sql`` does."""
+    def statements(
+        self, sql: str, params: Sequence[Any] | None = None, *, whole: bool = False
+    ) -> list[str]:
+        """The ClickHouse statements that do what DuckDB's ``sql`` does; ``whole``: the span
+        table is `WHOLE_ROWS`, else the window table."""
         literals = [_literal(v) for v in params or ()]
         if literals:
             sql = _mark(sql, len(literals))
-        key = (sql, self._key)
+        self._span_table = WHOLE_ROWS if whole else WINDOW_TABLE
+        key = (sql, f"{self._span_table}\n{self._key}")
         cached = _CACHE.get(key)
         if cached is not None:
             out, views, macros = cached
@@ -285,7 +304,7 @@ class Transpiler:
                     )
                 )
             elif table.name == SPAN_TABLE:
-                table.set("this", exp.to_identifier(WINDOW_TABLE))
+                table.set("this", exp.to_identifier(self._span_table))
                 if not table.alias:
                     table.set("alias", exp.TableAlias(this=exp.to_identifier(SPAN_TABLE)))
             elif table.text("db") == SCRATCH:
@@ -347,6 +366,7 @@ def _zip_unnests(select: exp.Select) -> None:
 
 
 _PARAM = re.compile(r"th_param_(\d+)\(\)", re.IGNORECASE)
+_NUMBERED = re.compile(r"\$(\d+)\b")
 
 
 def _mark(sql: str, count: int) -> str:
@@ -354,6 +374,8 @@ def _mark(sql: str, count: int) -> str:
     literals in the ClickHouse text (DuckDB's placeholders have no ClickHouse form that
     both of its clients take): the statement is transpiled once, however many values it
     is given (a list of thousands of IDs is not parsed)."""
+    if "?" not in sql:  # DuckDB's numbered parameters: $1, $2, ...
+        return _NUMBERED.sub(lambda m: f"th_param_{int(m.group(1)) - 1}()", sql)
     parts = sql.split("?")
     if len(parts) != count + 1:
         raise UnsupportedStatement("a '?' that is not a parameter")

@@ -10,15 +10,19 @@ much of the checks' SQL transpiles as it is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tracehound.doctor.clickhouse._accessors import ACCESSORS
 from tracehound.doctor.clickhouse._connect import ClickHouseError, Connection
-from tracehound.doctor.clickhouse._dialect import Transpiler, UnsupportedStatement
+from tracehound.doctor.clickhouse._dialect import WHOLE_ROWS, Transpiler, UnsupportedStatement
 
 __all__ = ["ClickHouseStore", "EngineError"]
+
+
+_WHOLE = re.compile(rf"\b{WHOLE_ROWS}\b")
 
 
 class EngineError(RuntimeError):
@@ -61,11 +65,23 @@ class ClickHouseStore:
         self.con = _Con(self)
         self.stats = Stats()
         self._transpiler = Transpiler(ACCESSORS)
+        self._whole: str | None = None
+
+    def reading_whole(self, rows: str) -> ClickHouseStore:
+        """The same session (its tables, views and macros), the span table being ``rows``:
+        a query of the window's rows with their whole attributes (`Window.whole_rows`)."""
+        other = ClickHouseStore.__new__(ClickHouseStore)
+        other.conn, other.con, other.stats = self.conn, _Con(other), self.stats
+        other._transpiler, other._whole = self._transpiler, f"({rows})"
+        return other
 
     def run(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
         """Run DuckDB ``sql`` (one or more statements); the last one's rows."""
         try:
-            statements = self._transpiler.statements(sql, params)
+            statements = self._transpiler.statements(sql, params, whole=self._whole is not None)
+            if self._whole is not None:
+                whole = self._whole
+                statements = [_WHOLE.sub(lambda _: whole, s) for s in statements]
         except UnsupportedStatement as exc:
             self.stats.failed.append(str(exc))
             raise EngineError(sql, f"not transpiled: {exc}") from None

@@ -1,16 +1,17 @@
 """``--clickhouse``: the checks run inside ClickHouse, over the window's spans.
 
-The structural families (C001-C004 C007: `checks.context`, C003 with the
-edge view it counts; L004-L006: `checks.lifecycle`) and the causes of C001
-and C002 (`checks.causes`) run inside ClickHouse: their DuckDB SQL,
-transpiled (`_engine`), over the window table; only findings and edges come
-back.  The attribute family and the propagation family (which reads recorded
-request headers whole) run on a local copy of the window pulled from
-ClickHouse (`_load.pull_window`), and the report says so in its notes; the
-headers' evidence is handed to the edge view by span (`_evidence`).
-``local=False`` skips them instead (listed in ``skipped``).  With the
-exporter's JSON attribute variant C003 and the edges do not run (the window
-keeps no attribute values there).
+Every family that reads spans runs inside ClickHouse: its DuckDB SQL,
+transpiled (`_engine`); only findings, the edges and the waterfalls' spans
+come back.  The structural families (C001-C004 C007 with the edge view,
+L004-L006, the causes of C001 and C002) read the window table; the attribute
+and propagation families read the whole attributes from the exporter's table
+where they are (`_window.Window.whole_rows`: the window's rows by their
+MergeTree part and offset).  A table that is not a MergeTree has no such row
+IDs: its window is pulled into DuckDB for those two families
+(`_load.pull_window`; ``local=False`` skips them instead, and says so), and
+the recorded headers reach the edges by span (`_evidence`).  With the
+exporter's JSON attribute variant C003, the edges and those families do not
+run (the window keeps no attribute values there).
 """
 
 from __future__ import annotations
@@ -90,33 +91,49 @@ def check_clickhouse(
         engine = ClickHouseStore(conn)
         _empty_load_tables(conn)
         skipped = list(_NOT_HERE)
+        whole_rows = window.whole_rows()
         try:
             _sql.install(engine)  # type: ignore[arg-type]
-            pulled = pull_window(conn, window) if local and window.map_attributes else None
+            pulled = (
+                pull_window(conn, window)
+                if whole_rows is None and local and window.map_attributes
+                else None
+            )
         except EngineError as exc:
             raise ClickHouseError(f"{conn.target.describe()}: the checks' setup: {exc}") from None
         try:
             findings, hops, remote = _in_clickhouse(engine, window.map_attributes, skipped)
             evidence: dict[int, HeaderEvidence] = {}
-            if pulled is not None:
-                found, pulled_evidence = _locally(pulled, skipped)
+            if whole_rows is not None:
+                whole = engine.reading_whole(whole_rows)
+                try:
+                    found, evidence = _attributes_and_headers(whole, skipped)  # type: ignore[arg-type]
+                    findings += found
+                    report.notes.append(
+                        f"ran inside ClickHouse: {IN_CLICKHOUSE}, the attribute and "
+                        "propagation families (on the exporter's attributes where they are)."
+                    )
+                except engine.Error as exc:
+                    skipped += _families_skipped(str(exc))
+                    report.notes.append(f"ran inside ClickHouse: {IN_CLICKHOUSE}.")
+            elif pulled is not None:
+                _sql.install(pulled)
+                found, pulled_evidence = _attributes_and_headers(pulled, skipped)
                 findings += found
                 evidence = headers_by_window_rid(conn, pulled, pulled_evidence)
                 report.notes.append(
                     f"ran inside ClickHouse: {IN_CLICKHOUSE}. Ran here on the window's "
-                    f"{window.spans} spans pulled from ClickHouse: the attribute and "
-                    "propagation families (the headers' evidence on the edges)."
+                    f"{window.spans} spans pulled from ClickHouse (the table is not a "
+                    "MergeTree: its rows have no ID to read them by in place): the attribute "
+                    "and propagation families (the headers' evidence on the edges)."
                 )
             else:
-                why = (
-                    "not asked to pull the window's rows (--in-clickhouse-only)"
+                skipped += _families_skipped(
+                    "not asked to pull the window's rows (--in-clickhouse-only), and the "
+                    "table is not a MergeTree (its rows cannot be read in place)"
                     if window.map_attributes
-                    else "the JSON attribute variant cannot be pulled yet"
+                    else "the JSON attribute variant: attributes are not read from it yet"
                 )
-                skipped += [
-                    SkippedCheck(attributes.FAMILY, why),
-                    SkippedCheck("propagation (P001-P006, the headers on the edges)", why),
-                ]
                 report.notes.append(f"ran inside ClickHouse: {IN_CLICKHOUSE}; nothing else.")
             if window.map_attributes:
                 try:
@@ -127,8 +144,10 @@ def check_clickhouse(
             findings.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
             report.findings = findings
             report.ignore(ignore)
-            if pulled is not None:
-                report.waterfalls = waterfalls(pulled, report.findings)
+            try:
+                report.waterfalls = waterfalls(engine, report.findings)  # type: ignore[arg-type]
+            except engine.Error as exc:
+                skipped.append(SkippedCheck("the waterfalls", str(exc)))
         finally:
             if pulled is not None:
                 pulled.close()
@@ -204,14 +223,20 @@ def _in_clickhouse(
     return found, result, remote
 
 
-def _locally(
-    pulled: Store, skipped: list[SkippedCheck]
+def _attributes_and_headers(
+    store: Store, skipped: list[SkippedCheck]
 ) -> tuple[list[Finding], dict[int, HeaderEvidence]]:
-    _sql.install(pulled)
-    found, attribute_skips = attributes.check(pulled, {})
+    found, attribute_skips = attributes.check(store, {})
     skipped += attribute_skips
     for code, why in STRINGIFIED.items():
         skipped.append(SkippedCheck(f"{code} (attributes)", f"not run on ClickHouse: {why}"))
     found = [f for f in found if f.code not in STRINGIFIED]
-    header_findings, evidence = propagation.check(pulled)
+    header_findings, evidence = propagation.check(store)
     return found + header_findings, evidence
+
+
+def _families_skipped(why: str) -> list[SkippedCheck]:
+    return [
+        SkippedCheck(attributes.FAMILY, why),
+        SkippedCheck("propagation (P001-P006, the headers on the edges)", why),
+    ]

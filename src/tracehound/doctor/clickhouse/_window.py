@@ -53,10 +53,11 @@ class Window:
     map_attributes: bool = True
     """Attributes as the exporter's Map(String, String) (else its JSON variant)."""
 
-    def select(self, *, whole: bool) -> str:
+    def select(self, *, whole: bool, numbered: bool = False) -> str:
         """The window's rows in the doctor's layout (each with its ``rid`` when the table
         is a MergeTree); ``whole``: with the attributes, events and links as OTLP/JSON
-        (string values), for a local store, sorted by time and IDs."""
+        (string values), for a local store, sorted by time and IDs, or, ``numbered``, as
+        they are, each with its ``rid`` (the MergeTree's)."""
         if whole:
             parts = {
                 "resource": _otlp_attributes("ResourceAttributes"),
@@ -80,7 +81,7 @@ class Window:
             }
         shared = "SpanAttributes['zipkin.shared'] = 'true'" if self.map_attributes else "false"
         rid = part = ""
-        if not whole and self.parts is not None:
+        if (numbered or not whole) and self.parts is not None:
             names = ", ".join(_str(p) for p in self.parts)
             rid = (
                 ",\n    bitOr(bitShiftLeft(toUInt64(indexOf(["
@@ -98,9 +99,18 @@ class Window:
             where=f"{self.where} AND {_BAD_IDS} IS NULL",
             **parts,
         )
-        if whole or self.parts is None:
+        if (whole and not numbered) or self.parts is None:
             return f"{body} ORDER BY Timestamp, TraceId, SpanId, ServiceName, SpanName"
         return body
+
+    def whole_rows(self) -> str | None:
+        """The window's rows with their whole attributes as OTLP/JSON and the window
+        table's ``rid``, read from the exporter's table where they are (not copied), for
+        the families that read attributes whole; None when the rows have no stable ID
+        there (not a MergeTree, or the JSON attribute variant)."""
+        if self.parts is None or not self.map_attributes:
+            return None
+        return self.select(whole=True, numbered=True)
 
     def rows(self) -> str:
         """The window table's rows, each with its ID (``rid``), deterministic for the same
