@@ -60,8 +60,13 @@ FAMILIES = {
     "_hops pairs (C003)": _hops._PAIRS,
     "_hops edges": _hops._EDGES,
     "attributes names": attributes._NAMES,
+    "attributes values": attributes._VALUES.replace("$fmt", "NULL::VARCHAR").replace("$join", ""),
+    "attributes resources": attributes._RESOURCES,
     "propagation headers": propagation._HEADERS,
+    "propagation spans": propagation._SPANS,
 }
+WHOLE = ("attributes", "propagation")
+"""Families that read the whole attributes (from the exporter's table, in place)."""
 
 
 def main() -> None:
@@ -71,9 +76,12 @@ def main() -> None:
         load_clickhouse(paths, target)
         conn = connect(parse_target(target))
         try:
-            build_window(conn, "otel_traces", None, None)
+            window = build_window(conn, "otel_traces", None, None)
             _empty_load_tables(conn)
             engine = ClickHouseStore(conn)
+            rows = window.whole_rows()
+            assert rows is not None
+            whole = engine.reading_whole(rows)
             totals = {"ran": 0, "macros": 0, "not transpiled": 0, "refused": 0}
             for family, sql in FAMILIES.items():
                 for tree in sqlglot.parse(sql, read="duckdb"):
@@ -93,7 +101,7 @@ def main() -> None:
                         print(f"NOT TRANSPILED  {family}: {head}\n    {exc}")
                         continue
                     try:
-                        engine.run(text)
+                        (whole if family.startswith(WHOLE) else engine).run(text)
                         totals["ran"] += 1
                         print(f"ran             {family}: {head}")
                     except EngineError as exc:
