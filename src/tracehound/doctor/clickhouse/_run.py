@@ -47,6 +47,9 @@ __all__ = ["IN_CLICKHOUSE", "STRINGIFIED", "check_clickhouse"]
 IN_CLICKHOUSE = "C001 C002 C003 C004 C007 L004 L005 L006, the causes of C001 and C002, the edges"
 """What runs inside ClickHouse (C003 and the edges with Map(String, String) attributes)."""
 
+_STRUCTURAL = "C001 C002 C004 C007 L004 L005 L006, the causes of C001 and C002"
+"""What runs inside ClickHouse on the JSON attribute variant."""
+
 STRINGIFIED = {
     "A002": "reserved attributes need their types (an `error` that must be a bool), and the "
     "exporter's Map(String, String) keeps every value as a string",
@@ -103,38 +106,9 @@ def check_clickhouse(
             raise ClickHouseError(f"{conn.target.describe()}: the checks' setup: {exc}") from None
         try:
             findings, hops, remote = _in_clickhouse(engine, window.map_attributes, skipped)
-            evidence: dict[int, HeaderEvidence] = {}
-            if whole_rows is not None:
-                whole = engine.reading_whole(whole_rows)
-                try:
-                    found, evidence = _attributes_and_headers(whole, skipped)  # type: ignore[arg-type]
-                    findings += found
-                    report.notes.append(
-                        f"ran inside ClickHouse: {IN_CLICKHOUSE}, the attribute and "
-                        "propagation families (on the exporter's attributes where they are)."
-                    )
-                except engine.Error as exc:
-                    skipped += _families_skipped(str(exc))
-                    report.notes.append(f"ran inside ClickHouse: {IN_CLICKHOUSE}.")
-            elif pulled is not None:
-                _sql.install(pulled)
-                found, pulled_evidence = _attributes_and_headers(pulled, skipped)
-                findings += found
-                evidence = headers_by_window_rid(conn, pulled, pulled_evidence)
-                report.notes.append(
-                    f"ran inside ClickHouse: {IN_CLICKHOUSE}. Ran here on the window's "
-                    f"{window.spans} spans pulled from ClickHouse (the table is not a "
-                    "MergeTree: its rows have no ID to read them by in place): the attribute "
-                    "and propagation families (the headers' evidence on the edges)."
-                )
-            else:
-                skipped += _families_skipped(
-                    "not asked to pull the window's rows (--in-clickhouse-only), and the "
-                    "table is not a MergeTree (its rows cannot be read in place)"
-                    if window.map_attributes
-                    else "the JSON attribute variant: attributes are not read from it yet"
-                )
-                report.notes.append(f"ran inside ClickHouse: {IN_CLICKHOUSE}; nothing else.")
+            found, evidence, note = _attribute_families(engine, window, whole_rows, pulled, skipped)
+            findings += found
+            report.notes.append(note)
             if window.map_attributes:
                 try:
                     empty_headers(conn)
@@ -221,6 +195,51 @@ def _in_clickhouse(
     except engine.Error as exc:
         skipped.append(SkippedCheck("the causes of C001 and C002", str(exc)))
     return found, result, remote
+
+
+def _attribute_families(
+    engine: ClickHouseStore,
+    window: Window,
+    whole_rows: str | None,
+    pulled: Store | None,
+    skipped: list[SkippedCheck],
+) -> tuple[list[Finding], dict[int, HeaderEvidence], str]:
+    """The attribute and propagation families: inside ClickHouse on the whole rows, or on
+    the pulled window; their findings, the headers' evidence by window row ID, the note."""
+    ran = IN_CLICKHOUSE if window.map_attributes else _STRUCTURAL
+    if whole_rows is not None:
+        try:
+            found, evidence = _attributes_and_headers(
+                engine.reading_whole(whole_rows),  # type: ignore[arg-type]
+                skipped,
+            )
+        except engine.Error as exc:
+            skipped += _families_skipped(str(exc))
+            return [], {}, f"ran inside ClickHouse: {ran}."
+        return (
+            found,
+            evidence,
+            f"ran inside ClickHouse: {ran}, the attribute and propagation families (on the "
+            "exporter's attributes where they are).",
+        )
+    if pulled is not None:
+        _sql.install(pulled)
+        found, pulled_evidence = _attributes_and_headers(pulled, skipped)
+        return (
+            found,
+            headers_by_window_rid(engine.conn, pulled, pulled_evidence),
+            f"ran inside ClickHouse: {ran}. Ran here on the window's {window.spans} spans "
+            "pulled from ClickHouse (the table is not a MergeTree: its rows have no ID to "
+            "read them by in place): the attribute and propagation families (the headers' "
+            "evidence on the edges).",
+        )
+    skipped += _families_skipped(
+        "not asked to pull the window's rows (--in-clickhouse-only), and the table is not "
+        "a MergeTree (its rows cannot be read in place)"
+        if window.map_attributes
+        else "the JSON attribute variant: attributes are not read from it yet"
+    )
+    return [], {}, f"ran inside ClickHouse: {ran}; nothing else."
 
 
 def _attributes_and_headers(
