@@ -4,11 +4,13 @@ SQLGlot (``read="duckdb"``, ``write="clickhouse"``) does most of the work;
 this module adds what it leaves to the user, each a rule of the dialects and
 none a rewrite of one query:
 
-- names: the span table is the window table (``th_window``), DuckDB's
-  ``rowid`` is its ``rid`` column;
+- names: the span table is the window table (``th_window``) or, for a
+  family that reads attributes whole, `WHOLE_ROWS` (the caller's query of the
+  exporter's table); DuckDB's ``rowid`` is their ``rid`` column; ``?`` and
+  ``$n`` parameters are written as literals after transpiling;
 - functions SQLGlot passes through or maps to something ClickHouse lacks:
-  ``epoch_ns`` → ``toUnixTimestamp64Nano``, ``hash`` → ``cityHash64``,
-  ``a // b`` → ``intDiv`` (SQLGlot's float division loses nanoseconds),
+  ``epoch_ns`` → ``toUnixTimestamp64Nano``, ``a // b`` → ``intDiv``
+  (SQLGlot's float division loses nanoseconds),
   ``bool_or`` → ``max``, ``list(x ORDER BY x)`` → ``arraySort(groupArray(x))``,
   ``range`` (end excluded, as ClickHouse's), ``SIMILAR TO`` and
   ``regexp_full_match`` → ``match`` of the whole string, ``median`` and
@@ -27,8 +29,7 @@ none a rewrite of one query:
 - DuckDB macros are expanded where they are called: a macro's body is transpiled
   as any expression, except the attribute accessors (`_accessors.ACCESSORS`),
   whose bodies read OTLP/JSON attribute lists with lambdas: the engine gives
-  their ClickHouse form, a look-up in the window's attribute text.  A macro with
-  neither (``th_attrs``: the attribute family's) leaves its callers refused.
+  their ClickHouse form (look-ups in the attributes' JSON text).
 """
 
 from __future__ import annotations
