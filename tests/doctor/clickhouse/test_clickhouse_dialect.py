@@ -47,6 +47,7 @@ QUERIES = {
     "hash of a NULL is a value": "SELECT count(DISTINCT hash(g, CASE WHEN k > 2 THEN g END)), "
     "count(hash(CASE WHEN k > 2 THEN g END)) FROM t",
     "unnests side by side": "SELECT unnest([1, 2, 3]) AS a, unnest(['x', 'y', 'z']) AS b",
+    "strlen counts bytes": "SELECT k, strlen(g || 'é') FROM t ORDER BY k",
 }
 
 

@@ -9,7 +9,8 @@ none a rewrite of one query:
   exporter's table); DuckDB's ``rowid`` is their ``rid`` column; ``?`` and
   ``$n`` parameters are written as literals after transpiling;
 - functions SQLGlot passes through or maps to something ClickHouse lacks:
-  ``epoch_ns`` → ``toUnixTimestamp64Nano``, ``a // b`` → ``intDiv``
+  ``epoch_ns`` → ``toUnixTimestamp64Nano``, ``strlen`` → ``length`` (bytes
+  both), ``a // b`` → ``intDiv``
   (SQLGlot's float division loses nanoseconds),
   ``bool_or`` → ``max``, ``list(x ORDER BY x)`` → ``arraySort(groupArray(x))``,
   ``range`` (end excluded, as ClickHouse's), ``SIMILAR TO`` and
@@ -60,7 +61,8 @@ views and macros defined before it: parsing and
 generating took a quarter of a small check's time, and the checks' SQL is the same
 every run."""
 
-_RENAMED_FUNCTIONS = {"epoch_ns": "toUnixTimestamp64Nano"}
+_RENAMED_FUNCTIONS = {"epoch_ns": "toUnixTimestamp64Nano", "strlen": "length"}
+"""DuckDB's functions whose ClickHouse namesake does the same (``strlen``: bytes)."""
 _MAX_MACRO_DEPTH = 8
 
 
