@@ -402,13 +402,15 @@ def _sustained(args: argparse.Namespace, path: Path, work: Path, spans: int) -> 
         window = [s for s in samples if a["t"] < s["t"] <= b["t"]]
         dt = b["t"] - a["t"]
         moved = b["live"] - a["live"]
+        # CPU a span checked in the interval; "-" when none was (the CPU went elsewhere)
+        per_span = f"{1e6 * (b['cpu'] - a['cpu']) / moved:11.1f}" if moved else f"{'-':>11}"
         print(
             f"{a['t']:6.0f} {b['t']:5.0f} | {(b['acked'] - a['acked']) / dt:7,.0f} | "
             f"{moved / dt:14,.0f} | {(b['report'] - a['report']) / dt:8,.0f} | "
             f"{max(s['lag'] for s in window):9.2f} | "
             f"{max(s['backlog'] for s in window) / 1e6:10.1f} | "
             f"{max(s['rss'] for s in window) / 1e6:6.0f} | "
-            f"{1e6 * (b['cpu'] - a['cpu']) / max(1, moved):11.1f} | "
+            f"{per_span} | "
             f"{max(s['load'] for s in window):4.1f}"
         )
     steady = [s for s in samples if feed * 0.1 <= s["t"] <= feed]
