@@ -41,7 +41,6 @@ FAMILIES = {
     "_sql (setup: th_dups, th_link)": _sql._SETUP.replace(
         "{max_parents}", str(_sql.MAX_SHARED_PARENTS)
     ),
-    "_sql.PARENTS": _sql.PARENTS,
     "context C001 C007": context._ORPHANS,
     "context C002": context._ROOTS,
     "context C004": context._SUSPICIOUS,

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding, get_rule
 
-__all__ = ["ONE_RPC", "PARENTS", "SpanInfo", "finding", "install", "location", "ms", "spans"]
+__all__ = ["ONE_RPC", "SpanInfo", "finding", "install", "location", "ms", "spans"]
 
 MAX_SHARED_PARENTS = 16
 """Spans sharing one ID (per service and Shared) a child is joined to as its parent."""
@@ -39,7 +39,7 @@ FROM otel_traces WHERE hash(TraceId, SpanId) IN (SELECT h FROM th_dup_hash)
 QUALIFY count(*) OVER (PARTITION BY TraceId, SpanId) > 1;
 -- The one join of spans to their parents, kept only where a check looks: spans without
 -- a parent, children outside their parent, children of calls, and children whose parent
--- ID is ambiguous (`amb`, a superset: hashes) so that PARENTS can choose among them.
+-- ID is ambiguous (`amb`, a superset: hashes), for L005 to compare with each of them.
 -- A parent ID used by many spans is joined to at most MAX_SHARED_PARENTS of them per
 -- service and Shared (L005 compares a child with each of them), or n spans sharing an
 -- ID, each naming it as parent, made n² rows (a 5 MB file: 10 GB).
@@ -62,19 +62,6 @@ WHERE p.rid IS NULL OR amb OR c.s < p.s OR c.e > p.e
    OR p.SpanKind IN ('Client', 'Producer')
       AND (c.SpanKind IN ('Server', 'Consumer') OR c.ServiceName <> p.ServiceName);
 """
-
-# each child's parent, a parent in the same service first when the ID is ambiguous
-# (only th_link's ambiguous rows need the window)
-PARENTS = """
-SELECT * FROM th_link WHERE parent IS NOT NULL AND NOT amb
-UNION ALL
-SELECT * FROM (
-    SELECT * FROM th_link WHERE parent IS NOT NULL AND amb
-    QUALIFY row_number() OVER (
-        PARTITION BY child ORDER BY (pservice = service) DESC, pshared, parent) = 1
-)
-"""
-
 
 # Spans of one trace sharing an ID (rows of th_dups) that are one call as Zipkin models
 # it: at most one CLIENT, and SERVER spans that joined it (retries, fan-out consumers,
