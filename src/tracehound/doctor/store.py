@@ -119,8 +119,10 @@ class Store:
         self._new_scopes: list[tuple[Any, ...]] = []
         self._rejects: list[tuple[str, str, str, None, None]] = []
         self._merges: list[tuple[str, str, str]] = []
-        self._sources: list[str] = []
-        self._new_sources: list[str] = []  # not yet in th_sources
+        self._sources: dict[int, str] = {}  # by ID; `forget_sources` drops the oldest
+        self._next_source = 0
+        self._forgotten = 0  # IDs below this were forgotten
+        self._new_sources: list[tuple[int, str]] = []  # not yet in th_sources
         self._source = 0
         self._chunks = 0  # chunks queued so far: the next one's turn
         self._files = 0
@@ -144,11 +146,27 @@ class Store:
     # -- the sink the sources fill -------------------------------------------------
     def begin_source(self, name: str) -> int:
         """Register an input; its rows carry the returned ID."""
-        self._sources.append(name)
-        self._source = len(self._sources) - 1
+        self._source = self._next_source
+        self._next_source += 1
+        self._sources[self._source] = name
         # inserted with the next chunk (`flush`): one statement for many small inputs
-        self._new_sources.append(name)
+        self._new_sources.append((self._source, name))
         return self._source
+
+    @property
+    def next_source(self) -> int:
+        """The ID the next `begin_source` will give."""
+        return self._next_source
+
+    def forget_sources(self, below: int) -> None:
+        """Forget the inputs registered before ID ``below``, whose rows have all been
+        loaded (and their names copied into them): a long-running sink (``tracehound
+        serve``, an input per request) would otherwise keep every name it was given."""
+        for source in range(self._forgotten, below):
+            self._sources.pop(source, None)
+        if below > self._forgotten:
+            self.con.execute("DELETE FROM th_sources WHERE SourceId < ?", [below])
+            self._forgotten = below
 
     def use_source(self, source: int) -> int:
         """Make an input registered before (`begin_source`) the current one again;
@@ -248,10 +266,10 @@ class Store:
             self.con.executemany("INSERT INTO th_scopes VALUES (?, ?, ?, ?, ?)", self._new_scopes)
             self._new_scopes = []
         if self._new_sources:
-            first = len(self._sources) - len(self._new_sources)
+            ids, names = zip(*self._new_sources, strict=True)
             self.con.execute(
                 "INSERT INTO th_sources SELECT unnest($1::INTEGER[]), unnest($2::VARCHAR[])",
-                [list(range(first, len(self._sources))), self._new_sources],
+                [list(ids), list(names)],
             )
             self._new_sources = []
         if self._docs is not None:

@@ -94,6 +94,26 @@ def test_the_table_keeps_at_most_max_spans_dropping_the_oldest_traces(
     assert trace_id(traces[-1]) in kept
 
 
+def test_the_requests_names_are_not_kept_once_their_spans_were_checked(
+    engine_factory: Callable[..., Engine],
+) -> None:
+    """Each request is an input of the live store (``serve#N``, its findings' location);
+    a server that runs for days must not keep every name it was given."""
+    engine = engine_factory(idle=0.0)
+    traces = sdk_spans("svc", 40, 3)
+    for n, spans in enumerate(traces):
+        feed(engine, n, body(spans))
+        wait_until(lambda n=n: engine.requests == n + 1)
+    wait_until(lambda: caught_up(engine, 120))
+    assert engine.status()["live_checks"] >= 2
+    remembered = engine.live.query("SELECT count(*) FROM th_sources")[0][0]
+    assert len(engine.live._sources) < 40 and remembered < 40
+    # the spans keep where they came from
+    with engine.store.on_own_connection() as own:
+        named = own.query("SELECT count(DISTINCT Source) FROM otel_traces")[0][0]
+    assert named == 40
+
+
 def test_over_max_pending_the_oldest_requests_are_checked_early(
     engine_factory: Callable[..., Engine],
 ) -> None:

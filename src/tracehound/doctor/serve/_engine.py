@@ -107,6 +107,7 @@ class Engine(Reporting):
         self._arrived = 0.0  # when the last request came in
         self._eligible: float | None = None  # when the first request of the next run was due
         self._run_eligible: float | None = None  # the same, of the run under way
+        self._run_sources = 0  # the live store's inputs (requests) before the run's: all in it
         self._inbox: collections.deque[tuple[int, bytes, bytes]] = collections.deque()
         self._wake = threading.Condition()
         self._stop = False
@@ -255,6 +256,7 @@ class Engine(Reporting):
                 self.live.settle()
                 self._loaded = self._unflushed = 0
                 self._run_eligible, self._eligible = self._eligible, None
+                self._run_sources = self.live.next_source
                 self._checking.set()
                 self._due.set()
 
@@ -280,6 +282,8 @@ class Engine(Reporting):
                     self.live_findings.add(run, traces, report.findings)
                     self.spans_checked_live += report.spans_read
                 self.table.parts.append(take(self.live, self._live_runs))
+                # their rows carry their names now: one request's name is not kept forever
+                self.live.forget_sources(self._run_sources)
                 self._live_runs += 1
                 self._moved.set()
             except Exception as exc:  # the live store failed: nothing more can be checked

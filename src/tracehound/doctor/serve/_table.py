@@ -23,7 +23,7 @@ and free what evictions deleted (the loaders do this for the live store, not for
 table, which gets its rows from Arrow: uncompressed, never freed, 500,000 spans kept in a
 60 s run took the RSS from 0.5 to 1.35 GB; compressed, it stayed at 0.7-0.8 GB)."""
 
-MOVED = ("otel_traces", "rejected", "normalised")
+MOVED = ("otel_traces", "rejected", "normalised", "merged")
 """The live store's tables whose rows move to the table after each live run."""
 
 
