@@ -10,8 +10,8 @@ MergeTree part and offset).  A table that is not a MergeTree has no such row
 IDs: its window is pulled into DuckDB for those two families
 (`_load.pull_window`; ``local=False`` skips them instead, and says so), and
 the recorded headers reach the edges by span (`_evidence`).  With the
-exporter's JSON attribute variant C003, the edges and those families do not
-run (the window keeps no attribute values there).
+exporter's JSON attribute variant the window reads C003's attributes as paths
+of the JSON columns; the attribute and propagation families do not run there.
 """
 
 from __future__ import annotations
@@ -45,10 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["IN_CLICKHOUSE", "STRINGIFIED", "check_clickhouse"]
 
 IN_CLICKHOUSE = "C001 C002 C003 C004 C007 L004 L005 L006, the causes of C001 and C002, the edges"
-"""What runs inside ClickHouse (C003 and the edges with Map(String, String) attributes)."""
-
-_STRUCTURAL = "C001 C002 C004 C007 L004 L005 L006, the causes of C001 and C002"
-"""What runs inside ClickHouse on the JSON attribute variant."""
+"""What runs inside ClickHouse on every table (the attribute and propagation families too,
+on a MergeTree with Map(String, String) attributes)."""
 
 STRINGIFIED = {
     "A002": "reserved attributes need their types (an `error` that must be a bool), and the "
@@ -105,16 +103,15 @@ def check_clickhouse(
         except EngineError as exc:
             raise ClickHouseError(f"{conn.target.describe()}: the checks' setup: {exc}") from None
         try:
-            findings, hops, remote = _in_clickhouse(engine, window.map_attributes, skipped)
+            findings, hops, remote = _in_clickhouse(engine, skipped)
             found, evidence, note = _attribute_families(engine, window, whole_rows, pulled, skipped)
             findings += found
             report.notes.append(note)
-            if window.map_attributes:
-                try:
-                    empty_headers(conn)
-                    report.edges = build_edges(engine, hops, evidence)  # type: ignore[arg-type]
-                except engine.Error as exc:
-                    skipped.append(SkippedCheck("the edges", str(exc)))
+            try:
+                empty_headers(conn)
+                report.edges = build_edges(engine, hops, evidence)  # type: ignore[arg-type]
+            except engine.Error as exc:
+                skipped.append(SkippedCheck("the edges", str(exc)))
             findings.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
             report.findings = findings
             report.ignore(ignore)
@@ -166,22 +163,12 @@ def _empty_load_tables(conn: Connection) -> None:
 
 
 def _in_clickhouse(
-    engine: ClickHouseStore, attribute_values: bool, skipped: list[SkippedCheck]
+    engine: ClickHouseStore, skipped: list[SkippedCheck]
 ) -> tuple[list[Finding], Hops, int]:
-    def no_hops(_: object) -> Hops:
-        return Hops()
-
-    if not attribute_values:
-        skipped.append(
-            SkippedCheck(
-                "C003 and the edges",
-                "the JSON attribute variant: the window keeps no attribute values there",
-            )
-        )
     found: list[Finding] = []
     result, remote = Hops(), 0
     try:
-        ctx = context.check(engine, match_hops if attribute_values else no_hops)  # type: ignore[arg-type]
+        ctx = context.check(engine, match_hops)  # type: ignore[arg-type]
         found += ctx.findings
         result, remote = ctx.hops, ctx.remote_entries
     except engine.Error as exc:
@@ -206,7 +193,7 @@ def _attribute_families(
 ) -> tuple[list[Finding], dict[int, HeaderEvidence], str]:
     """The attribute and propagation families: inside ClickHouse on the whole rows, or on
     the pulled window; their findings, the headers' evidence by window row ID, the note."""
-    ran = IN_CLICKHOUSE if window.map_attributes else _STRUCTURAL
+    ran = IN_CLICKHOUSE
     if whole_rows is not None:
         try:
             found, evidence = _attributes_and_headers(

@@ -17,8 +17,8 @@ exported before it ended has ``-start`` there) as NULL, IDs as they are.
 Attributes stay in the exporter's table; the window keeps only what the
 checks read of them, as JSON text: the attributes C003 and C004 read (with a
 hash of the whole resource: `_accessors`), the events' names and the links'
-span IDs.  With the exporter's JSON attribute variant it keeps the span
-attributes' keys and a hash of the resource (C003 does not run there).
+span IDs, from the exporter's Map(String, String) columns or, with its JSON
+attribute variant, from the same keys read as paths of the JSON columns.
 """
 
 from __future__ import annotations
@@ -72,10 +72,10 @@ class Window:
                 "events": "toJSONString(`Events.Name`)",
                 "links": "toJSONString(arrayMap(x -> map('spanId', x), `Links.SpanId`))",
             }
-        else:  # the JSON variant: the keys alone (C003 does not run on it)
+        else:  # the JSON variant: the same keys, read as paths of the JSON column
             parts = {
-                "resource": "toString(cityHash64(toJSONString(ResourceAttributes)))",
-                "span": "toJSONString(JSONAllPaths(SpanAttributes))",
+                "resource": _resource_wanted_json(),
+                "span": f"toJSONString({_json_wanted('SpanAttributes', SPAN_KEYS)})",
                 "events": "toJSONString(`Events.Name`)",
                 "links": "toJSONString(arrayMap(x -> map('spanId', x), `Links.SpanId`))",
             }
@@ -121,6 +121,14 @@ class Window:
         return self.select(whole=False)
 
 
+def _json_wanted(column: str, keys: tuple[str, ...]) -> str:
+    """The keys of a JSON column the checks read, as a Map(String, String) of those
+    present: the JSON type stores ``server.address`` as the path ``server`` →
+    ``address``, and a path reads back as the key the exporter was given."""
+    values = ", ".join(f"{_str(k)}, CAST({column}.`{k}`, 'Nullable(String)')" for k in keys)
+    return f"mapFilter((k, v) -> v IS NOT NULL, map({values}))"
+
+
 def _wanted(column: str, keys: tuple[str, ...]) -> str:
     """The keys of a Map(String, String) column the checks read, as the JSON text of an
     object (what the ClickHouse attribute accessors read: `_accessors`)."""
@@ -136,6 +144,13 @@ _RESOURCE_WANTED = (
     + f"), ResourceAttributes), map('{RESOURCE_ID}', toString(cityHash64("
     "mapKeys(ResourceAttributes), mapValues(ResourceAttributes)))))))"
 )
+
+
+def _resource_wanted_json() -> str:
+    """`_RESOURCE_WANTED` for the JSON attribute variant."""
+    wanted = _json_wanted("ResourceAttributes", RESOURCE_KEYS)
+    whole = "toString(cityHash64(toJSONString(ResourceAttributes)))"
+    return f"toLowCardinality(toJSONString(mapConcat({wanted}, map('{RESOURCE_ID}', {whole}))))"
 
 
 def _otlp_attributes(column: str) -> str:
