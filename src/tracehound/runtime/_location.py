@@ -108,10 +108,14 @@ def _first_candidate(depth: int) -> FrameType | None:
     global _start_caller
     current: FrameType | None = sys._getframe(depth)
     if current is not None:
-        start = current.f_back
+        # Span.start calls the processor directly (a chain the lifecycle guard
+        # leads), or one frame out, through a multi-processor.
+        start, depth = (current, depth) if current.f_code is _SPAN_START else (
+            current.f_back, depth + 1
+        )
         if start is not None and start.f_code is _SPAN_START and start.f_back is not None:
             current = start.f_back
-            _start_caller = (depth + 1, current.f_code)  # depth as seen from caller_site
+            _start_caller = (depth, current.f_code)  # depth as seen from caller_site
             current = current.f_back
     return current
 

@@ -228,6 +228,8 @@ class LifecycleGuard(SpanProcessor):
         self._untracked = 0
         self._reported_long: set[int] = set()
         self._on_collected = self._collected  # bound once, not per span
+        self._root_hooks: tuple[Any, ...] = ()
+        self._end_hooks: tuple[Any, ...] = ()
         self._user_code: Any = None
         """The code object that started the last span, known not to be plumbing."""
         self._open_limit = open_limit
@@ -271,15 +273,29 @@ class LifecycleGuard(SpanProcessor):
         """Spans started and not yet ended (nor collected)."""
         return list(map(_as_open_span, list(self._open.values())))
 
+    def lead(self, root_hooks: tuple[Any, ...] = (), end_hooks: tuple[Any, ...] = ()) -> None:
+        """Be the entry point of a processor chain: one call per span start and end, not two.
+
+        A chain whose only start hook is this guard's (tracehound's switchboard,
+        default mode) calls `on_start` and `on_end` directly.  ``root_hooks``
+        then run first, for root spans only (`RootGuard`'s: strict mode raises
+        before the span is tracked); ``end_hooks`` run after this guard's own
+        end, in order (the exporting processors').  ``lead()`` undoes it.
+        """
+        self._root_hooks, self._end_hooks = tuple(root_hooks), tuple(end_hooks)
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:  # the SDK's own fields: its properties cost a Python call each, per span
+            span_context, name, parent = span._context, span._name, span._parent
+        except AttributeError:  # pragma: no cover - an SDK whose Span changed shape
+            span_context, name, parent = span.get_span_context(), span.name, span.parent
+        if parent is None and self._root_hooks:
+            for on_root in self._root_hooks:
+                on_root(span, parent_context=parent_context)
         opened = self._open
         if len(opened) >= self._max_tracked:
             self._untracked += 1
             return
-        try:  # the SDK's own fields: its properties cost a Python call each, per span
-            span_context, name = span._context, span._name
-        except AttributeError:  # pragma: no cover - an SDK whose Span changed shape
-            span_context, name = span.get_span_context(), span.name
         # Where it started.  The usual path inline (a call per span costs): a
         # ``with tracer.start_as_current_span(...)``, recognised by the generator
         # behind it at the depth `caller_site` learnt; the user's frame is the
@@ -324,6 +340,8 @@ class LifecycleGuard(SpanProcessor):
             kind = span._kind
             if (kind is _SERVER or kind is _CONSUMER) and 0 < len(opened) <= MAX_SCANNED:
                 self._check_outlived(entry)
+        for on_end in self._end_hooks:  # the chain behind, when this guard leads it
+            on_end(span)
 
     def _check_outlived(self, entry: tuple[Any, ...]) -> None:
         """L010 for the spans of ``entry``'s trace started after it and still open."""

@@ -104,6 +104,7 @@ class DropSpansSampler(Sampler):
         self._delegate = delegate if delegate is not None else ParentBased(ALWAYS_ON)
         self._attribute_keys = tuple(attribute_keys)
         self._url_keys = frozenset(self._attribute_keys)
+        self._url_key_view = dict.fromkeys(self._attribute_keys).keys()
         self._match = _compile(self._patterns)
         self._memo: dict[str, bool] = {}
         self._url_memo: dict[str, bool] = {}
@@ -128,19 +129,28 @@ class DropSpansSampler(Sampler):
     ) -> SamplingResult:
         if self._match is not None:
             # Per span: one memo look-up for the name and one per URL attribute
-            # present; the patterns run once per distinct string.
-            drop = self._memo.get(name) if type(name) is str else False
-            if drop is None:
-                drop = self._matches(name)
+            # present; the patterns run once per distinct string.  A subscript
+            # costs less than a get() call; a miss (a string not seen yet, or
+            # not a string) is the rare case.
+            try:
+                drop = self._memo[name]
+            except (KeyError, TypeError):
+                drop = self._matches(name) if type(name) is str else False
             if not drop and attributes:
                 urls = self._url_memo
-                # The URL keys present, found in C (a set test per attribute), not
-                # one get() call per URL key: most spans have one or none.
-                for key in self._url_keys.intersection(attributes):
-                    value = attributes[key]
-                    found = urls.get(value) if type(value) is str else False
-                    if found is None:
-                        found = self._url_matches(value)
+                # The URL keys present, found in C: for a dict, two key views,
+                # each of the few URL keys looked up in it; most spans have one
+                # or none.
+                if type(attributes) is dict:
+                    present = self._url_key_view & attributes.keys()
+                else:
+                    present = self._url_keys.intersection(attributes)
+                for key in present:
+                    try:
+                        found = urls[attributes[key]]
+                    except (KeyError, TypeError):
+                        value = attributes[key]
+                        found = self._url_matches(value) if type(value) is str else False
                     if found:
                         drop = True
                         break

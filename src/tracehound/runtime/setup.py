@@ -72,6 +72,7 @@ class _Processors(SpanProcessor):
         self.check: Any = None
         """Checks each processor added later (strict mode: raises when it cannot be guarded)."""
         self._gate: Any = None
+        self._leader: LifecycleGuard | None = None
         self.added_to_provider = False
 
     def add_span_processor(self, processor: SpanProcessor) -> None:
@@ -144,6 +145,34 @@ class _Processors(SpanProcessor):
             for hook in (end.__self__.end_hooks() if _passes_through(end) else (end,))
         )
         self._processors = processors
+        self._lead()
+
+    def _lead(self) -> None:
+        """Let a lifecycle guard whose start hook is the only one lead the chain.
+
+        The SDK then calls the guard itself: one Python call per span start and
+        one per span end less (the guard runs RootGuard's hook for root spans
+        first and the end hooks behind it after its own, as this would).
+        """
+        leader = None
+        if len(self._starts) == 1 and self._ends:
+            guard = getattr(self._starts[0], "__self__", None)
+            if (
+                getattr(self._starts[0], "__func__", None) is LifecycleGuard.on_start
+                and getattr(self._ends[0], "__func__", None) is LifecycleGuard.on_end
+                and self._ends[0].__self__ is guard
+            ):
+                leader = guard
+        if self._leader is not None and self._leader is not leader:
+            self._leader.lead()
+        self._leader = leader
+        if leader is None:
+            self.__dict__.pop("on_start", None)
+            self.__dict__.pop("on_end", None)
+            return
+        leader.lead(self._root_starts, self._ends[1:])
+        self.on_start = leader.on_start  # type: ignore[method-assign]
+        self.on_end = leader.on_end  # type: ignore[method-assign]
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         if self._root_starts:
