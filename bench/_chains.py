@@ -4,7 +4,8 @@
 the exporter given as an argument), built by ``configure()`` itself so the
 figure follows whatever it installs.  The parts are the pieces ``configure()``
 installed, each alone in front of the same batch processor as the plain SDK:
-``sampler`` (its sampler), ``guards`` (its RootGuard and LifecycleGuard),
+``sampler`` (its sampler), ``guards`` (a RootGuard and a LifecycleGuard made as it
+makes them),
 ``policy`` (its attribute policy processor, with the batch processor behind
 it built as ``configure()`` builds it).
 """
@@ -66,7 +67,11 @@ def part(name: str) -> TracerProvider:
         provider.add_span_processor(BatchSpanProcessor(NoopExporter()))
         return provider
     if name == "guards":
-        processors = [runtime.roots, runtime.lifecycle, BatchSpanProcessor(NoopExporter())]
+        # guards of its own, made as configure() makes them: a guard may lead one chain
+        # (its end hooks are that chain's), and the full chain keeps the runtime's
+        roots = type(runtime.roots)(runtime.roots._report)
+        lifecycle = type(runtime.lifecycle)(runtime.lifecycle._report)
+        processors = [roots, lifecycle, BatchSpanProcessor(NoopExporter())]
     elif name == "policy":
         processors = [runtime.policy.processor(_batch_as_configured(runtime.policy))]
     else:

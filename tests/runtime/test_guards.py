@@ -66,6 +66,26 @@ def test_context_executor_and_start_thread_keep_the_trace(
     assert {s.parent.span_id for s in charges} == {parent.get_span_context().span_id}
 
 
+def test_context_executor_map_runs_tasks_at_once_in_the_trace(
+    configure: Callable[..., Any],
+) -> None:
+    """map binds the function once; its tasks run side by side, each in the submitter's context."""
+    recorded = configure()
+    both_running = threading.Barrier(2, timeout=10)
+
+    def task(_: int) -> int:
+        both_running.wait()  # two tasks in the same bound function at the same time
+        return trace.get_current_span().get_span_context().trace_id
+
+    with (
+        tracehound.span("POST /orders", kind=SpanKind.SERVER) as parent,
+        tracehound.ContextExecutor(ThreadPoolExecutor(2)) as pool,
+    ):
+        trace_ids = list(pool.map(task, range(2)))
+    assert trace_ids == [parent.get_span_context().trace_id] * 2
+    assert recorded.codes() == []
+
+
 def test_asyncio_tasks_and_to_thread_keep_the_parent(configure: Callable[..., Any]) -> None:
     recorded = configure()
 

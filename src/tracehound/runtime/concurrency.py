@@ -125,7 +125,9 @@ def _in_context(fn: Callable[P, T]) -> Callable[P, T]:
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> T:
-        return ctx.run(fn, *args, **kwargs)
+        # A copy per call: ``map`` binds once and runs the tasks side by side, and
+        # a context cannot be entered in two threads at once.
+        return ctx.copy().run(fn, *args, **kwargs)
 
     run._tracehound_carries_context = True  # type: ignore[attr-defined]
     return run

@@ -228,6 +228,8 @@ class LifecycleGuard(SpanProcessor):
         self._untracked = 0
         self._reported_long: set[int] = set()
         self._on_collected = self._collected  # bound once, not per span
+        # set while this guard leads a chain (`lead`)
+        self._chain: object = None
         self._root_hooks: tuple[Any, ...] = ()
         self._end_hooks: tuple[Any, ...] = ()
         self._user_code: Any = None
@@ -273,16 +275,28 @@ class LifecycleGuard(SpanProcessor):
         """Spans started and not yet ended (nor collected)."""
         return list(map(_as_open_span, list(self._open.values())))
 
-    def lead(self, root_hooks: tuple[Any, ...] = (), end_hooks: tuple[Any, ...] = ()) -> None:
-        """Be the entry point of a processor chain: one call per span start and end, not two.
+    def lead(
+        self, chain: object, root_hooks: tuple[Any, ...] = (), end_hooks: tuple[Any, ...] = ()
+    ) -> bool:
+        """Be the entry point of ``chain``: one call per span start and end, not two.
 
         A chain whose only start hook is this guard's (tracehound's switchboard,
         default mode) calls `on_start` and `on_end` directly.  ``root_hooks``
         then run first, for root spans only (`RootGuard`'s: strict mode raises
         before the span is tracked); ``end_hooks`` run after this guard's own
-        end, in order (the exporting processors').  ``lead()`` undoes it.
+        end, in order (the exporting processors').  A guard leads one chain:
+        False, and nothing changed, while it leads another.  `unlead` undoes it.
         """
+        if self._chain is not None and self._chain is not chain:
+            return False
+        self._chain = chain
         self._root_hooks, self._end_hooks = tuple(root_hooks), tuple(end_hooks)
+        return True
+
+    def unlead(self, chain: object) -> None:
+        """Stop leading ``chain`` (nothing if this guard does not lead it)."""
+        if self._chain is chain:
+            self._chain, self._root_hooks, self._end_hooks = None, (), ()
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:  # the SDK's own fields: its properties cost a Python call each, per span

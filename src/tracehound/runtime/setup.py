@@ -164,13 +164,14 @@ class _Processors(SpanProcessor):
             ):
                 leader = guard
         if self._leader is not None and self._leader is not leader:
-            self._leader.lead()
+            self._leader.unlead(self)
+        if leader is not None and not leader.lead(self, self._root_starts, self._ends[1:]):
+            leader = None  # it leads another chain: this one calls it like any other
         self._leader = leader
         if leader is None:
             self.__dict__.pop("on_start", None)
             self.__dict__.pop("on_end", None)
             return
-        leader.lead(self._root_starts, self._ends[1:])
         self.on_start = leader.on_start  # type: ignore[method-assign]
         self.on_end = leader.on_end  # type: ignore[method-assign]
 
