@@ -6,7 +6,9 @@ Wall-clock ratios on a shared host move by ±10 % from run to run; instruction
 counts do not.  Each variant runs in a child process under callgrind, once
 with 1,000 and once with 3,000 spans; the difference divided by 2,000 is the
 cost of one child span with 12 attributes without the start-up (every
-span exported: the child flushes before it exits).  Variants
+span exported: the child flushes before it exits; the batch processors are
+set to export only then, in one batch, so the count does not depend on when
+valgrind's scheduler ran their worker thread: repeatable to ~±100).  Variants
 (see ``bench/_chains.py``): ``plain`` the plain SDK with a batch processor,
 ``full`` what ``tracehound.configure()`` installs (default mode), ``off``
 the same with ``mode="off"``, and the parts ``sampler``, ``guards``,
@@ -57,6 +59,11 @@ def instructions(variant: str, spans: int, src: Path) -> int:
         "PYTHONHASHSEED": "0",
         "PYTHONPATH": os.pathsep.join((str(src), str(HERE))),
         "OTEL_TRACES_EXPORTER": "none",
+        # The batch worker exports only at the flush, every span in one batch: where
+        # valgrind's scheduler woke it made the counts move by ±2,000 between runs.
+        "OTEL_BSP_SCHEDULE_DELAY": "1000000",
+        "OTEL_BSP_MAX_QUEUE_SIZE": "10000",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "10000",
     }
     env.pop("TRACEHOUND_MODE", None)
     return instructions_of(["-c", CHILD, variant, str(spans)], env, variant)

@@ -322,11 +322,12 @@ class LifecycleGuard(SpanProcessor):
                 frame = _getframe(depth)
                 if frame.f_code is _AS_CURRENT:
                     frame = _getframe(depth + 2)
-                    code = frame.f_code
-                    if code is self._user_code or _is_plumbing.get(id(code)) is False:
-                        self._user_code, lasti = code, frame.f_lasti
-                    else:
-                        code = None
+                    code, lasti = frame.f_code, frame.f_lasti
+                    if code is not self._user_code:
+                        if _is_plumbing.get(id(code)) is False:
+                            self._user_code = code
+                        else:
+                            code = None
             except ValueError:  # a shallower stack: not called the usual way
                 code = None
         if code is None:
@@ -347,13 +348,18 @@ class LifecycleGuard(SpanProcessor):
             span_context = span.context
         key = id(span_context)
         opened = self._open
-        entry = opened.pop(key, None)
-        if entry is not None:
-            if self._reported_long:
-                self._reported_long.discard(key)
-            kind = span._kind
-            if (kind is _SERVER or kind is _CONSUMER) and 0 < len(opened) <= MAX_SCANNED:
+        kind = span._kind
+        if kind is _SERVER or kind is _CONSUMER:
+            entry = opened.pop(key, None)
+            if entry is not None and 0 < len(opened) <= MAX_SCANNED:
                 self._check_outlived(entry)
+        else:  # most spans: a subscript deletion, no method call
+            try:
+                del opened[key]
+            except KeyError:  # not tracked (the cap), or collected meanwhile
+                pass
+        if self._reported_long:
+            self._reported_long.discard(key)
         for on_end in self._end_hooks:  # the chain behind, when this guard leads it
             on_end(span)
 
