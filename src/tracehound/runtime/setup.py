@@ -169,8 +169,13 @@ class _Processors(SpanProcessor):
             leader = None  # it leads another chain: this one calls it like any other
         self._leader = leader
         if leader is None:
-            self.__dict__.pop("on_start", None)
-            self.__dict__.pop("on_end", None)
+            # ``del``, not ``self.__dict__``: reading that turns the instance's inline
+            # attribute values into a dict, and every attribute read per span slows
+            for own in ("on_start", "on_end"):
+                try:
+                    delattr(self, own)
+                except AttributeError:  # not set on the instance
+                    pass
             return
         self.on_start = leader.on_start  # type: ignore[method-assign]
         self.on_end = leader.on_end  # type: ignore[method-assign]
