@@ -353,8 +353,8 @@ class LifecycleGuard(SpanProcessor):
             entry = opened.pop(key, None)
             if entry is not None and 0 < len(opened) <= MAX_SCANNED:
                 self._check_outlived(entry)
-        else:  # most spans: a subscript deletion, no method call
-            try:
+        else:  # most spans: a subscript deletion, no call (suppress() would be two)
+            try:  # noqa: SIM105
                 del opened[key]
             except KeyError:  # not tracked (the cap), or collected meanwhile
                 pass

@@ -12,6 +12,7 @@ its chain in front of the processors it holds (`tracehound.runtime._placement`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -172,10 +173,8 @@ class _Processors(SpanProcessor):
             # ``del``, not ``self.__dict__``: reading that turns the instance's inline
             # attribute values into a dict, and every attribute read per span slows
             for own in ("on_start", "on_end"):
-                try:
+                with contextlib.suppress(AttributeError):  # not set on the instance
                     delattr(self, own)
-                except AttributeError:  # not set on the instance
-                    pass
             return
         self.on_start = leader.on_start  # type: ignore[method-assign]
         self.on_end = leader.on_end  # type: ignore[method-assign]
