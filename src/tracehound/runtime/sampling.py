@@ -135,7 +135,7 @@ class DropSpansSampler(Sampler):
             try:
                 drop = self._memo[name]
             except (KeyError, TypeError):
-                drop = self._matches(name) if type(name) is str else False
+                drop = self._matches(name) if isinstance(name, str) else False
             if not drop and attributes:
                 urls = self._url_memo
                 # The URL keys present, found in C: for a dict, two key views,
@@ -150,7 +150,7 @@ class DropSpansSampler(Sampler):
                         found = urls[attributes[key]]
                     except (KeyError, TypeError):
                         value = attributes[key]
-                        found = self._url_matches(value) if type(value) is str else False
+                        found = self._url_matches(value) if isinstance(value, str) else False
                     if found:
                         drop = True
                         break
