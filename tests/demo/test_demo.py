@@ -232,8 +232,11 @@ def _start_demo(out_dir: Path) -> tuple[subprocess.Popen[str], queue.Queue[str]]
     process = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "tracehound.cli",
+            "-c",
+            # Ctrl-C as in a user's terminal: a test run in the background of a shell
+            # without job control inherits SIGINT ignored, and Python (so the demo) keeps it
+            "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+            " sys.argv[0] = 'tracehound'; runpy.run_module('tracehound.cli', run_name='__main__')",
             "demo",
             "--out",
             str(out_dir),
