@@ -83,8 +83,8 @@ def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
         type=_seconds,
         default=defaults.check_every,
         metavar="SECONDS",
-        help=f"least time between two runs of the checks (default {defaults.check_every}; "
-        "a run waits three times as long as the last one took)",
+        help=f"least time between two live runs of the checks (default "
+        f"{defaults.check_every}; a run also waits at least as long as the last one took)",
     )
     serve.add_argument(
         "--max-body",
