@@ -3,51 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import orjson
-from doctor_data import codes, corpus
+from doctor_data import SECOND, T0, codes, corpus, minute_of_traffic, otlp_span, write_otlp
 
 from tracehound.doctor import check_paths
 
-T0 = 1_767_225_600_000_000_000
-SECOND = 1_000_000_000
-
-
-def _span(trace: int, span: int, start: int, parent: str = "", kind: int = 2) -> dict[str, Any]:
-    return {
-        "traceId": f"{trace:032x}",
-        "spanId": f"{span:016x}",
-        "parentSpanId": parent,
-        "name": "GET /items",
-        "kind": kind,
-        "startTimeUnixNano": str(start),
-        "endTimeUnixNano": str(start + SECOND // 10),
-    }
-
-
-def _write(path: Path, spans: list[dict[str, Any]]) -> str:
-    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "shop"}}]}
-    doc = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}
-    path.write_bytes(orjson.dumps(doc))
-    return str(path)
-
-
-def _minute_of_traffic() -> list[dict[str, Any]]:
-    """One request every half second for a minute: entry spans and their children."""
-    spans = []
-    for n in range(120):
-        start = T0 + n * SECOND // 2
-        spans.append(_span(n + 1, 2 * n + 1, start))
-        spans.append(_span(n + 1, 2 * n + 2, start + 1000, parent=f"{2 * n + 1:016x}", kind=1))
-    return spans
-
 
 def test_an_orphan_at_the_edge_of_a_long_input_is_outside_the_window(tmp_path: Path) -> None:
-    spans = _minute_of_traffic()
-    spans.append(_span(900, 901, T0 + 1000, parent="00000000000003e7", kind=1))  # first second
-    spans.append(_span(902, 903, T0 + 30 * SECOND, parent="00000000000003e8", kind=1))
-    report = check_paths([_write(tmp_path / "minute.json", spans)])
+    spans = minute_of_traffic()
+    spans.append(otlp_span(900, 901, T0 + 1000, parent="00000000000003e7", kind=1))  # first second
+    spans.append(otlp_span(902, 903, T0 + 30 * SECOND, parent="00000000000003e8", kind=1))
+    report = check_paths([write_otlp(tmp_path / "minute.json", spans)])
     causes = {f.span_id: f.details["cause"] for f in codes(report, "C001")}
     assert causes == {f"{901:016x}": "outside-window", f"{903:016x}": "undecided"}
     (edge,) = [f for f in codes(report, "C001") if f.span_id == f"{901:016x}"]
@@ -55,17 +21,19 @@ def test_an_orphan_at_the_edge_of_a_long_input_is_outside_the_window(tmp_path: P
 
 
 def test_a_short_input_says_nothing_about_its_edges(tmp_path: Path) -> None:
-    spans = [_span(1, 1, T0), _span(1, 2, T0 + 1000, parent="00000000000000ff", kind=1)]
-    (orphan,) = codes(check_paths([_write(tmp_path / "short.json", spans)]), "C001")
+    spans = [otlp_span(1, 1, T0), otlp_span(1, 2, T0 + 1000, parent="00000000000000ff", kind=1)]
+    (orphan,) = codes(check_paths([write_otlp(tmp_path / "short.json", spans)]), "C001")
     assert orphan.details["cause"] == "undecided"
     assert "likely" not in orphan.message
 
 
 def test_a_parent_rejected_by_the_reader_is_a_dropped_span(tmp_path: Path) -> None:
-    spans = _minute_of_traffic()
-    spans.append(_span(900, 901, T0 + 30 * SECOND, parent="not-an-id"))  # rejected: its parent ID
-    spans.append(_span(900, 902, T0 + 30 * SECOND + 10, parent=f"{901:016x}", kind=1))
-    report = check_paths([_write(tmp_path / "rejected.json", spans)])
+    spans = minute_of_traffic()
+    spans.append(
+        otlp_span(900, 901, T0 + 30 * SECOND, parent="not-an-id")
+    )  # rejected: its parent ID
+    spans.append(otlp_span(900, 902, T0 + 30 * SECOND + 10, parent=f"{901:016x}", kind=1))
+    report = check_paths([write_otlp(tmp_path / "rejected.json", spans)])
     (orphan,) = codes(report, "C001")
     assert orphan.span_id == f"{902:016x}"
     assert orphan.details["cause"] == "spans-dropped"

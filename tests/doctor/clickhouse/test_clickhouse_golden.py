@@ -5,10 +5,9 @@ and C003 details, and the same edges."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
+from doctor_data import SECOND, T0, minute_of_traffic, otlp_span, write_otlp
 
 from tracehound.doctor import Report, check_paths
 from tracehound.doctor.clickhouse import check_clickhouse, load_clickhouse
@@ -183,36 +182,16 @@ def test_rows_whose_ids_cannot_be_placed_are_counted_as_rejected(tmp_path: Path)
     }
 
 
-def _span(trace: int, span: int, start: int, parent: str = "", kind: int = 2) -> dict[str, Any]:
-    return {
-        "traceId": f"{trace:032x}",
-        "spanId": f"{span:016x}",
-        "parentSpanId": parent,
-        "name": "GET /items",
-        "kind": kind,
-        "startTimeUnixNano": str(start),
-        "endTimeUnixNano": str(start + 100_000_000),
-    }
-
-
 def test_the_causes_of_missing_parents_are_the_same(tmp_path: Path) -> None:
     """A minute of requests, an orphan in its first second (its parent may have started
     before the input: outside-window) and one in its middle (undecided): the causes are
     worked out inside ClickHouse as from the file."""
-    t0, second = 1_767_225_600_000_000_000, 1_000_000_000
-    spans = []
-    for n in range(120):
-        start = t0 + n * second // 2
-        spans.append(_span(n + 1, 2 * n + 1, start))
-        spans.append(_span(n + 1, 2 * n + 2, start + 1000, parent=f"{2 * n + 1:016x}", kind=1))
-    spans.append(_span(900, 901, t0 + 1000, parent="00000000000003e7", kind=1))
-    spans.append(_span(902, 903, t0 + 30 * second, parent="00000000000003e8", kind=1))
-    resource = {"attributes": [{"key": "service.name", "value": {"stringValue": "shop"}}]}
-    doc = {"resourceSpans": [{"resource": resource, "scopeSpans": [{"spans": spans}]}]}
-    path = tmp_path / "minute.json"
-    path.write_bytes(orjson.dumps(doc))
-    from_files = check_paths([str(path)])
-    found = in_chdb([str(path)], tmp_path)
+    spans = minute_of_traffic()
+    spans.append(otlp_span(900, 901, T0 + 1000, parent="00000000000003e7", kind=1))
+    spans.append(otlp_span(902, 903, T0 + 30 * SECOND, parent="00000000000003e8", kind=1))
+    path = write_otlp(tmp_path / "minute.json", spans)
+    from_files = check_paths([path])
+    found = in_chdb([path], tmp_path)
 
     def causes(report: Report) -> dict[str | None, tuple[object, ...]]:
         return {
