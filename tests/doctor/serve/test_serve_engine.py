@@ -156,3 +156,26 @@ def test_a_live_run_shows_its_findings_until_the_report_covers_them(
     assert engine.status()["spans_checked_live"] == 7  # nothing was checked twice
     with engine.live.on_own_connection() as live:
         assert live.scalar("SELECT count(*) FROM otel_traces") == 0  # all moved to the table
+
+
+def test_the_report_waits_while_the_backlog_is_half_full(
+    engine_factory: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server falling behind (its backlog of requests not yet parsed filling) gives the
+    whole-table report's CPU to the parsing and the live checks; the report comes once
+    the backlog drains, spans still arriving."""
+    monkeypatch.setattr(Engine, "_busy", lambda self: True)  # spans keep coming
+    engine = engine_factory(idle=0.0, max_backlog=100_000)
+    assert engine.report_share() == _reporting.REPORT_SHARE  # nothing waits
+    assert engine.reserve(50_000)  # stands for requests not parsed yet: half full
+    assert engine.report_share() == 0.0
+    assert engine.status()["report_share"] == 0.0
+    for n, spans in enumerate(sdk_spans("svc", 3, 4)):
+        feed(engine, n, body(spans))
+        wait_until(lambda n=n: engine.status()["live_checks"] == n + 1)
+    wait_until(lambda: engine.table.spans == 12)
+    assert engine.snapshot.report.spans_analysed == 0  # three runs moved spans: no report
+
+    engine.unreserve(50_000)  # the backlog drained
+    assert engine.report_share() == _reporting.REPORT_SHARE
+    wait_until(lambda: engine.snapshot.report.spans_analysed == 12)

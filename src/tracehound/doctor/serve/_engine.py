@@ -461,6 +461,7 @@ class Engine(Reporting):
             "live_check_seconds": round(self.live_seconds, 4),
             "spans_checked_live": self.spans_checked_live,
             "report_covers_live": self._caught_up(),
+            "report_share": round(self.report_share(), 3),
             "check_lag_seconds": round(self.lag, 4),
             "check_lag_max_seconds": round(self.lag_max, 4),
             "threads_cpu_seconds": thread_cpu(),
