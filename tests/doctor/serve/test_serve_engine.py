@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -179,3 +180,42 @@ def test_the_report_waits_while_the_backlog_is_half_full(
     engine.unreserve(50_000)  # the backlog drained
     assert engine.report_share() == _reporting.REPORT_SHARE
     wait_until(lambda: engine.snapshot.report.spans_analysed == 12)
+
+
+def test_the_parsing_waits_for_the_live_run_when_the_pending_limit_is_reached(
+    engine_factory: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind its load (a live run under way, as many spans waiting as allowed, requests
+    in the inbox) the engine's thread has nothing to do until the run ends: it waits.
+    It spun instead, taking a core's worth of CPU from the checks it waited for."""
+    run = threading.Event()
+    build_report = Engine.build_report
+
+    def held_up(self: Engine, store: Any = None) -> Any:
+        if store is self.live:
+            run.wait(20)
+        return build_report(self, store)
+
+    monkeypatch.setattr(Engine, "build_report", held_up)
+    engine = engine_factory(idle=60.0, max_pending=8)
+    requests = [body(spans) for spans in sdk_spans("svc", 5, 4)]
+    for n in range(3):  # 12 spans waiting, 8 allowed: the first request goes to a live run
+        feed(engine, n, requests[n])
+    wait_until(engine._checking.is_set)
+    for n in range(3, 5):  # these wait in the inbox: as many spans wait as allowed
+        feed(engine, n, requests[n])
+    assert engine.requests == 1 and engine.pending_spans == 8
+    calls = 0
+    release = engine._release
+
+    def counted(now: float, *, load: bool = True) -> None:
+        nonlocal calls
+        calls += 1
+        release(now, load=load)
+
+    monkeypatch.setattr(engine, "_release", counted)
+    time.sleep(0.5)
+    assert calls < 20  # the 0.1 s timeouts (spinning: 170,728 calls)
+    assert engine.requests == 1 and engine.pending_spans == 8 and len(engine._inbox) == 2
+    run.set()  # the run ends: the parsing goes on
+    wait_until(lambda: engine.status()["live_checks"] >= 1 and not engine._inbox)

@@ -48,7 +48,7 @@ from tracehound.doctor.serve._parsing import Parsed, Parser
 from tracehound.doctor.serve._reporting import Reporting, Snapshot
 from tracehound.doctor.serve._table import Table, take
 from tracehound.doctor.serve._threads import thread_cpu
-from tracehound.doctor.serve._waiting import Held, trace_ids
+from tracehound.doctor.serve._waiting import Held, Waiting, trace_ids
 from tracehound.doctor.sources import otlp_json
 from tracehound.doctor.sources._rows import Document
 from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
@@ -113,10 +113,7 @@ class Engine(Reporting):
         self._stop = False
         self._lock = threading.Lock()
         self._backlog = 0
-        self._held: collections.deque[Held] = collections.deque()
-        self._last_seen: dict[Any, float] = {}  # by trace: when its last span arrived
-        self._holding: collections.Counter[Any] = collections.Counter()  # held requests, by trace
-        self.pending_spans = 0
+        self._held = Waiting(self.settings.idle)
         self.requests = 0
         self.spans_received = 0
         self.refused = 0
@@ -229,14 +226,19 @@ class Engine(Reporting):
     def _loop(self) -> None:
         while True:
             with self._wake:
-                if not self._inbox and not self._stop:
+                # while the checks run, parse only as far as the pending limit: past it the
+                # backlog fills and the receivers ask the exporters to retry later (and
+                # this thread waits for the run's end: it spun, a core's worth of CPU
+                # taken from the checks exactly when the server was behind)
+                full = self._checking.is_set() and self.pending_spans >= self.settings.max_pending
+                if (full or not self._inbox) and not self._stop:
                     self._wake.wait(0.1)
+                    full = (
+                        self._checking.is_set() and self.pending_spans >= self.settings.max_pending
+                    )
                 if self._stop:
                     return
-                # while the checks run, parse only as far as the pending limit: past it the
-                # backlog fills and the receivers ask the exporters to retry later
-                room = self.settings.max_pending - self.pending_spans
-                if self._checking.is_set() and room <= 0:
+                if full:
                     work = []
                 else:
                     work = list(self._inbox)
@@ -300,17 +302,18 @@ class Engine(Reporting):
                 wait = max(self.settings.check_every, self.live_seconds)
                 self._next_check = time.monotonic() + wait
                 self._checking.clear()
+                with self._wake:  # the parsing may go on
+                    self._wake.notify()
 
     def _hold(self, number: int, kind: bytes, body: bytes) -> None:
         """Keep a request until its traces are quiet (its body: far smaller than its rows)."""
         traces, spans = trace_ids(kind, body)
-        held = Held(number, kind, body, traces, spans)
-        now = time.monotonic()
-        for trace in traces:
-            self._last_seen[trace] = now
-        self._holding.update(traces)
-        self._held.append(held)
-        self.pending_spans += held.spans
+        self._held.hold(Held(number, kind, body, traces, spans), time.monotonic())
+
+    @property
+    def pending_spans(self) -> int:
+        """Spans waiting for their traces to go quiet."""
+        return self._held.spans
 
     def replay(self, number: int, kind: bytes, body: bytes) -> None:
         """A request read back from the journal at start (before `start`): loaded at
@@ -321,36 +324,16 @@ class Engine(Reporting):
         """Parse (and ``load``) the requests whose traces are all quiet (and the oldest
         ones, over `max_pending`), in the order they arrived.  Without ``load`` nothing
         reaches DuckDB: at most `CHUNK_ROWS` rows of protobuf requests wait in memory."""
-        quiet = now - self.settings.idle
-        last_seen = self._last_seen
-        kept: collections.deque[Held] = collections.deque()
-        released: list[Held] = []
-        releasing = self._unflushed
-        full = False
-        for held in self._held:
-            if not load and not full:
-                # a JSON request may go to DuckDB whole (`Store.add_request`)
-                full = held.kind != PROTOBUF or releasing >= CHUNK_ROWS
-            over = self.pending_spans > self.settings.max_pending
-            if full or (not over and any(last_seen[t] > quiet for t in held.traces)):
-                kept.append(held)
-                continue
-            due = max(last_seen[t] for t in held.traces) + self.settings.idle
-            if due > now:
+        # while a live run checks, a JSON request may go to DuckDB whole (`Store.add_request`)
+        room = None if load else CHUNK_ROWS - self._unflushed
+        released = self._held.release(now, self.settings.max_pending, room)
+        for held, quiet in released:
+            if quiet > now:
                 self.released_early += held.spans
-                due = now
+            due = min(quiet, now)
             if self._eligible is None or due < self._eligible:
                 self._eligible = due
-            self.pending_spans -= held.spans
-            for trace in held.traces:
-                self._holding[trace] -= 1
-                if not self._holding[trace]:
-                    del self._holding[trace]
-                    del last_seen[trace]
-            released.append(held)
-            releasing += held.spans
-        self._held = kept
-        self._ingest_all(released, load=load)
+        self._ingest_all([held for held, _ in released], load=load)
 
     def _ingest_all(self, released: list[Held], *, load: bool) -> None:
         """Parse ``released`` in order: protobuf requests in the worker process, a few
@@ -434,7 +417,7 @@ class Engine(Reporting):
 
     @property
     def pending_traces(self) -> int:
-        return len(self._last_seen)
+        return len(self._held.last_seen)
 
     def status(self) -> dict[str, Any]:
         snap = self.snapshot
@@ -446,7 +429,7 @@ class Engine(Reporting):
             "spans_received": self.spans_received,
             "spans_checked": snap.report.spans_analysed,
             "spans_pending": self.pending_spans,
-            "traces_pending": len(self._last_seen),
+            "traces_pending": len(self._held.last_seen),
             "backlog_bytes": self._backlog,
             "refused": self.refused,
             "released_early": self.released_early,

@@ -28,6 +28,7 @@ from tracehound.doctor.report.json import to_dict
 from tracehound.doctor.serve._journal import PROTOBUF
 from tracehound.doctor.serve._live import LiveFindings
 from tracehound.doctor.serve._table import Table
+from tracehound.doctor.serve._waiting import Waiting
 from tracehound.doctor.store import Store
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class Reporting:
     _errors: collections.deque[InputError]
     _more_errors: int
     _kinds: set[bytes]
-    _held: collections.deque[Any]
+    _held: Waiting
     _inbox: collections.deque[Any]
     _loaded: int
     _live_runs: int
@@ -114,8 +115,7 @@ class Reporting:
                     # counting the next one at the cost of the last, per span
                     spent = self.report_cpu + time.thread_time() - cpu
                     due = time.monotonic() >= next_report and (
-                        spent + cost * self.table.spans
-                        <= self.report_share() * time.process_time()
+                        spent + cost * self.table.spans <= self.report_share() * time.process_time()
                     )
                 else:  # the last spans: the report as soon as `check_every` allows
                     due = time.monotonic() >= last_report + self.settings.check_every

@@ -1,10 +1,16 @@
-"""A request waiting for its traces to go quiet: kept as its body, with its traces' IDs.
+"""Requests waiting for their traces to go quiet: kept as their bodies, with their traces' IDs.
 
 A body is about 150 bytes a span; the rows the readers make of it, about 4 KB.
+`Waiting` finds the requests due by a heap of the times they may go quiet, so
+that its cost follows the requests released, not the requests held (a server
+behind its load holds hundreds, and looked at each of them at every request
+that arrived).
 """
 
 from __future__ import annotations
 
+import collections
+import heapq
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +18,7 @@ import orjson
 
 from tracehound.doctor.serve._journal import PROTOBUF
 
-__all__ = ["Held", "trace_ids"]
+__all__ = ["Held", "Waiting", "trace_ids"]
 
 
 @dataclass
@@ -24,6 +30,75 @@ class Held:
     body: bytes
     traces: frozenset[Any]
     spans: int
+
+
+class Waiting:
+    """The requests held, each until every trace in it had no new span for ``idle`` seconds."""
+
+    def __init__(self, idle: float) -> None:
+        self.idle = idle
+        self.spans = 0
+        """Spans held."""
+        self.last_seen: dict[Any, float] = {}
+        """When the last span of each trace held arrived."""
+        self._held: dict[int, Held] = {}  # by arrival: the oldest first
+        self._due: list[tuple[float, int]] = []  # (the earliest it may be quiet, arrival)
+        self._holding: collections.Counter[Any] = collections.Counter()  # requests, by trace
+        self._arrivals = 0
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+    def hold(self, held: Held, now: float) -> None:
+        for trace in held.traces:
+            self.last_seen[trace] = now
+        self._holding.update(held.traces)
+        self._held[self._arrivals] = held
+        heapq.heappush(self._due, (now + self.idle, self._arrivals))
+        self._arrivals += 1
+        self.spans += held.spans
+
+    def release(
+        self, now: float, max_spans: int, room: int | None = None
+    ) -> list[tuple[Held, float]]:
+        """The requests whose traces are all quiet, and the oldest ones while over
+        ``max_spans`` held, each with the time it was (or would have been) quiet, in the
+        order they arrived.  With ``room``, no JSON request and at most about ``room``
+        spans (one request past it)."""
+        released: list[tuple[int, Held, float]] = []
+        while self.spans > max_spans and self._held and (room is None or room > 0):
+            arrival = next(iter(self._held))
+            if room is not None and self._held[arrival].kind != PROTOBUF:
+                break
+            room = self._take(arrival, now, released, room)
+        while self._due and self._due[0][0] <= now and (room is None or room > 0):
+            _, arrival = heapq.heappop(self._due)
+            held = self._held.get(arrival)
+            if held is None:
+                continue  # released over ``max_spans``
+            quiet = max(self.last_seen[t] for t in held.traces) + self.idle
+            if quiet > now:  # a trace of it received spans since: later
+                heapq.heappush(self._due, (quiet, arrival))
+            elif room is not None and held.kind != PROTOBUF:  # a JSON request goes whole
+                heapq.heappush(self._due, (quiet, arrival))
+                break
+            else:
+                room = self._take(arrival, now, released, room)
+        released.sort(key=lambda r: r[0])
+        return [(held, quiet) for _, held, quiet in released]
+
+    def _take(
+        self, arrival: int, now: float, released: list[tuple[int, Held, float]], room: int | None
+    ) -> int | None:
+        held = self._held.pop(arrival)
+        released.append((arrival, held, max(self.last_seen[t] for t in held.traces) + self.idle))
+        self.spans -= held.spans
+        for trace in held.traces:
+            self._holding[trace] -= 1
+            if not self._holding[trace]:
+                del self._holding[trace]
+                del self.last_seen[trace]
+        return None if room is None else room - held.spans
 
 
 def trace_ids(kind: bytes, body: bytes) -> tuple[frozenset[Any], int]:
