@@ -39,19 +39,14 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from tracehound.doctor._model import InputError
 from tracehound.doctor.serve._journal import PROTOBUF
 from tracehound.doctor.serve._live import LiveFindings
-from tracehound.doctor.serve._parsing import Parsed, Parser
+from tracehound.doctor.serve._parsing import Parsed, Parser, add_request
 from tracehound.doctor.serve._reporting import Reporting, Snapshot
 from tracehound.doctor.serve._table import Table, take
 from tracehound.doctor.serve._threads import thread_cpu
 from tracehound.doctor.serve._waiting import Held, Waiting, trace_ids
-from tracehound.doctor.sources import otlp_json
-from tracehound.doctor.sources._rows import Document
-from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
 from tracehound.doctor.store import CHUNK_ROWS, Store
 
 __all__ = ["Engine", "Settings", "Snapshot"]
@@ -373,35 +368,8 @@ class Engine(Reporting):
         errors: list[tuple[str, str]] = []
         self.requests += 1
         self._kinds.add(kind)
-        rows = len(store.rows)
-        if parsed is not None:
-            for ref, key in parsed.scopes:
-                store.add_scope(ref, key)
-            if parsed.count:
-                store.rows.append(parsed.rows)  # many rows, one line each
-                self._unflushed += parsed.count
-            for reason, offset in parsed.rejects:
-                store.reject(reason, offset)
-            errors.extend(parsed.errors)
-            seen = parsed.seen
-        elif kind == PROTOBUF:
-            try:
-                seen = read_bytes(body, source, store, errors)
-            except ProtoError as exc:
-                seen = 0
-                errors.append(("byte 0", str(exc)))
-            self._unflushed += len(store.rows) - rows
-        else:
-            try:
-                value = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:  # the receiver checked it; a journal edited?
-                seen = 0
-                errors.append(("byte 0", f"invalid JSON ({exc})"))
-            else:
-                doc = Document(value, source, None, store)
-                seen = otlp_json.read(doc)
-                errors.extend(doc.errors)
-            self._unflushed += max(0, len(store.rows) - rows)
+        seen, added = add_request(store, kind, body, source, parsed, errors)
+        self._unflushed += added
         self.spans_received += seen
         self._loaded += 1
         with self._lock:  # `build_report` reads them from other threads

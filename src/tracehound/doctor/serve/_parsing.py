@@ -10,7 +10,8 @@ worker gives start at `WORKER_SCOPES`, a range the store never reaches, and
 the server registers them with the store (`Store.add_scope`).
 
 If the worker process dies, the requests it had are parsed in the server's
-thread, and so is every request after.
+thread, and so is every request after.  `add_request` puts a request into the
+live store either way (and parses the JSON ones, which are few).
 """
 
 from __future__ import annotations
@@ -24,10 +25,15 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
-from tracehound.doctor.store import scope_key
+import orjson
 
-__all__ = ["WORKER_SCOPES", "Parsed", "Parser", "parse"]
+from tracehound.doctor.serve._journal import PROTOBUF
+from tracehound.doctor.sources import otlp_json
+from tracehound.doctor.sources._rows import Document
+from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
+from tracehound.doctor.store import Store, scope_key
+
+__all__ = ["WORKER_SCOPES", "Parsed", "Parser", "add_request", "parse"]
 
 PARENT_CHECK = 0.5
 """Seconds between the worker's looks at whether the server is still there."""
@@ -149,3 +155,43 @@ class Parser:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def add_request(
+    store: Store,
+    kind: bytes,
+    body: bytes,
+    source: int,
+    parsed: Parsed | None,
+    errors: list[tuple[str, str]],
+) -> tuple[int, int]:
+    """Add one request to ``store`` (its input ``source``): ``parsed`` by the worker, or
+    parsed here by the doctor's readers; its errors go to ``errors``.  Returns the spans
+    it held (read or rejected) and the rows it added to the store's buffer."""
+    rows = len(store.rows)
+    if parsed is not None:
+        for ref, key in parsed.scopes:
+            store.add_scope(ref, key)
+        if parsed.count:
+            store.rows.append(parsed.rows)  # many rows, one line each
+        for reason, offset in parsed.rejects:
+            store.reject(reason, offset)
+        errors.extend(parsed.errors)
+        return parsed.seen, parsed.count
+    if kind == PROTOBUF:
+        try:
+            seen = read_bytes(body, source, store, errors)
+        except ProtoError as exc:
+            seen = 0
+            errors.append(("byte 0", str(exc)))
+        return seen, len(store.rows) - rows
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:  # the receiver checked it; a journal edited?
+        errors.append(("byte 0", f"invalid JSON ({exc})"))
+        return 0, 0
+    doc = Document(value, source, None, store)
+    seen = otlp_json.read(doc)
+    errors.extend(doc.errors)
+    # a regular request goes to DuckDB whole (`Store.add_request`), not as rows
+    return seen, max(0, len(store.rows) - rows)
