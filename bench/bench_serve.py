@@ -354,7 +354,7 @@ def _sustain(
                 "acked": total,
                 "received": status["spans_received"],
                 "live": status["spans_checked_live"],
-                "report": status["spans_checked"] + status["evicted"],
+                "report": status["spans_reported"],
                 "lag": status["check_lag_seconds"],
                 "lag_max": status["check_lag_max_seconds"],
                 "backlog": status["backlog_bytes"],

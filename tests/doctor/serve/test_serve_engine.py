@@ -89,6 +89,9 @@ def test_the_table_keeps_at_most_max_spans_dropping_the_oldest_traces(
     report = wait_until(lambda: engine.snapshot.report if caught_up(engine, 1510) else None)
     assert report.spans_analysed <= 1000
     assert engine.table.evicted >= 500
+    # every span went through the live runs the report covers; not all of them are still
+    # in the table
+    assert engine.status()["spans_reported"] == 1510
     with engine.store.on_own_connection() as own:
         kept = {t for (t,) in own.query("SELECT DISTINCT TraceId FROM otel_traces")}
     assert trace_id(traces[0]) not in kept  # the first to arrive went first
@@ -176,10 +179,12 @@ def test_the_report_waits_while_the_backlog_is_half_full(
         wait_until(lambda n=n: engine.status()["live_checks"] == n + 1)
     wait_until(lambda: engine.table.spans == 12)
     assert engine.snapshot.report.spans_analysed == 0  # three runs moved spans: no report
+    assert engine.status()["spans_reported"] == 0
 
     engine.unreserve(50_000)  # the backlog drained
     assert engine.report_share() == _reporting.REPORT_SHARE
     wait_until(lambda: engine.snapshot.report.spans_analysed == 12)
+    assert engine.status()["spans_reported"] == 12
 
 
 def test_the_parsing_waits_for_the_live_run_when_the_pending_limit_is_reached(

@@ -124,6 +124,10 @@ class Engine(Reporting):
         self.checks = 0
         """Reports over the whole table published."""
         self.spans_checked_live = 0
+        self.spans_moved = 0
+        """Spans the live runs moved to the table."""
+        # (live run, `spans_moved` after it), from the run the last report covers on
+        self._moved_by_run: collections.deque[tuple[int, int]] = collections.deque()
         """Spans the live runs checked."""
         self.live_seconds = 0.0
         """How long the last live run took (the checks, and moving its spans)."""
@@ -278,7 +282,11 @@ class Engine(Reporting):
                     traces = [t for (t,) in self.live.query(_TRACES)]
                     self.live_findings.add(run, traces, report.findings)
                     self.spans_checked_live += report.spans_read
-                self.table.parts.append(take(self.live, self._live_runs))
+                part = take(self.live, self._live_runs)
+                self.spans_moved += part["otel_traces"].num_rows
+                with self._lock:
+                    self._moved_by_run.append((run, self.spans_moved))
+                self.table.parts.append(part)
                 # their rows carry their names now: one request's name is not kept forever
                 self.live.forget_sources(self._run_sources)
                 self._live_runs += 1
@@ -412,6 +420,7 @@ class Engine(Reporting):
             "live_check_seconds": round(self.live_seconds, 4),
             "spans_checked_live": self.spans_checked_live,
             "report_covers_live": self._caught_up(),
+            "spans_reported": self.spans_reported(snap.covers),
             "report_share": round(self.report_share(), 3),
             "check_lag_seconds": round(self.lag, 4),
             "check_lag_max_seconds": round(self.lag_max, 4),

@@ -87,6 +87,7 @@ class Reporting:
     _inbox: collections.deque[Any]
     _loaded: int
     _live_runs: int
+    _moved_by_run: collections.deque[tuple[int, int]]
     _arrived: float
     _backlog: int
 
@@ -125,6 +126,9 @@ class Reporting:
                 before = time.thread_time()
                 self.snapshot = self._publish(started, time.monotonic(), covers)
                 self.live_findings.covered(covers)
+                with self._lock:  # what the live runs before ``covers`` moved: not asked again
+                    while len(self._moved_by_run) > 1 and self._moved_by_run[0][0] < covers:
+                        self._moved_by_run.popleft()
                 self.checks += 1
                 took = time.perf_counter() - started
                 cost = (time.thread_time() - before) / max(1, self.table.spans)
@@ -145,6 +149,16 @@ class Reporting:
         drops."""
         fill = self._backlog / max(1, self.settings.max_backlog)
         return REPORT_SHARE * max(0.0, 1.0 - 2.0 * fill)
+
+    def spans_reported(self, covers: int) -> int:
+        """Spans that went through a report: those the live runs up to ``covers`` moved to
+        the table (some may have been dropped from it, over `Settings.max_spans`, before
+        the report ran)."""
+        with self._lock:
+            for run, moved in self._moved_by_run:
+                if run == covers:
+                    return moved
+        return 0
 
     def _caught_up(self) -> bool:
         """Whether every request parsed so far was checked live and is in the report."""
