@@ -224,3 +224,15 @@ def test_the_parsing_waits_for_the_live_run_when_the_pending_limit_is_reached(
     assert engine.requests == 1 and engine.pending_spans == 8 and len(engine._inbox) == 2
     run.set()  # the run ends: the parsing goes on
     wait_until(lambda: engine.status()["live_checks"] >= 1 and not engine._inbox)
+
+
+def test_requests_waiting_for_their_traces_to_go_quiet_do_not_take_the_reports_share(
+    engine_factory: Callable[..., Engine],
+) -> None:
+    """They wait by design (``--idle``); only what the server is behind on counts."""
+    engine = engine_factory(idle=60.0, max_backlog=800)
+    data = body(sdk_spans("svc", 1, 4)[0])
+    feed(engine, 0, data)
+    wait_until(lambda: engine.pending_spans == 4)
+    assert engine.backlog == len(data) > 400  # over half the backlog, all of it waiting
+    assert engine.report_share() == _reporting.REPORT_SHARE

@@ -4,11 +4,11 @@ The live runs (`_engine`) check the spans that went quiet since the run
 before; the report checks every span in the table, so that ``/api/report`` is
 exactly what ``tracehound check --json`` says of what has arrived.  Its cost
 grows with the table: while spans arrive, reports take at most `REPORT_SHARE`
-of the CPU (less as the backlog of requests not yet parsed fills, none past
-half of it: a server falling behind gives the report's share to the parsing
-and the live checks) and wait `CHECK_SPACING` times as long as the last one
-took; once they stop, the report runs as soon as `Settings.check_every`
-allows.
+of the CPU (less as requests the server is behind on pile up, none past half
+of the backlog: a server falling behind gives the report's share to the
+parsing and the live checks) and wait `CHECK_SPACING` times as long as the
+last one took; once they stop, the report runs as soon as
+`Settings.check_every` allows.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ as the last one took."""
 REPORT_SHARE = 0.15
 """While spans arrive, a report over the whole table starts only while the reports have
 taken at most this share of the process's CPU (the rest parses and runs the live checks),
-when the backlog is empty; the share falls to none as the backlog fills to half
-(`Reporting.report_share`)."""
+when the server is not behind; the share falls to none as the requests it is behind on
+fill half the backlog (`Reporting.report_share`)."""
 
 
 @dataclass(frozen=True)
@@ -142,13 +142,14 @@ class Reporting:
 
     def report_share(self) -> float:
         """The share of the CPU the reports may take while spans arrive: `REPORT_SHARE`
-        with the backlog empty, none with it half full.  A filling backlog means the
-        server is behind; of its work (at 50,000 spans/s, ~27 µs of CPU a span), the
-        report's 4-6 µs are the part that can wait without a span going unchecked:
-        the live runs check every span once, the report catches up when the load
-        drops."""
-        fill = self._backlog / max(1, self.settings.max_backlog)
-        return REPORT_SHARE * max(0.0, 1.0 - 2.0 * fill)
+        while the server keeps up, none once the requests it is behind on (the backlog
+        but for those waiting, by design, for their traces to go quiet) fill half the
+        backlog.  Of its work (at 50,000 spans/s, ~26 µs of CPU a span), the report's
+        4-6 µs are the part that can wait without a span going unchecked: the live
+        runs check every span once, the report catches up when the load drops."""
+        behind = self._backlog - self._held.bytes
+        fill = behind / max(1, self.settings.max_backlog)
+        return REPORT_SHARE * min(1.0, max(0.0, 1.0 - 2.0 * fill))
 
     def spans_reported(self, covers: int) -> int:
         """Spans that went through a report: those the live runs up to ``covers`` moved to

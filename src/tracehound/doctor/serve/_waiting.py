@@ -39,6 +39,8 @@ class Waiting:
         self.idle = idle
         self.spans = 0
         """Spans held."""
+        self.bytes = 0
+        """Their requests' bodies, in bytes."""
         self.last_seen: dict[Any, float] = {}
         """When the last span of each trace held arrived."""
         self._held: dict[int, Held] = {}  # by arrival: the oldest first
@@ -57,6 +59,7 @@ class Waiting:
         heapq.heappush(self._due, (now + self.idle, self._arrivals))
         self._arrivals += 1
         self.spans += held.spans
+        self.bytes += len(held.body)
 
     def release(
         self, now: float, max_spans: int, room: int | None = None
@@ -93,6 +96,7 @@ class Waiting:
         held = self._held.pop(arrival)
         released.append((arrival, held, max(self.last_seen[t] for t in held.traces) + self.idle))
         self.spans -= held.spans
+        self.bytes -= len(held.body)
         for trace in held.traces:
             self._holding[trace] -= 1
             if not self._holding[trace]:

@@ -259,7 +259,8 @@ async function render() {
 
 function showStatus(status) {
   document.getElementById("status").textContent =
-    `${status.spans_checked} spans checked · ${status.spans_pending} waiting · checked ${new Date(status.checked_at * 1000).toLocaleTimeString()}`;
+    `${status.spans_checked_live} spans checked live · ${status.spans_pending} waiting · ` +
+    `report over ${status.spans_checked} spans at ${new Date(status.checked_at * 1000).toLocaleTimeString()}`;
 }
 
 async function poll() {
