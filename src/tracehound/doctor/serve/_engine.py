@@ -120,6 +120,9 @@ class Engine(Reporting):
         self.check_cpu = 0.0
         """CPU seconds the live runs' thread spent (DuckDB's own threads not counted)."""
         self.report_cpu = 0.0
+        """CPU seconds the report's thread spent on reports."""
+        self.table_cpu = 0.0
+        """CPU seconds the report's thread spent adding spans to the table."""
         """CPU seconds the report's thread spent."""
         self.checks = 0
         """Reports over the whole table published."""
@@ -416,6 +419,7 @@ class Engine(Reporting):
             "parse_cpu_seconds": round(self.parse_cpu, 3),
             "check_cpu_seconds": round(self.check_cpu, 3),
             "report_cpu_seconds": round(self.report_cpu, 3),
+            "table_cpu_seconds": round(self.table_cpu, 3),
             "live_checks": self._live_runs,
             "live_check_seconds": round(self.live_seconds, 4),
             "spans_checked_live": self.spans_checked_live,
