@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from _bodies import body, sdk_spans, trace_id
+from _bodies import body, broken_checkouts, sdk_spans, trace_id
 
 from tracehound.doctor.serve import _reporting
 from tracehound.doctor.serve._engine import Engine, Settings
@@ -236,3 +236,28 @@ def test_requests_waiting_for_their_traces_to_go_quiet_do_not_take_the_reports_s
     wait_until(lambda: engine.pending_spans == 4)
     assert engine.backlog == len(data) > 400  # over half the backlog, all of it waiting
     assert engine.report_share() == _reporting.REPORT_SHARE
+
+
+def test_the_calls_the_live_runs_counted_stand_until_the_report_covers_them(
+    engine_factory: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the report waits (spans keep coming, or the server is behind), the overview
+    adds the live runs' calls to the report's (`/api/live`); once the report covers the
+    runs, they are the report's and counted once."""
+    monkeypatch.setattr(Engine, "_busy", lambda self: True)
+    monkeypatch.setattr(_reporting, "REPORT_SHARE", -1.0)  # the report never due while busy
+    engine = engine_factory(idle=0.1)
+    for n, data in enumerate(broken_checkouts(3)):
+        feed(engine, n, data)
+    wait_until(lambda: engine.status()["spans_checked_live"] == 9)
+    assert engine.snapshot.report.edges == []  # no report yet
+    live = {(e.caller, e.callee): e for e in engine.live_edges.merged(engine.snapshot.covers)}
+    assert (live["orders", "payments"].calls, live["orders", "payments"].broken) == (3, 3)
+    assert engine.live_findings.counts(engine.snapshot.covers).get("C003") == 3
+
+    monkeypatch.setattr(Engine, "_busy", lambda self: False)  # the spans stopped coming
+    wait_until(lambda: engine.snapshot.report.spans_analysed == 9)
+    assert engine.live_edges.merged(engine.snapshot.covers) == []
+    assert engine.live_findings.counts(engine.snapshot.covers) == {}
+    edges = {(e.caller, e.callee): e for e in engine.snapshot.report.edges}
+    assert (edges["orders", "payments"].calls, edges["orders", "payments"].broken) == (3, 3)

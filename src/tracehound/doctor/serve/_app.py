@@ -124,6 +124,18 @@ def build_app(
             data.update(extra_status())
         return _json(data)
 
+    async def live(request: Request) -> Response:
+        """What the live runs the report does not cover yet found: the overview adds it
+        to the report's (while the server is behind, the report waits)."""
+        snapshot = engine.snapshot  # the live runs after the report's
+        return _json(
+            {
+                "version": snapshot.version,
+                "edges": [e.to_dict() for e in engine.live_edges.merged(snapshot.covers)],
+                "by_code": engine.live_findings.counts(snapshot.covers),
+            }
+        )
+
     async def trace_index(request: Request) -> Response:
         try:
             limit = int(request.query_params.get("limit", "100"))
@@ -172,6 +184,7 @@ def build_app(
         Route("/v1/traces", traces, methods=["POST"]),
         Route("/api/report", report),
         Route("/api/status", status),
+        Route("/api/live", live),
         Route("/api/traces", trace_index),
         Route("/api/traces/{trace_id}", trace),
         Route("/api/rules", rules),

@@ -41,7 +41,7 @@ from typing import Any
 
 from tracehound.doctor._model import InputError
 from tracehound.doctor.serve._journal import PROTOBUF
-from tracehound.doctor.serve._live import LiveFindings
+from tracehound.doctor.serve._live import LiveEdges, LiveFindings
 from tracehound.doctor.serve._parsing import Parsed, Parser, add_request
 from tracehound.doctor.serve._reporting import Reporting, Snapshot
 from tracehound.doctor.serve._table import Table, take
@@ -98,6 +98,7 @@ class Engine(Reporting):
         """The spans parsed since the last live run (a DuckDB database of its own)."""
         self.live.con.execute(f"SET memory_limit = '{LIVE_MEMORY_LIMIT}'")
         self.live_findings = LiveFindings()
+        self.live_edges = LiveEdges()
         self._live_runs = 0
         self._arrived = 0.0  # when the last request came in
         self._eligible: float | None = None  # when the first request of the next run was due
@@ -284,6 +285,7 @@ class Engine(Reporting):
                 else:
                     traces = [t for (t,) in self.live.query(_TRACES)]
                     self.live_findings.add(run, traces, report.findings)
+                    self.live_edges.add(run, report.edges)
                     self.spans_checked_live += report.spans_read
                 part = take(self.live, self._live_runs)
                 self.spans_moved += part["otel_traces"].num_rows

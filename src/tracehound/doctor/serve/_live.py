@@ -2,23 +2,30 @@
 
 The live runs check only the spans parsed since the run before (their traces
 went quiet together: `_engine`); the report over the whole table comes later
-and less often.  Until it covers a trace, the trace list and the trace view
-show the live run's findings for it.  Entries the report covers are dropped,
-so this holds at most the traces of the runs the report is behind by (and
-never more than `MAX_TRACES`).
+and less often (while the server is behind, not at all).  Until it covers a
+trace, the trace list and the trace view show the live run's findings for it,
+and the overview adds the calls the live runs counted (`LiveEdges`) to the
+report's.  Entries the report covers are dropped, so this holds at most what
+the runs the report is behind by found (never more than `MAX_TRACES` traces
+and `MAX_RUNS` runs' edges).
 """
 
 from __future__ import annotations
 
+import collections
 import threading
 from collections.abc import Iterable
 
+from tracehound.doctor._model import Edge
 from tracehound.rules import Finding
 
-__all__ = ["MAX_TRACES", "LiveFindings", "traces_of"]
+__all__ = ["MAX_RUNS", "MAX_TRACES", "LiveEdges", "LiveFindings", "traces_of"]
 
 MAX_TRACES = 200_000
 """Traces whose live findings are kept at most (the oldest go first)."""
+
+MAX_RUNS = 10_000
+"""Live runs whose edges are kept at most (the oldest go first): hours of runs."""
 
 
 def traces_of(finding: Finding) -> tuple[str, ...]:
@@ -54,6 +61,14 @@ class LiveFindings:
         with self._lock:
             self._by_trace = {t: e for t, e in self._by_trace.items() if e[0] > run}
 
+    def counts(self, after: int = -1) -> dict[str, int]:
+        """Findings by rule code, of the runs after ``after`` (a broken call, listed under
+        both its traces, once)."""
+        with self._lock:
+            entries = list(self._by_trace.values())
+        found = {id(f): f for run, listed in entries if run > after for f in listed}
+        return dict(collections.Counter(f.code for f in found.values()))
+
     def get(self, trace: str) -> list[Finding] | None:
         """The findings of ``trace``'s last live run, or ``None`` if the report covers it."""
         with self._lock:
@@ -62,3 +77,56 @@ class LiveFindings:
 
     def __len__(self) -> int:
         return len(self._by_trace)
+
+
+class LiveEdges:
+    """Calls between services, from the live runs the report does not cover yet.
+
+    A live run sees the traces that went quiet together: a call whose two halves
+    went to different runs is counted by the report only.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: collections.deque[tuple[int, list[Edge]]] = collections.deque(
+            maxlen=MAX_RUNS
+        )
+
+    def add(self, run: int, edges: list[Edge]) -> None:
+        with self._lock:
+            self._runs.append((run, edges))
+
+    def covered(self, run: int) -> None:
+        """The report now covers every run up to ``run``."""
+        with self._lock:
+            while self._runs and self._runs[0][0] <= run:
+                self._runs.popleft()
+
+    def merged(self, after: int = -1) -> list[Edge]:
+        """The edges of the runs after ``after`` (the one a report covers), added up by
+        caller, callee and kind; cause, fix and example from the latest that gives one."""
+        with self._lock:
+            runs = [edges for run, edges in self._runs if run > after]
+        merged: dict[tuple[str, str, str], Edge] = {}
+        for edges in runs:
+            for e in edges:
+                key = (e.caller, e.callee, e.kind)
+                before = merged.get(key)
+                if before is None:
+                    merged[key] = e
+                    continue
+                merged[key] = Edge(
+                    e.caller,
+                    e.callee,
+                    e.kind,
+                    before.calls + e.calls,
+                    before.continued + e.continued,
+                    before.broken + e.broken,
+                    tuple(sorted({*before.formats, *e.formats})),
+                    e.cause or before.cause,
+                    e.fix if e.cause else before.fix,
+                    e.example_trace_id or before.example_trace_id,
+                    before.callee_seen or e.callee_seen,
+                    e.cause_kind if e.cause else before.cause_kind,
+                )
+        return list(merged.values())

@@ -26,7 +26,7 @@ from tracehound.doctor import diagnose, tally
 from tracehound.doctor._model import InputError, InputSummary, Report
 from tracehound.doctor.report.json import to_dict
 from tracehound.doctor.serve._journal import PROTOBUF
-from tracehound.doctor.serve._live import LiveFindings
+from tracehound.doctor.serve._live import LiveEdges, LiveFindings
 from tracehound.doctor.serve._table import Table
 from tracehound.doctor.serve._waiting import Waiting
 from tracehound.doctor.store import Store
@@ -73,6 +73,7 @@ class Reporting:
     store: Store
     table: Table
     live_findings: LiveFindings
+    live_edges: LiveEdges
     snapshot: Snapshot
     checks: int
     report_cpu: float
@@ -137,6 +138,7 @@ class Reporting:
                 before = time.thread_time()
                 self.snapshot = self._publish(started, time.monotonic(), covers)
                 self.live_findings.covered(covers)
+                self.live_edges.covered(covers)
                 with self._lock:  # what the live runs before ``covers`` moved: not asked again
                     while len(self._moved_by_run) > 1 and self._moved_by_run[0][0] < covers:
                         self._moved_by_run.popleft()

@@ -8,6 +8,7 @@ const POLL_MS = 2000;
 let rules = {};
 let report = null;
 let version = -1;
+let liveChecks = -1;
 let selectedSpan = null;
 
 function el(tag, props, ...children) {
@@ -62,16 +63,35 @@ function setMain(...children) {
 }
 
 // -- overview ---------------------------------------------------------------------
-function overview(status) {
+// The report's edges, with what the live runs it does not cover yet counted (while the
+// server is behind its load, the report waits; the live runs check every span once).
+function withLive(edges, live) {
+  const merged = new Map(edges.map((e) => [[e.caller, e.callee, e.kind].join("\u0000"), { ...e }]));
+  for (const e of live) {
+    const key = [e.caller, e.callee, e.kind].join("\u0000");
+    const m = merged.get(key);
+    if (!m) { merged.set(key, { ...e }); continue; }
+    m.calls += e.calls; m.continued += e.continued; m.broken += e.broken;
+    m.break_rate = m.calls ? m.broken / m.calls : 0;
+    m.callee_seen = m.callee_seen || e.callee_seen;
+    if (!m.cause && e.cause) { m.cause = e.cause; m.fix = e.fix; }
+    if (!m.example_trace_id) m.example_trace_id = e.example_trace_id;
+  }
+  return [...merged.values()];
+}
+
+function overview(status, live) {
   const r = report;
+  const byCode = { ...r.counts.by_code };
+  for (const [code, n] of Object.entries(live.by_code)) byCode[code] = (byCode[code] || 0) + n;
   const cards = el("div", { class: "cards" },
-    card(r.spans.analysed, "spans checked"),
+    card(status.spans_checked_live, "spans checked"),
     card(status.spans_pending, "spans waiting (trace not quiet yet)"),
-    card(r.traces, "traces"),
+    card(r.traces, "traces in the report"),
     card(r.services.length, "services"),
-    card(r.counts.by_severity.error, "errors"),
-    card(r.counts.by_severity.warning, "warnings"));
-  const edges = r.edges;
+    card(r.counts.by_severity.error, "errors in the report"),
+    card(r.counts.by_severity.warning, "warnings in the report"));
+  const edges = withLive(r.edges, live.edges);
   const edgeRows = edges.map((e) => el("tr", { class: e.broken ? "broken" : null },
     el("td", {}, e.caller, " → ", e.callee, e.callee_seen ? null : el("span", { class: "muted" }, " (no spans)")),
     el("td", {}, e.kind),
@@ -80,7 +100,7 @@ function overview(status) {
     el("td", { class: "nowrap" }, el("span", { class: "rate" }, el("span", { style: null, "data-w": e.break_rate })), pct(e.break_rate)),
     el("td", {}, e.cause ? el("div", {}, e.cause) : null, e.fix ? el("div", { class: "muted" }, "Fix: ", e.fix) : null),
     el("td", {}, e.example_trace_id ? link(["trace", e.example_trace_id], "example") : null)));
-  const byRule = Object.entries(r.counts.by_code).sort((a, b) => b[1] - a[1]).map(([code, n]) => el("tr", {},
+  const byRule = Object.entries(byCode).sort((a, b) => b[1] - a[1]).map(([code, n]) => el("tr", {},
     el("td", {}, badge(code)), el("td", {}, link(["rule", code], (rules[code] || {}).name || code)),
     el("td", { class: "num" }, n), el("td", { class: "muted" }, (rules[code] || {}).summary || "")));
   const page = [
@@ -90,7 +110,7 @@ function overview(status) {
     edges.length ? el("table", {}, el("tr", {}, ["call", "kind", "calls", "broken", "break rate", "cause", ""].map((h, i) =>
       el("th", { class: i === 2 || i === 3 ? "num" : null }, h))), edgeRows) : el("div", { class: "empty" }, "No edges yet."),
     el("h2", {}, "Findings by rule"),
-    byRule.length ? el("table", {}, byRule) : el("div", { class: "empty" }, r.spans.analysed ? "No findings: the traces hold together." : "Waiting for spans: point an OTLP exporter at " + location.origin + "/v1/traces"),
+    byRule.length ? el("table", {}, byRule) : el("div", { class: "empty" }, status.spans_checked_live ? "No findings: the traces hold together." : "Waiting for spans: point an OTLP exporter at " + location.origin + "/v1/traces"),
   ];
   setMain(page);
   for (const bar of document.querySelectorAll("[data-w]")) bar.style.width = (100 * Number(bar.dataset.w)) + "%";
@@ -253,7 +273,7 @@ async function render() {
   else if (parts[0] === "trace") await traceView(parts[1] || "");
   else if (parts[0] === "rules") rulesView();
   else if (parts[0] === "rule") ruleView(parts[1] || "");
-  else overview(status);
+  else overview(status, await getJSON("/api/live"));
   main.dataset.view = parts[0] || "overview";  // drawn (the tests wait for it)
 }
 
@@ -269,8 +289,12 @@ async function poll() {
     showStatus(status);
     if (status.version !== version) {
       version = status.version;
+      liveChecks = status.live_checks;
       report = await getJSON("/api/report");
       if (!location.hash.startsWith("#/trace/")) await render();  // a trace stays as it is while read
+    } else if (status.live_checks !== liveChecks) {  // a live run: the overview adds it
+      liveChecks = status.live_checks;
+      if (!location.hash.replace(/^#\/?/, "")) await render();
     }
   } catch (err) {
     document.getElementById("status").textContent = "disconnected (" + err.message + ")";
@@ -283,6 +307,7 @@ async function start() {
   report = await getJSON("/api/report");
   const status = await getJSON("/api/status");
   version = status.version;
+  liveChecks = status.live_checks;
   showStatus(status);
   window.addEventListener("hashchange", () => render());
   await render();
