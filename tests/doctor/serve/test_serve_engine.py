@@ -170,6 +170,7 @@ def test_the_report_waits_while_the_backlog_is_half_full(
     the backlog drains, spans still arriving."""
     monkeypatch.setattr(Engine, "_busy", lambda self: True)  # spans keep coming
     engine = engine_factory(idle=0.0, max_backlog=100_000)
+    engine._host_idle = lambda: 1.0  # the host has CPU to spare
     assert engine.report_share() == _reporting.REPORT_SHARE  # nothing waits
     assert engine.reserve(50_000)  # stands for requests not parsed yet: half full
     assert engine.report_share() == 0.0
@@ -261,3 +262,22 @@ def test_the_calls_the_live_runs_counted_stand_until_the_report_covers_them(
     assert engine.live_findings.counts(engine.snapshot.covers) == {}
     edges = {(e.caller, e.callee): e for e in engine.snapshot.report.edges}
     assert (edges["orders", "payments"].calls, edges["orders", "payments"].broken) == (3, 3)
+
+
+def test_while_spans_arrive_a_report_starts_only_on_cpu_the_host_leaves_idle(
+    engine_factory: Callable[..., Engine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a host with nothing to spare (its other tenants count), the live runs check every
+    span and the whole-table report waits; once the host has CPU idle, it runs."""
+    monkeypatch.setattr(Engine, "_busy", lambda self: True)  # spans keep coming
+    idle = 0.0
+    engine = engine_factory(idle=0.0)
+    engine._host_idle = lambda: idle
+    for n, spans in enumerate(sdk_spans("svc", 3, 4)):
+        feed(engine, n, body(spans))
+        wait_until(lambda n=n: engine.status()["live_checks"] == n + 1)
+    wait_until(lambda: engine.table.spans == 12)
+    time.sleep(0.3)  # the report's thread looked again
+    assert engine.snapshot.report.spans_analysed == 0
+    idle = _reporting.IDLE_FOR_REPORT
+    wait_until(lambda: engine.snapshot.report.spans_analysed == 12)

@@ -45,7 +45,7 @@ from tracehound.doctor.serve._live import LiveEdges, LiveFindings
 from tracehound.doctor.serve._parsing import Parsed, Parser, add_request
 from tracehound.doctor.serve._reporting import Reporting, Snapshot
 from tracehound.doctor.serve._table import Table, take
-from tracehound.doctor.serve._threads import thread_cpu
+from tracehound.doctor.serve._threads import HostIdle, thread_cpu
 from tracehound.doctor.serve._waiting import Held, Waiting, trace_ids
 from tracehound.doctor.store import CHUNK_ROWS, Store
 
@@ -99,6 +99,7 @@ class Engine(Reporting):
         self.live.con.execute(f"SET memory_limit = '{LIVE_MEMORY_LIMIT}'")
         self.live_findings = LiveFindings()
         self.live_edges = LiveEdges()
+        self._host_idle = HostIdle()
         self._live_runs = 0
         self._arrived = 0.0  # when the last request came in
         self._eligible: float | None = None  # when the first request of the next run was due

@@ -3,12 +3,12 @@
 The live runs (`_engine`) check the spans that went quiet since the run
 before; the report checks every span in the table, so that ``/api/report`` is
 exactly what ``tracehound check --json`` says of what has arrived.  Its cost
-grows with the table: while spans arrive, reports take at most `REPORT_SHARE`
-of the CPU (less as requests the server is behind on pile up, none past half
-of the backlog: a server falling behind gives the report's share to the
-parsing and the live checks) and wait `CHECK_SPACING` times as long as the
-last one took; once they stop, the report runs as soon as
-`Settings.check_every` allows.
+grows with the table: while spans arrive, a report starts only on CPU nothing
+else wants (the host `IDLE_FOR_REPORT` idle lately; where that is unknown, the
+reports' share of the process's CPU under `REPORT_SHARE`), never while the
+server is behind (requests it has not parsed filling half the backlog), and
+`CHECK_SPACING` times as long as the last one took after it; once they stop,
+the report runs as soon as `Settings.check_every` allows.
 """
 
 from __future__ import annotations
@@ -34,11 +34,18 @@ from tracehound.doctor.store import Store
 if TYPE_CHECKING:
     from tracehound.doctor.serve._engine import Settings
 
-__all__ = ["CHECK_SPACING", "REPORT_SHARE", "Reporting", "Snapshot"]
+__all__ = ["CHECK_SPACING", "IDLE_FOR_REPORT", "REPORT_SHARE", "Reporting", "Snapshot"]
 
 CHECK_SPACING = 3
 """While spans arrive, a report over the whole table waits at least this many times as long
 as the last one took."""
+
+IDLE_FOR_REPORT = 0.25
+"""While spans arrive, a report over the whole table starts only while at least this share
+of the host's CPU time was idle over the last seconds (`_threads.HostIdle`): at 50,000
+spans/s on a shared 2-core host, reports that took their `REPORT_SHARE` pushed the live
+runs behind; on an idle host at a few spans a second, that share of the little CPU used
+let a report run every few minutes."""
 
 REPORT_SHARE = 0.15
 """While spans arrive, a report over the whole table starts only while the reports have
@@ -94,6 +101,7 @@ class Reporting:
     _backlog: int
 
     _fail: Callable[[str, Exception], None]
+    _host_idle: Callable[[], float | None]
 
     def _report_loop(self) -> None:
         """Add the moved spans to the table as they come, and run the report over it when
@@ -107,6 +115,7 @@ class Reporting:
             self._moved.clear()
             if self._stop:
                 return
+            idle = self._host_idle()  # read often: its window is the last seconds
             cpu = time.thread_time()
             try:
                 if self.table.parts:
@@ -119,17 +128,19 @@ class Reporting:
                 if covers <= self.snapshot.covers:
                     continue  # the report has every span of the table
                 if self._busy():
-                    # over the whole table, its cost grows with the table: while spans
-                    # arrive, reports take at most REPORT_SHARE of the process's CPU,
-                    # counting the next one at the cost of the last, up to twice that as
-                    # the table grows (a report has a fixed cost, ~0.2 s: counted per
-                    # span, the first one over 2,000 spans priced one over a million at
-                    # 100 s, and no report ran during a 60 s feed)
-                    growth = min(2.0, max(1.0, self.table.spans / size))
-                    spent = self.report_cpu + time.thread_time() - cpu
-                    due = time.monotonic() >= next_report and (
-                        spent + cost * growth <= self.report_share() * time.process_time()
-                    )
+                    share = self.report_share()
+                    if time.monotonic() < next_report or share <= 0:
+                        due = False
+                    elif idle is not None:
+                        due = idle >= IDLE_FOR_REPORT
+                    else:
+                        # reports take at most their share of the process's CPU, the
+                        # next one counted at the cost of the last, up to twice that as
+                        # the table grows (a report has a fixed cost, ~0.2 s: counted per
+                        # span, one over 2,000 spans priced one over a million at 100 s)
+                        growth = min(2.0, max(1.0, self.table.spans / size))
+                        spent = self.report_cpu + time.thread_time() - cpu
+                        due = spent + cost * growth <= share * time.process_time()
                 else:  # the last spans: the report as soon as `check_every` allows
                     due = time.monotonic() >= last_report + self.settings.check_every
                 if not due:
