@@ -125,7 +125,7 @@ def test_over_max_pending_the_oldest_requests_are_checked_early(
     for n, spans in enumerate(sdk_spans("svc", 3, 40)):
         feed(engine, n, body(spans))
     # the traces never go quiet within the test; the waiting is capped all the same
-    wait_until(lambda: engine.snapshot.report.spans_analysed >= 80)
+    wait_until(lambda: engine.status()["spans_checked_live"] >= 80)
     assert engine.pending_spans <= 50
     assert engine.released_early >= 80
 
