@@ -144,10 +144,13 @@ def _emit(message: Any, index: int | None, doc: Document) -> int:
             spans = ss.spans
             seen += len(spans)
             for k, span in enumerate(spans):
-                status = None
-                if span.HasField("status"):
-                    code = span.status
-                    status = {"code": code.code, "message": code.message}
+                # an absent status and an empty one read the same (UNSET, no message)
+                code = span.status
+                status = (
+                    {"code": code.code, "message": code.message}
+                    if code.code or code.message
+                    else None
+                )
                 events = span.events
                 links = span.links
                 append(
@@ -202,8 +205,9 @@ def _key_values(attributes: Any) -> list[dict[str, Any]]:
     out = []
     for kv in attributes:
         value = kv.value
-        if value.WhichOneof("value") == "string_value":
-            out.append({"key": kv.key, "value": {"stringValue": value.string_value}})
+        text = value.string_value  # most values: one look-up, not two
+        if text or value.WhichOneof("value") == "string_value":
+            out.append({"key": kv.key, "value": {"stringValue": text}})
         else:
             out.append({"key": kv.key, "value": _any_value(value)})
     return out
