@@ -125,15 +125,14 @@ class Engine(Reporting):
         """CPU seconds the report's thread spent on reports."""
         self.table_cpu = 0.0
         """CPU seconds the report's thread spent adding spans to the table."""
-        """CPU seconds the report's thread spent."""
         self.checks = 0
         """Reports over the whole table published."""
         self.spans_checked_live = 0
+        """Spans the live runs checked."""
         self.spans_moved = 0
         """Spans the live runs moved to the table."""
         # (live run, `spans_moved` after it), from the run the last report covers on
         self._moved_by_run: collections.deque[tuple[int, int]] = collections.deque()
-        """Spans the live runs checked."""
         self.live_seconds = 0.0
         """How long the last live run took (the checks, and moving its spans)."""
         self.lag = 0.0
