@@ -48,10 +48,11 @@ runs behind; on an idle host at a few spans a second, that share of the little C
 let a report run every few minutes."""
 
 REPORT_SHARE = 0.15
-"""While spans arrive, a report over the whole table starts only while the reports have
-taken at most this share of the process's CPU (the rest parses and runs the live checks),
-when the server is not behind; the share falls to none as the requests it is behind on
-fill half the backlog (`Reporting.report_share`)."""
+"""Where the host's idle CPU is unknown (no ``/proc/stat``): while spans arrive, a report
+over the whole table starts only while the reports have taken at most this share of the
+process's CPU (the rest parses and runs the live checks).  Everywhere, the share falls to
+none as the requests the server is behind on fill half the backlog
+(`Reporting.report_share`), and no report starts then."""
 
 
 @dataclass(frozen=True)
