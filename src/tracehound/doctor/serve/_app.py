@@ -128,13 +128,15 @@ def build_app(
         """What the live runs the report does not cover yet found: the overview adds it
         to the report's (while the server is behind, the report waits)."""
         snapshot = engine.snapshot  # the live runs after the report's
-        return _json(
-            {
+
+        def found() -> dict[str, Any]:  # hours of runs behind: not on the event loop
+            return {
                 "version": snapshot.version,
                 "edges": [e.to_dict() for e in engine.live_edges.merged(snapshot.covers)],
                 "by_code": engine.live_findings.counts(snapshot.covers),
             }
-        )
+
+        return _json(await run_in_threadpool(found))
 
     async def trace_index(request: Request) -> Response:
         try:
