@@ -63,6 +63,10 @@ def test_every_exporter_is_received_and_the_broken_edge_named(served: tuple[Serv
     status = server.get("/api/status")
     assert status["spans_pending"] == 0
     assert status["journal"]["records"] == status["requests"]
+    # every live run is the report's now: nothing of them is counted on top of it
+    assert status["report_covers_live"]
+    live = server.get("/api/live")
+    assert live["edges"] == [] and live["by_code"] == {}
 
 
 def test_the_report_is_tracehound_checks_over_the_same_spans(
