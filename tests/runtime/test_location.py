@@ -105,9 +105,12 @@ def test_the_learnt_depth_is_checked_not_trusted(
     # processor chain) is noticed and the walk is done again
     depth, code = _location._start_caller  # type: ignore[misc]
     _location._start_caller = (depth + 3, code)
+    guard_depth = guard._depth  # the guard's own copy, read inline per span
+    guard._depth = guard_depth + 3
     with tracer.start_as_current_span("after"):  # MARK-AFTER
         assert started_at(guard) == [f"{HERE}:{line_of('MARK-AFTER')}"]
     assert _location._start_caller == (depth, code)  # learnt again
+    assert guard._depth == guard_depth
 
 
 def test_line_is_worked_out_from_the_bytecode_offset() -> None:

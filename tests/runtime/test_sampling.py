@@ -80,6 +80,23 @@ def test_attribute_keys_can_be_chosen_and_non_text_values_are_ignored() -> None:
     assert len(exporter.get_finished_spans()) == 2
 
 
+def test_url_attributes_are_found_in_any_mapping() -> None:
+    """Samplers get the attributes as the caller gave them: a dict, a read-only
+    proxy, OpenTelemetry's BoundedAttributes (another span's attributes)."""
+    from types import MappingProxyType
+
+    from opentelemetry.attributes import BoundedAttributes
+    from opentelemetry.sdk.trace.sampling import Decision
+
+    sampler = DropSpansSampler(["*/healthz"])
+    decisions = (("/healthz", Decision.DROP), ("/orders", Decision.RECORD_AND_SAMPLE))
+    for make in (dict, MappingProxyType, lambda a: BoundedAttributes(attributes=a)):
+        for path, decision in decisions:
+            attributes = make({"http.request.method": "GET", "url.path": path})
+            result = sampler.should_sample(None, 1, "GET", attributes=attributes)
+            assert result.decision is decision, (make, path)
+
+
 def test_children_of_a_dropped_span_are_dropped_with_a_parent_based_delegate() -> None:
     tracer, exporter = pipeline(DropSpansSampler(["GET /healthz"]))
     headers: dict[str, str] = {}

@@ -269,6 +269,78 @@ def test_the_chain_calls_every_other_processor_for_every_span() -> None:
     assert seen == ["sub:root", "static:root", "sub:child", "static:child"]
 
 
+def test_on_ending_hooks_run_only_when_a_processor_has_one() -> None:
+    """The SDK calls ``_on_ending`` on every span end: with no processor behind that
+    has one it is a C no-op; one added later runs, for every span, before on_end."""
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    from tracehound.findings import report
+    from tracehound.runtime.guards import LifecycleGuard, RootGuard
+    from tracehound.runtime.setup import _does_nothing, _Processors
+
+    seen: list[str] = []
+
+    class Ending(SpanProcessor):
+        def _on_ending(self, span):  # type: ignore[no-untyped-def]
+            seen.append(f"ending:{span.name}")
+
+        def on_end(self, span):  # type: ignore[no-untyped-def]
+            seen.append(f"end:{span.name}")
+
+    guard = LifecycleGuard(report, open_limit=None)
+    chain = _Processors()
+    chain.processors = (RootGuard(report), guard)
+    assert _does_nothing(chain._on_ending)
+    tracer = TracerProvider(active_span_processor=chain).get_tracer("t")  # type: ignore[arg-type]
+    with tracer.start_as_current_span("before"):
+        pass
+    chain.add_span_processor(Ending())
+    chain.add_span_processor(Ending())
+    assert not _does_nothing(chain._on_ending)
+    with tracer.start_as_current_span("root"), tracer.start_as_current_span("child"):
+        pass
+    assert seen == [
+        *["ending:child", "ending:child", "end:child", "end:child"],
+        *["ending:root", "ending:root", "end:root", "end:root"],
+    ]
+    assert guard.open_spans() == []
+    chain.processors = (RootGuard(report), guard)  # and taken out again
+    assert _does_nothing(chain._on_ending)
+    guard.shutdown()
+
+
+def test_a_leading_guard_hands_each_span_to_every_processor_behind_in_order() -> None:
+    """The lifecycle guard leads the chain (one call per span): one processor behind
+    is called directly, several in order, none is nothing to call."""
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+
+    from tracehound.findings import report
+    from tracehound.runtime.guards import LifecycleGuard
+    from tracehound.runtime.setup import _Processors
+
+    seen: list[str] = []
+
+    class Named(SpanProcessor):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def on_end(self, span):  # type: ignore[no-untyped-def]
+            seen.append(f"{self.name}:{span.name}")
+
+    guard = LifecycleGuard(report, open_limit=None)
+    chain = _Processors()
+    tracer = TracerProvider(active_span_processor=chain).get_tracer("t")  # type: ignore[arg-type]
+    for behind in ((), (Named("a"),), (Named("a"), Named("b"), Named("c"))):
+        seen.clear()
+        chain.processors = (guard, *behind)
+        assert chain.on_end == guard.on_end  # the SDK calls the guard itself
+        with tracer.start_as_current_span("span"):
+            assert len(guard.open_spans()) == 1
+        assert guard.open_spans() == []
+        assert seen == [f"{p.name}:span" for p in behind]
+    guard.shutdown()
+
+
 @pytest.mark.parametrize(
     ("file_mode", "env_mode", "argument", "expected"),
     [

@@ -34,6 +34,7 @@ from tracehound.rules import Finding, get_rule
 from tracehound.runtime import _location
 from tracehound.runtime._location import caller_location, caller_site, site_location
 from tracehound.runtime._outlived import MAX_SCANNED, outlived_finding, outliving
+from tracehound.runtime._placement import NOTHING
 from tracehound.runtime.concurrency import submitter
 from tracehound.runtime.detach import OTEL_CONTEXT_LOGGER, DetachedElsewhereFilter
 
@@ -232,6 +233,10 @@ class LifecycleGuard(SpanProcessor):
         self._chain: object = None
         self._root_hooks: tuple[Any, ...] = ()
         self._end_hooks: tuple[Any, ...] = ()
+        self._after_end: Any = NOTHING
+        """What on_end calls last: the one end hook behind, a loop over several, or nothing."""
+        self._depth = 0
+        """Where the caller of Tracer.start_span is, seen from on_start (0: not learnt yet)."""
         self._user_code: Any = None
         """The code object that started the last span, known not to be plumbing."""
         self._open_limit = open_limit
@@ -291,12 +296,20 @@ class LifecycleGuard(SpanProcessor):
             return False
         self._chain = chain
         self._root_hooks, self._end_hooks = tuple(root_hooks), tuple(end_hooks)
+        hooks = self._end_hooks
+        # one hook behind (the batch processor's): called directly, no loop per span
+        self._after_end = hooks[0] if len(hooks) == 1 else self._run_end_hooks if hooks else NOTHING
         return True
 
     def unlead(self, chain: object) -> None:
         """Stop leading ``chain`` (nothing if this guard does not lead it)."""
         if self._chain is chain:
             self._chain, self._root_hooks, self._end_hooks = None, (), ()
+            self._after_end = NOTHING
+
+    def _run_end_hooks(self, span: ReadableSpan) -> None:
+        for on_end in self._end_hooks:
+            on_end(span)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:  # the SDK's own fields: its properties cost a Python call each, per span
@@ -314,10 +327,9 @@ class LifecycleGuard(SpanProcessor):
         # ``with tracer.start_as_current_span(...)``, recognised by the generator
         # behind it at the depth `caller_site` learnt; the user's frame is the
         # caller of that generator's ``__enter__``.  Anything else: the walk.
-        learnt = _location._start_caller
+        depth = self._depth  # caller_site's depth of Tracer.start_span: here, its caller's
         code: Any = None
-        if learnt is not None:
-            depth = learnt[0]  # caller_site's depth of Tracer.start_span: here, its caller's
+        if depth:
             try:
                 frame = _getframe(depth)
                 if frame.f_code is _AS_CURRENT:
@@ -332,6 +344,9 @@ class LifecycleGuard(SpanProcessor):
                 code = None
         if code is None:
             code, lasti = caller_site()
+            learnt = _location._start_caller
+            if learnt is not None:
+                self._depth = learnt[0]
         # Keyed by the identity of the span's context: the span and the copy
         # on_end receives share it, and id() costs less than reading span_id.
         # A plain weakref (C-fast, unlike a subclass); on_end drops it, so its
@@ -343,25 +358,23 @@ class LifecycleGuard(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            span_context = span._context
+            key = id(span._context)
         except AttributeError:  # pragma: no cover - an SDK whose Span changed shape
-            span_context = span.context
-        key = id(span_context)
-        opened = self._open
+            key = id(span.context)
         kind = span._kind
         if kind is _SERVER or kind is _CONSUMER:
+            opened = self._open
             entry = opened.pop(key, None)
             if entry is not None and 0 < len(opened) <= MAX_SCANNED:
                 self._check_outlived(entry)
         else:  # most spans: a subscript deletion, no call (suppress() would be two)
             try:  # noqa: SIM105
-                del opened[key]
+                del self._open[key]
             except KeyError:  # not tracked (the cap), or collected meanwhile
                 pass
         if self._reported_long:
             self._reported_long.discard(key)
-        for on_end in self._end_hooks:  # the chain behind, when this guard leads it
-            on_end(span)
+        self._after_end(span)  # the chain behind, when this guard leads it
 
     def _check_outlived(self, entry: tuple[Any, ...]) -> None:
         """L010 for the spans of ``entry``'s trace started after it and still open."""

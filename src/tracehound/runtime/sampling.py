@@ -106,6 +106,8 @@ class DropSpansSampler(Sampler):
         self._url_keys = frozenset(self._attribute_keys)
         self._url_key_view = dict.fromkeys(self._attribute_keys).keys()
         self._match = _compile(self._patterns)
+        if self._match is None:  # nothing to drop: the SDK calls the delegate itself
+            self.should_sample = self._delegate.should_sample  # type: ignore[method-assign]
         self._memo: dict[str, bool] = {}
         self._url_memo: dict[str, bool] = {}
 
@@ -127,35 +129,33 @@ class DropSpansSampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: TraceState | None = None,
     ) -> SamplingResult:
-        if self._match is not None:
-            # Per span: one memo look-up for the name and one per URL attribute
-            # present; the patterns run once per distinct string.  A subscript
-            # costs less than a get() call; a miss (a string not seen yet, or
-            # not a string) is the rare case.
+        # Per span: one memo look-up for the name and one per URL attribute
+        # present; the patterns run once per distinct string.  A subscript
+        # costs less than a get() call; a miss (a string not seen yet, or not a
+        # string) is the rare case.  (No patterns: the delegate is called directly.)
+        try:
+            drop = self._memo[name]
+        except (KeyError, TypeError):
+            drop = self._matches(name) if isinstance(name, str) else False
+        if not drop and attributes:
+            urls = self._url_memo
+            # The URL keys present, found in C: two key views, each of the few URL
+            # keys looked up in the span's; most spans have one or none.
             try:
-                drop = self._memo[name]
-            except (KeyError, TypeError):
-                drop = self._matches(name) if isinstance(name, str) else False
-            if not drop and attributes:
-                urls = self._url_memo
-                # The URL keys present, found in C: for a dict, two key views,
-                # each of the few URL keys looked up in it; most spans have one
-                # or none.
-                if type(attributes) is dict:
-                    present = self._url_key_view & attributes.keys()
-                else:
-                    present = self._url_keys.intersection(attributes)
-                for key in present:
-                    try:
-                        found = urls[attributes[key]]
-                    except (KeyError, TypeError):
-                        value = attributes[key]
-                        found = self._url_matches(value) if isinstance(value, str) else False
-                    if found:
-                        drop = True
-                        break
-            if drop:
-                return SamplingResult(Decision.DROP, None, _parent_trace_state(parent_context))
+                present = self._url_key_view & attributes.keys()
+            except (AttributeError, TypeError):  # not a Mapping
+                present = self._url_keys.intersection(attributes)
+            for key in present:
+                try:
+                    found = urls[attributes[key]]
+                except (KeyError, TypeError):
+                    value = attributes[key]
+                    found = self._url_matches(value) if isinstance(value, str) else False
+                if found:
+                    drop = True
+                    break
+        if drop:
+            return SamplingResult(Decision.DROP, None, _parent_trace_state(parent_context))
         return self._delegate.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )

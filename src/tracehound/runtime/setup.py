@@ -34,6 +34,7 @@ from tracehound.runtime._findings_file import install as install_findings_file
 from tracehound.runtime._findings_file import uninstall as uninstall_findings_file
 from tracehound.runtime._mode import Mode, reporter_for
 from tracehound.runtime._placement import (
+    NOTHING,
     does_nothing,
     give_back,
     held_processors,
@@ -138,6 +139,12 @@ class _Processors(SpanProcessor):
         self._root_starts = tuple(s for s in starts if _roots_only(s))
         self._starts = tuple(s for s in starts if not _roots_only(s))
         self._endings = hooks("_on_ending")
+        # The SDK calls _on_ending on every span end: with nothing behind, a C no-op.
+        if self._endings:
+            with contextlib.suppress(AttributeError):  # not set on the instance
+                del self._on_ending
+        else:
+            self._on_ending = NOTHING  # type: ignore[method-assign]
         # The attribute policy's processor may hand spans straight on (its
         # processors check them on export): call those, not it.
         self._ends = tuple(
