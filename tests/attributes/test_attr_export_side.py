@@ -161,7 +161,7 @@ def test_a_batch_is_enforced_exactly_as_each_span_alone() -> None:
     policy = AttributePolicy.from_config(env={})
     clean = spans_of(TracerProvider())
     secret_resource = spans_of(TracerProvider(resource=Resource({"db.password": TOKEN})))
-    for spans in (clean, secret_resource, clean + secret_resource):
+    for spans in (clean, secret_resource, clean + secret_resource, secret_resource + clean):
         one_by_one = SpanEnforcer(policy)
         expected = [one_by_one.enforce(span) for span in spans]
         out, found, dropped = SpanEnforcer(policy).enforce_all(spans)

@@ -127,6 +127,9 @@ class SpanEnforcer:
         keep = out.append
         found: list[Finding] = []
         dropped = 0
+        # the last resource seen and its redacted version (None if clean): a pair
+        # checked together, read again after each span `enforce` looked at
+        seen, sanitized = self._resource
         for span in spans:
             try:
                 attributes = span._attributes
@@ -140,18 +143,18 @@ class SpanEnforcer:
                 except AttributeError:
                     has_events = events
                 name = span._name
-                resource = self._resource  # (seen, its redacted version or None if clean)
                 if (
                     (not attributes or not dirty_keys(attributes))
                     and type(name) is str
                     and (name in clean_names or checker.name_violation(name) is None)
                     and not has_events
-                    and span._resource is resource[0]
-                    and resource[1] is None
+                    and span._resource is seen
+                    and sanitized is None
                 ):
                     keep(span)
                     continue
                 checked, span_findings = enforce(span)
+                seen, sanitized = self._resource
             except Exception:
                 dropped += 1
                 logger.exception("tracehound attribute policy failed on span %r; span dropped",
