@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pytest
 from _bodies import body, broken_checkouts, sdk_spans, trace_id
 
 from tracehound.doctor.serve import _reporting
 from tracehound.doctor.serve._engine import Engine, Settings
-from tracehound.doctor.serve._journal import PROTOBUF
+from tracehound.doctor.serve._journal import JSON, PROTOBUF
+from tracehound.doctor.serve._receiver import count_spans
 from tracehound.doctor.serve._views import trace_detail, trace_list
 
 
@@ -281,3 +283,36 @@ def test_while_spans_arrive_a_report_starts_only_on_cpu_the_host_leaves_idle(
     assert engine.snapshot.report.spans_analysed == 0
     idle = _reporting.IDLE_FOR_REPORT
     wait_until(lambda: engine.snapshot.report.spans_analysed == 12)
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {"resourceSpans": [], "resource_spans": [{"scopeSpans": [{"spans": ["SPAN"]}]}]},
+        {"resourceSpans": [{"scopeSpans": None, "scope_spans": [{"spans": ["SPAN"]}]}]},
+    ],
+    ids=["empty camelCase beside snake_case", "null beside snake_case"],
+)
+def test_a_json_request_written_both_ways_is_held_and_checked(
+    engine_factory: Callable[..., Engine], request_body: dict[str, Any]
+) -> None:
+    """The receiver counts such a request's spans (an empty or null camelCase field beside
+    a snake_case one); holding it found no trace in it, and the engine's thread died on
+    it: every later request was refused until a restart."""
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "work",
+        "kind": 2,
+        "startTimeUnixNano": "1700000000000000000",
+        "endTimeUnixNano": "1700000000001000000",
+    }
+    data = orjson.dumps(request_body).replace(b'"SPAN"', orjson.dumps(span))
+    assert count_spans(JSON, data) == 1
+    engine = engine_factory(idle=0.0)
+    assert engine.reserve(len(data))
+    engine.submit(0, JSON, data)
+    wait_until(lambda: engine.requests == 1)
+    feed(engine, 1, body(sdk_spans("svc", 1, 2)[0]))  # and the next one is taken
+    wait_until(lambda: engine.requests == 2 and engine.status()["live_checks"] >= 1)
+    assert not engine.failed and engine.last_error is None

@@ -52,6 +52,7 @@ class Waiting:
         return len(self._held)
 
     def hold(self, held: Held, now: float) -> None:
+        """Hold ``held``, its traces' last span seen ``now``."""
         for trace in held.traces:
             self.last_seen[trace] = now
         self._holding.update(held.traces)
@@ -79,7 +80,7 @@ class Waiting:
             held = self._held.get(arrival)
             if held is None:
                 continue  # released over ``max_spans``
-            quiet = max(self.last_seen[t] for t in held.traces) + self.idle
+            quiet = max((self.last_seen[t] for t in held.traces), default=now) + self.idle
             if quiet > now:  # a trace of it received spans since: later
                 heapq.heappush(self._due, (quiet, arrival))
             elif room is not None and held.kind != PROTOBUF:  # a JSON request goes whole
@@ -94,7 +95,8 @@ class Waiting:
         self, arrival: int, now: float, released: list[tuple[int, Held, float]], room: int | None
     ) -> int | None:
         held = self._held.pop(arrival)
-        released.append((arrival, held, max(self.last_seen[t] for t in held.traces) + self.idle))
+        quiet = max((self.last_seen[t] for t in held.traces), default=now) + self.idle
+        released.append((arrival, held, quiet))
         self.spans -= held.spans
         self.bytes -= len(held.body)
         for trace in held.traces:
@@ -118,7 +120,7 @@ def trace_ids(kind: bytes, body: bytes) -> tuple[frozenset[Any], int]:
             for ss in rs.scope_spans:
                 spans += len(ss.spans)
                 found.update(span.trace_id for span in ss.spans)
-        return frozenset(found), spans
+        return frozenset(found or {b""}), max(spans, 1)
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -129,13 +131,14 @@ def trace_ids(kind: bytes, body: bytes) -> tuple[frozenset[Any], int]:
                 spans += 1
                 trace = span.get("traceId", span.get("trace_id")) if type(span) is dict else None
                 found.add(trace if isinstance(trace, str) else "")
-    return frozenset(found), spans
+    # the receiver counted spans its own way: a request is never held under no trace
+    return frozenset(found or {""}), max(spans, 1)
 
 
 def _items(value: Any, camel: str, snake: str) -> list[Any]:
     if not isinstance(value, dict):
         return []
-    found = value.get(camel, value.get(snake))
+    found = value.get(camel) or value.get(snake)  # as the receiver counts them
     return found if isinstance(found, list) else []
 
 
