@@ -9,22 +9,22 @@ At most every `Settings.check_every` seconds (and no sooner than the last run
 took), when spans were loaded there, a second thread runs every check
 (`tracehound.doctor.diagnose`, the same as ``tracehound check``) over those
 spans only: a *live run*, whose cost follows the spans that arrived, not the
-table.  It keeps what it found by trace (`_live`: the trace list and the trace
-view show it) and moves the spans to the table, `Engine.store` (`_table`).  A
-third thread adds them there and runs the checks over the whole table: the
-*report*, exactly ``tracehound check``'s, published as a `Snapshot`
-(``/api/report``).  Its cost grows with the table, so while spans arrive it
-takes at most `_reporting.REPORT_SHARE` of the CPU (and waits `CHECK_SPACING` times as
-long as the last one took); once they stop, it runs as soon as
-`Settings.check_every` allows.  The parsing goes on during both kinds of run; a
-live run holds only the spans it checks still.
+table.  It keeps what it found by trace and the calls it counted (`_live`: the
+trace list, the trace view and the overview show them) and moves the spans to
+the table, `Engine.store` (`_table`).  A third thread adds them there and runs
+the checks over the whole table: the *report*, exactly ``tracehound check``'s,
+published as a `Snapshot` (``/api/report``).  Its cost grows with the table, so
+while spans arrive it runs only within its share of a core, on CPU the host
+leaves idle, and never while the server is behind (`_reporting`); once they
+stop, it runs as soon as `Settings.check_every` allows.  The parsing goes on
+during both kinds of run; a live run holds only the spans it checks still.
 
 Memory stays bounded: request bytes accepted and not yet parsed
 (`Settings.max_backlog`; the receivers answer "retry later" over it), spans
 waiting for their traces to go quiet (`Settings.max_pending`; the oldest
 requests are checked early over it), DuckDB's memory (`MEMORY_LIMIT` and
-`LIVE_MEMORY_LIMIT`, past which it spills to disk), the live findings
-(`_live.MAX_TRACES`) and spans in the table (`Settings.max_spans`; the oldest
+`LIVE_MEMORY_LIMIT`, past which it spills to disk), the live findings and calls
+(`_live.MAX_TRACES`, `_live.MAX_RUNS`) and spans in the table (`Settings.max_spans`; the oldest
 traces are dropped over it, and counted).
 """
 
@@ -129,10 +129,6 @@ class Engine(Reporting):
         """Reports over the whole table published."""
         self.spans_checked_live = 0
         """Spans the live runs checked."""
-        self.spans_moved = 0
-        """Spans the live runs moved to the table."""
-        # (live run, `spans_moved` after it), from the run the last report covers on
-        self._moved_by_run: collections.deque[tuple[int, int]] = collections.deque()
         self.live_seconds = 0.0
         """How long the last live run took (the checks, and moving its spans)."""
         self.lag = 0.0
@@ -287,11 +283,7 @@ class Engine(Reporting):
                     self.live_findings.add(run, traces, report.findings)
                     self.live_edges.add(run, report.edges)
                     self.spans_checked_live += report.spans_read
-                part = take(self.live, self._live_runs)
-                self.spans_moved += part["otel_traces"].num_rows
-                with self._lock:
-                    self._moved_by_run.append((run, self.spans_moved))
-                self.table.parts.append(part)
+                self.table.parts.append(take(self.live, run))
                 # their rows carry their names now: one request's name is not kept forever
                 self.live.forget_sources(self._run_sources)
                 self._live_runs += 1
@@ -331,7 +323,8 @@ class Engine(Reporting):
     def _release(self, now: float, *, load: bool = True) -> None:
         """Parse (and ``load``) the requests whose traces are all quiet (and the oldest
         ones, over `max_pending`), in the order they arrived.  Without ``load`` nothing
-        reaches DuckDB: at most `CHUNK_ROWS` rows of protobuf requests wait in memory."""
+        reaches DuckDB: about `CHUNK_ROWS` rows of protobuf requests (one request past
+        it) wait in memory."""
         # while a live run checks, a JSON request may go to DuckDB whole (`Store.add_request`)
         room = None if load else CHUNK_ROWS - self._unflushed
         released = self._held.release(now, self.settings.max_pending, room)
@@ -426,7 +419,7 @@ class Engine(Reporting):
             "live_check_seconds": round(self.live_seconds, 4),
             "spans_checked_live": self.spans_checked_live,
             "report_covers_live": self._caught_up(),
-            "spans_reported": self.spans_reported(snap.covers),
+            "spans_reported": snap.spans_reported,
             "report_share": round(self.report_share(), 3),
             "check_lag_seconds": round(self.lag, 4),
             "check_lag_max_seconds": round(self.lag_max, 4),

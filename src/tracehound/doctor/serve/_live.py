@@ -63,7 +63,8 @@ class LiveFindings:
 
     def counts(self, after: int = -1) -> dict[str, int]:
         """Findings by rule code, of the runs after ``after`` (a broken call, listed under
-        both its traces, once)."""
+        both its traces, once; a finding about no trace, such as an input problem, is
+        not kept here)."""
         with self._lock:
             entries = list(self._by_trace.values())
         found = {id(f): f for run, listed in entries if run > after for f in listed}

@@ -3,12 +3,12 @@
 The live runs (`_engine`) check the spans that went quiet since the run
 before; the report checks every span in the table, so that ``/api/report`` is
 exactly what ``tracehound check --json`` says of what has arrived.  Its cost
-grows with the table: while spans arrive, a report starts only on CPU nothing
-else wants (the host `IDLE_FOR_REPORT` idle lately; where that is unknown, the
-reports' share of the process's CPU under `REPORT_SHARE`), never while the
+grows with the table: while spans arrive, reports take at most `REPORT_SHARE`
+of one core's time, start only while the host had `IDLE_FOR_REPORT` of its
+CPU idle lately (where that is known: other tenants count), never while the
 server is behind (requests it has not parsed filling half the backlog), and
-`CHECK_SPACING` times as long as the last one took after it; once they stop,
-the report runs as soon as `Settings.check_every` allows.
+`CHECK_SPACING` times as long as the last one took after it; once spans stop
+coming, the report runs as soon as `Settings.check_every` allows.
 """
 
 from __future__ import annotations
@@ -42,17 +42,17 @@ as the last one took."""
 
 IDLE_FOR_REPORT = 0.25
 """While spans arrive, a report over the whole table starts only while at least this share
-of the host's CPU time was idle over the last seconds (`_threads.HostIdle`): at 50,000
-spans/s on a shared 2-core host, reports that took their `REPORT_SHARE` pushed the live
-runs behind; on an idle host at a few spans a second, that share of the little CPU used
-let a report run every few minutes."""
+of the host's CPU time was idle over the last seconds (`_threads.HostIdle`; not checked
+where unknown): at 50,000 spans/s on a shared 2-core host, reports within their
+`REPORT_SHARE` pushed the live runs behind."""
 
 REPORT_SHARE = 0.15
-"""Where the host's idle CPU is unknown (no ``/proc/stat``): while spans arrive, a report
-over the whole table starts only while the reports have taken at most this share of the
-process's CPU (the rest parses and runs the live checks).  Everywhere, the share falls to
-none as the requests the server is behind on fill half the backlog
-(`Reporting.report_share`), and no report starts then."""
+"""While spans arrive, a report over the whole table starts only while the reports have
+taken at most this share of one core's time since the server started (the next one
+counted at the last one's cost); the share falls to none as the requests the server is
+behind on fill half the backlog (`Reporting.report_share`).  Of the wall clock, not of the
+CPU the process used: at a few spans a second, a share of that little CPU let a report
+run every few minutes."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ class Snapshot:
     """Rule codes found in each trace (for the trace list)."""
     covers: int = -1
     """The last live run whose spans the report covers."""
+    spans_reported: int = 0
+    """Spans that went through this report: the live runs up to ``covers`` moved them to
+    the table (some may have been dropped from it, over `Settings.max_spans`, before)."""
 
 
 class Reporting:
@@ -97,7 +100,6 @@ class Reporting:
     _inbox: collections.deque[Any]
     _loaded: int
     _live_runs: int
-    _moved_by_run: collections.deque[tuple[int, int]]
     _arrived: float
     _backlog: int
 
@@ -108,6 +110,7 @@ class Reporting:
         """Add the moved spans to the table as they come, and run the report over it when
         due (`CHECK_SPACING`; `Settings.check_every` once nothing is left to parse)."""
         next_report = last_report = 0.0
+        began = time.monotonic()
         cost = 0.0  # CPU seconds the last report took
         size = 1  # spans in the table it covered
         covers = -1
@@ -129,19 +132,18 @@ class Reporting:
                 if covers <= self.snapshot.covers:
                     continue  # the report has every span of the table
                 if self._busy():
-                    share = self.report_share()
-                    if time.monotonic() < next_report or share <= 0:
-                        due = False
-                    elif idle is not None:
-                        due = idle >= IDLE_FOR_REPORT
-                    else:
-                        # reports take at most their share of the process's CPU, the
-                        # next one counted at the cost of the last, up to twice that as
-                        # the table grows (a report has a fixed cost, ~0.2 s: counted per
-                        # span, one over 2,000 spans priced one over a million at 100 s)
-                        growth = min(2.0, max(1.0, self.table.spans / size))
-                        spent = self.report_cpu + time.thread_time() - cpu
-                        due = spent + cost * growth <= share * time.process_time()
+                    # the next report counted at the last one's cost, up to twice that
+                    # as the table grows (a report has a fixed cost, ~0.2 s: counted per
+                    # span, one over 2,000 spans priced one over a million at 100 s)
+                    growth = min(2.0, max(1.0, self.table.spans / size))
+                    spent = self.report_cpu + time.thread_time() - cpu
+                    budget = self.report_share() * (time.monotonic() - began)
+                    due = (
+                        time.monotonic() >= next_report
+                        and budget > 0  # none while the server is behind
+                        and spent + cost * growth <= budget
+                        and (idle is None or idle >= IDLE_FOR_REPORT)
+                    )
                 else:  # the last spans: the report as soon as `check_every` allows
                     due = time.monotonic() >= last_report + self.settings.check_every
                 if not due:
@@ -151,9 +153,6 @@ class Reporting:
                 self.snapshot = self._publish(started, time.monotonic(), covers)
                 self.live_findings.covered(covers)
                 self.live_edges.covered(covers)
-                with self._lock:  # what the live runs before ``covers`` moved: not asked again
-                    while len(self._moved_by_run) > 1 and self._moved_by_run[0][0] < covers:
-                        self._moved_by_run.popleft()
                 self.checks += 1
                 took = time.perf_counter() - started
                 cost = time.thread_time() - before
@@ -167,25 +166,15 @@ class Reporting:
             next_report = last_report + max(self.settings.check_every, CHECK_SPACING * took)
 
     def report_share(self) -> float:
-        """The share of the CPU the reports may take while spans arrive: `REPORT_SHARE`
-        while the server keeps up, none once the requests it is behind on (the backlog
-        but for those waiting, by design, for their traces to go quiet) fill half the
-        backlog.  Of its work (at 50,000 spans/s, ~26 µs of CPU a span), the report's
+        """The share of one core's time the reports may take while spans arrive:
+        `REPORT_SHARE` while the server keeps up, none once the requests it is behind on
+        (the backlog but for those waiting, by design, for their traces to go quiet)
+        fill half the backlog.  Of its work (at 50,000 spans/s, ~26 µs of CPU a span), the report's
         4-6 µs are the part that can wait without a span going unchecked: the live
         runs check every span once, the report catches up when the load drops."""
         behind = self._backlog - self._held.bytes
         fill = behind / max(1, self.settings.max_backlog)
         return REPORT_SHARE * min(1.0, max(0.0, 1.0 - 2.0 * fill))
-
-    def spans_reported(self, covers: int) -> int:
-        """Spans that went through a report: those the live runs up to ``covers`` moved to
-        the table (some may have been dropped from it, over `Settings.max_spans`, before
-        the report ran)."""
-        with self._lock:
-            for run, moved in self._moved_by_run:
-                if run == covers:
-                    return moved
-        return 0
 
     def _caught_up(self) -> bool:
         """Whether every request parsed so far was checked live and is in the report."""
@@ -217,6 +206,7 @@ class Reporting:
             seconds=time.perf_counter() - started if started else 0.0,
             codes_by_trace={t: sorted(c) for t, c in codes.items()},
             covers=covers,
+            spans_reported=self.table.added,
         )
 
     def build_report(self, store: Store | None = None) -> Report:

@@ -52,6 +52,8 @@ class Table:
         self.parts: collections.deque[dict[str, Any]] = collections.deque()
         self.spans = 0
         """Spans in the table."""
+        self.added = 0
+        """Spans ever added to it."""
         self.evicted = 0
         """Spans dropped to keep it under the cap."""
         self._unpacked = 0  # spans added or dropped since the table was last compressed
@@ -70,6 +72,7 @@ class Table:
                     con.execute(f"INSERT INTO {table} SELECT * FROM th_part").fetchall()
                     con.unregister("th_part")
                 self.spans += part["otel_traces"].num_rows
+                self.added += part["otel_traces"].num_rows
                 self._unpacked += part["otel_traces"].num_rows
                 run = part["run"]
             if self.spans > max_spans:

@@ -32,7 +32,8 @@ def thread_cpu() -> dict[str, float]:
 class HostIdle:
     """The share of the host's CPU time left idle over the last ``window`` seconds, from
     ``/proc/stat`` (every core, every process: the other tenants of a shared host too);
-    ``None`` where there is no ``/proc/stat``, or not yet two readings."""
+    ``None`` where there is no ``/proc/stat``, before two readings, or while its counters
+    have not moved (they count clock ticks)."""
 
     def __init__(self, window: float = 3.0) -> None:
         self.window = window
