@@ -72,3 +72,16 @@ def test_the_live_runs_calls_add_up_until_the_report_covers_them() -> None:
     assert [(e.calls, e.broken) for e in live.merged(after=1)] == [(1, 0)]
     live.covered(1)
     assert [(e.caller, e.calls) for e in live.merged()] == [("orders", 1)]
+
+
+def test_the_live_calls_keep_at_most_max_runs_and_list_the_broken_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_live, "MAX_RUNS", 2)
+    live = LiveEdges()
+    live.add(0, [edge("a", "b", 5, 0)])
+    live.add(1, [edge("a", "b", 1, 0), edge("c", "d", 1, 1)])
+    live.add(2, [edge("a", "b", 2, 0)])  # run 0 goes
+    assert [(e.caller, e.calls, e.broken) for e in live.merged()] == [("c", 1, 1), ("a", 3, 0)]
+    live.covered(1)
+    assert [(e.caller, e.calls) for e in live.merged()] == [("a", 2)]  # c → d: no call left

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 
 from tracehound.doctor._model import Edge
 from tracehound.rules import Finding
@@ -81,53 +82,85 @@ class LiveFindings:
 
 
 class LiveEdges:
-    """Calls between services, from the live runs the report does not cover yet.
+    """Calls between services, from the live runs the report does not cover yet, kept
+    added up (the overview asks every two seconds, the report may be hours behind).
 
-    A live run sees the traces that went quiet together: a call whose two halves
-    went to different runs is counted by the report only.
+    A live run sees the traces that went quiet together: the two halves of a broken
+    call that went to different runs (their services export at different moments) are
+    a call to a peer with no span in the caller's run, and no break, until the report
+    pairs them.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._runs: collections.deque[tuple[int, list[Edge]]] = collections.deque(
-            maxlen=MAX_RUNS
-        )
+        self._runs: collections.deque[tuple[int, list[Edge]]] = collections.deque()
+        self._totals: dict[tuple[str, str, str], Edge] = {}  # over `_runs`
 
     def add(self, run: int, edges: list[Edge]) -> None:
+        """Record what run ``run`` counted (the oldest run goes past `MAX_RUNS`)."""
         with self._lock:
+            if len(self._runs) >= MAX_RUNS:
+                self._drop(self._runs.popleft()[1])
             self._runs.append((run, edges))
+            for e in edges:
+                key = (e.caller, e.callee, e.kind)
+                self._totals[key] = _added(self._totals.get(key), e)
 
     def covered(self, run: int) -> None:
         """The report now covers every run up to ``run``."""
         with self._lock:
             while self._runs and self._runs[0][0] <= run:
-                self._runs.popleft()
+                self._drop(self._runs.popleft()[1])
 
     def merged(self, after: int = -1) -> list[Edge]:
-        """The edges of the runs after ``after`` (the one a report covers), added up by
-        caller, callee and kind; cause, fix and example from the latest that gives one."""
+        """The calls of the runs after ``after`` (the last one a report covers), added up
+        by caller, callee and kind, the broken first; cause, fix and example from the
+        latest run that gives one."""
         with self._lock:
-            runs = [edges for run, edges in self._runs if run > after]
-        merged: dict[tuple[str, str, str], Edge] = {}
-        for edges in runs:
-            for e in edges:
-                key = (e.caller, e.callee, e.kind)
-                before = merged.get(key)
-                if before is None:
-                    merged[key] = e
-                    continue
-                merged[key] = Edge(
-                    e.caller,
-                    e.callee,
-                    e.kind,
-                    before.calls + e.calls,
-                    before.continued + e.continued,
-                    before.broken + e.broken,
-                    tuple(sorted({*before.formats, *e.formats})),
-                    e.cause or before.cause,
-                    e.fix if e.cause else before.fix,
-                    e.example_trace_id or before.example_trace_id,
-                    before.callee_seen or e.callee_seen,
-                    e.cause_kind if e.cause else before.cause_kind,
-                )
-        return list(merged.values())
+            if self._runs and self._runs[0][0] <= after:  # a report not `covered` yet
+                totals: dict[tuple[str, str, str], Edge] = {}
+                for run, edges in self._runs:
+                    for e in edges if run > after else ():
+                        key = (e.caller, e.callee, e.kind)
+                        totals[key] = _added(totals.get(key), e)
+            else:
+                totals = self._totals
+            found = list(totals.values())
+        return sorted(found, key=lambda e: (-e.broken, -e.calls, e.caller, e.callee, e.kind))
+
+    def _drop(self, edges: list[Edge]) -> None:
+        for e in edges:
+            key = (e.caller, e.callee, e.kind)
+            total = self._totals.get(key)
+            if total is None:
+                continue
+            left = replace(
+                total,
+                calls=total.calls - e.calls,
+                continued=total.continued - e.continued,
+                broken=total.broken - e.broken,
+            )
+            if left.calls > 0:
+                self._totals[key] = left
+            else:
+                del self._totals[key]
+
+
+def _added(total: Edge | None, e: Edge) -> Edge:
+    """``total`` with ``e``'s calls added; what ``e`` says of the cause replaces its."""
+    if total is None:
+        return e
+    said = e.cause is not None
+    return replace(
+        e,
+        calls=total.calls + e.calls,
+        continued=total.continued + e.continued,
+        broken=total.broken + e.broken,
+        formats=tuple(sorted({*total.formats, *e.formats})),
+        cause=e.cause if said else total.cause,
+        fix=e.fix if said else total.fix,
+        cause_kind=e.cause_kind if said else total.cause_kind,
+        evidence=e.evidence if said else total.evidence,
+        example_trace_id=e.example_trace_id or total.example_trace_id,
+        callee_seen=total.callee_seen or e.callee_seen,
+    )
