@@ -7,6 +7,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const POLL_MS = 2000;
 let rules = {};
 let report = null;
+let reportVersion = -1;  // the version of `report` (its X-Tracehound-Version)
 let version = -1;
 let liveChecks = -1;
 let selectedSpan = null;
@@ -32,6 +33,24 @@ function append(node, children) {
 
 function link(route, ...children) {
   return el("a", { href: "#/" + route.map(encodeURIComponent).join("/") }, ...children);
+}
+
+async function getReport() {
+  const answer = await fetch("/api/report", { headers: { accept: "application/json" } });
+  if (!answer.ok) throw new Error("/api/report: " + answer.status);
+  reportVersion = Number(answer.headers.get("X-Tracehound-Version"));
+  report = await answer.json();
+}
+
+// What the live runs the report held here does not cover found (a newer report covers
+// more live runs: then the report is fetched again, so that no run is left out).
+async function liveAfterReport() {
+  let live = await getJSON("/api/live");
+  if (live.version !== reportVersion) {
+    await getReport();
+    live = await getJSON("/api/live");
+  }
+  return live;
 }
 
 async function getJSON(path) {
@@ -70,14 +89,14 @@ function withLive(edges, live) {
   for (const e of live) {
     const key = [e.caller, e.callee, e.kind].join("\u0000");
     const m = merged.get(key);
-    if (!m) { merged.set(key, { ...e }); continue; }
+    if (!m) { merged.set(key, { ...e, liveOnly: true }); continue; }
     m.calls += e.calls; m.continued += e.continued; m.broken += e.broken;
     m.break_rate = m.calls ? m.broken / m.calls : 0;
     m.callee_seen = m.callee_seen || e.callee_seen;
     if (!m.cause && e.cause) { m.cause = e.cause; m.fix = e.fix; }
     if (!m.example_trace_id) m.example_trace_id = e.example_trace_id;
   }
-  return [...merged.values()];
+  return [...merged.values()].sort((a, b) => b.broken - a.broken || b.calls - a.calls);
 }
 
 function overview(status, live) {
@@ -93,7 +112,7 @@ function overview(status, live) {
     card(r.counts.by_severity.warning, "warnings in the report"));
   const edges = withLive(r.edges, live.edges);
   const edgeRows = edges.map((e) => el("tr", { class: e.broken ? "broken" : null },
-    el("td", {}, e.caller, " → ", e.callee, e.callee_seen ? null : el("span", { class: "muted" }, " (no spans)")),
+    el("td", {}, e.caller, " → ", e.callee, e.callee_seen ? null : el("span", { class: "muted" }, e.liveOnly ? " (no spans yet: checked live)" : " (no spans)")),
     el("td", {}, e.kind),
     el("td", { class: "num" }, e.calls),
     el("td", { class: "num" }, e.broken),
@@ -273,7 +292,7 @@ async function render() {
   else if (parts[0] === "trace") await traceView(parts[1] || "");
   else if (parts[0] === "rules") rulesView();
   else if (parts[0] === "rule") ruleView(parts[1] || "");
-  else overview(status, await getJSON("/api/live"));
+  else overview(status, await liveAfterReport());
   main.dataset.view = parts[0] || "overview";  // drawn (the tests wait for it)
 }
 
@@ -290,7 +309,7 @@ async function poll() {
     if (status.version !== version) {
       version = status.version;
       liveChecks = status.live_checks;
-      report = await getJSON("/api/report");
+      await getReport();
       if (!location.hash.startsWith("#/trace/")) await render();  // a trace stays as it is while read
     } else if (status.live_checks !== liveChecks) {  // a live run: the overview adds it
       liveChecks = status.live_checks;
@@ -304,7 +323,7 @@ async function poll() {
 
 async function start() {
   for (const r of await getJSON("/api/rules")) rules[r.code] = r;
-  report = await getJSON("/api/report");
+  await getReport();
   const status = await getJSON("/api/status");
   version = status.version;
   liveChecks = status.live_checks;
