@@ -37,9 +37,9 @@ def trace_id(spans: list[ReadableSpan]) -> str:
     return format(spans[0].context.trace_id, "032x")
 
 
-def broken_checkouts(checkouts: int) -> list[bytes]:
+def broken_checkouts(checkouts: int) -> bytes:
     """orders → payments, the context dropped on every call (payments starts a new
-    trace): one request body per service, as their exporters send them."""
+    trace): one request holding both services' spans (as a Collector forwards them)."""
     import time
 
     ms = 1_000_000
@@ -74,4 +74,4 @@ def broken_checkouts(checkouts: int) -> list[bytes]:
         entry.end(end_time=t0 + 7 * ms)
         spans["orders"] += [call, entry]  # type: ignore[list-item]
         spans["payments"].append(lost)  # type: ignore[arg-type]
-    return [body(spans["orders"]), body(spans["payments"])]
+    return body([*spans["orders"], *spans["payments"]])

@@ -250,8 +250,7 @@ def test_the_calls_the_live_runs_counted_stand_until_the_report_covers_them(
     monkeypatch.setattr(Engine, "_busy", lambda self: True)
     monkeypatch.setattr(_reporting, "REPORT_SHARE", -1.0)  # the report never due while busy
     engine = engine_factory(idle=0.1)
-    for n, data in enumerate(broken_checkouts(3)):
-        feed(engine, n, data)
+    feed(engine, 0, broken_checkouts(3))  # one request: both halves in one live run
     wait_until(lambda: engine.status()["spans_checked_live"] == 9)
     assert engine.snapshot.report.edges == []  # no report yet
     live = {(e.caller, e.callee): e for e in engine.live_edges.merged(engine.snapshot.covers)}

@@ -62,3 +62,16 @@ def test_with_room_it_releases_about_room_spans_and_no_json_request() -> None:
     assert numbers(waiting.release(5.0, max_spans=1000, room=0)) == []
     assert numbers(waiting.release(5.0, max_spans=1000, room=100)) == [2, 3]  # 4 is JSON
     assert numbers(waiting.release(5.0, max_spans=1000)) == [4, 5]
+
+
+def test_over_the_cap_the_quiet_requests_go_first_and_may_be_enough() -> None:
+    """A request released before its traces are quiet is checked half-arrived; when the
+    quiet ones bring the waiting under the cap, none goes early."""
+    waiting = Waiting(IDLE)
+    waiting.hold(held(0, "slow"), now=0.0)
+    waiting.hold(held(1, "a"), now=0.1)
+    waiting.hold(held(2, "slow"), now=2.0)  # request 0 is not quiet before 4.0
+    waiting.hold(held(3, "b"), now=2.0)
+    released = waiting.release(2.2, max_spans=30)  # 40 spans held; 1 is quiet
+    assert numbers(released) == [1]  # that brings it to 30: request 0 waits until quiet
+    assert numbers(waiting.release(4.1, max_spans=30)) == [0, 2, 3]

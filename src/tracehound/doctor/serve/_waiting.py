@@ -70,16 +70,11 @@ class Waiting:
         order they arrived.  With ``room``, no JSON request and at most about ``room``
         spans (one request past it)."""
         released: list[tuple[int, Held, float]] = []
-        while self.spans > max_spans and self._held and (room is None or room > 0):
-            arrival = next(iter(self._held))
-            if room is not None and self._held[arrival].kind != PROTOBUF:
-                break
-            room = self._take(arrival, now, released, room)
         while self._due and self._due[0][0] <= now and (room is None or room > 0):
             _, arrival = heapq.heappop(self._due)
             held = self._held.get(arrival)
             if held is None:
-                continue  # released over ``max_spans``
+                continue  # released before, over ``max_spans``
             quiet = max((self.last_seen[t] for t in held.traces), default=now) + self.idle
             if quiet > now:  # a trace of it received spans since: later
                 heapq.heappush(self._due, (quiet, arrival))
@@ -88,6 +83,13 @@ class Waiting:
                 break
             else:
                 room = self._take(arrival, now, released, room)
+        # over the cap, the oldest go before they are quiet: after the quiet ones, which
+        # may bring it under (a half-arrived trace shows breaks that are not there)
+        while self.spans > max_spans and self._held and (room is None or room > 0):
+            arrival = next(iter(self._held))
+            if room is not None and self._held[arrival].kind != PROTOBUF:
+                break
+            room = self._take(arrival, now, released, room)
         released.sort(key=lambda r: r[0])
         return [(held, quiet) for _, held, quiet in released]
 
