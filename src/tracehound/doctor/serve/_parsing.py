@@ -10,7 +10,7 @@ worker gives start at `WORKER_SCOPES`, a range the store never reaches, and
 the server registers them with the store (`Store.add_scope`).
 
 If the worker process dies, the requests it had are parsed in the server's
-thread, and so is every request after.  `add_request` puts a request into the
+thread, and so is every request after.  `load_request` puts a request into the
 live store either way (and parses the JSON ones, which are few).
 """
 
@@ -33,7 +33,7 @@ from tracehound.doctor.sources._rows import Document
 from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
 from tracehound.doctor.store import Store, scope_key
 
-__all__ = ["WORKER_SCOPES", "Parsed", "Parser", "add_request", "parse"]
+__all__ = ["WORKER_SCOPES", "Parsed", "Parser", "load_request", "parse"]
 
 PARENT_CHECK = 0.5
 """Seconds between the worker's looks at whether the server is still there."""
@@ -157,7 +157,7 @@ class Parser:
             self._pool = None
 
 
-def add_request(
+def load_request(
     store: Store,
     kind: bytes,
     body: bytes,

@@ -28,11 +28,11 @@ from tracehound.doctor.report.json import to_dict
 from tracehound.doctor.serve._journal import PROTOBUF
 from tracehound.doctor.serve._live import LiveEdges, LiveFindings
 from tracehound.doctor.serve._table import Table
-from tracehound.doctor.serve._waiting import Waiting
 from tracehound.doctor.store import Store
 
 if TYPE_CHECKING:
     from tracehound.doctor.serve._engine import Settings
+    from tracehound.doctor.serve._waiting import Waiting
 
 __all__ = ["CHECK_SPACING", "IDLE_FOR_REPORT", "REPORT_SHARE", "Reporting", "Snapshot"]
 
@@ -96,7 +96,7 @@ class Reporting:
     _errors: collections.deque[InputError]
     _more_errors: int
     _kinds: set[bytes]
-    _held: Waiting
+    _waiting: Waiting
     _inbox: collections.deque[Any]
     _loaded: int
     _live_runs: int
@@ -172,7 +172,7 @@ class Reporting:
         fill half the backlog.  Of its work (at 50,000 spans/s, ~26 µs of CPU a span), the report's
         4-6 µs are the part that can wait without a span going unchecked: the live
         runs check every span once, the report catches up when the load drops."""
-        behind = self._backlog - self._held.bytes
+        behind = self._backlog - self._waiting.bytes
         fill = behind / max(1, self.settings.max_backlog)
         return REPORT_SHARE * min(1.0, max(0.0, 1.0 - 2.0 * fill))
 
@@ -187,7 +187,7 @@ class Reporting:
 
     def _busy(self) -> bool:
         """Whether spans are on their way to the table (or were sent a moment ago)."""
-        pipeline = self._held or self._inbox or self._loaded or self.table.parts
+        pipeline = self._waiting or self._inbox or self._loaded or self.table.parts
         recent = self._arrived + self.settings.idle + 2 * self.settings.check_every
         return bool(pipeline) or self._checking.is_set() or time.monotonic() < recent
 
