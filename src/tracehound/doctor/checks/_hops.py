@@ -93,18 +93,16 @@ SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ServiceName AS caller, o.SpanKind,
 FROM otel_traces o LEFT JOIN th_targets t ON t.a = o.SpanAttributes
 WHERE o.SpanKind IN ('Client', 'Producer') AND o.rowid NOT IN (SELECT call FROM th_cont);
 CREATE OR REPLACE TEMP TABLE th_answers AS
-WITH a AS (  -- read with the server spans (`_endpoints`)
-    SELECT rid, TraceId, SpanId, ParentSpanId, ServiceName, SpanKind, SpanName, s,
-           a AS SpanAttributes
-    FROM th_entries WHERE answer
-)
 -- what a server was asked (th_served) and what a consumer received (th_targets): each
--- kind is joined to its own table only (the keys are whole attribute lists)
-SELECT a.* EXCLUDE (SpanAttributes), NULL AS dest, NULL AS message_id, v.path, v.method
-FROM a LEFT JOIN th_served v ON v.a = a.SpanAttributes WHERE a.SpanKind = 'Server'
+-- kind is joined to its own table only (the keys are whole attribute lists); th_entries is
+-- read twice rather than through a common table, which copied every attribute list
+SELECT a.rid, a.TraceId, a.SpanId, a.ParentSpanId, a.ServiceName, a.SpanKind, a.SpanName, a.s,
+       NULL AS dest, NULL AS message_id, v.path, v.method
+FROM th_entries a LEFT JOIN th_served v ON v.a = a.a WHERE a.answer AND a.SpanKind = 'Server'
 UNION ALL
-SELECT a.* EXCLUDE (SpanAttributes), t.dest, t.message_id, t.path, t.method
-FROM a LEFT JOIN th_targets t ON t.a = a.SpanAttributes WHERE a.SpanKind = 'Consumer';
+SELECT a.rid, a.TraceId, a.SpanId, a.ParentSpanId, a.ServiceName, a.SpanKind, a.SpanName, a.s,
+       t.dest, t.message_id, t.path, t.method
+FROM th_entries a LEFT JOIN th_targets t ON t.a = a.a WHERE a.answer AND a.SpanKind = 'Consumer';
 -- Calls to an address no span of the data serves, and the services whose new traces start
 -- with the same method and path (a proxy may strip a prefix): an untraced proxy that
 -- rewrote Host (nginx does by default) or a load balancer hides who answered.
