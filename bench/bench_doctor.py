@@ -13,6 +13,13 @@ else), and the whole check (read, load into DuckDB, every check, the report
 objects).  Reports both times, their ratio, the CPU times (and the checks'
 own, apart from the load's), and the check's peak RSS against the file size.
 Targets: ratio ≤ 3, peak RSS ≤ 2 × file size.
+
+The children import tracehound from bytecode, as an installed package does:
+they share a bytecode cache in a temporary directory (``PYTHONPYCACHEPREFIX``,
+even where ``PYTHONDONTWRITEBYTECODE`` is set), filled by one untimed check of
+a few spans per source tree before the timed runs.  Without it every child
+compiled every module it imported, which costs a tree with more code more
+(``--compile`` measures that way).
 """
 
 from __future__ import annotations
@@ -79,17 +86,18 @@ def _warm(path: Path) -> None:
             pass
 
 
+_ENV = dict(os.environ)
+"""The children's environment (`main` sets the bytecode cache)."""
+
+
 def _child(code: str, path: Path, src: str | None = None) -> tuple[list[float], int, float]:
     """Run ``code`` on ``path`` in a fresh interpreter (importing tracehound from
     ``src`` if given): its printed numbers, peak RSS (bytes) and CPU seconds (user +
     system, all threads)."""
     _warm(path)
-    env = None
+    env = dict(_ENV)
     if src:
-        env = dict(
-            os.environ,
-            PYTHONPATH=os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),
-        )
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     proc = subprocess.Popen(
         [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True, env=env
     )
@@ -119,6 +127,11 @@ def main() -> int:
         help="also run the check from this source tree (e.g. an older commit's src/), "
         "alternating with the others",
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="no bytecode cache: every child compiles what it imports (as before 2026-12-05)",
+    )
     args = parser.parse_args()
     folder = Path(args.dir or tempfile.mkdtemp(prefix="tracehound-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -128,6 +141,16 @@ def main() -> int:
         _write(path, args.spans)
     size = path.stat().st_size
     print(f"file: {size / 1e6:.0f} MB, {args.spans} spans; {os.cpu_count()} CPUs")
+    cache = None if args.compile else tempfile.TemporaryDirectory(prefix="tracehound-pyc-")
+    if cache is not None:
+        _ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        _ENV["PYTHONPYCACHEPREFIX"] = cache.name
+        with tempfile.TemporaryDirectory() as tmp, open(path, "rb") as data:
+            few = Path(tmp) / "few.otlp.jsonl"
+            few.write_bytes(data.readline())
+            if args.compare_src:
+                _child(_CHECK, few, args.compare_src)
+            _child(_CHECK, few)
     baselines, checks, loads, analyses, rss, cpu_ratios = [], [], [], [], [], []
     compared: list[float] = []
     compared_cpu_ratios: list[float] = []
@@ -179,6 +202,8 @@ def main() -> int:
             f"ratio, median {statistics.median(compared_cpu_ratios):.2f}; the checks' CPU, "
             f"median {statistics.median(compared_checks_cpu):.2f} s"
         )
+    if cache is not None:
+        cache.cleanup()
     if not args.keep and not args.dir:
         path.unlink()
         folder.rmdir()

@@ -12,18 +12,17 @@ from tracehound.doctor.checks import (
     _sql,
     attributes,
     causes,
-    cluster,
     context,
     lifecycle,
-    logs,
     propagation,
     runtime,
     timestamps,
-    wire,
 )
 from tracehound.doctor.checks.propagation import HeaderEvidence
 from tracehound.doctor.edges import build_edges
 from tracehound.doctor.evidence import attach_evidence
+from tracehound.doctor.evidence.http import TABLE as EXCHANGES
+from tracehound.doctor.evidence.k8s import TABLE as MANIFESTS
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
@@ -69,21 +68,39 @@ def run_checks(
     found.extend(header_findings)
     found.extend(attribute_findings)
     edges = build_edges(store, ctx.hops, evidence)
-    on_the_wire = wire.check(store, edges)  # HTTP exchanges: captures, HAR, curl, access logs
-    found.extend(on_the_wire.findings)
-    edges = attach_evidence(edges, on_the_wire.evidence)
-    # manifests among the inputs: their findings, and the ones on a broken edge's hop
-    # as that edge's evidence
-    configured = cluster.check(store, [(e.caller, e.callee) for e in edges])
-    found.extend(configured.findings)
-    edges = attach_evidence(edges, cluster.cluster_evidence(configured, edges))
-    # service logs: the hops where a request's trace ID changed, cited on the edges
-    in_logs = logs.check(store, log_key, logs.callers_of(edges))
-    found.extend(in_logs.findings)
-    edges = attach_evidence(edges, in_logs.evidence)
+    skipped = list(skipped)
+    # The families of the other evidence kinds are imported only when their tables have
+    # rows: a check of spans alone never runs them (their modules cost ~30 ms to import).
+    if _has_rows(store, EXCHANGES):
+        from tracehound.doctor.checks import wire
+
+        # HTTP exchanges: captures, HAR, curl, access logs
+        on_the_wire = wire.check(store, edges)
+        found.extend(on_the_wire.findings)
+        edges = attach_evidence(edges, on_the_wire.evidence)
+    if _has_rows(store, MANIFESTS):
+        from tracehound.doctor.checks import cluster
+
+        # manifests among the inputs: their findings, and the ones on a broken edge's hop
+        # as that edge's evidence
+        configured = cluster.check(store, [(e.caller, e.callee) for e in edges])
+        found.extend(configured.findings)
+        edges = attach_evidence(edges, cluster.cluster_evidence(configured, edges))
+    if _has_rows(store, "otel_logs"):
+        from tracehound.doctor.checks import logs
+
+        # service logs: the hops where a request's trace ID changed, cited on the edges
+        in_logs = logs.check(store, log_key, logs.callers_of(edges))
+        found.extend(in_logs.findings)
+        edges = attach_evidence(edges, in_logs.evidence)
+        skipped.extend(in_logs.skipped)
     found = causes.name_causes(store, found)
     found.sort(key=lambda f: (-f.severity, f.code, f.location or "", f.span_id or ""))
-    return CheckResults(found, edges, [*skipped, *in_logs.skipped], ctx.remote_entries)
+    return CheckResults(found, edges, skipped, ctx.remote_entries)
+
+
+def _has_rows(store: Store, table: str) -> bool:
+    return bool(store.scalar(f"SELECT count(*) > 0 FROM {table}"))
 
 
 def _attributes_and_headers(
