@@ -292,7 +292,7 @@ def test_a_failing_check_reports_its_own_error_while_the_attributes_run_beside_i
         store.query("SELECT count(*) FROM range(30000000) t, range(3) u")  # keeps it busy
         return check(store)
 
-    def broken_context(store: Any) -> Any:
+    def broken_context(store: Any, *args: Any, **kwargs: Any) -> Any:
         raise KeyError("context check failed")
 
     monkeypatch.setattr(attributes, "check", slow_attributes)

@@ -47,9 +47,9 @@ def run_checks(
     column) to the export format it was read as; ``log_key`` is the log field that
     names one request across services (see `checks.logs`)."""
     _sql.install(store)
-    # The attribute and propagation families read only the span table: they run beside
-    # the others, on a connection of their own, filling what the others' queries (and
-    # Python) leave of the CPUs.
+    # The attribute and propagation families and C004 read only the span table: they run
+    # beside the others, on a connection of their own, filling what the others' queries
+    # (and Python) leave of the CPUs.
     # (The executor is left first: the connection must not close under a running query.)
     stop = threading.Event()
     # While both connections run queries, each calling thread works on its own query as
@@ -61,9 +61,9 @@ def run_checks(
         store.con.execute(f"SET threads = {threads - 1}")
     try:
         with store.on_own_connection() as own, ThreadPoolExecutor(1) as side:
-            beside = side.submit(_attributes_and_headers, own, stop, formats, threads)
+            beside = side.submit(_beside, own, stop, formats, threads)
             try:
-                ctx = context.check(store)
+                ctx = context.check(store, suspicious=False)  # C004: beside
                 found = list(ctx.findings)
                 found.extend(lifecycle.check(store, formats))
                 found.extend(timestamps.check(store))
@@ -72,9 +72,10 @@ def run_checks(
                 stop.set()  # no need to wait for the other families
                 own.con.interrupt()
                 raise
-            attribute_findings, skipped, header_findings, evidence = beside.result()
+            attribute_findings, skipped, header_findings, evidence, roots = beside.result()
     finally:
         store.con.execute(f"SET threads = {threads}")
+    found.extend(roots)
     found.extend(header_findings)
     found.extend(attribute_findings)
     edges = build_edges(store, ctx.hops, evidence)
@@ -113,15 +114,21 @@ def _has_rows(store: Store, table: str) -> bool:
     return bool(store.scalar(f"SELECT count(*) > 0 FROM {table}"))
 
 
-def _attributes_and_headers(
+def _beside(
     store: Store, stop: threading.Event, formats: Mapping[str, str | None] | None, threads: int
-) -> tuple[list[Finding], list[SkippedCheck], list[Finding], dict[int, HeaderEvidence]]:
+) -> tuple[
+    list[Finding], list[SkippedCheck], list[Finding], dict[int, HeaderEvidence], list[Finding]
+]:
+    """The families that read only the span table: attributes, propagation and C004."""
     try:
         attribute_findings, skipped = attributes.check(store, formats)
         if stop.is_set():
-            return [], [], [], {}
+            return [], [], [], {}, []
         header_findings, evidence = propagation.check(store)
+        if stop.is_set():
+            return [], [], [], {}, []
+        roots = context.suspicious_roots(store)
     finally:
         if not stop.is_set():  # the checks beside may use every core now
             store.con.execute(f"SET threads = {threads}")
-    return attribute_findings, skipped, header_findings, evidence
+    return attribute_findings, skipped, header_findings, evidence, roots

@@ -18,7 +18,7 @@ from tracehound.doctor.checks._sql import ONE_RPC, finding
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
-__all__ = ["ContextResult", "check"]
+__all__ = ["ContextResult", "check", "suspicious_roots"]
 
 # One read of the spans whose parent is missing: the orphans (C001), then, after them,
 # the spans that name themselves as parent (C007: th_link found no other span with that ID).
@@ -137,9 +137,13 @@ class ContextResult:
         """Entry spans whose parent is remote (not reported)."""
 
 
-def check(store: Store, hops: Callable[[Store], Hops] = match_hops) -> ContextResult:
+def check(
+    store: Store, hops: Callable[[Store], Hops] = match_hops, *, suspicious: bool = True
+) -> ContextResult:
     """Run C001-C004 and C007 over the span table (after `_sql.install`); ``hops`` runs
-    C003 (``--clickhouse`` runs it on a local copy of the window)."""
+    C003 (``--clickhouse`` runs it on a local copy of the window); without ``suspicious``,
+    C004 is left to `suspicious_roots` (which needs the span table only, not `_sql.install`:
+    another connection may run it)."""
     findings: list[Finding] = []
     remote_entries = 0
     own_parents: list[tuple[str, str, str, str, str, str | None]] = []
@@ -206,6 +210,28 @@ def check(store: Store, hops: Callable[[Store], Hops] = match_hops) -> ContextRe
                     details={"roots": n, "first_root_span_id": first_id},
                 )
             )
+    if suspicious:
+        findings.extend(suspicious_roots(store))
+    for trace_id, span_id, name, kind, service, loc in own_parents:
+        findings.append(
+            finding(
+                "C007",
+                f"{kind} span '{name}' of {service} names itself ({span_id}) as its parent",
+                trace_id=trace_id,
+                span_id=span_id,
+                service=service,
+                loc=loc,
+                details={"parent_span_id": span_id},
+            )
+        )
+    matched = hops(store)
+    findings.extend(matched.findings)
+    return ContextResult(findings, matched, remote_entries)
+
+
+def suspicious_roots(store: Store) -> list[Finding]:
+    """C004: the roots that are not entry spans where a parent should have existed."""
+    findings: list[Finding] = []
     for trace_id, span_id, name, kind, service, loc, entry, entry_trace, usual in store.query(
         _SUSPICIOUS
     ):
@@ -235,18 +261,4 @@ def check(store: Store, hops: Callable[[Store], Hops] = match_hops) -> ContextRe
                 },
             )
         )
-    for trace_id, span_id, name, kind, service, loc in own_parents:
-        findings.append(
-            finding(
-                "C007",
-                f"{kind} span '{name}' of {service} names itself ({span_id}) as its parent",
-                trace_id=trace_id,
-                span_id=span_id,
-                service=service,
-                loc=loc,
-                details={"parent_span_id": span_id},
-            )
-        )
-    matched = hops(store)
-    findings.extend(matched.findings)
-    return ContextResult(findings, matched, remote_entries)
+    return findings
