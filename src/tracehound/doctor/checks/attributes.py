@@ -61,12 +61,13 @@ WITH d0 AS (  -- each distinct attribute list (per service, scope, format) is pa
         th_str(th_attrs(SpanAttributes), 'otel.library.name')) ELSE ScopeName END AS ScopeName)
     FROM d1
 ), a AS (
-    SELECT rid, n, ServiceName, ScopeName, fmt, unnest(th_attrs(SpanAttributes)) AS kv FROM d
-), k AS (
+    SELECT rid, n, ServiceName, ScopeName, fmt, unnest(th_attr_entries(SpanAttributes)) AS kv
+    FROM d
+), k AS (  -- the well-formed entries (as th_attrs keeps them)
     SELECT *, kv.key AS key, kv.value AS value,
            CASE WHEN kv.value ->> 'stringValue' IS NOT NULL THEN kv.value::VARCHAR
                 ELSE json_keys(kv.value)[1] END AS grp
-    FROM a
+    FROM a WHERE kv.key IS NOT NULL AND starts_with(kv.value, '{{')
 ), g AS (
     SELECT min(rid) AS rid, ServiceName, ScopeName, fmt, key, arg_min(value, rid)::VARCHAR AS value,
            sum(n) AS n

@@ -35,17 +35,20 @@ SPAN_KEYS = (*ATTRIBUTE_KEYS, NEW_TRACE)
 RESOURCE_KEYS = ATTRIBUTE_KEYS
 RESOURCE_ID = "tracehound.resource"
 
+_THE_ENTRIES = (
+    "arrayMap(x -> CAST((JSONExtractString(x, 'key'), JSONExtractRaw(x, 'value')), "
+    "'Tuple(key String, value String)'), arrayFilter(x -> JSONType(x, 'key') = 'String' "
+    "AND JSONType(x, 'value') = 'Object', JSONExtractArrayRaw(a)))"
+)
+
 _BODIES = {
     "th_wanted": (["a"], "a"),
     "th_val": (["al", "k"], "JSONExtract(al, k, 'Nullable(String)')"),
     # the whole attributes as OTLP/JSON text (`_window.Window.whole_rows`): the entries with
     # a string key and an object value, as (key, value's JSON text)
-    "th_attrs": (
-        ["a"],
-        "arrayMap(x -> CAST((JSONExtractString(x, 'key'), JSONExtractRaw(x, 'value')), "
-        "'Tuple(key String, value String)'), arrayFilter(x -> JSONType(x, 'key') = 'String' "
-        "AND JSONType(x, 'value') = 'Object', JSONExtractArrayRaw(a)))",
-    ),
+    "th_attrs": (["a"], _THE_ENTRIES),
+    # DuckDB's keeps the ill-formed entries for the query to drop; these are already dropped
+    "th_attr_entries": (["a"], _THE_ENTRIES),
     "th_str": (
         ["al", "k"],
         "if(arrayExists(x -> tupleElement(x, 'key') = k "
