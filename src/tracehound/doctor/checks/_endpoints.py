@@ -33,8 +33,8 @@ SERVED_SAMPLE = 256
 _MACROS = r"""
 -- the entries of an attribute list that name an address, a request or a message, with
 -- their value as text: the lists are long, the look-ups many, the entries wanted few
-CREATE OR REPLACE MACRO th_wanted(a) AS list_transform(
-    list_filter(th_attrs(a), lambda x: x.key IN ({keys})),
+CREATE OR REPLACE MACRO th_wanted(a) AS list_transform(  -- (th_attrs' test and the keys': one pass)
+    list_filter(th_attr_entries(a), lambda x: x.key IN ({keys}) AND starts_with(x.value, '{{')),
     lambda x: {{'key': x.key,
                'v': coalesce(x.value ->> 'stringValue', x.value ->> 'intValue')}});
 CREATE OR REPLACE MACRO th_val(al, k) AS list_filter(al, lambda x: x.key = k)[1].v;

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracehound.doctor.checks._endpoints import ENDPOINTS
-from tracehound.doctor.checks._sql import SpanInfo, finding, ms, spans
+from tracehound.doctor.checks._sql import finding, locations, ms
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
@@ -355,7 +355,7 @@ def match_hops(store: Store) -> Hops:
         if store.scalar("SELECT count(*) FROM th_match") == before:
             break
     hops = Hops()
-    known = spans(store, "SELECT call FROM th_match UNION ALL SELECT answer FROM th_match")
+    known = locations(store, "SELECT call FROM th_match UNION ALL SELECT answer FROM th_match")
     for row in store.query(_PAIRS):
         hops.findings.append(_finding(row, known))
         if row[12]:
@@ -368,7 +368,7 @@ def match_hops(store: Store) -> Hops:
     return hops
 
 
-def _finding(row: tuple[Any, ...], known: dict[int, SpanInfo]) -> Finding:
+def _finding(row: tuple[Any, ...], known: dict[int, str | None]) -> Finding:
     (
         trace_id,
         span_id,
@@ -386,7 +386,7 @@ def _finding(row: tuple[Any, ...], known: dict[int, SpanInfo]) -> Finding:
         confidence,
         resolution,
     ) = row
-    loc, callee_loc = known[call].loc, known[answer].loc
+    loc, callee_loc = known[call], known[answer]
     when = f"{ms(gap)} {'after' if gap >= 0 else 'before'} the call started"
     how = (
         "it kept the caller's span ID as parent but not its trace ID"

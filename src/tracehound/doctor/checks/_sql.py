@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from tracehound.doctor.store import Store
 from tracehound.rules import CATALOGUE, Finding, get_rule
 
-__all__ = ["ONE_RPC", "SpanInfo", "finding", "install", "location", "ms", "spans"]
+__all__ = ["ONE_RPC", "SpanInfo", "finding", "install", "location", "locations", "ms", "spans"]
 
 MAX_SHARED_PARENTS = 16
 """Spans sharing one ID (per service and Shared) a child is joined to as its parent."""
@@ -109,6 +109,15 @@ def spans(store: Store, rids: str) -> dict[int, SpanInfo]:
         SELECT rowid, TraceId, SpanId, SpanName, ServiceName, SpanKind, Source || ':' || "Offset"
         FROM otel_traces WHERE rowid IN ({rids})"""
     return {rid: SpanInfo(*rest) for rid, *rest in store.query(sql)}
+
+
+def locations(store: Store, rids: str) -> dict[int, str | None]:
+    """Where each span whose row ID the query ``rids`` selects was read (``file:position``),
+    by row ID: `spans` for a caller that needs nothing else (the other columns cost more to
+    read than the look-up itself)."""
+    sql = f"""
+        SELECT rowid, Source || ':' || "Offset" FROM otel_traces WHERE rowid IN ({rids})"""
+    return dict(store.query(sql))
 
 
 def location(source: str | None, offset: str | None) -> str | None:
