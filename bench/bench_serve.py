@@ -53,15 +53,39 @@ from pathlib import Path
 BATCH = 512
 SENDERS = 8
 
-_FLOOR = """
+# shared by the child scripts below: the request bodies of a length-prefixed stream, and
+# one POST retried while the server answers "retry later"
+_BODIES = """
+def read_bodies(path):
+    data = open(path, "rb").read()
+    bodies, pos = [], 0
+    while pos < len(data):
+        size = int.from_bytes(data[pos:pos + 4], "big")
+        bodies.append(data[pos + 4:pos + 4 + size])
+        pos += 4 + size
+    return bodies
+"""
+
+_POST = """
+import time
+def post(conn, body):
+    retries = 0
+    while True:
+        conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
+        answer = conn.getresponse()
+        answer.read()
+        if answer.status == 200:
+            return retries
+        if answer.status not in (429, 503):
+            raise SystemExit(f"status {answer.status}")
+        retries += 1
+        time.sleep(float(answer.getheader("Retry-After") or 1) / 20)
+"""
+
+_FLOOR = _BODIES + """
 import sys, time
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-data = open(sys.argv[1], "rb").read()
-bodies, pos = [], 0
-while pos < len(data):
-    size = int.from_bytes(data[pos:pos + 4], "big")
-    bodies.append(data[pos + 4:pos + 4 + size])
-    pos += 4 + size
+bodies = read_bodies(sys.argv[1])
 wall, cpu = time.perf_counter(), time.process_time()
 spans = 0
 for body in bodies:
@@ -70,29 +94,15 @@ for body in bodies:
 print(time.perf_counter() - wall, time.process_time() - cpu, spans)
 """
 
-_SENDER = """
+_SENDER = _BODIES + _POST + """
 import http.client, sys, threading, time
 url_port, path, senders = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-data = open(path, "rb").read()
-bodies, pos = [], 0
-while pos < len(data):
-    size = int.from_bytes(data[pos:pos + 4], "big")
-    bodies.append(data[pos + 4:pos + 4 + size])
-    pos += 4 + size
+bodies = read_bodies(path)
 retries = [0]
 def send(part):
     conn = http.client.HTTPConnection("127.0.0.1", url_port, timeout=60)
     for body in part:
-        while True:
-            conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
-            answer = conn.getresponse()
-            answer.read()
-            if answer.status == 200:
-                break
-            if answer.status not in (429, 503):
-                raise SystemExit(f"status {answer.status}")
-            retries[0] += 1
-            time.sleep(float(answer.getheader("Retry-After") or 1) / 20)
+        retries[0] += post(conn, body)
     conn.close()
 start = time.perf_counter()
 threads = [threading.Thread(target=send, args=(bodies[i::senders],)) for i in range(senders)]
@@ -102,16 +112,11 @@ print(time.perf_counter() - start, retries[0])
 """
 
 
-_PACED = """
+_PACED = _BODIES + _POST + """
 import http.client, json, sys, threading, time
 port, path, rate, seconds, senders = (
     int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]))
-data = open(path, "rb").read()
-bodies, pos = [], 0
-while pos < len(data):
-    size = int.from_bytes(data[pos:pos + 4], "big")
-    bodies.append(data[pos + 4:pos + 4 + size])
-    pos += 4 + size
+bodies = read_bodies(path)
 places = json.loads(open(path + ".traces").read())  # where each body's trace IDs are
 spans = [int(n) for n in open(path + ".spans").read().split()]
 every = spans[0] / rate if rate else 0.0
@@ -142,19 +147,9 @@ def send():
         else:
             with lock:
                 state["late"] = max(state["late"], now - due)
-        body = body_of(i)
-        while True:
-            conn.request("POST", "/v1/traces", body, {"Content-Type": "application/x-protobuf"})
-            answer = conn.getresponse()
-            answer.read()
-            if answer.status == 200:
-                break
-            if answer.status not in (429, 503):
-                raise SystemExit(f"status {answer.status}")
-            with lock:
-                state["retries"] += 1
-            time.sleep(float(answer.getheader("Retry-After") or 1) / 20)
+        retried = post(conn, body_of(i))
         with lock:
+            state["retries"] += retried
             state["acked"] += spans[i % len(bodies)]
             print(f"acked {time.perf_counter() - start:.3f} {state['acked']}", flush=True)
     conn.close()
