@@ -305,6 +305,28 @@ def test_a_failing_check_reports_its_own_error_while_the_attributes_run_beside_i
         store.close()
 
 
+def test_the_checks_give_back_the_connections_settings(tmp_path: Path) -> None:
+    """They hold DuckDB's automatic checkpoints and lend threads while they run; a caller's
+    database (``--db``) keeps its own settings afterwards."""
+    from tracehound.doctor import load
+    from tracehound.doctor.checks import run_checks
+
+    store, _ = load([str(DATA / "collector.otlp.jsonl")], db=tmp_path / "spans.duckdb")
+    try:
+        store.con.execute("SET checkpoint_threshold = '64MiB'")
+        store.con.execute("SET threads = 3")
+        before = store.query(
+            "SELECT current_setting('checkpoint_threshold'), current_setting('threads')"
+        )
+        assert run_checks(store).findings
+        after = store.query(
+            "SELECT current_setting('checkpoint_threshold'), current_setting('threads')"
+        )
+        assert after == before
+    finally:
+        store.close()
+
+
 def test_c004_a_span_named_again_under_its_own_root_is_no_evidence(tmp_path: Path) -> None:
     # a batch job whose root calls itself (recursion, a retry wrapper): a genuine root
     child = _span("a", "process batch", start_ms=10, end_ms=20)
