@@ -195,6 +195,25 @@ def test_regular_lines_go_straight_into_the_table(
     assert report.spans_read == report.spans_analysed == len(spans)
 
 
+def test_span_kinds_read_as_numbers_and_names(tmp_path: Path) -> None:
+    kinds = [0, 1, 2, 3, 4, 5, "SPAN_KIND_PRODUCER", "consumer", "Server", 7]
+    spans = [_span(spanId=f"{i + 1:016x}", kind=k) for i, k in enumerate(kinds)]
+    path = tmp_path / "kinds.otlp.jsonl"
+    path.write_bytes(_request(*spans[:6]) + _request(*spans[6:]))
+    store, report = load([str(path)])
+    try:
+        read = [k for (k,) in store.query("SELECT SpanKind FROM otel_traces ORDER BY SpanId")]
+    finally:
+        store.close()
+    assert read == [
+        "Unspecified", "Internal", "Server", "Client", "Producer", "Consumer",
+        "Producer", "Consumer", "Server", "Unspecified",
+    ]  # fmt: skip
+    assert [(n.reason, n.count) for n in report.normalised] == [
+        ("invalid span kind (read as UNSPECIFIED)", 1)
+    ]
+
+
 @pytest.mark.parametrize(
     "odd",
     [
@@ -482,8 +501,9 @@ def test_a_chunk_file_that_cannot_be_written_fails_the_load(
     "odd",
     [
         pytest.param(lambda line: line[:-2] + b",}\n", id="trailing comma"),
-        pytest.param(lambda line: line.replace(b'"name":"GET"', b'"name":"a","name":"b"'),
-                     id="duplicate key"),
+        pytest.param(
+            lambda line: line.replace(b'"name":"GET"', b'"name":"a","name":"b"'), id="duplicate key"
+        ),
     ],
 )
 def test_json_python_refuses_is_read_the_same_by_duckdb(

@@ -12,7 +12,6 @@ from typing import Any, BinaryIO
 
 from tracehound.doctor.evidence.http._exchange import Bad, Exchange
 from tracehound.doctor.evidence.http._packets import LINK_TYPES, NOT_TCP, segment
-from tracehound.doctor.evidence.http._streams import Connections
 
 __all__ = ["MAGIC", "CaptureError", "looks_like", "read_capture"]
 
@@ -68,6 +67,10 @@ def _read(
     reader: Any, link: int, progress: Callable[[int], None] | None
 ) -> Iterator[Exchange | Bad]:
     import dpkt
+
+    # h11 and the stream reassembly only where there are packets: a check of spans alone
+    # imports this package (for `detect`) and needn't pay for them (~15 ms)
+    from tracehound.doctor.evidence.http._streams import Connections
 
     connections = Connections()
     number, last = 0, 0
