@@ -64,7 +64,7 @@ def test_snapshot_covers_the_matrix() -> None:
     assert any(not t.healthy for t in messages)
     assert {t.data["scenario"] for t in TRUTHS.values()} >= {
         "headers", "mixed-edges", "rollout", "uninstrumented-peer", "semconv-http", "console",
-        "concurrent", "health-checks",
+        "concurrent", "health-checks", "grpc",
     }  # fmt: skip
     for truth in TRUTHS.values():
         assert truth.traces, truth.name
@@ -147,15 +147,31 @@ def test_edge_names_the_format_that_arrived(name: str) -> None:
             assert any(n in (edges[pair].cause or "").lower() for n in names), edges[pair].cause
 
 
-def test_no_numeric_string_finding_on_stock_attributes() -> None:
-    """``http.flavor`` is a string enum ("1.1"); stock instrumentation types its attributes."""
+def test_grpc_calls_to_a_server_with_no_spans_name_its_service() -> None:
+    """gRPC's client spans name no address: without the server's spans the peer is the
+    RPC service (``rpc.service``), not the word ``grpc``, and no call is called broken."""
+    from tracehound.doctor import check_paths
+
+    caller_only = TRUTHS["rpc-jaeger-to-tracecontext"].directory / "traces" / "checkout.otlp.pb"
+    report = check_paths([str(caller_only)])
+    rpc = [e for e in report.edges if e.kind == "request" and e.callee == "shop.Pricing"]
+    seen = [(e.caller, e.calls, e.broken, e.callee_seen) for e in rpc]
+    assert seen == [("checkout", 3, 0, False)]
+    assert [f for f in report.findings if f.code == "C003"] == []
+
+
+def test_numeric_strings_only_where_the_instrumentation_wrote_one() -> None:
+    """``http.flavor`` is a string enum ("1.1"), not a number in a string.  The one A003
+    is real: opentelemetry-instrumentation-grpc's server interceptor records the client's
+    ``net.peer.port`` as the text it split from ``context.peer()`` (an int by the
+    semantic conventions)."""
     found = {
         (f.service, f.details.get("key"))
         for name in TRUTHS
         for f in report_of(name).findings
         if f.code == "A003"
     }
-    assert found == set()
+    assert found == {("pricing", "net.peer.port")}
 
 
 def test_older_semconv_keys_name_the_opt_in() -> None:
@@ -172,7 +188,12 @@ def test_older_semconv_keys_name_the_opt_in() -> None:
 
 # -- live: the real apps again, for a few combinations -------------------------------------
 
-LIVE = ("req-tracecontext-to-tracecontext", "req-jaeger-to-tracecontext", "req-b3-to-tracecontext")
+LIVE = (
+    "req-tracecontext-to-tracecontext",
+    "req-jaeger-to-tracecontext",
+    "req-b3-to-tracecontext",
+    "rpc-jaeger-to-tracecontext",
+)
 
 
 @pytest.fixture(scope="module")

@@ -127,13 +127,15 @@ class Fleet:
             while True:
                 if app.process.poll() is not None:
                     raise AppFailed(f"{app.name} exited ({app.process.returncode}):\n{app.tail()}")
-                with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", app.port), timeout=0.5
+                with (
+                    contextlib.suppress(OSError),
+                    socket.create_connection(("127.0.0.1", app.port), timeout=0.5),
                 ):
                     break
                 if time.monotonic() >= deadline:
-                    raise AppFailed(f"{app.name} not listening after {timeout:.0f} s:\n"
-                                    f"{app.tail()}")
+                    raise AppFailed(
+                        f"{app.name} not listening after {timeout:.0f} s:\n{app.tail()}"
+                    )
                 time.sleep(0.1)
 
     def stop(self, timeout: float = 15.0) -> None:

@@ -49,14 +49,16 @@ def read_spans(traces: Path) -> dict[str, dict]:
 
 def client_span_of(spans: dict[str, dict], entry_span_id: str, address: str | None) -> str:
     """The CLIENT/PRODUCER span under the caller's entry span that went to ``address``
-    (``host:port`` in its URL; ``None``: the only outgoing call)."""
-    found = [
-        sid
+    (``host:port`` in its URL; ``None``: the only outgoing call).  A call whose span
+    names no address (gRPC's client spans) is taken when it is the only such call."""
+    outgoing = [
+        (sid, span["url"])
         for sid, span in spans.items()
-        if span["parent_span_id"] == entry_span_id
-        and span["kind"] in (CLIENT, PRODUCER)
-        and (address is None or f"//{address}/" in (span["url"] or ""))
+        if span["parent_span_id"] == entry_span_id and span["kind"] in (CLIENT, PRODUCER)
     ]
+    found = [sid for sid, url in outgoing if address is None or f"//{address}/" in (url or "")]
+    if not found and address is not None:
+        found = [sid for sid, url in outgoing if url is None]
     if len(found) != 1:
         raise RuntimeError(
             f"entry span {entry_span_id}: {len(found)} outgoing calls to {address} under it"

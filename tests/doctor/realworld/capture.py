@@ -34,9 +34,7 @@ from _receiver import Receiver
 from _spans import client_span_of, read_spans
 
 PROPAGATORS = ("tracecontext", "jaeger", "b3", "b3multi")
-CAPTURED_HEADERS = (
-    "traceparent,tracestate,uber-trace-id,b3,x-b3-traceid,x-b3-spanid,x-b3-sampled"
-)
+CAPTURED_HEADERS = "traceparent,tracestate,uber-trace-id,b3,x-b3-traceid,x-b3-spanid,x-b3-sampled"
 CALLS = 3
 START_TIMEOUT = 60.0
 SPAN_TIMEOUT = 20.0
@@ -52,12 +50,15 @@ class App:
     description: str
 
 
-# The two HTTP edges; hosts are 127.0.0.1:<free port>, never the service name.
+# The edges; hosts are 127.0.0.1:<free port>, never the service name.
 PAIRS = (
     (App("checkout", "caller_flask.py", "/checkout", "flask + requests"),
      App("payments", "callee_fastapi.py", "/pay", "fastapi on uvicorn"), "PAYMENTS_URL"),
     (App("storefront", "caller_starlette.py", "/browse", "starlette on uvicorn + httpx"),
      App("inventory", "callee_flask.py", "/stock", "flask on werkzeug"), "INVENTORY_URL"),
+    # gRPC: the callee is given as host:port (no route), its method is /shop.Pricing/Quote
+    (App("checkout", "caller_flask.py", "/quote", "flask + grpc client"),
+     App("pricing", "callee_grpc.py", "", "grpc server (grpcio)"), "PRICING_TARGET"),
 )  # fmt: skip
 EXTERNAL = App("fraud-check", "external_api.py", "/score", "stdlib http.server, no tracing")
 
@@ -102,7 +103,8 @@ def _pairing(a: str, b: str, headers: bool = False) -> Combination:
 
 
 def matrix() -> list[Combination]:
-    """16 HTTP pairings, W3C callees with headers captured, cluster-like cases, Celery hops."""
+    """16 HTTP pairings, W3C callees with headers captured, cluster-like cases, gRPC calls,
+    Celery hops."""
     combos = [_pairing(a, b) for a in PROPAGATORS for b in PROPAGATORS]
     combos += [_pairing(a, "tracecontext", headers=True) for a in PROPAGATORS]
     tc, jaeger = "tracecontext", "jaeger"
@@ -127,17 +129,39 @@ def matrix() -> list[Combination]:
         for a in (tc, jaeger)
     ]  # fmt: skip
     # six calls at once: the broken calls' windows overlap
-    combos.append(replace(_pairing(jaeger, tc), name="req-jaeger-to-tracecontext-concurrent",
-                          scenario="concurrent", concurrency=6, calls=6))
+    combos.append(
+        replace(
+            _pairing(jaeger, tc),
+            name="req-jaeger-to-tracecontext-concurrent",
+            scenario="concurrent",
+            concurrency=6,
+            calls=6,
+        )
+    )
     # health checks with no context: genuine roots in the callees while calls are served
     combos += [
-        replace(_pairing(a, tc), name=f"req-{a}-to-{tc}-health-checks", scenario="health-checks",
-                health_checks=True)
+        replace(
+            _pairing(a, tc),
+            name=f"req-{a}-to-{tc}-health-checks",
+            scenario="health-checks",
+            health_checks=True,
+        )
         for a in (tc, jaeger)
     ]
     # the SDK's console exporter beside OTLP: what users try first, kept as console/<service>.txt
-    combos.append(replace(_pairing(jaeger, tc), name="req-jaeger-to-tracecontext-console",
-                          scenario="console", env=(("OTEL_TRACES_EXPORTER", "otlp,console"),)))
+    combos.append(
+        replace(
+            _pairing(jaeger, tc),
+            name="req-jaeger-to-tracecontext-console",
+            scenario="console",
+            env=(("OTEL_TRACES_EXPORTER", "otlp,console"),),
+        )
+    )
+    # gRPC calls (metadata, not HTTP headers; the server records no address of its own)
+    combos += [
+        Combination(f"rpc-{a}-to-{b}", "request", "grpc", a, b, edges=(HttpEdge(2, a, (b,)),))
+        for a, b in ((tc, tc), (jaeger, tc), ("b3multi", tc), (tc, "b3"))
+    ]
     combos += [
         Combination(f"msg-{a}-to-{b}", "message", "message", a, b)
         for a, b in ((tc, tc), (jaeger, tc), ("b3multi", "b3multi"))
@@ -192,7 +216,8 @@ def _start_http(combo: Combination, receiver: Receiver, fleet: Fleet) -> list[tu
             env = otel_env(callee.service, propagators, receiver.endpoint(combo.name, process),
                            PORT=str(port), **callee_env)  # fmt: skip
             fleet.start(process, [sys.executable, callee.script], env, port)
-            urls.append(f"http://127.0.0.1:{port}{callee.route}")
+            urls.append(f"http://127.0.0.1:{port}{callee.route}" if callee.route
+                        else f"127.0.0.1:{port}")  # fmt: skip
             addresses.append(f"127.0.0.1:{port}")
         extra = {**common, url_var: ",".join(urls)}
         if spec.external:

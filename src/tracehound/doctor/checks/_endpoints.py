@@ -11,9 +11,10 @@ call to them broke and nothing continued to learn from.
 
 - ``th_targets``: what a CLIENT/PRODUCER/CONSUMER span names as its peer
   (``peer``), its address (``host``, ``port`` — the scheme's default when the
-  URL has none), the request (``path``, ``method``), the messaging destination
-  and message ID, and, for calls to databases and the like, the peer system
-  (``system``);
+  URL has none), the request (``path``, ``method``; an RPC's path is
+  ``/service/method``, as gRPC sends it), the messaging destination and message
+  ID, for calls to databases and the like, the peer system (``system``), and an
+  RPC's service (``rpc``);
 - ``th_served``: the same for SERVER spans (every root, since those are the
   answers C003 pairs, and a sample per service of those that answered a call);
 - ``th_addr``: ``key`` → ``service`` with the number of spans that say so, and
@@ -47,6 +48,9 @@ CREATE OR REPLACE MACRO th_port(p, scheme) AS coalesce(
     try_cast(nullif(p, '') AS INTEGER),
     CASE lower(scheme) WHEN 'https' THEN 443 WHEN 'http' THEN 80 WHEN 'grpc' THEN 80 END);
 CREATE OR REPLACE MACRO th_path(p) AS nullif(split_part(split_part(p, '?', 1), '#', 1), '');
+-- the method of an RPC as gRPC sends it, as the HTTP/2 path /package.Service/Method
+CREATE OR REPLACE MACRO th_rpc_path(al) AS
+    ('/' || th_val(al, 'rpc.service') || '/' || th_val(al, 'rpc.method'));
 """
 
 # The client's address: what it dialled (server.address, net.peer.name, the URL);
@@ -74,12 +78,14 @@ SELECT a, coalesce(th_val(al, 'service.peer.name'), th_val(al, 'peer.service')) 
                coalesce(nullif(u.scheme, ''), th_val(al, 'url.scheme'),
                         th_val(al, 'http.scheme'))) AS port,
        coalesce(th_path(u.path), CASE WHEN u.host <> '' THEN '/' END,
-                th_path(th_val(al, 'url.path')), th_path(th_val(al, 'http.target'))) AS path,
+                th_path(th_val(al, 'url.path')), th_path(th_val(al, 'http.target')),
+                th_rpc_path(al)) AS path,
        upper(coalesce(th_val(al, 'http.request.method'), th_val(al, 'http.method'))) AS method,
        coalesce(th_val(al, 'messaging.destination.name'),
                 th_val(al, 'messaging.destination')) AS dest,
        coalesce(th_val(al, 'db.system.name'), th_val(al, 'db.system'),
                 th_val(al, 'messaging.system'), th_val(al, 'rpc.system')) AS system,
+       th_val(al, 'rpc.service') AS rpc,
        coalesce(th_val(al, 'messaging.message.id'), th_val(al, 'messaging.message_id'))
            AS message_id
 FROM v;
@@ -126,7 +132,7 @@ SELECT a,
          THEN th_port(coalesce(nullif(sa.port, ''), th_val(al, 'server.port')), scheme)
          ELSE th_port(nullif(u.port, ''), coalesce(scheme, nullif(u.scheme, ''))) END AS port,
     coalesce(th_path(th_val(al, 'url.path')), th_path(th_val(al, 'http.target')),
-             th_path(u.path)) AS path,
+             th_path(u.path), th_rpc_path(al)) AS path,
     upper(coalesce(th_val(al, 'http.request.method'), th_val(al, 'http.method'))) AS method
 FROM v;
 """
@@ -167,8 +173,8 @@ ATTRIBUTE_KEYS = (
     "http.request.method", "http.method", "service.peer.name", "peer.service",
     "messaging.destination.name", "messaging.destination", "messaging.message.id",
     "messaging.message_id", "db.system.name", "db.system", "messaging.system", "rpc.system",
-    "net.host.name", "host.name", "k8s.pod.ip", "k8s.pod.name", "k8s.deployment.name",
-    "k8s.statefulset.name", "k8s.daemonset.name",
+    "rpc.service", "rpc.method", "net.host.name", "host.name", "k8s.pod.ip", "k8s.pod.name",
+    "k8s.deployment.name", "k8s.statefulset.name", "k8s.daemonset.name",
 )  # fmt: skip
 """Every attribute key the SQL reads (span and resource): ``th_wanted`` keeps these."""
 

@@ -10,10 +10,11 @@ they were called at the call's ``host:port`` (`_endpoints`: this needs no
 continued call, so it holds when every call on an edge broke); the services
 seen at that host; a service or workload named by the host's first label;
 the service that continued other calls of the same caller and span name; last,
-for a call to an address no span serves, the services whose new traces start
-with its method and path (an untraced proxy that rewrote ``Host``, as nginx
-does by default, hides the callee's address; such a call pairs only with an
-answer of its own path starting inside it).  A call no candidate is found for
+for a call to an address no span serves (or an RPC that names none: gRPC's
+client spans), the services whose new traces start with its method and path
+(an untraced proxy that rewrote ``Host``, as nginx does by default, hides the
+callee's address; an RPC's path is ``/service/method``; such a call pairs only
+with an answer of its own path starting inside it).  A call no candidate is found for
 goes to a peer with no span in the data (a database, an external API): shown
 in the edge view, never a break.  An
 *answer* is a SERVER/CONSUMER span with no parent in its own trace.  Calls
@@ -92,7 +93,8 @@ CREATE OR REPLACE TEMP TABLE th_services AS SELECT DISTINCT ServiceName AS name 
 CREATE OR REPLACE TEMP TABLE th_open AS
 SELECT o.rowid AS rid, o.TraceId, o.SpanId, o.ServiceName AS caller, o.SpanKind, o.SpanName,
        epoch_ns(o."Timestamp") AS s, epoch_ns(o."Timestamp") + o.Duration AS e,
-       t.peer, t.peer_key, t.host, t.port, t.path, t.method, t.dest, t.system, t.message_id,
+       t.peer, t.peer_key, t.host, t.port, t.path, t.method, t.dest, t.system, t.rpc,
+       t.message_id,
        hash(o.ServiceName, o.SpanName, t.peer, t.host, t.port, t.dest) AS target
 FROM otel_traces o LEFT JOIN th_targets t ON t.a = o.SpanAttributes
 WHERE o.SpanKind IN ('Client', 'Producer') AND o.rowid NOT IN (SELECT call FROM th_cont);
@@ -109,12 +111,14 @@ SELECT a.rid, a.TraceId, a.SpanId, a.ParentSpanId, a.ServiceName, a.SpanKind, a.
 FROM th_entries a LEFT JOIN th_targets t ON t.a = a.a WHERE a.answer AND a.SpanKind = 'Consumer';
 -- Calls to an address no span of the data serves, and the services whose new traces start
 -- with the same method and path (a proxy may strip a prefix): an untraced proxy that
--- rewrote Host (nginx does by default) or a load balancer hides who answered.
+-- rewrote Host (nginx does by default) or a load balancer hides who answered.  An RPC
+-- whose span names no address at all (gRPC's client spans) is known by its method alone.
 CREATE OR REPLACE TEMP TABLE th_routes AS
 WITH calls AS (
     SELECT DISTINCT target, path, method, host || coalesce(':' || port, '') AS addr
     FROM th_open
-    WHERE SpanKind = 'Client' AND host IS NOT NULL AND peer IS NULL AND length(path) > 1
+    WHERE SpanKind = 'Client' AND (host IS NOT NULL OR rpc IS NOT NULL) AND peer IS NULL
+      AND length(path) > 1
 ), served AS (
     SELECT DISTINCT ServiceName AS callee, path, method FROM th_answers
     WHERE SpanKind = 'Server' AND length(path) > 1
@@ -170,7 +174,9 @@ WITH c AS (  -- a target is a hash of the caller, span name, peer, host, port an
     WHERE c.host IS NULL AND c.peer IS NULL  -- a call that says where it went is judged by that
     UNION ALL  -- weakest: each call must then agree on the path and start the answer (th_cand)
     SELECT r.target, r.callee, 7, 0.6,
-           'method and path ' || r.path || ' (' || r.addr || ' is no service''s: a proxy?)', 1
+           CASE WHEN r.addr IS NULL THEN 'method ' || r.path || ' (the call names no address)'
+                ELSE 'method and path ' || r.path || ' (' || r.addr
+                     || ' is no service''s: a proxy?)' END, 1
     FROM th_routes r
 ), best AS (
     SELECT target, callee, min(level) AS level, arg_min(base, level) AS base,
@@ -292,7 +298,7 @@ WITH first AS (  -- a route alone names no callee for the calls nobody answered
     -- a call nobody answered in the data names its peer as the caller recorded it
     SELECT o.caller,
            coalesce(a.ServiceName, f.callee, o.peer, o.host || coalesce(':' || o.port, ''),
-                    o.dest, o.system),
+                    o.dest, o.rpc, o.system),
            o.SpanKind, 0, CASE WHEN m.call IS NULL THEN 0 ELSE 1 END,
            CASE WHEN m.call IS NOT NULL THEN o.TraceId END
     FROM th_open o LEFT JOIN first f ON f.target = o.target

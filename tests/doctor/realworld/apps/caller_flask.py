@@ -2,13 +2,16 @@
 
 ``GET /checkout`` first calls ``EXTERNAL_URL`` when set (an uninstrumented
 peer), then ``PAYMENTS_URL`` (comma-separated: the replicas, in turn).
-``GET /order`` sends the ``fulfil`` task and waits for its result.  Both
-answer with the caller's own span and what the other side reported.
+``GET /order`` sends the ``fulfil`` task and waits for its result.  ``GET /quote``
+calls ``pricing``'s ``/shop.Pricing/Quote`` over gRPC at ``PRICING_TARGET``
+(``host:port``).  Each answers with the caller's own span and what the other side
+reported.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import threading
 from typing import Any
@@ -40,6 +43,16 @@ def order() -> dict[str, Any]:
 
     result = fulfil.apply_async(args=("order-1",))
     return {"caller": current_span(), "callee": result.get(timeout=20)}
+
+
+@app.get("/quote")
+def quote() -> dict[str, Any]:
+    import grpc
+
+    with grpc.insecure_channel(os.environ["PRICING_TARGET"]) as channel:
+        call = channel.unary_unary("/shop.Pricing/Quote")  # bytes in, bytes out
+        answer = call(b"{}", timeout=10)
+    return {"caller": current_span(), "callee": json.loads(answer)}
 
 
 if __name__ == "__main__":
