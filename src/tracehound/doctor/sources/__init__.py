@@ -38,6 +38,7 @@ from tracehound.doctor.sources._input import (
 from tracehound.doctor.sources._json_values import read_document, read_line
 from tracehound.doctor.sources._lines import TooLarge, line_blocks, lines, too_large
 from tracehound.doctor.sources._lines import line as next_line
+from tracehound.doctor.sources._text_output import SNIFF, holds_span_objects, keep_span_objects
 from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
 
 __all__ = [
@@ -140,6 +141,12 @@ def _read_stream(
     if forced is None and not sniff_json(head) and k8s.looks_like_manifest(stream.peek(8192)):
         _read_manifest(inp, stream, sink, result)
         return
+    if forced is None and not sniff_json(head) and holds_span_objects(stream.peek(SNIFF)):
+        # a console exporter's spans among the program's own output (its stdout)
+        data = _rest(stream, bytearray())
+        keep_span_objects(data)
+        read_document(inp, data, source, sink, forced, result)
+        return
     if forced is SourceFormat.OTLP_PROTO or (forced is None and not sniff_json(head)):
         _read_proto(inp, stream, source, sink, forced, result)
         return
@@ -216,7 +223,11 @@ def _read_manifest(inp: Input, stream: Any, sink: Any, result: ReadResult) -> No
 
 
 def _read_http(
-    inp: Input, stream: Any, sink: Any, progress: Progress | None, result: ReadResult,
+    inp: Input,
+    stream: Any,
+    sink: Any,
+    progress: Progress | None,
+    result: ReadResult,
     log_format: Any = None,
 ) -> bool:
     """Read ``stream`` as HTTP evidence if it is some (see `tracehound.doctor.evidence.http`);

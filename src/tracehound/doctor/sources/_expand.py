@@ -10,7 +10,9 @@ while the file itself is still opened by its real name.
 from __future__ import annotations
 
 import glob
+import gzip
 import os
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +34,9 @@ for service logs and access logs, ``.har`` for HTTP archives, ``.pcap``/``.pcapn
 decides the format; the name only says which files of a directory to open."""
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 """Kubernetes manifests found in a directory: taken when their first bytes are one."""
+OUTPUT_SUFFIXES = (".txt", ".out")
+"""A program's saved output found in a directory: taken when it holds printed span
+objects (a console exporter's stdout, see `_text_output`)."""
 
 
 def display_name(name: str) -> str:
@@ -114,6 +119,10 @@ def _search(top: Path, arg: str, errors: list[InputError]) -> list[Path]:
                 if _is_manifest(path):  # other YAML (a compose file, CI) is not ours
                     found.append(path)
                 continue
+            if name.lower().removesuffix(".gz").endswith(OUTPUT_SUFFIXES):
+                if _holds_span_objects(path):  # other text (a README, notes) is not ours
+                    found.append(path)
+                continue
             if not name.lower().removesuffix(".gz").endswith(TRACE_SUFFIXES):
                 continue
             if _is_file(path):
@@ -129,6 +138,18 @@ def _is_manifest(path: Path) -> bool:
             return path.is_file() and looks_like_manifest(file.read(8192))
     except OSError:
         return False
+
+
+def _holds_span_objects(path: Path) -> bool:
+    from tracehound.doctor.sources._text_output import SNIFF, holds_span_objects
+
+    try:
+        if not path.is_file():
+            return False
+        with gzip.open(path) if path.name.lower().endswith(".gz") else path.open("rb") as file:
+            return holds_span_objects(file.read(SNIFF))
+    except (OSError, EOFError, zlib.error):
+        return False  # read as an input, it is named with what is wrong
 
 
 def _is_file(path: str | Path) -> bool:

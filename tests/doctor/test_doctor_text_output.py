@@ -1,0 +1,116 @@
+"""A console exporter's spans among the program's own output (`sources._text_output`)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tracehound.doctor import check_paths, load
+from tracehound.doctor.sources._text_output import holds_span_objects, keep_span_objects
+
+REALWORLD = Path(__file__).resolve().parent / "data" / "realworld"
+CONSOLE = REALWORLD / "req-jaeger-to-tracecontext-console"
+REAL = Path(__file__).resolve().parent / "real"
+
+
+def _span(name: str, span_id: str, parent: str | None = None) -> str:
+    span = {
+        "name": name,
+        "context": {"trace_id": "0x" + "ab" * 16, "span_id": "0x" + span_id, "trace_state": "[]"},
+        "kind": "SpanKind.SERVER" if parent is None else "SpanKind.INTERNAL",
+        "parent_id": None if parent is None else "0x" + parent,
+        "start_time": "2026-12-05T10:00:00.000001Z",
+        "end_time": "2026-12-05T10:00:00.250000Z",
+        "status": {"status_code": "UNSET"},
+        "attributes": {},
+        "events": [],
+        "links": [],
+        "resource": {"attributes": {"service.name": "api"}, "schema_url": ""},
+    }
+    return json.dumps(span, indent=4) + "\n"
+
+
+def test_printed_objects_are_told_from_other_text_and_from_protobuf() -> None:
+    assert holds_span_objects(b" * Serving Flask app 'api'\n" + _span("GET /", "1" * 16).encode())
+    assert holds_span_objects((REAL / "opentelemetry-go" / "stdouttrace-expected.out").read_bytes())
+    assert not holds_span_objects(b"Release notes\n\n- fixed {braces}\n{\nnot json\n}\n")
+    # a protobuf export whose attribute holds a pretty JSON object: not text
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = bytes(range(200, 216)), bytes(range(8)), "x"
+    value = span.attributes.add()
+    value.key = "payload"
+    value.value.string_value = 'order as received:\n{\n    "name": "order"\n}'
+    assert b'\n{\n    "name"' in request.SerializeToString()
+    assert not holds_span_objects(request.SerializeToString())
+
+
+def test_other_lines_are_blanked_in_place() -> None:
+    text = (
+        "booting\n" + _span("GET /", "1" * 16) + "GET / 200\r\n" + _span("db", "2" * 16, "1" * 16)
+    )
+    data = bytearray(text.encode())
+    assert keep_span_objects(data) == 2
+    assert len(data) == len(text.encode())
+    lines = data.decode().split("\n")
+    assert lines[0].strip() == "" and lines[1] == "{"
+    assert data.decode().count("{\n") == text.count("{\n")
+    assert "booting" not in data.decode() and "GET / 200" not in data.decode()
+
+
+def test_spans_among_the_programs_output_are_read_at_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "api.out"
+    root = _span("GET /", "1" * 16)
+    path.write_text(" * Serving Flask app 'api'\n * Debug mode: off\n" + root
+                    + "127.0.0.1 - - [05/Dec/2026 10:00:00] \"GET / HTTP/1.1\" 200 -\n"
+                    + _span("db", "2" * 16, "1" * 16))  # fmt: skip
+    store, report = load([str(path)])
+    try:
+        rows = store.query('SELECT SpanName, "Offset" FROM otel_traces ORDER BY "Offset"')
+    finally:
+        store.close()
+    assert [(i.format, i.spans) for i in report.inputs] == [("otel-console", 2)]
+    assert report.errors == []
+    after = 3 + root.count("\n") + 1  # the access-log line, then the second object
+    assert sorted(rows) == [("GET /", "3:$"), ("db", f"{after}:$")]
+
+
+def test_an_object_cut_off_is_named_where_it_breaks(tmp_path: Path) -> None:
+    path = tmp_path / "killed.txt"
+    path.write_text("starting\n" + _span("GET /", "1" * 16) + _span("db", "2" * 16)[:120])
+    report = check_paths([str(path)])
+    assert report.spans_analysed == 1
+    assert report.errors and report.errors[0].source == str(path)
+
+
+def test_the_console_output_of_a_real_run_gives_its_otlp_export_s_diagnosis() -> None:
+    """Four services' stdout under ``--traces_exporter otlp,console`` (Flask's banner and
+    uvicorn's log lines among the spans): the same spans and broken calls as their OTLP
+    export, and both together are one diagnosis with the copies named."""
+    console, otlp = check_paths([str(CONSOLE / "console")]), check_paths([str(CONSOLE / "traces")])
+    assert {i.format for i in console.inputs} == {"otel-console"}
+    assert console.errors == [] and console.spans_analysed == otlp.spans_analysed == 30
+
+    def broken(report: object) -> set[tuple[str | None, str | None]]:
+        return {(f.trace_id, f.span_id) for f in report.findings if f.code == "C003"}  # type: ignore[attr-defined]
+
+    assert broken(console) == broken(otlp) != set()
+    both = check_paths([str(CONSOLE / "traces"), str(CONSOLE / "console")])
+    assert (both.spans_read, both.spans_analysed, both.spans_rejected) == (60, 30, 30)
+    assert {d.spans for d in both.duplicates} == {3, 6, 9, 12}
+    assert broken(both) == broken(otlp)
+    assert not [f for f in both.findings if f.code in ("L006", "C002")]
+
+
+def test_a_directory_s_text_files_are_taken_when_they_hold_spans(tmp_path: Path) -> None:
+    (tmp_path / "README.txt").write_text("How to run the demo: make run\n")
+    (tmp_path / "notes.out").write_text("{\nnot json at all\n}\n")
+    (tmp_path / "api.txt").write_text("booting\n" + _span("GET /", "1" * 16))
+    with gzip.open(tmp_path / "worker.out.gz", "wt") as zipped:
+        zipped.write(_span("job", "3" * 16))
+    report = check_paths([str(tmp_path)])
+    assert sorted(Path(i.source).name for i in report.inputs) == ["api.txt", "worker.out.gz"]
+    assert report.errors == [] and report.spans_analysed == 2
