@@ -172,6 +172,11 @@ def test_numeric_strings_only_where_the_instrumentation_wrote_one() -> None:
         if f.code == "A003"
     }
     assert found == {("pricing", "net.peer.port")}
+    # one finding per key, not per request (each call comes from another client port),
+    # naming the instrumentation that wrote it
+    (a003,) = [f for f in report_of("rpc-jaeger-to-tracecontext").findings if f.code == "A003"]
+    assert (a003.details["spans"], a003.details["values"]) == (3, 3)
+    assert "opentelemetry.instrumentation.grpc records it so" in a003.message
 
 
 def test_older_semconv_keys_name_the_opt_in() -> None:

@@ -113,16 +113,22 @@ def check(
     if isinstance(policy, str):
         return [], [SkippedCheck(FAMILY, policy)]
     merged: dict[tuple[str, str | None, str], tuple[Finding, int]] = {}
+    values: dict[tuple[str, str | None, str], set[str]] = {}
 
     def ask(row: dict[str, Any], count: int, loc: str) -> None:
         for found in policy(row):
-            key = (found.code, row["ServiceName"], found.message)
+            # a value rule's message quotes the value: one finding per key, not per value
+            # (a server's net.peer.port is another number on every request)
+            by_value = found.code in _BY_KEY and found.details.get("key")
+            key = (found.code, row["ServiceName"], by_value or found.message)
+            if by_value:
+                values.setdefault(key, set()).add(found.message)
             if key in merged:
                 first, total = merged[key]
                 merged[key] = (first, total + count)
             else:
                 details = {**found.details, "where": found.location}
-                if found.code == "A006" and row.get("ScopeName"):
+                if found.code in _BY_SCOPE and row.get("ScopeName"):
                     details["instrumentation"] = row["ScopeName"]
                 merged[key] = (dataclasses.replace(found, location=loc, details=details), count)
 
@@ -138,10 +144,38 @@ def check(
     for _, service, resource, count, trace_id, span_id, loc in store.query(_RESOURCES):
         ask(_row(service, None, {}, _as_dict(resource), trace_id, span_id), count, loc)
     findings = []
-    for found, count in merged.values():
+    for key, (found, count) in merged.items():
         details = {**found.details, "spans": count}
-        findings.append(dataclasses.replace(found, details=details))
+        message = found.message
+        others = len(values.get(key, ())) - 1
+        if others > 0:
+            details["values"] = others + 1
+            message += f" (and {others} other value{'s' if others > 1 else ''} like it)"
+        scope = details.get("instrumentation")
+        if found.code in _BY_KEY and _is_instrumentation(scope):
+            message += (
+                f"; {scope} records it so, not this service's code: upgrade it or report it "
+                "upstream (a Collector `transform` processor can convert it meanwhile)"
+            )
+        findings.append(dataclasses.replace(found, message=message, details=details))
     return _one_per_opt_in(findings), []
+
+
+_BY_KEY = frozenset({"A002", "A003"})
+"""Value rules: their findings are merged per attribute key (the message quotes one value)."""
+_BY_SCOPE = frozenset({"A002", "A003", "A006"})
+"""Rules whose finding names the instrumentation scope that recorded the attribute."""
+
+
+def _is_instrumentation(scope: Any) -> bool:
+    """Whether ``scope`` names an instrumentation library (OpenTelemetry's Python, Java,
+    Go, JavaScript and .NET ones), which the service's authors do not write."""
+    if not isinstance(scope, str):
+        return False
+    return scope.startswith(
+        ("opentelemetry.instrumentation.", "io.opentelemetry.", "@opentelemetry/instrumentation",
+         "go.opentelemetry.io/contrib/instrumentation/", "OpenTelemetry.Instrumentation.")
+    )  # fmt: skip
 
 
 def _one_per_opt_in(findings: list[Finding]) -> list[Finding]:
