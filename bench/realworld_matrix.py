@@ -60,7 +60,7 @@ def _ratio(num: int, den: int) -> str:
 
 def print_matrix(verdicts: list[Verdict]) -> None:
     print("edges: checkout→payments storefront→inventory (req-*), checkout→pricing (rpc-*),")
-    print("checkout→fulfilment (msg-*);")
+    print("gateway→payments checkout→ledger (node-*), checkout→fulfilment (msg-*);")
     print("broken/calls per edge; C003 = found/broken calls; 'other' = A*/P* findings\n")
     print(f"{'combination':47} {'truth':9} {'doctor':11} {'C003':5} {'false C/L':14} other")
     for v in verdicts:

@@ -41,6 +41,29 @@ def instrument_command() -> list[str]:
     return [str(path)]
 
 
+NODE_APPS = APPS / "node"
+"""The Node.js apps and their ``node_modules`` (``npm ci`` there installs them)."""
+
+
+def node_command(script: str) -> list[str]:
+    """``node`` with OpenTelemetry's zero-code instrumentation, as its documentation runs it:
+    ``--require @opentelemetry/auto-instrumentations-node/register``."""
+    if not (NODE_APPS / "node_modules" / "@opentelemetry" / "auto-instrumentations-node").is_dir():
+        raise AppFailed(f"the Node.js apps' packages are missing: npm ci --prefix {NODE_APPS}")
+    return ["node", "--require", "@opentelemetry/auto-instrumentations-node/register",
+            str(NODE_APPS / script)]  # fmt: skip
+
+
+def node_ready() -> str | None:
+    """Why the Node.js apps cannot run here, or None."""
+    try:
+        node_command("callee.js")
+        subprocess.run(["node", "--version"], capture_output=True, check=True, timeout=30)
+    except (AppFailed, OSError, subprocess.SubprocessError) as exc:
+        return f"Node.js test bed unavailable: {exc}"
+    return None
+
+
 def otel_env(service: str, propagators: str, endpoint: str, **extra: str) -> dict[str, str]:
     """The environment of one instrumented app: stock SDK, OTLP/HTTP to ``endpoint``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
@@ -54,6 +77,10 @@ def otel_env(service: str, propagators: str, endpoint: str, **extra: str) -> dic
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=endpoint,
         OTEL_BSP_SCHEDULE_DELAY="200",
         PYTHONUNBUFFERED="1",
+        # Node: the register script resolves from here; no cloud metadata look-ups (the
+        # default detectors ask GCP's and AWS's metadata servers, out of reach here)
+        NODE_PATH=str(NODE_APPS / "node_modules"),
+        OTEL_NODE_RESOURCE_DETECTORS="env,host,os,process",
         TESTBED_PARENT_PID=str(os.getpid()),  # the apps end themselves if this one dies
     )
     env.update(extra)

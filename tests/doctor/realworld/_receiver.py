@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -89,11 +90,14 @@ class Receiver:
             self.rejected.append(f"unexpected path {path}")
             return 404
         run, service = parts[0], parts[1]
-        length = int(headers.get("Content-Length") or 0)  # type: ignore[attr-defined]
-        if not 0 < length <= MAX_BODY:
-            self.rejected.append(f"{path}: body of {length} bytes")
+        if (headers.get("Transfer-Encoding") or "").lower() == "chunked":  # type: ignore[attr-defined]
+            body = _chunked(rfile)  # Node's exporter sends its body so
+        else:
+            length = int(headers.get("Content-Length") or 0)  # type: ignore[attr-defined]
+            body = rfile.read(length) if 0 < length <= MAX_BODY else b""  # type: ignore[attr-defined]
+        if not 0 < len(body) <= MAX_BODY:
+            self.rejected.append(f"{path}: body of {len(body)} bytes")
             return 400
-        body = rfile.read(length)  # type: ignore[attr-defined]
         if (headers.get("Content-Encoding") or "").lower() == "gzip":  # type: ignore[attr-defined]
             body = gzip.decompress(body)
         try:
@@ -114,3 +118,17 @@ class Receiver:
                 out.write(len(body).to_bytes(4, "big") + body)
             self._seen.setdefault(run, set()).update(ids)
         return 200
+
+
+def _chunked(rfile: Any) -> bytes:
+    """A chunked request body (at most `MAX_BODY` bytes read: more is refused)."""
+    body = bytearray()
+    while len(body) <= MAX_BODY:
+        size = int(rfile.readline().split(b";")[0] or b"0", 16)
+        if size == 0:
+            while rfile.readline().strip():  # trailers, then the blank line
+                pass
+            break
+        body += rfile.read(size)
+        rfile.readline()
+    return bytes(body)

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _processes import BIN, Fleet, free_port, otel_env
+from _processes import BIN, Fleet, free_port, node_command, otel_env
 from _receiver import Receiver
 from _spans import client_span_of, read_spans
 
@@ -59,6 +59,11 @@ PAIRS = (
     # gRPC: the callee is given as host:port (no route), its method is /shop.Pricing/Quote
     (App("checkout", "caller_flask.py", "/quote", "flask + grpc client"),
      App("pricing", "callee_grpc.py", "", "grpc server (grpcio)"), "PRICING_TARGET"),
+    # Node.js under @opentelemetry/auto-instrumentations-node, calling and called by Python
+    (App("gateway", "node/caller.js", "/route", "node:http server + http.get"),
+     App("payments", "callee_fastapi.py", "/pay", "fastapi on uvicorn"), "PAYMENTS_URL"),
+    (App("checkout", "caller_flask.py", "/checkout", "flask + requests"),
+     App("ledger", "node/callee.js", "/ledger", "node:http server"), "PAYMENTS_URL"),
 )  # fmt: skip
 EXTERNAL = App("fraud-check", "external_api.py", "/score", "stdlib http.server, no tracing")
 
@@ -162,6 +167,13 @@ def matrix() -> list[Combination]:
         Combination(f"rpc-{a}-to-{b}", "request", "grpc", a, b, edges=(HttpEdge(2, a, (b,)),))
         for a, b in ((tc, tc), (jaeger, tc), ("b3multi", tc), (tc, "b3"))
     ]
+    # Node.js beside Python, both ways (Node's SDK knows no "jaeger": it then propagates
+    # nothing, as a Node service configured so does)
+    combos += [
+        Combination(f"node-{a}-to-{b}", "request", "node", a, b,
+                    edges=(HttpEdge(3, a, (b,)), HttpEdge(4, a, (b,))))
+        for a, b in ((tc, tc), ("b3multi", tc), (tc, "b3"), (jaeger, jaeger))
+    ]  # fmt: skip
     combos += [
         Combination(f"msg-{a}-to-{b}", "message", "message", a, b)
         for a, b in ((tc, tc), (jaeger, tc), ("b3multi", "b3multi"))
@@ -215,7 +227,8 @@ def _start_http(combo: Combination, receiver: Receiver, fleet: Fleet) -> list[tu
             process = f"{callee.service}-{replica}" if replicas > 1 else callee.service
             env = otel_env(callee.service, propagators, receiver.endpoint(combo.name, process),
                            PORT=str(port), **callee_env)  # fmt: skip
-            fleet.start(process, [sys.executable, callee.script], env, port)
+            argv, instrumented = _argv(callee.script)
+            fleet.start(process, argv, env, port, instrumented=instrumented)
             urls.append(f"http://127.0.0.1:{port}{callee.route}" if callee.route
                         else f"127.0.0.1:{port}")  # fmt: skip
             addresses.append(f"127.0.0.1:{port}")
@@ -230,7 +243,8 @@ def _start_http(combo: Combination, receiver: Receiver, fleet: Fleet) -> list[tu
         env = otel_env(caller.service, spec.caller_propagators,
                        receiver.endpoint(combo.name, caller.service),
                        PORT=str(caller_port), **extra)  # fmt: skip
-        fleet.start(caller.service, [sys.executable, caller.script], env, caller_port)
+        argv, instrumented = _argv(caller.script)
+        fleet.start(caller.service, argv, env, caller_port, instrumented=instrumented)
         edge = {
             "kind": "request", "caller": caller.service, "callee": callee.service,
             "caller_app": caller.description, "callee_app": callee.description,
@@ -240,6 +254,14 @@ def _start_http(combo: Combination, receiver: Receiver, fleet: Fleet) -> list[tu
         }  # fmt: skip
         entries.append((edge, f"http://127.0.0.1:{caller_port}{caller.route}"))
     return entries
+
+
+def _argv(script: str) -> tuple[list[str], bool]:
+    """How to run an app's script, and whether under ``opentelemetry-instrument``:
+    Python's are, Node's (``node/...``) run under their own register script."""
+    if script.startswith("node/"):
+        return node_command(script.removeprefix("node/")), False
+    return [sys.executable, script], True
 
 
 def _start_message(

@@ -24,7 +24,12 @@ reported unless that is how the work is built:
   or start after its parent ended (SmartThings carries the context across
   web redirects);
 - the child links to its parent (OpenTracing's ``FOLLOWS_FROM``, a background
-  job that says it follows the request).
+  job that says it follows the request);
+- the child is a CLIENT in its parent's service ending less than
+  `END_TOGETHER_NS` after it: the instrumentation ends a call's span in a
+  callback of its response, and the callbacks of one event run in turn (Node's
+  HTTP instrumentation ends it in the response's last callback, after the
+  handler that answered its own caller with that response ended its server span).
 
 L006 leaves alone a CLIENT and the SERVER spans sharing its ID in other
 services or marked ``shared``: that is how Zipkin models one RPC (several
@@ -79,6 +84,7 @@ WITH candidates AS (
 SELECT child, parent, ps - s AS early, e - pe AS late FROM candidates
 WHERE s < ps OR e > pe AND pkind NOT IN ('Producer', 'Consumer')
     AND kind NOT IN ('Producer', 'Server', 'Consumer')
+    AND NOT (kind = 'Client' AND service = pservice AND e - pe < {together})
 """
 
 # the links of children that only end late (few), to find the ones that follow from
@@ -99,6 +105,10 @@ SELECT TraceId, SpanId, count(*) AS n, list(SpanKind ORDER BY SpanKind) AS kinds
 FROM th_dups GROUP BY TraceId, SpanId HAVING NOT {ONE_RPC.format(over="")} ORDER BY min(loc)
 """
 
+
+END_TOGETHER_NS = 1_000_000
+"""How much later (1 ms) a CLIENT child may end than its parent in the same service and
+still have ended with it (see L005 above)."""
 
 MAX_LOCATIONS = 20
 """Places of the spans sharing an ID listed in an L006 finding (``count`` has them all)."""
@@ -145,7 +155,7 @@ def check(store: Store, formats: Mapping[str, str | None] | None = None) -> list
                 details={"duration_ns": duration},
             )
         )
-    store.con.execute(_OUTSIDE)
+    store.con.execute(_OUTSIDE.format(together=END_TOGETHER_NS))
     following = [
         child for child, links, parent_id in store.query(_LATE_LINKS) if _links_to(links, parent_id)
     ]
