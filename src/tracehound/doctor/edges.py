@@ -183,9 +183,18 @@ def _diagnose(
             f"{caller}: {caller} sends no context or a format {callee} does not read",
             f"make {caller} inject W3C `traceparent`, or {unify}",
         )
+    # nothing says what arrived: the callers may send a format the callee does not read,
+    # or nothing at all (Node's SDK drops `jaeger` from OTEL_PROPAGATORS and sends none)
+    see = (
+        "look at the headers of a message on the queue"
+        if kind == "message"
+        else f"record the trace headers on the server spans of {callee} (OpenTelemetry: "
+        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST=traceparent,b3,uber-trace-id,"
+        "x-b3-traceid) or give tracehound a capture of the hop"
+    )
     return (
         "undecided",
-        f"{callee} never continues an incoming trace: it reads none of the formats its "
-        "callers send, or a proxy strips the headers",
-        f"{unify}; check the mesh/proxy forwards `traceparent` and `tracestate`",
+        f"{callee} never continues an incoming trace: its callers send a format it does not "
+        "read, or none at all, or a proxy strips the headers (nothing recorded says which)",
+        f"{unify} and make its callers inject W3C `traceparent`; to see what arrives, {see}",
     )
