@@ -168,6 +168,27 @@ def test_every_call_broken_is_found_from_the_servers_own_address(
     assert _c003(path) == [("checkout", "payments", matched_by)] * 3
 
 
+@pytest.mark.parametrize(
+    ("client", "matched_by"),
+    [
+        # Python's gRPC client names no address; Go's and Java's record server.address
+        (_attrs(rpc_system="grpc", rpc_service="shop.Pricing", rpc_method="Quote"),
+         "method /shop.Pricing/Quote (the call names no address)"),
+        (_attrs(rpc_system="grpc", rpc_service="shop.Pricing", rpc_method="Quote",
+                server_address="10.0.3.7", server_port=50051),
+         "method /shop.Pricing/Quote (no server span records 10.0.3.7:50051)"),
+    ],
+)  # fmt: skip
+def test_every_grpc_call_broken_is_found_by_its_method(
+    tmp_path: Path, client: list[Any], matched_by: str
+) -> None:
+    """A gRPC server span records the method and the *client's* address, never its own."""
+    server = _attrs(rpc_system="grpc", rpc_service="shop.Pricing", rpc_method="Quote",
+                    net_peer_ip="10.0.0.9", net_peer_port="41234")  # fmt: skip
+    spans = _broken_calls(client, server, callee="pricing")
+    assert _c003(_export(tmp_path, spans)) == [("checkout", "pricing", matched_by)] * 3
+
+
 def test_a_cluster_host_name_names_the_workload(tmp_path: Path) -> None:
     # the server records only its pod's own name, not the Host header
     client = _attrs(http_method="GET", http_url="http://payments.shop.svc:8080/pay")

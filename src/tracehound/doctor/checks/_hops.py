@@ -115,7 +115,8 @@ FROM th_entries a LEFT JOIN th_targets t ON t.a = a.a WHERE a.answer AND a.SpanK
 -- whose span names no address at all (gRPC's client spans) is known by its method alone.
 CREATE OR REPLACE TEMP TABLE th_routes AS
 WITH calls AS (
-    SELECT DISTINCT target, path, method, host || coalesce(':' || port, '') AS addr
+    SELECT DISTINCT target, path, method, host || coalesce(':' || port, '') AS addr,
+           rpc IS NOT NULL AS rpc
     FROM th_open
     WHERE SpanKind = 'Client' AND (host IS NOT NULL OR rpc IS NOT NULL) AND peer IS NULL
       AND length(path) > 1
@@ -123,7 +124,7 @@ WITH calls AS (
     SELECT DISTINCT ServiceName AS callee, path, method FROM th_answers
     WHERE SpanKind = 'Server' AND length(path) > 1
 )
-SELECT c.target, s.callee, min(c.addr) AS addr, min(c.path) AS path
+SELECT c.target, s.callee, min(c.addr) AS addr, min(c.path) AS path, bool_or(c.rpc) AS rpc
 FROM calls c JOIN served s
   ON (s.path = c.path OR ends_with(c.path, s.path) OR ends_with(s.path, c.path))
  AND coalesce(s.method = c.method, true)
@@ -175,6 +176,9 @@ WITH c AS (  -- a target is a hash of the caller, span name, peer, host, port an
     UNION ALL  -- weakest: each call must then agree on the path and start the answer (th_cand)
     SELECT r.target, r.callee, 7, 0.6,
            CASE WHEN r.addr IS NULL THEN 'method ' || r.path || ' (the call names no address)'
+                -- gRPC servers record no address of their own: not a sign of a proxy
+                WHEN r.rpc THEN 'method ' || r.path || ' (no server span records ' || r.addr
+                     || ')'
                 ELSE 'method and path ' || r.path || ' (' || r.addr
                      || ' is no service''s: a proxy?)' END, 1
     FROM th_routes r
