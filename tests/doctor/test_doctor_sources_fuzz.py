@@ -32,6 +32,8 @@ def _seeds() -> dict[str, bytes]:
         REAL / "jaeger" / "api_v3_FindTraces_2024.json",
         REAL / "opentelemetry-python" / "console-exporter.out",
         REAL / "opentelemetry-go" / "stdouttrace-expected.out",
+        # a console exporter's spans among the program's own lines (a real stdout)
+        DATA / "realworld" / "req-jaeger-to-tracecontext-console" / "console" / "checkout.txt",
         REAL / "zipkin" / "yelp.json",
         DATA / "collector.otlp.jsonl",
         DATA / "checkout-broken.jaeger.json",

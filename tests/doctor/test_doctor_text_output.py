@@ -6,6 +6,8 @@ import gzip
 import json
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tracehound.doctor import check_paths, load
@@ -114,3 +116,23 @@ def test_a_directory_s_text_files_are_taken_when_they_hold_spans(tmp_path: Path)
     report = check_paths([str(tmp_path)])
     assert sorted(Path(i.source).name for i in report.inputs) == ["api.txt", "worker.out.gz"]
     assert report.errors == [] and report.spans_analysed == 2
+
+
+LINES = ["{", "}", "  }", "  {", "} ", '    "name": "x",', "GET / 200", "", "\r", "é"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(LINES), max_size=40))
+def test_blanking_keeps_every_byte_offset_and_every_object_line(lines: list[str]) -> None:
+    text = "\n".join(lines).encode()
+    data = bytearray(text)
+    keep_span_objects(data)
+    assert len(data) == len(text)
+    assert [i for i, b in enumerate(data) if b == 10] == [i for i, b in enumerate(text) if b == 10]
+    inside = False
+    for before, after in zip(text.split(b"\n"), bytes(data).split(b"\n"), strict=True):
+        if inside or before.rstrip() == b"{":  # an object: `{` to `}` at the line's start
+            assert after == before  # its lines are kept as they are
+            inside = before.rstrip() != b"}" if inside else True
+        else:
+            assert after.strip() == b""
