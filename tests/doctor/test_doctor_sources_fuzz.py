@@ -34,6 +34,8 @@ def _seeds() -> dict[str, bytes]:
         REAL / "opentelemetry-go" / "stdouttrace-expected.out",
         # a console exporter's spans among the program's own lines (a real stdout)
         DATA / "realworld" / "req-jaeger-to-tracecontext-console" / "console" / "checkout.txt",
+        # Node.js's console exporter: JavaScript object literals, not JSON
+        DATA / "realworld" / "node-tracecontext-to-b3-console" / "console" / "gateway.txt",
         REAL / "zipkin" / "yelp.json",
         DATA / "collector.otlp.jsonl",
         DATA / "checkout-broken.jaeger.json",

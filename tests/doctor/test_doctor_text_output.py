@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tracehound.doctor import check_paths, load
+from tracehound.doctor.sources._js_literals import looks_like_js_objects, to_json
 from tracehound.doctor.sources._text_output import holds_span_objects, keep_span_objects
 
 REALWORLD = Path(__file__).resolve().parent / "data" / "realworld"
@@ -136,3 +138,51 @@ def test_blanking_keeps_every_byte_offset_and_every_object_line(lines: list[str]
             inside = before.rstrip() != b"}" if inside else True
         else:
             assert after.strip() == b""
+
+
+NODE_CONSOLE = REALWORLD / "node-tracecontext-to-b3-console"
+
+
+def test_javascript_literals_are_read_as_json_lines_kept() -> None:
+    text = (
+        "{\n  traceId: 'ab',\n  traceState: TraceState { _internalState: Map(2) "
+        "{ 'b' => '2', 'a' => '1' } },\n  attributes: { 'k': 'it\\'s \\x41\\u00e9', n: -1.5e3, "
+        "big: 12n, u: undefined, deep: [Object], list: [Array], f: [Function: x] }\n}\n"
+    )
+    converted = to_json(text)
+    assert converted.count("\n") == text.count("\n")
+    assert json.loads(converted) == {
+        "traceId": "ab",
+        "traceState": {"_internalState": {"b": "2", "a": "1"}},
+        "attributes": {"k": "it's Aé", "n": -1500.0, "big": 12, "u": None, "deep": None,
+                       "list": None, "f": None},
+    }  # fmt: skip
+    assert looks_like_js_objects(text.encode())
+    assert not looks_like_js_objects(b'{\n  "traceId": "ab"\n}\n')  # JSON's keys are quoted
+
+
+def test_node_console_output_gives_the_otlp_export_s_diagnosis() -> None:
+    """Two Node.js services' stdout under OTEL_TRACES_EXPORTER=otlp,console (JavaScript
+    objects) beside two Python services': the run's broken calls, as from OTLP."""
+    console = check_paths([str(NODE_CONSOLE / "console")])
+    otlp = check_paths([str(NODE_CONSOLE / "traces")])
+    assert sorted(i.format or "" for i in console.inputs) == [
+        "otel-console", "otel-console", "otel-js-console", "otel-js-console",
+    ]  # fmt: skip
+    assert console.errors == [] and console.spans_analysed == otlp.spans_analysed == 24
+
+    def broken(report: Any) -> set[tuple[str | None, str | None]]:
+        return {(f.trace_id, f.span_id) for f in report.findings if f.code == "C003"}
+
+    assert len(broken(console)) == 6 and broken(console) == broken(otlp)
+    store, _ = load([str(NODE_CONSOLE / "console" / "gateway.txt")])
+    try:
+        kinds = dict(store.query("SELECT SpanKind, count(*) FROM otel_traces GROUP BY ALL"))
+        scopes = {s for (s,) in store.query("SELECT DISTINCT ScopeName FROM otel_traces")}
+    finally:
+        store.close()
+    assert kinds == {"Server": 3, "Client": 3}  # the JS API's numbers, not OTLP's
+    assert scopes == {"@opentelemetry/instrumentation-http"}
+    both = check_paths([str(NODE_CONSOLE / "traces"), str(NODE_CONSOLE / "console")])
+    assert (both.spans_analysed, both.spans_rejected) == (24, 24)
+    assert broken(both) == broken(otlp)

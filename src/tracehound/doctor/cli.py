@@ -67,7 +67,15 @@ def add_check_command(subparsers: Any) -> argparse.ArgumentParser:
     check.add_argument(
         "--format",
         dest="source_format",
-        choices=("otlp-json", "otlp-proto", "jaeger", "zipkin", "otel-console", "otel-go-stdout"),
+        choices=(
+            "otlp-json",
+            "otlp-proto",
+            "jaeger",
+            "zipkin",
+            "otel-console",
+            "otel-go-stdout",
+            "otel-js-console",
+        ),
         help="read every input as this format instead of detecting it",
     )
     check.add_argument("--json", action="store_true", help="print the JSON report")

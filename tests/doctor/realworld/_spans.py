@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -67,8 +68,11 @@ def client_span_of(spans: dict[str, dict], entry_span_id: str, address: str | No
 
 
 def console_span_ids(path: Path) -> set[str]:
-    """Span IDs in a console exporter's output (pretty JSON objects among other lines)."""
+    """Span IDs in a console exporter's output (pretty objects among other lines): JSON
+    objects from Python's SDK, JavaScript ones (``  id: '...'``) from Node's."""
     text, decoder, ids, pos = path.read_text(), json.JSONDecoder(), set(), 0
+    if re.search(r"^\{\n  [a-zA-Z]+: ", text, re.MULTILINE):  # Node: console.dir
+        return set(re.findall(r"^  id: '([0-9a-f]{16})',$", text, re.MULTILINE))
     while (start := text.find("{\n", pos)) >= 0:
         span, pos = decoder.raw_decode(text, start)
         ids.add(span["context"]["span_id"].removeprefix("0x"))

@@ -174,6 +174,10 @@ def matrix() -> list[Combination]:
                     edges=(HttpEdge(3, a, (b,)), HttpEdge(4, a, (b,))))
         for a, b in ((tc, tc), ("b3multi", tc), (tc, "b3"), (jaeger, jaeger))
     ]  # fmt: skip
+    # and their console exporters beside OTLP: Node prints JavaScript objects, not JSON
+    combos.append(Combination("node-tracecontext-to-b3-console", "request", "console", tc, "b3",
+                              edges=(HttpEdge(3, tc, ("b3",)), HttpEdge(4, tc, ("b3",))),
+                              env=(("OTEL_TRACES_EXPORTER", "otlp,console"),)))  # fmt: skip
     combos += [
         Combination(f"msg-{a}-to-{b}", "message", "message", a, b)
         for a, b in ((tc, tc), (jaeger, tc), ("b3multi", "b3multi"))

@@ -35,6 +35,7 @@ from tracehound.doctor.sources._input import (
     ReadResult,
     without_duplicates,
 )
+from tracehound.doctor.sources._js_literals import looks_like_js_objects, to_json
 from tracehound.doctor.sources._json_values import read_document, read_line
 from tracehound.doctor.sources._lines import TooLarge, line_blocks, lines, too_large
 from tracehound.doctor.sources._lines import line as next_line
@@ -141,7 +142,16 @@ def _read_stream(
     if forced is None and not sniff_json(head) and k8s.looks_like_manifest(stream.peek(8192)):
         _read_manifest(inp, stream, sink, result)
         return
-    if forced is None and not sniff_json(head) and holds_span_objects(stream.peek(SNIFF)):
+    peeked = stream.peek(SNIFF) if forced is None else b""
+    if forced is SourceFormat.OTEL_JS_CONSOLE or looks_like_js_objects(peeked):
+        # Node's console exporter: JavaScript object literals (never JSON: its keys are
+        # bare), maybe among the program's own output; read as JSON, lines kept
+        data = _rest(stream, bytearray())
+        keep_span_objects(data)
+        text = to_json(bytes(data).decode(errors="replace"))
+        read_document(inp, text.encode(), source, sink, forced, result)
+        return
+    if forced is None and not sniff_json(head) and holds_span_objects(peeked):
         # a console exporter's spans among the program's own output (its stdout)
         data = _rest(stream, bytearray())
         keep_span_objects(data)

@@ -9,6 +9,7 @@ from tracehound.doctor.sources import (
     jaeger,
     otel_console,
     otel_go_stdout,
+    otel_js_console,
     otlp_json,
     runtime_findings,
     zipkin,
@@ -27,6 +28,7 @@ class SourceFormat(str, enum.Enum):
     ZIPKIN = "zipkin"
     OTEL_CONSOLE = "otel-console"
     OTEL_GO_STDOUT = "otel-go-stdout"
+    OTEL_JS_CONSOLE = "otel-js-console"
     TRACEHOUND_FINDINGS = "tracehound-findings"
     """Not spans: what a service's runtime reported (``TRACEHOUND_FINDINGS_FILE``)."""
 
@@ -49,6 +51,7 @@ _READERS: dict[SourceFormat, Reader] = {
     SourceFormat.ZIPKIN: zipkin.read,
     SourceFormat.OTEL_CONSOLE: otel_console.read,
     SourceFormat.OTEL_GO_STDOUT: otel_go_stdout.read,
+    SourceFormat.OTEL_JS_CONSOLE: otel_js_console.read,
     SourceFormat.TRACEHOUND_FINDINGS: runtime_findings.read,
 }
 
@@ -56,8 +59,8 @@ EXPECTED = (
     'expected OTLP/JSON ({"resourceSpans": ...}, also as Jaeger API v3 {"result": ...} or '
     'Tempo {"batches": [...]}/{"trace": ...}), OTLP protobuf, Jaeger JSON '
     '({"data": [{"spans": ...}]} or a span array), Zipkin v2 JSON (a span array), or the '
-    "span objects of the OpenTelemetry Python SDK's console exporter or Go's stdouttrace; "
-    "or a tracehound runtime findings file"
+    "span objects of the OpenTelemetry Python SDK's console exporter, Go's stdouttrace or "
+    "OpenTelemetry JS's console exporter; or a tracehound runtime findings file"
 )
 
 
@@ -67,6 +70,8 @@ def detect(value: Any) -> SourceFormat | None:
         return SourceFormat.OTLP_JSON
     if jaeger.looks_like(value):
         return SourceFormat.JAEGER
+    if otel_js_console.looks_like(value):  # before Zipkin: it has traceId and id too
+        return SourceFormat.OTEL_JS_CONSOLE
     if zipkin.looks_like(value):
         return SourceFormat.ZIPKIN
     if otel_console.looks_like(value):

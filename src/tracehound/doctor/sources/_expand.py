@@ -36,7 +36,7 @@ MANIFEST_SUFFIXES = (".yaml", ".yml")
 """Kubernetes manifests found in a directory: taken when their first bytes are one."""
 OUTPUT_SUFFIXES = (".txt", ".out")
 """A program's saved output found in a directory: taken when it holds printed span
-objects (a console exporter's stdout, see `_text_output`)."""
+objects (a console exporter's stdout: `_text_output`, `_js_literals`)."""
 
 
 def display_name(name: str) -> str:
@@ -141,13 +141,15 @@ def _is_manifest(path: Path) -> bool:
 
 
 def _holds_span_objects(path: Path) -> bool:
+    from tracehound.doctor.sources._js_literals import looks_like_js_objects
     from tracehound.doctor.sources._text_output import SNIFF, holds_span_objects
 
     try:
         if not path.is_file():
             return False
         with gzip.open(path) if path.name.lower().endswith(".gz") else path.open("rb") as file:
-            return holds_span_objects(file.read(SNIFF))
+            head = file.read(SNIFF)
+            return holds_span_objects(head) or looks_like_js_objects(head)
     except (OSError, EOFError, zlib.error):
         return False  # read as an input, it is named with what is wrong
 

@@ -154,8 +154,7 @@ def _summary_problem(record: dict[str, Any]) -> str | None:
             return f"counts[{k}].location is not a string"
     other = record.get("other")
     if other is not None and (
-        not isinstance(other, dict)
-        or not all(_is_count(v) and _known(k) for k, v in other.items())
+        not isinstance(other, dict) or not all(_is_count(v) and _known(k) for k, v in other.items())
     ):
         return "other is not an object of counts by known rule code"
     return None

@@ -1,0 +1,99 @@
+"""Objects as Node.js prints them (``console.dir``/``util.inspect``), as JSON.
+
+OpenTelemetry JS's ``ConsoleSpanExporter`` prints each span with
+``console.dir(span, { depth: 3 })``: a JavaScript object literal, not JSON —
+keys unquoted when they are identifiers, strings in single quotes,
+``undefined``, ``[Object]``/``[Array]`` where the depth runs out, class
+instances and Maps as ``TraceState { ... }``, ``Map(1) { 'k' => 'v' }``.
+`to_json` rewrites such text as JSON token by token, keeping every line where
+it was (a span is then named by the line it starts on, as in the input).
+Objects nested deeper than the depth, functions, class instances and
+circular references become ``null``: what they held was never printed.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+__all__ = ["looks_like_js_objects", "to_json"]
+
+# `{` alone on a line, then an indented member whose key is an identifier: a printed object
+_OBJECT = re.compile(rb"(?:\A|\n)\{\r?\n[ \t]+[A-Za-z_$][\w$]*: ")
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<sq>'(?:[^'\\\n]|\\.)*')
+  | (?P<dq>"(?:[^"\\\n]|\\.)*")
+  | (?P<marker>\[(?:Object|Array|Function|Circular|class|Getter|Setter|Symbol)[^\]\n]*\])
+  | (?P<cls>[A-Z][\w$]*(?:\(\d+\))?[ \t]+(?=[{\[]))
+  | (?P<arrow>=>)
+  | (?P<number>-?(?:\d[\d_]*(?:\.\d+)?(?:[eE][+-]?\d+)?|Infinity)n?)
+  | (?P<word>[A-Za-z_$][\w$.\-]*)
+  | (?P<punct>[{}\[\],:])
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_WORDS = {"undefined": "null", "null": "null", "true": "true", "false": "false", "NaN": "null"}
+_ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b": "\b",
+            "f": "\f", "v": "\v", "0": "\0"}  # fmt: skip
+
+
+def looks_like_js_objects(head: bytes) -> bool:
+    """Whether ``head`` (an input's first bytes) is text with a printed JS object in it."""
+    return b"\0" not in head and _OBJECT.search(head) is not None
+
+
+def to_json(text: str) -> str:
+    """``text`` with each JavaScript literal token written as JSON, lines kept.
+
+    Anything it does not know is kept as it is, for the JSON reader to report.
+    """
+    out: list[str] = []
+    for token in _TOKEN.finditer(text):
+        kind, value = token.lastgroup, token.group()
+        if kind in ("sq", "dq"):
+            out.append(orjson.dumps(_unquote(value[1:-1])).decode())
+        elif kind == "marker":
+            out.append("null")
+        elif kind == "cls":  # a class instance (`TraceState {`, `Map(1) {`): its members
+            out.append(" " * len(value))
+        elif kind == "arrow":  # a Map's entry (`'k' => 'v'`)
+            out.append(":")
+        elif kind == "number":
+            number = value.rstrip("n").replace("_", "")
+            out.append("null" if "Infinity" in number else number)
+        elif kind == "word":
+            # a key (`name:`) is quoted; a bare value word is JSON's or null
+            nxt = text[token.end() : token.end() + 1]
+            out.append(orjson.dumps(value).decode() if nxt == ":" else _WORDS.get(value, "null"))
+        else:
+            out.append(value)
+    return "".join(out)
+
+
+def _unquote(body: str) -> str:
+    """A JavaScript string's text (``\\'``, ``\\n``, ``\\xHH``, ``\\uHHHH`` escapes)."""
+    if "\\" not in body:
+        return body
+    out, i = [], 0
+    while i < len(body):
+        c = body[i]
+        if c != "\\" or i + 1 == len(body):
+            out.append(c)
+            i += 1
+            continue
+        e = body[i + 1]
+        if e == "x" and re.fullmatch(r"[0-9a-fA-F]{2}", body[i + 2 : i + 4]):
+            out.append(chr(int(body[i + 2 : i + 4], 16)))
+            i += 4
+        elif e == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", body[i + 2 : i + 6]):
+            out.append(chr(int(body[i + 2 : i + 6], 16)))
+            i += 6
+        else:
+            out.append(_ESCAPES.get(e, e))
+            i += 2
+    return "".join(out)

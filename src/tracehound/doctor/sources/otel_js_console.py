@@ -1,0 +1,145 @@
+"""OpenTelemetry JS's console exporter: one ``console.dir`` object per span.
+
+``OTEL_TRACES_EXPORTER=console`` in Node.js (``ConsoleSpanExporter``) prints
+each span as a JavaScript object literal (read as JSON by `_js_literals`):
+``traceId`` and ``id`` in hex, the parent as ``parentSpanContext.spanId``
+(SDK 2.x; ``parentId`` before), ``kind`` as the API's number (``0`` INTERNAL,
+``1`` SERVER, ``2`` CLIENT, ``3`` PRODUCER, ``4`` CONSUMER: not OTLP's),
+``timestamp`` in microseconds and ``duration`` in microseconds with a
+fraction, events' ``time`` as ``[seconds, nanoseconds]``, attributes and the
+resource's as plain objects, the scope as ``instrumentationScope`` (SDK 2.x;
+``instrumentationLibrary`` before).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from tracehound.doctor.sources._rows import (
+    Document,
+    key_values,
+    micros_to_nanos,
+    read_span_objects,
+    service_of,
+)
+
+__all__ = ["looks_like", "read"]
+
+_KINDS = {0: "INTERNAL", 1: "SERVER", 2: "CLIENT", 3: "PRODUCER", 4: "CONSUMER"}
+_STATUS = {0: "UNSET", 1: "OK", 2: "ERROR"}
+
+
+def looks_like(value: Any) -> bool:
+    """Whether a parsed value is one span printed by OpenTelemetry JS's console exporter
+    (a Zipkin span also has ``traceId`` and ``id``, never a scope or a span context)."""
+    return (
+        isinstance(value, dict)
+        and "traceId" in value
+        and "id" in value
+        and any(k in value for k in ("instrumentationScope", "instrumentationLibrary"))
+    )
+
+
+def read(doc: Document) -> int:
+    """Emit the span of ``doc`` (a list of them is read too); returns how many it held."""
+    return read_span_objects(
+        doc, looks_like, _row, "not a JS console exporter span (no traceId, id and scope)"
+    )
+
+
+def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
+    resource = span.get("resource")
+    resource_attributes = resource.get("attributes") if isinstance(resource, dict) else None
+    resource_list = key_values(_items(resource_attributes))
+    scope = span.get("instrumentationScope") or span.get("instrumentationLibrary")
+    scope = scope if isinstance(scope, dict) else {}
+    scope_id = doc.sink.scope(
+        service_of(resource_list), resource_list, _text(scope.get("name")),
+        _text(scope.get("version")),
+    )  # fmt: skip
+    parent = span.get("parentSpanContext")
+    parent_id = parent.get("spanId") if isinstance(parent, dict) else span.get("parentId")
+    status = span.get("status")
+    status = status if isinstance(status, dict) else {}
+    code = status.get("code", 0)
+    kind = span.get("kind")
+    start = micros_to_nanos(span.get("timestamp"))
+    end = None
+    duration = span.get("duration")
+    if isinstance(start, int) and isinstance(duration, (int, float)) and math.isfinite(duration):
+        end = start + round(duration * 1000)
+    links = [
+        {
+            "traceId": _text(link["context"].get("traceId")),
+            "spanId": _text(link["context"].get("spanId")),
+            "attributes": key_values(_items(link.get("attributes"))),
+        }
+        for link in _list(span.get("links"))
+        if isinstance(link, dict) and isinstance(link.get("context"), dict)
+    ]
+    events = [
+        {
+            "timeUnixNano": _hr_time(event.get("time")),
+            "name": _text(event.get("name")) or "",
+            "attributes": key_values(_items(event.get("attributes"))),
+        }
+        for event in _list(span.get("events"))
+        if isinstance(event, dict)
+    ]
+    return (
+        _text(span.get("traceId")),
+        _text(span.get("id")),
+        _text(parent_id),
+        _trace_state(span.get("traceState")),
+        _text(span.get("name")),
+        _KINDS.get(kind, _text(kind)) if isinstance(kind, int) else _text(kind),
+        start,
+        end,
+        key_values(_items(span.get("attributes"))),
+        events or None,
+        links or None,
+        {
+            "code": _STATUS.get(code, _text(code)) if isinstance(code, int) else _text(code),
+            "message": _text(status.get("message")),
+        },
+        offset,
+        scope_id,
+        None,
+        doc.source,
+    )
+
+
+def _trace_state(value: Any) -> str | None:
+    """A ``TraceState`` instance (its ``_internalState`` Map, newest first) as the header."""
+    if isinstance(value, dict) and isinstance(value.get("_internalState"), dict):
+        items = reversed(list(value["_internalState"].items()))
+        return ",".join(f"{k}={v}" for k, v in items)
+    return _text(value)
+
+
+def _hr_time(value: Any) -> Any:
+    """JavaScript's ``[seconds, nanoseconds]`` (an event's time) in nanoseconds."""
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
+        return value[0] * 10**9 + value[1]
+    return micros_to_nanos(value) if isinstance(value, (int, float)) else _text(value)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode() if isinstance(value, (list, dict)) else str(value)
+
+
+def _items(value: Any) -> list[tuple[str, Any]]:
+    return list(value.items()) if isinstance(value, dict) else []
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
