@@ -323,6 +323,14 @@ def test_the_checks_give_back_the_connections_settings(tmp_path: Path) -> None:
             "SELECT current_setting('checkpoint_threshold'), current_setting('threads')"
         )
         assert after == before
+        store.con.execute("RESET checkpoint_threshold")  # the default, exactly (16 MB)
+        default = store.scalar("SELECT current_setting('checkpoint_threshold')")
+        run_checks(store)
+        assert store.scalar("SELECT current_setting('checkpoint_threshold')") == default
+        store.con.execute("SET checkpoint_threshold = '16MB'")  # not the default: 15.2 MiB
+        set_ = store.scalar("SELECT current_setting('checkpoint_threshold')")
+        run_checks(store)
+        assert store.scalar("SELECT current_setting('checkpoint_threshold')") == set_
     finally:
         store.close()
 

@@ -186,3 +186,87 @@ def test_node_console_output_gives_the_otlp_export_s_diagnosis() -> None:
     both = check_paths([str(NODE_CONSOLE / "traces"), str(NODE_CONSOLE / "console")])
     assert (both.spans_analysed, both.spans_rejected) == (24, 24)
     assert broken(both) == broken(otlp)
+
+
+def _node_span(span_id: str = "4c7ac49cb3065669", **lines: str) -> str:
+    """One span as Node's console exporter prints it (the shape of the node-* test bed's
+    console files), with ``lines`` put in place of the ones with those keys."""
+    fields = {
+        "resource": "  resource: {\n    attributes: {\n      'service.name': 'ledger'\n    }\n  },",
+        "instrumentationScope": "  instrumentationScope: {\n    name: '@opentelemetry/"
+        "instrumentation-http',\n    version: '0.300.0',\n    schemaUrl: undefined\n  },",
+        "traceId": "  traceId: '0af7651916cd43dd8448eb211c80319c',",
+        "parentSpanContext": "  parentSpanContext: undefined,",
+        "traceState": "  traceState: undefined,",
+        "name": "  name: 'GET',",
+        "id": f"  id: '{span_id}',",
+        "kind": "  kind: 1,",
+        "timestamp": "  timestamp: 1796498504671000,",
+        "duration": "  duration: 5213.179,",
+        "attributes": "  attributes: { 'url.path': '/ledger' },",
+        "status": "  status: { code: 0 },",
+        "events": "  events: [],",
+        "links": "  links: []",
+    }
+    fields.update(lines)
+    return "{\n" + "\n".join(fields.values()) + "\n}\n"
+
+
+def test_node_strings_split_at_line_breaks_and_cut_emoji_are_read(tmp_path: Path) -> None:
+    """Node prints a multi-line string as `'a\\n' +` lines, and half an emoji (a length
+    limit cut it) as a lone surrogate escape."""
+    attributes = (
+        "  attributes: {\n    'db.statement': 'SELECT 1\\n' +\n      'FROM t',\n"
+        "    'exception.message': 'cut \\ud83d'\n  },"
+    )
+    first = _node_span(attributes=attributes)
+    path = tmp_path / "node.out"
+    path.write_text(first + _node_span("ffffffffffffff01"))
+    store, report = load([str(path)])
+    try:
+        rows = store.query('SELECT SpanAttributes, "Offset" FROM otel_traces ORDER BY "Offset"')
+    finally:
+        store.close()
+    assert report.errors == [] and report.spans_analysed == 2
+    values = {a["key"]: a["value"]["stringValue"] for a in json.loads(rows[0][0])}
+    assert values == {"db.statement": "SELECT 1\nFROM t", "exception.message": "cut \ufffd"}
+    assert [r[1] for r in rows] == ["1:$", f"{first.count(chr(10)) + 1}:$"]
+
+
+def test_a_node_duration_out_of_range_is_named_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "node.out"
+    path.write_text(_node_span(duration="  duration: 1e308,"))
+    report = check_paths([str(path)])
+    assert report.spans_analysed == 1 and report.errors == []
+
+
+def test_spans_printed_after_much_output_are_found(tmp_path: Path) -> None:
+    """A batch of spans comes every few seconds: the program's own lines come first."""
+    path = tmp_path / "app.out"
+    lines = "".join(f'127.0.0.1 - - "GET /checkout HTTP/1.1" 200 - #{i}\n' for i in range(2000))
+    path.write_text(lines + _span("GET /", "1" * 16))
+    report = check_paths([str(path)])
+    assert [(i.format, i.spans) for i in report.inputs] == [("otel-console", 1)]
+    forced = check_paths([str(path)], source_format="otel-console")
+    assert forced.errors == [] and forced.spans_analysed == 1
+
+
+def test_a_protobuf_export_holding_javascript_text_is_read_as_protobuf(tmp_path: Path) -> None:
+    """An exception message from Node's assert holds `{\\n  a: 1`: inside a protobuf
+    export (no NUL byte in it) it is still a value, not a printed object."""
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = bytes(range(200, 216)), bytes(range(1, 9)), "x"
+    # times, IDs and lengths without a NUL byte, as an SDK that writes no flags has them
+    span.start_time_unix_nano, span.end_time_unix_nano = 0x1811223344556677, 0x1811223345556677
+    event = span.events.add()
+    event.name, event.time_unix_nano = "exception", 0x1811223344556678
+    value = event.attributes.add()
+    value.key = "exception.message"
+    value.value.string_value = "Expected values to be strictly deep-equal:\n{\n  a: 1\n}"
+    data = request.SerializeToString()
+    assert b"\0" not in data and b"\n{\n  a: 1" in data
+    path = tmp_path / "export.pb"
+    path.write_bytes(data)
+    report = check_paths([str(path)])
+    assert [(i.format, i.spans) for i in report.inputs] == [("otlp-proto", 1)]

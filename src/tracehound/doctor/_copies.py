@@ -21,6 +21,11 @@ __all__ = ["TIME_TOLERANCE_NS", "drop_copies"]
 TIME_TOLERANCE_NS = 1000
 """How far apart (1 µs) two inputs' times of one span may be and still be the same."""
 
+# Spans of one identity (IDs, parent, kind, service, name) in time order: a span starts a
+# new group unless it starts and ends within the tolerance of the one before (linear: a
+# self join was quadratic in spans sharing an ID).  A group's first span (input order)
+# stays; the others of its group from another input are copies; two of one input stay
+# (L006).  Times as HUGEINT: an end past 2262 must not overflow.
 _COPIES = f"""
 CREATE OR REPLACE TEMP TABLE th_copies AS
 WITH twice AS (
@@ -28,19 +33,30 @@ WITH twice AS (
     GROUP BY h HAVING count(DISTINCT Source) > 1
 ), c AS (
     SELECT rowid AS rid, Source, "Offset", TraceId, SpanId, ParentSpanId, SpanKind,
-           ServiceName, SpanName, epoch_ns("Timestamp") AS s,
-           epoch_ns("Timestamp") + Duration AS e
+           ServiceName, SpanName, epoch_ns("Timestamp")::HUGEINT AS s,
+           epoch_ns("Timestamp")::HUGEINT + Duration AS e
     FROM otel_traces WHERE hash(TraceId, SpanId) IN (SELECT h FROM twice)
+), ordered AS (
+    SELECT *, lag(s) OVER w AS ps, lag(e) OVER w AS pe, row_number() OVER w AS k
+    FROM c
+    WINDOW w AS (PARTITION BY TraceId, SpanId, ParentSpanId, SpanKind, ServiceName, SpanName
+                 ORDER BY s NULLS FIRST, e NULLS FIRST, rid)
+), grouped AS (
+    SELECT *, sum(CASE WHEN k > 1
+                        AND (s IS NOT DISTINCT FROM ps OR abs(s - ps) <= {TIME_TOLERANCE_NS})
+                        AND (e IS NOT DISTINCT FROM pe OR abs(e - pe) <= {TIME_TOLERANCE_NS})
+                       THEN 0 ELSE 1 END) OVER (
+        PARTITION BY TraceId, SpanId, ParentSpanId, SpanKind, ServiceName, SpanName
+        ORDER BY s NULLS FIRST, e NULLS FIRST, rid ROWS UNBOUNDED PRECEDING) AS grp
+    FROM ordered
+), firsts AS (
+    SELECT *, arg_min(Source, rid) OVER (
+        PARTITION BY TraceId, SpanId, ParentSpanId, SpanKind, ServiceName, SpanName, grp
+    ) AS first_source
+    FROM grouped
 )
-SELECT c.rid, c.Source, c."Offset", c.TraceId, c.SpanId,
-       arg_min(f.Source, f.rid) AS first_source
-FROM c JOIN c f
-  ON f.TraceId = c.TraceId AND f.SpanId = c.SpanId AND f.ParentSpanId = c.ParentSpanId
- AND f.SpanKind = c.SpanKind AND f.ServiceName = c.ServiceName AND f.SpanName = c.SpanName
- AND f.rid < c.rid AND f.Source <> c.Source
-WHERE (f.s IS NOT DISTINCT FROM c.s OR abs(f.s - c.s) <= {TIME_TOLERANCE_NS})
-  AND (f.e IS NOT DISTINCT FROM c.e OR abs(f.e - c.e) <= {TIME_TOLERANCE_NS})
-GROUP BY ALL
+SELECT rid, Source, "Offset", TraceId, SpanId, first_source FROM firsts
+WHERE Source <> first_source
 """
 
 _REJECT = """

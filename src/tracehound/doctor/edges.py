@@ -188,9 +188,10 @@ def _diagnose(
     see = (
         "look at the headers of a message on the queue"
         if kind == "message"
-        else f"record the trace headers on the server spans of {callee} (OpenTelemetry: "
-        "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST=traceparent,b3,uber-trace-id,"
-        "x-b3-traceid) or give tracehound a capture of the hop"
+        else f"record the trace headers on the server spans of {callee} (OpenTelemetry "
+        "Python: OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST, Java: "
+        "OTEL_INSTRUMENTATION_HTTP_SERVER_CAPTURE_REQUEST_HEADERS, with "
+        "traceparent,b3,uber-trace-id,x-b3-traceid) or give tracehound a capture of the hop"
     )
     return (
         "undecided",

@@ -55,10 +55,18 @@ def node_command(script: str) -> list[str]:
 
 
 def node_ready() -> str | None:
-    """Why the Node.js apps cannot run here, or None."""
+    """Why the Node.js apps cannot run here, or None: the register script itself is loaded
+    (the packages want a recent Node; an older one fails there, not at `node --version`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    env.update(NODE_PATH=str(NODE_APPS / "node_modules"), OTEL_TRACES_EXPORTER="none",
+               OTEL_METRICS_EXPORTER="none", OTEL_LOGS_EXPORTER="none",
+               OTEL_NODE_RESOURCE_DETECTORS="none")  # fmt: skip
     try:
-        node_command("callee.js")
-        subprocess.run(["node", "--version"], capture_output=True, check=True, timeout=30)
+        argv = [*node_command("callee.js")[:-1], "-e", "0"]
+        subprocess.run(argv, capture_output=True, check=True, timeout=60, env=env)
+    except subprocess.CalledProcessError as exc:
+        tail = exc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        return f"Node.js test bed unavailable: the register script fails: {tail[0]}"
     except (AppFailed, OSError, subprocess.SubprocessError) as exc:
         return f"Node.js test bed unavailable: {exc}"
     return None

@@ -121,14 +121,15 @@ class Receiver:
 
 
 def _chunked(rfile: Any) -> bytes:
-    """A chunked request body (at most `MAX_BODY` bytes read: more is refused)."""
-    body = bytearray()
-    while len(body) <= MAX_BODY:
-        size = int(rfile.readline().split(b";")[0] or b"0", 16)
-        if size == 0:
-            while rfile.readline().strip():  # trailers, then the blank line
-                pass
-            break
-        body += rfile.read(size)
+    """A chunked request body; read to its end either way (the connection may carry the
+    next request), empty when it is over `MAX_BODY` bytes (refused)."""
+    body, size_read = bytearray(), 0
+    while size := int(rfile.readline().split(b";")[0].strip() or b"0", 16):
+        chunk = rfile.read(size)
+        size_read += len(chunk)
+        if size_read <= MAX_BODY:
+            body += chunk
         rfile.readline()
-    return bytes(body)
+    while rfile.readline().strip():  # trailers, then the blank line
+        pass
+    return bytes(body) if size_read <= MAX_BODY else b""

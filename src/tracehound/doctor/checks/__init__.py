@@ -122,14 +122,29 @@ def _run(
 def _no_automatic_checkpoints(store: Store) -> Iterator[None]:
     """The checks' tables live for one run: a checkpoint DuckDB starts by itself once they
     pass its threshold (16 MB of changes) only compresses and vacuums what is dropped
-    soon after (1M spans: about 0.2 CPU-s of the checks' 2.7).  (DuckDB gives the setting
-    back rounded to a tenth of its unit.)"""
+    soon after (1M spans: about 0.2 CPU-s of the checks' 2.7).  The default is reset; a
+    value the caller set is put back within the tenth of its unit DuckDB shows."""
     threshold = store.scalar("SELECT current_setting('checkpoint_threshold')")
+    store.con.execute("RESET checkpoint_threshold")
+    changed = threshold != store.scalar("SELECT current_setting('checkpoint_threshold')")
     store.con.execute("SET checkpoint_threshold = '1TB'")
     try:
         yield
     finally:
-        store.con.execute(f"SET checkpoint_threshold = '{threshold}'")
+        if changed:
+            store.con.execute(f"SET checkpoint_threshold = '{_unrounded(threshold)}'")
+        else:
+            store.con.execute("RESET checkpoint_threshold")
+
+
+def _unrounded(shown: str) -> str:
+    """A size as DuckDB shows it (``15.2 MiB``, cut to a tenth) as the middle of what it
+    stands for: set again, it shows the same (the shown value itself would show less)."""
+    number, _, unit = shown.partition(" ")
+    try:
+        return f"{float(number) + 0.05:.2f} {unit}"
+    except ValueError:
+        return shown
 
 
 def _has_rows(store: Store, table: str) -> bool:

@@ -125,8 +125,8 @@ WITH calls AS (
     WHERE SpanKind = 'Server' AND length(path) > 1
 )
 SELECT c.target, s.callee, min(c.addr) AS addr, min(c.path) AS path, bool_or(c.rpc) AS rpc
-FROM calls c JOIN served s
-  ON (s.path = c.path OR ends_with(c.path, s.path) OR ends_with(s.path, c.path))
+FROM calls c JOIN served s  -- an RPC's method is whole; a proxy may strip an HTTP prefix
+  ON (s.path = c.path OR NOT c.rpc AND (ends_with(c.path, s.path) OR ends_with(s.path, c.path)))
  AND coalesce(s.method = c.method, true)
 GROUP BY c.target, s.callee;
 -- Who the calls to each target may have reached (calls repeat their targets: each is

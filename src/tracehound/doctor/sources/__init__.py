@@ -142,20 +142,24 @@ def _read_stream(
     if forced is None and not sniff_json(head) and k8s.looks_like_manifest(stream.peek(8192)):
         _read_manifest(inp, stream, sink, result)
         return
-    peeked = stream.peek(SNIFF) if forced is None else b""
-    if forced is SourceFormat.OTEL_JS_CONSOLE or looks_like_js_objects(peeked):
-        # Node's console exporter: JavaScript object literals (never JSON: its keys are
-        # bare), maybe among the program's own output; read as JSON, lines kept
+    if forced in _PRINTED or (forced is None and _is_text(stream.peek(SNIFF), head)):
+        # text that is not JSON from its first byte (or a console format named): a
+        # console exporter's spans, maybe among the program's own output (its stdout,
+        # where a batch of spans comes every few seconds); else what protobuf makes of it
         data = _rest(stream, bytearray())
-        keep_span_objects(data)
-        text = to_json(bytes(data).decode(errors="replace"))
-        read_document(inp, text.encode(), source, sink, forced, result)
-        return
-    if forced is None and not sniff_json(head) and holds_span_objects(peeked):
-        # a console exporter's spans among the program's own output (its stdout)
-        data = _rest(stream, bytearray())
-        keep_span_objects(data)
-        read_document(inp, data, source, sink, forced, result)
+        if forced is SourceFormat.OTEL_JS_CONSOLE or (
+            forced is None and looks_like_js_objects(bytes(data[:_JS_SNIFF]))
+        ):
+            # Node's console exporter: JavaScript object literals (never JSON: its keys
+            # are bare); rewritten as JSON, lines kept
+            keep_span_objects(data)
+            text = to_json(bytes(data).decode(errors="replace"))
+            read_document(inp, text.encode(), source, sink, forced, result)
+        elif forced is not None or holds_span_objects(bytes(data[:_JS_SNIFF])):
+            keep_span_objects(data)
+            read_document(inp, data, source, sink, forced, result)
+        else:
+            _read_proto(inp, io.BufferedReader(io.BytesIO(data)), source, sink, forced, result)
         return
     if forced is SourceFormat.OTLP_PROTO or (forced is None and not sniff_json(head)):
         _read_proto(inp, stream, source, sink, forced, result)
@@ -259,6 +263,27 @@ def _read_http(
     result.exchanges += http.read_into(
         kind, inp.name, stream, con, result.error, progress=report, log_format=log_format
     )
+    return True
+
+
+_PRINTED = (SourceFormat.OTEL_CONSOLE, SourceFormat.OTEL_GO_STDOUT, SourceFormat.OTEL_JS_CONSOLE)
+"""The formats SDKs print to a program's standard output, among its own lines."""
+_JS_SNIFF = 1 << 20
+"""Bytes of a text input searched for its first printed span object."""
+
+
+def _is_text(peeked: bytes, head: bytes) -> bool:
+    """Whether an input starting with ``peeked`` is text the console readers may hold:
+    a printed JavaScript object from the first line, or text (valid UTF-8, no NUL: a
+    protobuf export's random IDs are not) that is not JSON from its first byte."""
+    if looks_like_js_objects(peeked):
+        return True
+    if sniff_json(head) or b"\0" in peeked:
+        return False
+    try:
+        peeked.decode()
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(peeked) - 3  # only a character cut off at the end
     return True
 
 

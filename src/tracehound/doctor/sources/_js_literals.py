@@ -37,14 +37,26 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
+# the next part of a string Node split at its line breaks: ` +\n    'b'`
+_JOINED = re.compile(r"""[ \t]*\+\s*(?P<q>['"])(?P<body>(?:[^'"\\\n]|\\.|(?!(?P=q))['"])*)(?P=q)""")
 _WORDS = {"undefined": "null", "null": "null", "true": "true", "false": "false", "NaN": "null"}
 _ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b": "\b",
             "f": "\f", "v": "\v", "0": "\0"}  # fmt: skip
 
 
 def looks_like_js_objects(head: bytes) -> bool:
-    """Whether ``head`` (an input's first bytes) is text with a printed JS object in it."""
-    return b"\0" not in head and _OBJECT.search(head) is not None
+    """Whether ``head`` (an input's first bytes) is text with a printed JS object in it.
+
+    Text only: a protobuf export can hold such an object inside a value (an exception's
+    message), but not as valid UTF-8 from its first byte on.
+    """
+    if b"\0" in head or _OBJECT.search(head) is None:
+        return False
+    try:
+        head.decode()
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # only a character cut off at the end
+    return True
 
 
 def to_json(text: str) -> str:
@@ -53,10 +65,18 @@ def to_json(text: str) -> str:
     Anything it does not know is kept as it is, for the JSON reader to report.
     """
     out: list[str] = []
-    for token in _TOKEN.finditer(text):
-        kind, value = token.lastgroup, token.group()
+    pos = 0
+    while (token := _TOKEN.match(text, pos)) is not None:
+        kind, value, pos = token.lastgroup, token.group(), token.end()
         if kind in ("sq", "dq"):
-            out.append(orjson.dumps(_unquote(value[1:-1])).decode())
+            # Node prints a string with line breaks as `'a\n' +\n    'b'`: one string, and
+            # the breaks it spanned after it (JSON allows them before the next `,`)
+            parts, breaks = [_unquote(value[1:-1])], ""
+            while (joined := _JOINED.match(text, pos)) is not None:
+                parts.append(_unquote(joined.group("body")))
+                breaks += joined.group().count("\n") * "\n"
+                pos = joined.end()
+            out.append(orjson.dumps(_text("".join(parts))).decode() + breaks)
         elif kind == "marker":
             out.append("null")
         elif kind == "cls":  # a class instance (`TraceState {`, `Map(1) {`): its members
@@ -68,11 +88,17 @@ def to_json(text: str) -> str:
             out.append("null" if "Infinity" in number else number)
         elif kind == "word":
             # a key (`name:`) is quoted; a bare value word is JSON's or null
-            nxt = text[token.end() : token.end() + 1]
+            nxt = text[pos : pos + 1]
             out.append(orjson.dumps(value).decode() if nxt == ":" else _WORDS.get(value, "null"))
         else:
             out.append(value)
     return "".join(out)
+
+
+def _text(value: str) -> str:
+    """``value`` with its lone surrogates replaced (Node prints half of an emoji that a
+    length limit cut as ``'\\ud83d'``) and escaped pairs joined: text JSON can hold."""
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _unquote(body: str) -> str:

@@ -13,13 +13,13 @@ resource's as plain objects, the scope as ``instrumentationScope`` (SDK 2.x;
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import orjson
 
 from tracehound.doctor.sources._rows import (
     Document,
+    end_of,
     key_values,
     micros_to_nanos,
     read_span_objects,
@@ -67,10 +67,7 @@ def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
     code = status.get("code", 0)
     kind = span.get("kind")
     start = micros_to_nanos(span.get("timestamp"))
-    end = None
-    duration = span.get("duration")
-    if isinstance(start, int) and isinstance(duration, (int, float)) and math.isfinite(duration):
-        end = start + round(duration * 1000)
+    end = end_of(start, micros_to_nanos(span.get("duration")))
     links = [
         {
             "traceId": _text(link["context"].get("traceId")),
