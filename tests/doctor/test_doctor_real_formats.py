@@ -53,6 +53,25 @@ def test_jaeger_api_v3_span_in_year_2339_is_kept_and_reported_as_l011() -> None:
     assert row == (None, 0)
 
 
+def test_an_end_past_2262_after_a_real_start_is_named_not_a_crash(tmp_path: Path) -> None:
+    """Its start fits a timestamp and its end does not: start + duration overflowed the
+    checks' 64-bit times (an internal error, exit 2)."""
+    span = {
+        "traceId": "ab" * 16,
+        "spanId": "cd" * 8,
+        "name": "x",
+        "kind": 2,
+        "startTimeUnixNano": "1767225600000000000",
+        "endTimeUnixNano": "10" + "0" * 18,
+    }
+    request = {"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": [span]}]}]}
+    path = tmp_path / "late-end.json"
+    path.write_text(json.dumps(request))
+    report = check_paths([str(path)])
+    assert report.spans_analysed == 1 and report.errors == []
+    assert [f.code for f in report.findings] == ["L011"]  # not L004: it did end
+
+
 def test_grpc_gateway_stream_of_several_results(tmp_path: Path) -> None:
     compact = [
         orjson.dumps(json.loads(Path(real(f"jaeger/{name}")).read_text()))
@@ -311,7 +330,7 @@ def test_go_stdouttrace_output() -> None:
     assert (report.spans_analysed, report.errors, report.normalised) == (2, [], [])
     columns = (
         "TraceId, SpanId, ParentSpanId, TraceState, SpanName, SpanKind, StatusCode, "
-        "StatusMessage, Duration, epoch_ns(\"Timestamp\"), SpanAttributes, ResourceAttributes"
+        'StatusMessage, Duration, epoch_ns("Timestamp"), SpanAttributes, ResourceAttributes'
     )
     row = table(path, columns)[0]
     assert row[:10] == (

@@ -215,7 +215,11 @@ SELECT
     c.state, coalesce(c.name, ''), coalesce(c.SpanKind, 'Unspecified'),
     $scoped
     CASE WHEN starts_with(c.attrs, '[') THEN c.attrs ELSE '[]' END,
-    CASE WHEN c.end_ns IS NULL OR c.end_ns = 0 OR c.start_ns IS NULL OR c.start_ns = 0 THEN NULL
+    -- an end no TIMESTAMP_NS holds (past 2262) after a start one does: no duration (the
+    -- start and it would overflow; the note says why); both past it, the duration is kept
+    CASE WHEN c.end_ns IS NULL OR c.end_ns = 0 OR c.start_ns IS NULL OR c.start_ns = 0
+              OR c.end_ns >= 9223372036854775807 AND c.start_ns < 9223372036854775807
+         THEN NULL
          ELSE try_cast(c.end_ns - c.start_ns AS BIGINT) END,
     CASE upper(replace(coalesce(c.code, '0'), 'STATUS_CODE_', ''))
         WHEN '1' THEN 'Ok' WHEN 'OK' THEN 'Ok' WHEN '2' THEN 'Error' WHEN 'ERROR' THEN 'Error'
