@@ -64,6 +64,9 @@ PAIRS = (
      App("payments", "callee_fastapi.py", "/pay", "fastapi on uvicorn"), "PAYMENTS_URL"),
     (App("checkout", "caller_flask.py", "/checkout", "flask + requests"),
      App("ledger", "node/callee.js", "/ledger", "node:http server"), "PAYMENTS_URL"),
+    # gRPC from Node (@grpc/grpc-js, whose client spans name the address) to Python's server
+    (App("gateway", "node/grpc_caller.js", "/quote", "node:http server + @grpc/grpc-js"),
+     App("pricing", "callee_grpc.py", "", "grpc server (grpcio)"), "PRICING_TARGET"),
 )  # fmt: skip
 EXTERNAL = App("fraud-check", "external_api.py", "/score", "stdlib http.server, no tracing")
 
@@ -174,6 +177,10 @@ def matrix() -> list[Combination]:
                     edges=(HttpEdge(3, a, (b,)), HttpEdge(4, a, (b,))))
         for a, b in ((tc, tc), ("b3multi", tc), (tc, "b3"), (jaeger, jaeger))
     ]  # fmt: skip
+    combos += [
+        Combination(f"node-rpc-{a}-to-{b}", "request", "node", a, b, edges=(HttpEdge(5, a, (b,)),))
+        for a, b in ((tc, tc), ("b3multi", tc))
+    ]
     # and their console exporters beside OTLP: Node prints JavaScript objects, not JSON
     combos.append(Combination("node-tracecontext-to-b3-console", "request", "console", tc, "b3",
                               edges=(HttpEdge(3, tc, ("b3",)), HttpEdge(4, tc, ("b3",))),

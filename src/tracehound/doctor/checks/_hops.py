@@ -14,9 +14,9 @@ for a call to an address no span serves (or an RPC that names none: gRPC's
 client spans), the services whose new traces start with its method and path
 (an untraced proxy that rewrote ``Host``, as nginx does by default, hides the
 callee's address; an RPC's path is ``/service/method``; such a call pairs only
-with an answer of its own path starting inside it).  A call no candidate is found for
-goes to a peer with no span in the data (a database, an external API): shown
-in the edge view, never a break.  An
+with an answer of its own path starting inside it, to a millisecond).  A call
+no candidate is found for goes to a peer with no span in the data (a database,
+an external API): shown in the edge view, never a break.  An
 *answer* is a SERVER/CONSUMER span with no parent in its own trace.  Calls
 and answers are paired when the answer belongs to a candidate (or consumes
 the producer's destination), lives in another trace, starts inside the call's
@@ -42,10 +42,15 @@ from tracehound.doctor.checks._sql import finding, locations, ms
 from tracehound.doctor.store import Store
 from tracehound.rules import Finding
 
-__all__ = ["SKEW_TOLERANCE_NS", "Hops", "match_hops"]
+__all__ = ["CLOCK_GRAIN_NS", "SKEW_TOLERANCE_NS", "Hops", "match_hops"]
 
 SKEW_TOLERANCE_NS = 100_000_000
 """How far (100 ms) an answer may start before its call, or after it ended (clock skew)."""
+
+CLOCK_GRAIN_NS = 1_000_000
+"""How far (1 ms) an answer known by its route alone may start outside its call: Node's
+SDK starts spans on a millisecond and measures their durations finer, so a call's span can
+end up to a millisecond before the answer it waited for started (seen in the test bed)."""
 
 MAX_ROUNDS = 64
 """Rounds of mutually-best pairing (each pairs at least one call; calls that overlap an
@@ -236,8 +241,9 @@ WITH keyed_calls AS (
       ON a.k = c.k AND a.bb = c.bb AND a.b BETWEEN c.b_lo AND c.b_hi
     WHERE a.s BETWEEN c.lo AND c.hi AND coalesce(a.dest = c.dest, true)
       AND coalesce(a.method = c.method, true)
-      -- a callee known by its route alone: the route must be this call's, inside it
-      AND (NOT c.by_route OR a.s BETWEEN c.s AND coalesce(c.e, a.s)
+      -- a callee known by its route alone: the route must be this call's, inside it (to
+      -- the grain of the caller's clock)
+      AND (NOT c.by_route OR a.s BETWEEN c.s - {grain} AND coalesce(c.e, a.s) + {grain}
            AND (a.path = c.path OR ends_with(c.path, a.path) OR ends_with(a.path, c.path)))
 ), claimed AS (
     SELECT answer, call FROM timed WHERE same_trace
@@ -353,6 +359,7 @@ def match_hops(store: Store) -> Hops:
             mwidth=max(width, lag // 256),
             open_call=DEFAULT_QUEUE_LAG_NS,
             group=BUCKET_GROUP,
+            grain=CLOCK_GRAIN_NS,
         )
     )
     con.execute(
