@@ -270,3 +270,11 @@ def test_a_protobuf_export_holding_javascript_text_is_read_as_protobuf(tmp_path:
     path.write_bytes(data)
     report = check_paths([str(path)])
     assert [(i.format, i.spans) for i in report.inputs] == [("otlp-proto", 1)]
+
+
+def test_a_console_format_named_reads_a_list_of_spans_as_it_is(tmp_path: Path) -> None:
+    spans = [json.loads(_span("GET /", "1" * 16)), json.loads(_span("db", "2" * 16, "1" * 16))]
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps(spans, indent=2))
+    report = check_paths([str(path)], source_format="otel-console")
+    assert (report.spans_analysed, report.errors) == (2, [])

@@ -156,7 +156,8 @@ def _read_stream(
             text = to_json(bytes(data).decode(errors="replace"))
             read_document(inp, text.encode(), source, sink, forced, result)
         elif forced is not None or holds_span_objects(bytes(data[:_JS_SNIFF])):
-            keep_span_objects(data)
+            if not sniff_json(head):  # JSON from its first byte (a list of spans) as it is
+                keep_span_objects(data)
             read_document(inp, data, source, sink, forced, result)
         else:
             _read_proto(inp, io.BufferedReader(io.BytesIO(data)), source, sink, forced, result)
