@@ -39,7 +39,12 @@ from tracehound.doctor.sources._js_literals import looks_like_js_objects, to_jso
 from tracehound.doctor.sources._json_values import read_document, read_line
 from tracehound.doctor.sources._lines import TooLarge, line_blocks, lines, too_large
 from tracehound.doctor.sources._lines import line as next_line
-from tracehound.doctor.sources._text_output import SNIFF, holds_span_objects, keep_span_objects
+from tracehound.doctor.sources._text_output import (
+    SNIFF,
+    holds_span_objects,
+    is_text,
+    keep_span_objects,
+)
 from tracehound.doctor.sources.otlp_proto import ProtoError, read_bytes
 
 __all__ = [
@@ -147,15 +152,16 @@ def _read_stream(
         # console exporter's spans, maybe among the program's own output (its stdout,
         # where a batch of spans comes every few seconds); else what protobuf makes of it
         data = _rest(stream, bytearray())
+        start = bytes(data[:_JS_SNIFF])
         if forced is SourceFormat.OTEL_JS_CONSOLE or (
-            forced is None and looks_like_js_objects(bytes(data[:_JS_SNIFF]))
+            forced is None and looks_like_js_objects(start)
         ):
             # Node's console exporter: JavaScript object literals (never JSON: its keys
             # are bare); rewritten as JSON, lines kept
             keep_span_objects(data)
             text = to_json(bytes(data).decode(errors="replace"))
             read_document(inp, text.encode(), source, sink, forced, result)
-        elif forced is not None or holds_span_objects(bytes(data[:_JS_SNIFF])):
+        elif forced is not None or holds_span_objects(start):
             if not sniff_json(head):  # JSON from its first byte (a list of spans) as it is
                 keep_span_objects(data)
             read_document(inp, data, source, sink, forced, result)
@@ -275,17 +281,9 @@ _JS_SNIFF = 1 << 20
 
 def _is_text(peeked: bytes, head: bytes) -> bool:
     """Whether an input starting with ``peeked`` is text the console readers may hold:
-    a printed JavaScript object from the first line, or text (valid UTF-8, no NUL: a
-    protobuf export's random IDs are not) that is not JSON from its first byte."""
-    if looks_like_js_objects(peeked):
-        return True
-    if sniff_json(head) or b"\0" in peeked:
-        return False
-    try:
-        peeked.decode()
-    except UnicodeDecodeError as exc:
-        return exc.start >= len(peeked) - 3  # only a character cut off at the end
-    return True
+    a printed JavaScript object from the first line, or text that is not JSON from its
+    first byte."""
+    return looks_like_js_objects(peeked) or (not sniff_json(head) and is_text(peeked))
 
 
 def _rest(stream: Any, data: bytearray) -> bytearray:

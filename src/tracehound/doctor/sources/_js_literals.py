@@ -17,6 +17,8 @@ import re
 
 import orjson
 
+from tracehound.doctor.sources._text_output import is_text
+
 __all__ = ["looks_like_js_objects", "to_json"]
 
 # `{` alone on a line, then an indented member whose key is an identifier: a printed object
@@ -45,18 +47,10 @@ _ESCAPES = {"'": "'", '"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r", "b"
 
 
 def looks_like_js_objects(head: bytes) -> bool:
-    """Whether ``head`` (an input's first bytes) is text with a printed JS object in it.
-
-    Text only: a protobuf export can hold such an object inside a value (an exception's
-    message), but not as valid UTF-8 from its first byte on.
-    """
-    if b"\0" in head or _OBJECT.search(head) is None:
-        return False
-    try:
-        head.decode()
-    except UnicodeDecodeError as exc:
-        return exc.start >= len(head) - 3  # only a character cut off at the end
-    return True
+    """Whether ``head`` (an input's first bytes) is text (`_text_output.is_text`: not a
+    protobuf export whose exception message holds such an object) with a printed
+    JavaScript object in it."""
+    return _OBJECT.search(head) is not None and is_text(head)
 
 
 def to_json(text: str) -> str:

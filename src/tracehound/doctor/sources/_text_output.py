@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["SNIFF", "holds_span_objects", "keep_span_objects"]
+__all__ = ["SNIFF", "holds_span_objects", "is_text", "keep_span_objects"]
 
 SNIFF = 64 << 10
 """Bytes of an input looked at for a printed object."""
@@ -23,19 +23,22 @@ SNIFF = 64 << 10
 _OBJECT = re.compile(rb'(?:\A|\n)\{\r?\n[ \t]+"[A-Za-z_]')
 
 
-def holds_span_objects(head: bytes) -> bool:
-    """Whether ``head`` (an input's first bytes) is text with a pretty JSON object in it.
-
-    Text only: a protobuf export can hold such an object inside an attribute's value,
-    but not as valid UTF-8 from its first byte on (its IDs are random bytes).
-    """
-    if b"\0" in head or not _OBJECT.search(head):
+def is_text(head: bytes) -> bool:
+    """Whether ``head`` (an input's first bytes) is text: valid UTF-8 but for a character
+    cut off at its end, no NUL.  A protobuf export is not (its IDs are random bytes), even
+    where a value in it holds what looks like a printed object."""
+    if b"\0" in head:
         return False
     try:
         head.decode()
     except UnicodeDecodeError as exc:
-        return exc.start >= len(head) - 3  # only a character cut off at the end
+        return exc.start >= len(head) - 3
     return True
+
+
+def holds_span_objects(head: bytes) -> bool:
+    """Whether ``head`` (an input's first bytes) is text with a pretty JSON object in it."""
+    return _OBJECT.search(head) is not None and is_text(head)
 
 
 def keep_span_objects(data: bytearray) -> int:
