@@ -31,10 +31,13 @@ __all__ = [
     "Document",
     "RowSink",
     "any_value",
+    "as_list",
+    "as_text",
     "end_of",
     "iso_to_nanos",
     "key_values",
     "micros_to_nanos",
+    "object_items",
     "service_of",
     "why_not_a_span",
 ]
@@ -187,6 +190,24 @@ def iso_to_nanos(value: Any) -> str | None:
         digits = zone[1:].replace(":", "")
         seconds -= sign * (int(digits[:2]) * 3600 + int(digits[2:]) * 60)
     return str(seconds * 10**9 + int((fraction or "0").ljust(9, "0")))
+
+
+def as_text(value: Any) -> str | None:
+    """A printed span's field as text: a string as it is, a list or object as JSON, other
+    values as Python writes them (the store judges them); ``None`` when absent."""
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode() if isinstance(value, (list, dict)) else str(value)
+
+
+def object_items(value: Any) -> list[tuple[str, Any]]:
+    """An object's ``(key, value)`` pairs; none when it is no object."""
+    return list(value.items()) if isinstance(value, dict) else []
+
+
+def as_list(value: Any) -> list[Any]:
+    """A list, or an empty one when ``value`` is none."""
+    return value if isinstance(value, list) else []
 
 
 Reader = Callable[[Document], int]

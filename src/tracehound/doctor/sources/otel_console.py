@@ -15,8 +15,11 @@ import orjson
 
 from tracehound.doctor.sources._rows import (
     Document,
+    as_list,
+    as_text,
     iso_to_nanos,
     key_values,
+    object_items,
     read_span_objects,
     service_of,
 )
@@ -43,10 +46,10 @@ def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
     context = span["context"]
     resource = span.get("resource")
     resource_attributes = resource.get("attributes") if isinstance(resource, dict) else None
-    resource_list = key_values(_items(resource_attributes))
+    resource_list = key_values(object_items(resource_attributes))
     scope = span.get("instrumentation_scope") or span.get("instrumentation_info")
     scope = scope if isinstance(scope, dict) else {}
-    name, version = _text(scope.get("name")), _text(scope.get("version"))
+    name, version = as_text(scope.get("name")), as_text(scope.get("version"))
     scope_id = doc.sink.scope(service_of(resource_list), resource_list, name, version)
     status = span.get("status")
     status = status if isinstance(status, dict) else {}
@@ -58,18 +61,18 @@ def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
         {
             "traceId": _hex(link["context"].get("trace_id")),
             "spanId": _hex(link["context"].get("span_id")),
-            "attributes": key_values(_items(link.get("attributes"))),
+            "attributes": key_values(object_items(link.get("attributes"))),
         }
-        for link in _list(span.get("links"))
+        for link in as_list(span.get("links"))
         if isinstance(link, dict) and isinstance(link.get("context"), dict)
     ]
     events = [
         {
             "timeUnixNano": iso_to_nanos(event.get("timestamp")),
-            "name": _text(event.get("name")) or "",
-            "attributes": key_values(_items(event.get("attributes"))),
+            "name": as_text(event.get("name")) or "",
+            "attributes": key_values(object_items(event.get("attributes"))),
         }
-        for event in _list(span.get("events"))
+        for event in as_list(span.get("events"))
         if isinstance(event, dict)
     ]
     return (
@@ -77,14 +80,14 @@ def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
         _hex(context.get("span_id")),
         _hex(span.get("parent_id")),
         None,
-        _text(span.get("name")),
-        _text(kind),
+        as_text(span.get("name")),
+        as_text(kind),
         iso_to_nanos(span.get("start_time")),
         iso_to_nanos(span.get("end_time")),
-        key_values(_items(span.get("attributes"))),
+        key_values(object_items(span.get("attributes"))),
         events or None,
         links or None,
-        {"code": code, "message": _text(status.get("description"))},
+        {"code": code, "message": as_text(status.get("description"))},
         offset,
         scope_id,
         None,
@@ -98,17 +101,3 @@ def _hex(value: Any) -> str | None:
         return None
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
     return text[2:] if text[:2].lower() == "0x" else text
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode() if isinstance(value, (list, dict)) else str(value)
-
-
-def _items(value: Any) -> list[tuple[str, Any]]:
-    return list(value.items()) if isinstance(value, dict) else []
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from tracehound.doctor.sources._rows import (
     Document,
+    as_list,
+    as_text,
     iso_to_nanos,
     key_values,
     read_span_objects,
@@ -47,41 +47,44 @@ def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
     scope = span.get("InstrumentationScope") or span.get("InstrumentationLibrary")
     scope = scope if isinstance(scope, dict) else {}
     scope_id = doc.sink.scope(
-        service_of(resource), resource, _text(scope.get("Name")), _text(scope.get("Version"))
+        service_of(resource), resource, as_text(scope.get("Name")), as_text(scope.get("Version"))
     )
     status = span.get("Status")
     status = status if isinstance(status, dict) else {}
     links = [
         {
-            "traceId": _text(link["SpanContext"].get("TraceID")),
-            "spanId": _text(link["SpanContext"].get("SpanID")),
+            "traceId": as_text(link["SpanContext"].get("TraceID")),
+            "spanId": as_text(link["SpanContext"].get("SpanID")),
             "attributes": _attributes(link.get("Attributes")),
         }
-        for link in _list(span.get("Links"))
+        for link in as_list(span.get("Links"))
         if isinstance(link, dict) and isinstance(link.get("SpanContext"), dict)
     ]
     events = [
         {
             "timeUnixNano": iso_to_nanos(event.get("Time")),
-            "name": _text(event.get("Name")) or "",
+            "name": as_text(event.get("Name")) or "",
             "attributes": _attributes(event.get("Attributes")),
         }
-        for event in _list(span.get("Events"))
+        for event in as_list(span.get("Events"))
         if isinstance(event, dict)
     ]
     return (
-        _text(context.get("TraceID")),
-        _text(context.get("SpanID")),
-        _text(parent.get("SpanID")) if isinstance(parent, dict) else None,
-        _text(context.get("TraceState")) or None,
-        _text(span.get("Name")),
-        _text(span.get("SpanKind")),
+        as_text(context.get("TraceID")),
+        as_text(context.get("SpanID")),
+        as_text(parent.get("SpanID")) if isinstance(parent, dict) else None,
+        as_text(context.get("TraceState")) or None,
+        as_text(span.get("Name")),
+        as_text(span.get("SpanKind")),
         iso_to_nanos(span.get("StartTime")),
         iso_to_nanos(span.get("EndTime")),
         _attributes(span.get("Attributes")),
         events or None,
         links or None,
-        {"code": _text(status.get("Code")) or "Unset", "message": _text(status.get("Description"))},
+        {
+            "code": as_text(status.get("Code")) or "Unset",
+            "message": as_text(status.get("Description")),
+        },
         offset,
         scope_id,
         None,
@@ -92,18 +95,8 @@ def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
 def _attributes(value: Any) -> list[dict[str, Any]]:
     """Go's ``[{"Key": k, "Value": {"Type": t, "Value": v}}]`` as an OTLP/JSON attribute list."""
     pairs = []
-    for item in _list(value):
+    for item in as_list(value):
         if isinstance(item, dict) and isinstance(item.get("Key"), str):
             typed = item.get("Value")
             pairs.append((item["Key"], typed.get("Value") if isinstance(typed, dict) else typed))
     return key_values(pairs)
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode() if isinstance(value, (list, dict)) else str(value)
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from tracehound.doctor.sources._rows import (
     Document,
+    as_list,
+    as_text,
     end_of,
     key_values,
     micros_to_nanos,
+    object_items,
     read_span_objects,
     service_of,
 )
@@ -53,12 +54,12 @@ def read(doc: Document) -> int:
 def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
     resource = span.get("resource")
     resource_attributes = resource.get("attributes") if isinstance(resource, dict) else None
-    resource_list = key_values(_items(resource_attributes))
+    resource_list = key_values(object_items(resource_attributes))
     scope = span.get("instrumentationScope") or span.get("instrumentationLibrary")
     scope = scope if isinstance(scope, dict) else {}
     scope_id = doc.sink.scope(
-        service_of(resource_list), resource_list, _text(scope.get("name")),
-        _text(scope.get("version")),
+        service_of(resource_list), resource_list, as_text(scope.get("name")),
+        as_text(scope.get("version")),
     )  # fmt: skip
     parent = span.get("parentSpanContext")
     parent_id = parent.get("spanId") if isinstance(parent, dict) else span.get("parentId")
@@ -70,37 +71,37 @@ def _row(doc: Document, span: dict[str, Any], offset: str) -> tuple[Any, ...]:
     end = end_of(start, micros_to_nanos(span.get("duration")))
     links = [
         {
-            "traceId": _text(link["context"].get("traceId")),
-            "spanId": _text(link["context"].get("spanId")),
-            "attributes": key_values(_items(link.get("attributes"))),
+            "traceId": as_text(link["context"].get("traceId")),
+            "spanId": as_text(link["context"].get("spanId")),
+            "attributes": key_values(object_items(link.get("attributes"))),
         }
-        for link in _list(span.get("links"))
+        for link in as_list(span.get("links"))
         if isinstance(link, dict) and isinstance(link.get("context"), dict)
     ]
     events = [
         {
             "timeUnixNano": _hr_time(event.get("time")),
-            "name": _text(event.get("name")) or "",
-            "attributes": key_values(_items(event.get("attributes"))),
+            "name": as_text(event.get("name")) or "",
+            "attributes": key_values(object_items(event.get("attributes"))),
         }
-        for event in _list(span.get("events"))
+        for event in as_list(span.get("events"))
         if isinstance(event, dict)
     ]
     return (
-        _text(span.get("traceId")),
-        _text(span.get("id")),
-        _text(parent_id),
+        as_text(span.get("traceId")),
+        as_text(span.get("id")),
+        as_text(parent_id),
         _trace_state(span.get("traceState")),
-        _text(span.get("name")),
-        _KINDS.get(kind, _text(kind)) if isinstance(kind, int) else _text(kind),
+        as_text(span.get("name")),
+        _KINDS.get(kind, as_text(kind)) if isinstance(kind, int) else as_text(kind),
         start,
         end,
-        key_values(_items(span.get("attributes"))),
+        key_values(object_items(span.get("attributes"))),
         events or None,
         links or None,
         {
-            "code": _STATUS.get(code, _text(code)) if isinstance(code, int) else _text(code),
-            "message": _text(status.get("message")),
+            "code": _STATUS.get(code, as_text(code)) if isinstance(code, int) else as_text(code),
+            "message": as_text(status.get("message")),
         },
         offset,
         scope_id,
@@ -114,7 +115,7 @@ def _trace_state(value: Any) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("_internalState"), dict):
         items = reversed(list(value["_internalState"].items()))
         return ",".join(f"{k}={v}" for k, v in items)
-    return _text(value)
+    return as_text(value)
 
 
 def _hr_time(value: Any) -> Any:
@@ -125,18 +126,4 @@ def _hr_time(value: Any) -> Any:
         and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     ):
         return value[0] * 10**9 + value[1]
-    return micros_to_nanos(value) if isinstance(value, (int, float)) else _text(value)
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode() if isinstance(value, (list, dict)) else str(value)
-
-
-def _items(value: Any) -> list[tuple[str, Any]]:
-    return list(value.items()) if isinstance(value, dict) else []
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+    return micros_to_nanos(value) if isinstance(value, (int, float)) else as_text(value)
